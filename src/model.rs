@@ -1,0 +1,92 @@
+//! Words shared by every layer: targets, states and transitions.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// What a target is: a monitored device, or a leased line ending on one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Device,
+    Line,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Device => "device",
+            TargetKind::Line => "line",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "device" => Some(TargetKind::Device),
+            "line" => Some(TargetKind::Line),
+            _ => None,
+        }
+    }
+}
+
+/// The state of a target at an instant (SPEC §3). Exactly one holds at any time.
+///
+/// `Maintenance` is never written to the ledger: it is derived from the
+/// configured windows when figures are computed, so editing a window later
+/// re-classifies the past correctly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Up,
+    Degraded,
+    Down,
+    Unknown,
+    Maintenance,
+}
+
+impl State {
+    pub const ALL: [State; 5] = [
+        State::Up,
+        State::Degraded,
+        State::Down,
+        State::Unknown,
+        State::Maintenance,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Up => "up",
+            State::Degraded => "degraded",
+            State::Down => "down",
+            State::Unknown => "unknown",
+            State::Maintenance => "maintenance",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        State::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Up and degraded both deliver service: they count as available.
+    pub fn is_available(self) -> bool {
+        matches!(self, State::Up | State::Degraded)
+    }
+}
+
+/// One entry of the availability ledger: from `at` on, `target` is in `state`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub target: String,
+    pub kind: TargetKind,
+    pub at: Timestamp,
+    pub state: State,
+    /// Why, as a stable snake_case word: `icmp:timeout`, `parent:core-sw1`,
+    /// `device:acc-001`, `daemon_stopped`, `store_overflow`.
+    pub cause: Option<String>,
+}
+
+/// A half-open span of time `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub start: Timestamp,
+    pub end: Timestamp,
+}

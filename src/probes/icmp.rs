@@ -1,0 +1,1 @@
+//! STUB: ICMP echo prober (helper D).

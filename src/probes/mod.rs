@@ -1,0 +1,3 @@
+//! Probers: how netkpi asks the network. Each returns an outcome with a reason.
+
+pub mod icmp;
