@@ -93,7 +93,16 @@ pub fn load_str(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
 
 fn syntax_message(e: &toml::de::Error) -> String {
     let m = e.message().trim();
-    format!("TOML syntax error: {m}")
+    let m = m.strip_suffix(", expected nothing").unwrap_or(m);
+    let hint = if m.starts_with("invalid float") || m.starts_with("invalid integer") {
+        // Typically an unquoted address or name: `address = 10.0.0.1`.
+        "; if this is text (an address, a name), put it in quotes"
+    } else if m == "duplicate key" {
+        "; each key may appear only once in a table"
+    } else {
+        ""
+    };
+    format!("TOML syntax error: {m}{hint}")
 }
 
 fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig {
@@ -208,11 +217,14 @@ fn entries<T: DeserializeOwned>(
 /// The string values of `key` in each table of an array section, read before
 /// serde so a reference to an entry that has other mistakes still resolves.
 fn strings_of(value: &Spanned<DeValue<'_>>, key: &str) -> Vec<String> {
-    let Some(items) = value.get_ref().as_array() else {
-        return Vec::new();
+    let items: Vec<&Spanned<DeValue<'_>>> = match value.get_ref() {
+        DeValue::Array(items) => items.iter().collect(),
+        // `[device]` written for `[[device]]`: reported, but its name counts.
+        DeValue::Table(_) => vec![value],
+        _ => Vec::new(),
     };
     items
-        .iter()
+        .into_iter()
         .filter_map(|item| item.get_ref().as_table()?.get(key)?.get_ref().as_str())
         .map(str::to_owned)
         .collect()

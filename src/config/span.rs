@@ -68,6 +68,14 @@ impl<'t> Diags<'t> {
         });
     }
 
+    /// Whether `path` or anything under it (`path.x`, `path[2]`) was reported.
+    pub fn reported_under(&self, path: &str) -> bool {
+        self.reported.iter().any(|p| {
+            p.strip_prefix(path)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
+    }
+
     /// 1-based line of a byte offset, for "first defined at line N".
     pub fn line_of(&self, offset: usize) -> usize {
         self.index.line_col(offset).0
@@ -157,14 +165,18 @@ mod tests {
         assert_eq!(idx.line_col(0), (1, 1));
         assert_eq!(idx.line_col(6), (2, 1));
         let x = "a = 1\nunit = \"财政局\" x\n".find('x').unwrap();
-        assert_eq!(idx.line_col(x), (2, 13));
+        assert_eq!(idx.line_col(x), (2, 14));
     }
 
     #[test]
     fn path_at_counts_array_tables() {
-        let text = "[daemon]\nlisten = 1\n[[device]]\nname = \"a\"\n[[device]]\nname = \"b\nrole = 1\n";
+        let text =
+            "[daemon]\nlisten = 1\n[[device]]\nname = \"a\"\n[[device]]\nname = \"b\nrole = 1\n";
         assert_eq!(path_at(text, text.find("\"b").unwrap()), "device[1].name");
         assert_eq!(path_at(text, text.find("listen").unwrap()), "daemon.listen");
-        assert_eq!(path_at(text, text.rfind("[[device]]").unwrap()), "device[1]");
+        assert_eq!(
+            path_at(text, text.rfind("[[device]]").unwrap()),
+            "device[1]"
+        );
     }
 }

@@ -27,7 +27,13 @@ pub(super) fn resolve(path: &Path, mut raw: RawConfig, diags: &mut Diags<'_>) ->
     let daemon = daemon(base_dir, raw.daemon.take().unwrap_or_default(), diags);
 
     let default_icmp = match raw.defaults.as_ref().and_then(|d| d.icmp.as_ref()) {
-        Some(icmp) => icmp_layer(icmp.get_ref(), &IcmpSettings::default(), "defaults.icmp", diags),
+        Some(icmp) => icmp_layer(
+            icmp.get_ref(),
+            &IcmpSettings::default(),
+            "the built-in defaults",
+            "defaults.icmp",
+            diags,
+        ),
         None => IcmpSettings::default(),
     };
 
@@ -114,7 +120,11 @@ fn non_empty_path(
     diags: &mut Diags<'_>,
 ) -> Option<PathBuf> {
     if s.get_ref().trim().is_empty() {
-        diags.at(s.span(), path, "must not be empty; write a path or leave the key out");
+        diags.at(
+            s.span(),
+            path,
+            "must not be empty; write a path or leave the key out",
+        );
         return None;
     }
     Some(base_dir.join(s.get_ref()))
@@ -123,7 +133,13 @@ fn non_empty_path(
 /// Resolves one `icmp` table over `base` (the built-ins for
 /// `[defaults.icmp]`, the defaults for a device). A refused value falls back
 /// to `base`, so one mistake is reported once, where it was written.
-fn icmp_layer(raw: &RawIcmp, base: &IcmpSettings, path: &str, diags: &mut Diags<'_>) -> IcmpSettings {
+fn icmp_layer(
+    raw: &RawIcmp,
+    base: &IcmpSettings,
+    base_name: &str,
+    path: &str,
+    diags: &mut Diags<'_>,
+) -> IcmpSettings {
     let mut out = base.clone();
     let mut interval_ok = false;
     let mut timeout_ok = false;
@@ -160,13 +176,37 @@ fn icmp_layer(raw: &RawIcmp, base: &IcmpSettings, path: &str, diags: &mut Diags<
             }
         }
     }
-    if let Some(v) = count(&raw.count, 1, builtin::ICMP_MAX_COUNT, path, "count", "echoes per round", diags) {
+    if let Some(v) = count(
+        &raw.count,
+        1,
+        builtin::ICMP_MAX_COUNT,
+        path,
+        "count",
+        "echoes per round",
+        diags,
+    ) {
         out.count = v;
     }
-    if let Some(v) = count(&raw.down_after, 1, builtin::ICMP_MAX_CONFIRM, path, "down_after", "failed rounds", diags) {
+    if let Some(v) = count(
+        &raw.down_after,
+        1,
+        builtin::ICMP_MAX_CONFIRM,
+        path,
+        "down_after",
+        "failed rounds",
+        diags,
+    ) {
         out.down_after = v;
     }
-    if let Some(v) = count(&raw.up_after, 1, builtin::ICMP_MAX_CONFIRM, path, "up_after", "answered rounds", diags) {
+    if let Some(v) = count(
+        &raw.up_after,
+        1,
+        builtin::ICMP_MAX_CONFIRM,
+        path,
+        "up_after",
+        "answered rounds",
+        diags,
+    ) {
         out.up_after = v;
     }
     if let Some(s) = &raw.degraded_loss {
@@ -183,12 +223,18 @@ fn icmp_layer(raw: &RawIcmp, base: &IcmpSettings, path: &str, diags: &mut Diags<
             (Some(t), true) => (t.span(), "timeout"),
             _ => (raw.interval.as_ref().map_or(0..0, |i| i.span()), "interval"),
         };
-        let from = |set_here: bool| if set_here { "" } else { " (inherited)" };
+        let from = |set_here: bool| {
+            if set_here {
+                String::new()
+            } else {
+                format!(" from {base_name}")
+            }
+        };
         diags.at(
             span,
             format!("{path}.{key}"),
             format!(
-                "timeout ({}{}) must be shorter than interval ({}{}): each round has to finish before the next starts",
+                "timeout {}{} must be shorter than interval {}{}: each round has to finish before the next starts",
                 crate::duration::format(out.timeout),
                 from(timeout_ok),
                 crate::duration::format(out.interval),
@@ -247,7 +293,8 @@ fn ratio(s: &S<f64>, path: &str, key: &str, diags: &mut Diags<'_>) -> Option<f64
         return Some(v);
     }
     let hint = if v > 1.0 && v <= 100.0 {
-        format!("; for {v}% write {}", v / 100.0)
+        // Rounded so that 99.9 suggests 0.999, not 0.9990000000000001.
+        format!("; for {v}% write {}", (v * 1e7).round() / 1e9)
     } else {
         String::new()
     };
@@ -267,8 +314,14 @@ fn required<'a, T>(
     why: &str,
     diags: &mut Diags<'_>,
 ) -> Option<&'a S<T>> {
-    if field.is_none() {
-        diags.at(entry_span.clone(), format!("{path}.{key}"), format!("missing `{key}`: {why}"));
+    let key_path = format!("{path}.{key}");
+    // A value serde refused was dropped; it is reported already, not missing.
+    if field.is_none() && !diags.reported_under(&key_path) {
+        diags.at(
+            entry_span.clone(),
+            key_path,
+            format!("missing `{key}`: {why}"),
+        );
     }
     field.as_ref()
 }
@@ -302,64 +355,93 @@ fn devices(raw: &RawConfig, default_icmp: &IcmpSettings, diags: &mut Diags<'_>) 
         let path = format!("device[{i}]");
         let span = &entry.span;
 
-        let name = required(&d.name, span, &path, "name", "every device needs a unique name", diags);
-        let name_ok = name.is_some_and(|n| check_name(n, &format!("{path}.name"), "device name", diags));
+        let name = required(
+            &d.name,
+            span,
+            &path,
+            "name",
+            "every device needs a unique name",
+            diags,
+        );
+        let name_ok =
+            name.is_some_and(|n| check_name(n, &format!("{path}.name"), "device name", diags));
         if let (Some(n), true) = (name, name_ok) {
             if let Some((j, first)) = names.get(n.get_ref().as_str()) {
                 let line = diags.line_of(first.start);
                 diags.at(
                     n.span(),
                     format!("{path}.name"),
-                    format!("duplicate device name {:?}; device[{j}] (line {line}) already uses it", n.get_ref()),
+                    format!(
+                        "duplicate device name {:?}; device[{j}] (line {line}) already uses it",
+                        n.get_ref()
+                    ),
                 );
             } else {
                 names.insert(n.get_ref(), (i, n.span()));
             }
         }
 
-        let role = required(&d.role, span, &path, "role", "one of the roles listed in SPEC §2", diags)
-            .and_then(|r| match Role::parse(r.get_ref()) {
-                Some(role) => Some(role),
-                None => {
-                    let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-                    diags.at(
-                        r.span(),
-                        format!("{path}.role"),
-                        format!(
-                            "unknown role {:?}; expected one of: {}{}",
-                            r.get_ref(),
-                            all.join(", "),
-                            did_you_mean(r.get_ref(), &all)
-                        ),
-                    );
-                    None
-                }
-            });
+        let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        let role_why = format!("one of {}", all.join(", "));
+        let role =
+            required(&d.role, span, &path, "role", &role_why, diags).and_then(
+                |r| match Role::parse(r.get_ref()) {
+                    Some(role) => Some(role),
+                    None => {
+                        diags.at(
+                            r.span(),
+                            format!("{path}.role"),
+                            format!(
+                                "unknown role {:?}; expected one of: {}{}",
+                                r.get_ref(),
+                                all.join(", "),
+                                did_you_mean(r.get_ref(), &all)
+                            ),
+                        );
+                        None
+                    }
+                },
+            );
 
-        let address = required(&d.address, span, &path, "address", "the IP address or DNS name to probe", diags)
-            .filter(|a| match check_address(a.get_ref()) {
-                Ok(()) => true,
-                Err(message) => {
-                    diags.at(a.span(), format!("{path}.address"), message);
-                    false
-                }
-            });
+        let address = required(
+            &d.address,
+            span,
+            &path,
+            "address",
+            "the IP address or DNS name to probe",
+            diags,
+        )
+        .filter(|a| match check_address(a.get_ref()) {
+            Ok(()) => true,
+            Err(message) => {
+                diags.at(a.span(), format!("{path}.address"), message);
+                false
+            }
+        });
 
         if let Some(p) = &d.parent {
             parents.push((i, p.get_ref(), p.span()));
         }
 
-        let icmp = d
-            .icmp
-            .as_ref()
-            .map(|icmp| icmp_layer(icmp.get_ref(), default_icmp, &format!("{path}.icmp"), diags));
+        let icmp = d.icmp.as_ref().map(|icmp| {
+            icmp_layer(
+                icmp.get_ref(),
+                default_icmp,
+                "[defaults.icmp]",
+                &format!("{path}.icmp"),
+                diags,
+            )
+        });
 
         if let (Some(name), Some(role), Some(address)) = (name, role, address) {
             out.push(Device {
                 name: name.get_ref().clone(),
                 role,
                 address: address.get_ref().clone(),
-                site: d.site.as_ref().map_or(String::new(), |s| s.get_ref().clone()),
+                site: d
+                    .site
+                    .as_ref()
+                    .map_or(String::new(), |s| s.get_ref().clone()),
                 parent: d.parent.as_ref().map(|p| p.get_ref().clone()),
                 icmp,
             });
@@ -379,7 +461,10 @@ fn devices(raw: &RawConfig, default_icmp: &IcmpSettings, diags: &mut Diags<'_>) 
         }
         let own = raw.devices[*i].value.as_ref().and_then(|d| d.name.as_ref());
         if let Some(own) = own {
-            if names.get(own.get_ref().as_str()).is_some_and(|(j, _)| j == i) {
+            if names
+                .get(own.get_ref().as_str())
+                .is_some_and(|(j, _)| j == i)
+            {
                 parent_of.insert(own.get_ref(), parent);
             }
         }
@@ -394,7 +479,11 @@ fn devices(raw: &RawConfig, default_icmp: &IcmpSettings, diags: &mut Diags<'_>) 
         while let Some(&next) = parent_of.get(cur) {
             if next == start {
                 // Reported once, on the cycle's first device in the file.
-                let first = chain.iter().filter_map(|n| names.get(n)).map(|(j, _)| *j).min();
+                let first = chain
+                    .iter()
+                    .filter_map(|n| names.get(n))
+                    .map(|(j, _)| *j)
+                    .min();
                 if first == Some(*i) {
                     chain.push(start);
                     let message = if chain.len() == 2 {
@@ -428,14 +517,24 @@ fn check_address(a: &str) -> Result<(), String> {
         return Err("address must not be empty".into());
     }
     if a.starts_with('[') && a.ends_with(']') {
-        return Err(format!("write the IPv6 address without brackets: {:?}", a.trim_matches(['[', ']'])));
+        return Err(format!(
+            "write the IPv6 address without brackets: {:?}",
+            a.trim_matches(['[', ']'])
+        ));
     }
     if a.contains(':') {
-        return Err(format!("{a:?} is not a valid IPv6 address (and a port is not written here)"));
+        return Err(format!(
+            "{a:?} is not a valid IPv6 address (and a port is not written here)"
+        ));
     }
     let labels: Vec<&str> = a.strip_suffix('.').unwrap_or(a).split('.').collect();
-    if labels.iter().all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(format!("{a:?} is not a valid IPv4 address: write four numbers 0-255, e.g. \"10.1.0.1\""));
+    if labels
+        .iter()
+        .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!(
+            "{a:?} is not a valid IPv4 address: write four numbers 0-255, e.g. \"10.1.0.1\""
+        ));
     }
     let label_ok = |l: &&str| {
         !l.is_empty()
@@ -445,7 +544,9 @@ fn check_address(a: &str) -> Result<(), String> {
             && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
     // A numeric last label would be read as an IPv4 address by resolvers.
-    let tld_ok = labels.last().is_some_and(|l| !l.bytes().all(|b| b.is_ascii_digit()));
+    let tld_ok = labels
+        .last()
+        .is_some_and(|l| !l.bytes().all(|b| b.is_ascii_digit()));
     if a.len() <= 253 && labels.iter().all(label_ok) && tld_ok {
         Ok(())
     } else {
@@ -458,9 +559,12 @@ fn check_address(a: &str) -> Result<(), String> {
 fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
     let device_exists = |name: &str| raw.device_names_seen.iter().any(|n| n == name);
     let device_index = |name: &str| {
-        raw.devices
-            .iter()
-            .position(|e| e.value.as_ref().and_then(|d| d.name.as_ref()).is_some_and(|n| n.get_ref() == name))
+        raw.devices.iter().position(|e| {
+            e.value
+                .as_ref()
+                .and_then(|d| d.name.as_ref())
+                .is_some_and(|n| n.get_ref() == name)
+        })
     };
     let mut out = Vec::new();
     let mut ids: HashMap<&str, (usize, Range<usize>)> = HashMap::new();
@@ -470,8 +574,15 @@ fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
         let path = format!("line[{i}]");
         let span = &entry.span;
 
-        let id = required(&l.id, span, &path, "id", "every line needs a unique id, e.g. \"L-001\"", diags)
-            .filter(|id| check_name(id, &format!("{path}.id"), "line id", diags));
+        let id = required(
+            &l.id,
+            span,
+            &path,
+            "id",
+            "every line needs a unique id, e.g. \"L-001\"",
+            diags,
+        )
+        .filter(|id| check_name(id, &format!("{path}.id"), "line id", diags));
         if let Some(id) = id {
             let idp = format!("{path}.id");
             if let Some((j, first)) = ids.get(id.get_ref().as_str()) {
@@ -479,7 +590,10 @@ fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
                 diags.at(
                     id.span(),
                     idp,
-                    format!("duplicate line id {:?}; line[{j}] (line {line}) already uses it", id.get_ref()),
+                    format!(
+                        "duplicate line id {:?}; line[{j}] (line {line}) already uses it",
+                        id.get_ref()
+                    ),
                 );
             } else {
                 ids.insert(id.get_ref(), (i, id.span()));
@@ -496,32 +610,68 @@ fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
             }
         }
 
-        let unit = required(&l.unit, span, &path, "unit", "the member unit this line connects", diags)
-            .filter(|u| non_empty(u, &format!("{path}.unit"), diags));
+        let unit = required(
+            &l.unit,
+            span,
+            &path,
+            "unit",
+            "the member unit this line connects",
+            diags,
+        )
+        .filter(|u| non_empty(u, &format!("{path}.unit"), diags));
 
-        let device = required(&l.device, span, &path, "device", "the access egress device at the far end", diags)
-            .filter(|d| {
-                let ok = device_exists(d.get_ref());
-                if !ok {
-                    diags.at(d.span(), format!("{path}.device"), format!("no device named {:?}", d.get_ref()));
-                }
-                ok
-            });
+        let device = required(
+            &l.device,
+            span,
+            &path,
+            "device",
+            "the access egress device at the far end",
+            diags,
+        )
+        .filter(|d| {
+            let ok = device_exists(d.get_ref());
+            if !ok {
+                diags.at(
+                    d.span(),
+                    format!("{path}.device"),
+                    format!("no device named {:?}", d.get_ref()),
+                );
+            }
+            ok
+        });
 
         let interface = l.interface.as_ref().and_then(|iface| {
             let ipath = format!("{path}.interface");
             let ispan = iface.span();
             let iface = iface.get_ref();
-            let dev = required(&iface.device, &ispan, &ipath, "device", "the device that has the port", diags)
-                .filter(|d| {
-                    let ok = device_exists(d.get_ref());
-                    if !ok {
-                        diags.at(d.span(), format!("{ipath}.device"), format!("no device named {:?}", d.get_ref()));
-                    }
-                    ok
-                });
-            let name = required(&iface.name, &ispan, &ipath, "name", "the port's ifName, e.g. \"GigabitEthernet0/0/1\"", diags)
-                .filter(|n| non_empty(n, &format!("{ipath}.name"), diags));
+            let dev = required(
+                &iface.device,
+                &ispan,
+                &ipath,
+                "device",
+                "the device that has the port",
+                diags,
+            )
+            .filter(|d| {
+                let ok = device_exists(d.get_ref());
+                if !ok {
+                    diags.at(
+                        d.span(),
+                        format!("{ipath}.device"),
+                        format!("no device named {:?}", d.get_ref()),
+                    );
+                }
+                ok
+            });
+            let name = required(
+                &iface.name,
+                &ispan,
+                &ipath,
+                "name",
+                "the port's ifName, e.g. \"GigabitEthernet0/0/1\"",
+                diags,
+            )
+            .filter(|n| non_empty(n, &format!("{ipath}.name"), diags));
             Some(LineInterface {
                 device: dev?.get_ref().clone(),
                 name: name?.get_ref().clone(),
@@ -532,7 +682,10 @@ fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
             out.push(Line {
                 id: id.get_ref().clone(),
                 unit: unit.get_ref().clone(),
-                carrier: l.carrier.as_ref().map_or(String::new(), |c| c.get_ref().clone()),
+                carrier: l
+                    .carrier
+                    .as_ref()
+                    .map_or(String::new(), |c| c.get_ref().clone()),
                 bandwidth: l.bandwidth.as_ref().map(|b| b.get_ref().clone()),
                 device: device.get_ref().clone(),
                 interface,
@@ -552,54 +705,101 @@ fn non_empty(s: &S<String>, path: &str, diags: &mut Diags<'_>) -> bool {
 
 fn maintenance(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Maintenance> {
     let exists = |name: &str| {
-        raw.device_names_seen.iter().any(|n| n == name) || raw.line_ids_seen.iter().any(|n| n == name)
+        raw.device_names_seen.iter().any(|n| n == name)
+            || raw.line_ids_seen.iter().any(|n| n == name)
     };
     let mut out = Vec::new();
     for (i, entry) in raw.maintenance.iter().enumerate() {
         let Some(m) = &entry.value else { continue };
         let path = format!("maintenance[{i}]");
         let span = &entry.span;
-        let RawMaintenance { targets, start, end, reason } = m;
+        let RawMaintenance {
+            targets,
+            start,
+            end,
+            reason,
+        } = m;
 
-        let targets = required(targets, span, &path, "targets", "the devices and lines the window covers", diags)
-            .and_then(|t| {
-                if t.get_ref().is_empty() {
-                    diags.at(t.span(), format!("{path}.targets"), "must name at least one device or line");
-                    return None;
+        let targets = required(
+            targets,
+            span,
+            &path,
+            "targets",
+            "the devices and lines the window covers",
+            diags,
+        )
+        .and_then(|t| {
+            if t.get_ref().is_empty() {
+                diags.at(
+                    t.span(),
+                    format!("{path}.targets"),
+                    "must name at least one device or line",
+                );
+                return None;
+            }
+            let mut ok = true;
+            for (k, target) in t.get_ref().iter().enumerate() {
+                if !exists(target.get_ref()) {
+                    ok = false;
+                    diags.at(
+                        target.span(),
+                        format!("{path}.targets[{k}]"),
+                        format!("no device or line named {:?}", target.get_ref()),
+                    );
                 }
-                let mut ok = true;
-                for (k, target) in t.get_ref().iter().enumerate() {
-                    if !exists(target.get_ref()) {
-                        ok = false;
-                        diags.at(
-                            target.span(),
-                            format!("{path}.targets[{k}]"),
-                            format!("no device or line named {:?}", target.get_ref()),
-                        );
-                    }
-                }
-                ok.then(|| t.get_ref().iter().map(|t| t.get_ref().clone()).collect::<Vec<_>>())
-            });
+            }
+            ok.then(|| {
+                t.get_ref()
+                    .iter()
+                    .map(|t| t.get_ref().clone())
+                    .collect::<Vec<_>>()
+            })
+        });
 
-        let start = required(start, span, &path, "start", "when the window begins (RFC 3339)", diags)
-            .and_then(|s| timestamp(s, &format!("{path}.start"), diags));
-        let end_raw = required(end, span, &path, "end", "when the window ends (RFC 3339)", diags);
+        let start = required(
+            start,
+            span,
+            &path,
+            "start",
+            "when the window begins (RFC 3339)",
+            diags,
+        )
+        .and_then(|s| timestamp(s, &format!("{path}.start"), diags));
+        let end_raw = required(
+            end,
+            span,
+            &path,
+            "end",
+            "when the window ends (RFC 3339)",
+            diags,
+        );
         let end = end_raw.and_then(|s| timestamp(s, &format!("{path}.end"), diags));
-        if let (Some(start), Some(end), Some(end_raw)) = (start, end, end_raw) {
+        if let (Some((start, start_text)), Some((end, end_text)), Some(end_raw)) =
+            (&start, &end, end_raw)
+        {
             if end <= start {
                 diags.at(
                     end_raw.span(),
                     format!("{path}.end"),
-                    format!("end ({end}) must be after start ({start})"),
+                    format!("end {end_text} must be after start {start_text}"),
                 );
             }
         }
 
         // Maintenance time is taken out of availability, so auditors ask why.
-        let reason = required(reason, span, &path, "reason", "planned windows are excluded from availability, so each needs its reason", diags)
-            .filter(|r| non_empty(r, &format!("{path}.reason"), diags));
+        let reason = required(
+            reason,
+            span,
+            &path,
+            "reason",
+            "planned windows are excluded from availability, so each needs its reason",
+            diags,
+        )
+        .filter(|r| non_empty(r, &format!("{path}.reason"), diags));
 
-        if let (Some(targets), Some(start), Some(end), Some(reason)) = (targets, start, end, reason) {
+        if let (Some(targets), Some((start, _)), Some((end, _)), Some(reason)) =
+            (targets, start, end, reason)
+        {
             out.push(Maintenance {
                 targets,
                 start,
@@ -614,7 +814,7 @@ fn maintenance(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Maintenance> {
 /// RFC 3339 with an offset, as a quoted string or a bare TOML datetime. A
 /// time without offset is refused: the window must not move with the host's
 /// time zone.
-fn timestamp(s: &S<toml::Value>, path: &str, diags: &mut Diags<'_>) -> Option<Timestamp> {
+fn timestamp(s: &S<toml::Value>, path: &str, diags: &mut Diags<'_>) -> Option<(Timestamp, String)> {
     let text = match s.get_ref() {
         toml::Value::String(t) => t.clone(),
         toml::Value::Datetime(dt) => dt.to_string(),
@@ -631,12 +831,14 @@ fn timestamp(s: &S<toml::Value>, path: &str, diags: &mut Diags<'_>) -> Option<Ti
         }
     };
     match text.parse::<Timestamp>() {
-        Ok(t) => Some(t),
+        Ok(t) => Some((t, text)),
         Err(_) => {
             let message = if text.parse::<jiff::civil::DateTime>().is_ok() {
                 format!("{text:?} has no UTC offset; add one, e.g. \"{text}+08:00\", so the window does not depend on the host's time zone")
             } else {
-                format!("{text:?} is not an RFC 3339 time; write e.g. \"2020-06-01T01:00:00+08:00\"")
+                format!(
+                    "{text:?} is not an RFC 3339 time; write e.g. \"2020-06-01T01:00:00+08:00\""
+                )
             };
             diags.at(s.span(), path, message);
             None
@@ -657,10 +859,18 @@ fn sla(raw: super::raw::RawSla, diags: &mut Diags<'_>) -> Sla {
     {
         sla.availability_target = v;
     }
-    if let Some(d) = raw.respond_within.as_ref().and_then(|s| positive_duration(s, "sla.respond_within", diags)) {
+    if let Some(d) = raw
+        .respond_within
+        .as_ref()
+        .and_then(|s| positive_duration(s, "sla.respond_within", diags))
+    {
         sla.respond_within = d;
     }
-    if let Some(d) = raw.restore_within.as_ref().and_then(|s| positive_duration(s, "sla.restore_within", diags)) {
+    if let Some(d) = raw
+        .restore_within
+        .as_ref()
+        .and_then(|s| positive_duration(s, "sla.restore_within", diags))
+    {
         sla.restore_within = d;
     }
     sla
@@ -673,7 +883,10 @@ fn planned(raw: super::raw::RawPlanned, diags: &mut Diags<'_>) -> Planned {
             Ok(v) => v,
             Err(_) => {
                 let message = if *s.get_ref() < 0 {
-                    format!("{key} is a planned quantity and cannot be negative ({})", s.get_ref())
+                    format!(
+                        "{key} is a planned quantity and cannot be negative ({})",
+                        s.get_ref()
+                    )
                 } else {
                     format!("{key} is too large ({})", s.get_ref())
                 };
@@ -696,10 +909,29 @@ mod tests {
 
     #[test]
     fn addresses() {
-        for ok in ["10.1.0.1", "::1", "fe80::1", "core-r1.example.gov.cn", "localhost", "r1.", "a1b"] {
+        for ok in [
+            "10.1.0.1",
+            "::1",
+            "fe80::1",
+            "core-r1.example.gov.cn",
+            "localhost",
+            "r1.",
+            "a1b",
+        ] {
             assert_eq!(check_address(ok), Ok(()), "{ok}");
         }
-        for bad in ["10.1.0.300", "10.1.0", "bad host!", "", "-r1", "a..b", "[::1]", "1.2.3.4:161", "r_1", "10.1.0.1a.5"] {
+        for bad in [
+            "10.1.0.300",
+            "10.1.0",
+            "bad host!",
+            "",
+            "-r1",
+            "a..b",
+            "[::1]",
+            "1.2.3.4:161",
+            "r_1",
+            "10.1.0.1a.5",
+        ] {
             assert!(check_address(bad).is_err(), "{bad}");
         }
     }
