@@ -1,14 +1,413 @@
-//! STUB (helper A)
+//! Reading the file: TOML syntax, then each section through its serde struct.
+//!
+//! The text is parsed once by `toml`'s span-keeping parser ([`DeTable`]); the
+//! same tree gives serde its input and every diagnostic its line and column,
+//! so positions can never disagree with what was parsed. Each section, and
+//! each `[[device]]`/`[[line]]`/`[[maintenance]]` entry, is deserialized on
+//! its own, and a rejected key is dropped and the entry retried, so one run
+//! reports every unknown key and wrong type rather than the first.
+
+use std::ops::Range;
 use std::path::Path;
 
-use super::{Config, Diagnostic};
+use serde::de::DeserializeOwned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
 
+use super::raw::{
+    Entry, RawConfig, RawDaemon, RawDefaults, RawDevice, RawLine, RawMaintenance, RawPlanned,
+    RawSla,
+};
+use super::span::{path_at, Diags};
+use super::{validate, Config, Diagnostic};
+
+/// The sections SPEC §2 defines that this version reads.
+const SECTIONS: [&str; 7] = [
+    "daemon",
+    "defaults",
+    "device",
+    "line",
+    "maintenance",
+    "sla",
+    "planned",
+];
+
+pub(super) const SNMP_UNSUPPORTED: &str = "SNMP polling is not supported by this version yet; \
+     remove `snmp` (ICMP monitoring works without it)";
+const TRAPS_UNSUPPORTED: &str =
+    "the SNMP trap receiver is not supported by this version yet; remove [traps]";
+const ALARM_UNSUPPORTED: &str = "alarms on polled values are not supported by this version yet \
+     (they need SNMP polling); remove [[alarm]]";
+
+/// A key that is dropped and retried this many times per entry before giving
+/// up: far more than any real entry has keys, only a guard against a loop.
+const MAX_RETRIES: usize = 64;
+
+/// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
-    let _ = path;
-    todo!()
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(path, &text),
+        Err(e) => Err(vec![Diagnostic {
+            file: path.to_path_buf(),
+            line: 0,
+            col: 0,
+            path: "-".into(),
+            message: format!("cannot read the config file: {e}"),
+        }]),
+    }
 }
 
+/// Validates `text` as if read from `path` (which names it in messages and is
+/// the base for relative `data_dir` and `api_token_file`).
 pub fn load_str(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
-    let _ = (path, text);
-    todo!()
+    let mut diags = Diags::new(path, text);
+
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        // After a syntax error the parser's recovery guesses; one message per
+        // line avoids reporting the same mistake twice.
+        let mut lines_seen = Vec::new();
+        for e in syntax {
+            let span = e.span().unwrap_or(0..0);
+            let line = text[..span.start.min(text.len())].matches('\n').count();
+            if lines_seen.contains(&line) {
+                continue;
+            }
+            lines_seen.push(line);
+            diags.at(span.clone(), path_at(text, span.start), syntax_message(&e));
+        }
+        diags.sort_from(0);
+        return Err(diags.into_vec());
+    }
+
+    let raw = read_sections(root, &mut diags);
+    let structural = diags.len();
+    diags.sort_from(0);
+    let config = validate::resolve(path, raw, &mut diags);
+    diags.sort_from(structural);
+    match config {
+        Some(config) if diags.is_empty() => Ok(config),
+        _ => Err(diags.into_vec()),
+    }
+}
+
+fn syntax_message(e: &toml::de::Error) -> String {
+    let m = e.message().trim();
+    let m = m.strip_suffix(", expected nothing").unwrap_or(m);
+    let hint = if m.starts_with("invalid float") || m.starts_with("invalid integer") {
+        // Typically an unquoted address or name: `address = 10.0.0.1`.
+        "; if this is text (an address, a name), put it in quotes"
+    } else if m == "duplicate key" {
+        "; each key may appear only once in a table"
+    } else {
+        ""
+    };
+    format!("TOML syntax error: {m}{hint}")
+}
+
+fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig {
+    let mut raw = RawConfig::default();
+    for (key, value) in root.into_inner() {
+        let name: &str = key.get_ref();
+        match name {
+            "daemon" => raw.daemon = section::<RawDaemon>(value, "daemon", diags),
+            "defaults" => raw.defaults = section::<RawDefaults>(value, "defaults", diags),
+            "sla" => raw.sla = section::<RawSla>(value, "sla", diags),
+            "planned" => raw.planned = section::<RawPlanned>(value, "planned", diags),
+            "device" => {
+                raw.device_names_seen = strings_of(&value, "name");
+                raw.devices = entries::<RawDevice>(key.span(), value, "device", diags);
+            }
+            "line" => {
+                raw.line_ids_seen = strings_of(&value, "id");
+                raw.lines = entries::<RawLine>(key.span(), value, "line", diags);
+            }
+            "maintenance" => {
+                raw.maintenance = entries::<RawMaintenance>(key.span(), value, "maintenance", diags)
+            }
+            "traps" => diags.at(key.span(), "traps", TRAPS_UNSUPPORTED),
+            "alarm" => diags.at(key.span(), "alarm", ALARM_UNSUPPORTED),
+            other => diags.at(
+                key.span(),
+                other,
+                format!(
+                    "unknown section `{other}`; expected one of: {}{}",
+                    SECTIONS.join(", "),
+                    did_you_mean(other, &SECTIONS)
+                ),
+            ),
+        }
+    }
+    raw
+}
+
+/// A single-table section such as `[daemon]`.
+fn section<T: DeserializeOwned>(
+    value: Spanned<DeValue<'_>>,
+    path: &str,
+    diags: &mut Diags<'_>,
+) -> Option<T> {
+    if !value.get_ref().is_table() {
+        let found = value.get_ref().type_str();
+        diags.at(
+            value.span(),
+            path,
+            format!("expected a table ([{path}]), found {}", article(found)),
+        );
+        return None;
+    }
+    deserialize(value, path, diags)
+}
+
+/// An array-of-tables section such as `[[device]]`.
+fn entries<T: DeserializeOwned>(
+    key_span: Range<usize>,
+    value: Spanned<DeValue<'_>>,
+    path: &str,
+    diags: &mut Diags<'_>,
+) -> Vec<Entry<T>> {
+    let span = value.span();
+    match value.into_inner() {
+        DeValue::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let item_path = format!("{path}[{i}]");
+                let span = item.span();
+                let value = if item.get_ref().is_table() {
+                    deserialize(item, &item_path, diags)
+                } else {
+                    diags.at(
+                        span.clone(),
+                        item_path,
+                        format!(
+                            "expected a table (one [[{path}]] entry), found {}",
+                            article(item.get_ref().type_str())
+                        ),
+                    );
+                    None
+                };
+                Entry { value, span }
+            })
+            .collect(),
+        DeValue::Table(_) => {
+            diags.at(
+                key_span,
+                path,
+                format!(
+                    "write [[{path}]] with double brackets: each {path} is one entry of a list"
+                ),
+            );
+            Vec::new()
+        }
+        other => {
+            diags.at(
+                span,
+                path,
+                format!(
+                    "expected a list of [[{path}]] tables, found {}",
+                    article(other.type_str())
+                ),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// The string values of `key` in each table of an array section, read before
+/// serde so a reference to an entry that has other mistakes still resolves.
+fn strings_of(value: &Spanned<DeValue<'_>>, key: &str) -> Vec<String> {
+    let items: Vec<&Spanned<DeValue<'_>>> = match value.get_ref() {
+        DeValue::Array(items) => items.iter().collect(),
+        // `[device]` written for `[[device]]`: reported, but its name counts.
+        DeValue::Table(_) => vec![value],
+        _ => Vec::new(),
+    };
+    items
+        .into_iter()
+        .filter_map(|item| item.get_ref().as_table()?.get(key)?.get_ref().as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Deserializes one table; each key serde rejects is reported, removed, and
+/// the table tried again, so every bad key of the table is reported.
+fn deserialize<T: DeserializeOwned>(
+    mut value: Spanned<DeValue<'_>>,
+    path: &str,
+    diags: &mut Diags<'_>,
+) -> Option<T> {
+    for _ in 0..MAX_RETRIES {
+        let err = match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(t) => return Some(t),
+            Err(e) => e,
+        };
+        let message = err.message().trim().to_string();
+        let Some(span) = err.span() else {
+            diags.at(value.span(), path, message);
+            return None;
+        };
+        let whole = value.span();
+        let Some(found) = remove_at(value.get_mut(), &span, path) else {
+            // Not attributable to one key (e.g. the entry itself has the
+            // wrong shape): report it and give up on this entry.
+            let span = if span == (0..0) { whole } else { span };
+            diags.at(span, path, type_message(&message));
+            return None;
+        };
+        let text = match found.kind {
+            Found::Key => unknown_key_message(&found.path, &message),
+            Found::Value => type_message(&message),
+        };
+        diags.at(span, found.path, text);
+    }
+    None
+}
+
+enum Found {
+    /// The error's span is a key: serde refused the key itself.
+    Key,
+    /// The error's span is in a value: wrong type or value.
+    Value,
+}
+
+struct Removed {
+    path: String,
+    kind: Found,
+}
+
+/// Finds the entry of `table` (at any depth) the error `span` points at,
+/// removes it, and returns its dotted path.
+fn remove_at(value: &mut DeValue<'_>, span: &Range<usize>, path: &str) -> Option<Removed> {
+    let DeValue::Table(table) = value else {
+        return None;
+    };
+    let mut hit = None;
+    for (key, val) in table.iter_mut() {
+        let key_path = format!("{path}.{}", key.get_ref());
+        if key.span() == *span {
+            hit = Some((key.get_ref().to_string(), key_path, Found::Key));
+            break;
+        }
+        // A `[a.b]` header's span does not cover its keys, so nested tables
+        // are searched whether or not their span contains the error.
+        if val.get_ref().is_table() {
+            if let Some(found) = remove_at(val.get_mut(), span, &key_path) {
+                return Some(found);
+            }
+        }
+        let vs = val.span();
+        if vs.start <= span.start && span.end <= vs.end {
+            let item_path = match val.get_ref().as_array() {
+                Some(items) => match items.iter().position(|item| item.span() == *span) {
+                    Some(i) => format!("{key_path}[{i}]"),
+                    None => key_path,
+                },
+                None => key_path,
+            };
+            hit = Some((key.get_ref().to_string(), item_path, Found::Value));
+            break;
+        }
+    }
+    let (key, path, kind) = hit?;
+    table.remove(key.as_str());
+    Some(Removed { path, kind })
+}
+
+/// `path` is the unknown key's full path, e.g. `defaults.icmp.intervall`.
+fn unknown_key_message(path: &str, serde_message: &str) -> String {
+    let (context, key) = path.rsplit_once('.').unwrap_or(("", path));
+    let shape: String = {
+        // `device[3]` → `device[]`, to recognise the place whatever the index.
+        let mut out = String::new();
+        let mut in_index = false;
+        for c in context.chars() {
+            match c {
+                '[' => {
+                    in_index = true;
+                    out.push('[');
+                }
+                ']' => {
+                    in_index = false;
+                    out.push(']');
+                }
+                _ if in_index => {}
+                _ => out.push(c),
+            }
+        }
+        out
+    };
+    if key == "snmp" && (shape == "defaults" || shape == "device[]") {
+        return SNMP_UNSUPPORTED.to_string();
+    }
+    // serde: "unknown field `x`, expected one of `a`, `b`" / "expected `a`".
+    let expected: Vec<&str> = serde_message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .skip(1)
+        .collect();
+    if expected.is_empty() {
+        return format!("unknown key `{key}` in {context}; it takes no keys");
+    }
+    format!(
+        "unknown key `{key}` in {context}; expected one of: {}{}",
+        expected.join(", "),
+        did_you_mean(key, &expected)
+    )
+}
+
+/// serde's "invalid type: integer `5`, expected a string" in an operator's words.
+fn type_message(serde_message: &str) -> String {
+    let Some(rest) = serde_message.strip_prefix("invalid type: ") else {
+        return serde_message.to_string();
+    };
+    let Some((found, expected)) = rest.split_once(", expected ") else {
+        return serde_message.to_string();
+    };
+    let expected = match expected {
+        "i64" | "u32" | "u64" => "a whole number".to_string(),
+        "f64" => "a number".to_string(),
+        "a sequence" => "a list, e.g. [\"a\", \"b\"]".to_string(),
+        "any valid TOML value" => "a value".to_string(),
+        e if e.starts_with("struct ") => "a table, e.g. { key = value }".to_string(),
+        e => e.to_string(),
+    };
+    let found = match found {
+        "sequence" => "a list".to_string(),
+        "map" => "a table".to_string(),
+        f => f.replace('`', ""),
+    };
+    format!("expected {expected}, found {found}")
+}
+
+fn article(type_str: &str) -> String {
+    match type_str.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {type_str}"),
+        _ => format!("a {type_str}"),
+    }
+}
+
+/// ` (did you mean `x`?)` when one candidate is a likely typo of `word`.
+pub(super) fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= 2.min(c.len() / 3 + 1))
+        .min_by_key(|(d, _)| *d)
+        .map_or(String::new(), |(_, c)| format!(" (did you mean `{c}`?)"))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }

@@ -11,10 +11,28 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
+pub mod builtin;
 mod load;
+mod raw;
+mod span;
 mod validate;
 
+#[cfg(test)]
+mod tests;
+
 pub use load::{load, load_str};
+
+/// The line `netkpi check` prints for a valid config (SPEC §1).
+pub fn summary(config: &Config) -> String {
+    // SNMP profiles do not exist yet, so none can be named.
+    let profiles = 0;
+    format!(
+        "ok: {} devices, {} lines, {} profiles",
+        config.devices.len(),
+        config.lines.len(),
+        profiles
+    )
+}
 
 /// One problem in a config file, printed as `FILE:LINE:COL: path.to.field: message`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +105,20 @@ pub struct IcmpSettings {
     pub up_after: u32,
     /// Loss ratio (0..1) at or above which an answering target is degraded.
     pub degraded_loss: f64,
+}
+
+impl Default for IcmpSettings {
+    /// The built-in defaults, see [`builtin`] for why each is what it is.
+    fn default() -> Self {
+        IcmpSettings {
+            interval: builtin::ICMP_INTERVAL,
+            timeout: builtin::ICMP_TIMEOUT,
+            count: builtin::ICMP_COUNT,
+            down_after: builtin::ICMP_DOWN_AFTER,
+            up_after: builtin::ICMP_UP_AFTER,
+            degraded_loss: builtin::ICMP_DEGRADED_LOSS,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,0 +1,127 @@
+//! The file as written: one serde struct per TOML table, every field optional
+//! and spanned, unknown keys refused.
+//!
+//! Everything is `Option` so that serde never stops at a missing key: which
+//! keys are required, and what each one means, is decided in `validate.rs`
+//! where every problem can be collected and placed. The spans let those
+//! semantic messages point at the value the operator has to change.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(super) type S<T> = Spanned<T>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDaemon {
+    pub listen: Option<S<String>>,
+    pub data_dir: Option<S<String>>,
+    pub timezone: Option<S<String>>,
+    pub api_token_file: Option<S<String>>,
+}
+
+/// `[defaults]`. `snmp` is recognised by `load.rs` and refused with its own
+/// message until SNMP polling exists.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDefaults {
+    pub icmp: Option<S<RawIcmp>>,
+}
+
+/// Integers are read as `i64` so that a negative or oversized value gets a
+/// range message from us rather than serde's "expected u32".
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIcmp {
+    pub interval: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub count: Option<S<i64>>,
+    pub down_after: Option<S<i64>>,
+    pub up_after: Option<S<i64>>,
+    pub degraded_loss: Option<S<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDevice {
+    pub name: Option<S<String>>,
+    pub role: Option<S<String>>,
+    pub address: Option<S<String>>,
+    pub site: Option<S<String>>,
+    pub parent: Option<S<String>>,
+    pub icmp: Option<S<RawIcmp>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLine {
+    pub id: Option<S<String>>,
+    pub unit: Option<S<String>>,
+    pub carrier: Option<S<String>>,
+    pub bandwidth: Option<S<String>>,
+    pub device: Option<S<String>>,
+    pub interface: Option<S<RawInterface>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInterface {
+    pub device: Option<S<String>>,
+    pub name: Option<S<String>>,
+}
+
+/// `start`/`end` are taken as any TOML value: operators write both quoted
+/// strings (as SPEC §2 does) and bare TOML datetimes, and both are accepted
+/// as long as they carry an offset.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMaintenance {
+    pub targets: Option<S<Vec<S<String>>>>,
+    pub start: Option<S<toml::Value>>,
+    pub end: Option<S<toml::Value>>,
+    pub reason: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSla {
+    pub availability_target: Option<S<f64>>,
+    pub respond_within: Option<S<String>>,
+    pub restore_within: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPlanned {
+    pub core_rooms: Option<S<i64>>,
+    pub core_devices: Option<S<i64>>,
+    pub access_devices: Option<S<i64>>,
+    pub leased_lines: Option<S<i64>>,
+}
+
+/// One `[[device]]`/`[[line]]`/`[[maintenance]]` entry: `None` when it could
+/// not be read at all (e.g. `device = "x"`), so indices still match the file.
+#[derive(Debug)]
+pub(super) struct Entry<T> {
+    pub value: Option<T>,
+    /// The entry's table header (or inline table), for "missing key" messages.
+    pub span: std::ops::Range<usize>,
+}
+
+/// The whole file, each section read independently so that a mistake in one
+/// does not hide the others.
+#[derive(Debug, Default)]
+pub(super) struct RawConfig {
+    pub daemon: Option<RawDaemon>,
+    pub defaults: Option<RawDefaults>,
+    pub devices: Vec<Entry<RawDevice>>,
+    pub lines: Vec<Entry<RawLine>>,
+    pub maintenance: Vec<Entry<RawMaintenance>>,
+    pub sla: Option<RawSla>,
+    pub planned: Option<RawPlanned>,
+    /// `name` of every `[[device]]` table that has a string one, even when
+    /// the entry failed to deserialize, so references to it are not reported
+    /// as dangling on top of the real mistake.
+    pub device_names_seen: Vec<String>,
+    pub line_ids_seen: Vec<String>,
+}

@@ -1,0 +1,182 @@
+//! Byte offsets to `LINE:COL`, and the collector every check reports into.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::Diagnostic;
+
+/// Where each line starts, to turn a byte offset into a 1-based line and a
+/// 1-based column counted in characters (what editors show).
+pub(super) struct LineIndex<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> LineIndex<'t> {
+    pub fn new(text: &'t str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { text, starts }
+    }
+
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.starts[line];
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
+        (line + 1, col + 1)
+    }
+}
+
+/// Every problem found, in the order found; `finish` sorts them by place.
+pub(super) struct Diags<'t> {
+    file: PathBuf,
+    index: LineIndex<'t>,
+    items: Vec<Diagnostic>,
+    /// Paths already reported: a later check on the same field (typically
+    /// "missing" after a wrong-typed value was dropped) would only repeat it.
+    reported: HashSet<String>,
+}
+
+impl<'t> Diags<'t> {
+    pub fn new(file: &Path, text: &'t str) -> Self {
+        Diags {
+            file: file.to_path_buf(),
+            index: LineIndex::new(text),
+            items: Vec::new(),
+            reported: HashSet::new(),
+        }
+    }
+
+    pub fn at(&mut self, span: Range<usize>, path: impl Into<String>, message: impl Into<String>) {
+        let path = path.into();
+        if !self.reported.insert(path.clone()) {
+            return;
+        }
+        let (line, col) = self.index.line_col(span.start);
+        self.items.push(Diagnostic {
+            file: self.file.clone(),
+            line,
+            col,
+            path,
+            message: message.into(),
+        });
+    }
+
+    /// Whether `path` or anything under it (`path.x`, `path[2]`) was reported.
+    pub fn reported_under(&self, path: &str) -> bool {
+        self.reported.iter().any(|p| {
+            p.strip_prefix(path)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
+    }
+
+    /// 1-based line of a byte offset, for "first defined at line N".
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.index.line_col(offset).0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Sorts the diagnostics from `from` on by their place in the file, so a
+    /// phase's messages read top to bottom whatever order the checks ran in.
+    pub fn sort_from(&mut self, from: usize) {
+        self.items[from..].sort_by_key(|d| (d.line, d.col));
+    }
+
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.items
+    }
+}
+
+/// The dotted path of the place at `offset`, for TOML syntax errors (where
+/// there is no parsed tree to ask): the last table header above it, counted
+/// like `device[2]` for arrays of tables, plus the key on the error's line.
+pub(super) fn path_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let mut table = String::new();
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    let mut on_header = false;
+    let mut pos = 0;
+    for raw in text.split_inclusive('\n') {
+        if pos > line_start {
+            break;
+        }
+        let this_line = pos == line_start;
+        pos += raw.len();
+        let line = raw.trim();
+        if let Some(rest) = line.strip_prefix("[[") {
+            if let Some(name) = rest.split("]]").next().filter(|_| rest.contains("]]")) {
+                let name = unquote_key(name);
+                let n = counts.entry(name.clone()).or_insert(0);
+                table = format!("{name}[{n}]");
+                *n += 1;
+            } else {
+                table = unquote_key(rest.trim_end_matches(']'));
+            }
+            on_header = this_line;
+        } else if let Some(rest) = line.strip_prefix('[') {
+            table = unquote_key(rest.split(']').next().unwrap_or(rest));
+            on_header = this_line;
+        }
+    }
+    if on_header {
+        return table;
+    }
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| unquote_key(k))
+        .filter(|k| !k.is_empty() && !k.contains(['[', '{', '#', ' ']));
+    match (table.is_empty(), key) {
+        (_, None) if !table.is_empty() => table,
+        (true, Some(key)) => key,
+        (false, Some(key)) => format!("{table}.{key}"),
+        _ => "-".to_string(),
+    }
+}
+
+fn unquote_key(k: &str) -> String {
+    k.split('.')
+        .map(|part| part.trim().trim_matches(['"', '\'']))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let idx = LineIndex::new("a = 1\nunit = \"财政局\" x\n");
+        assert_eq!(idx.line_col(0), (1, 1));
+        assert_eq!(idx.line_col(6), (2, 1));
+        let x = "a = 1\nunit = \"财政局\" x\n".find('x').unwrap();
+        assert_eq!(idx.line_col(x), (2, 14));
+    }
+
+    #[test]
+    fn path_at_counts_array_tables() {
+        let text =
+            "[daemon]\nlisten = 1\n[[device]]\nname = \"a\"\n[[device]]\nname = \"b\nrole = 1\n";
+        assert_eq!(path_at(text, text.find("\"b").unwrap()), "device[1].name");
+        assert_eq!(path_at(text, text.find("listen").unwrap()), "daemon.listen");
+        assert_eq!(
+            path_at(text, text.rfind("[[device]]").unwrap()),
+            "device[1]"
+        );
+    }
+}
