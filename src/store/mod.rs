@@ -1,52 +1,617 @@
 //! The embedded ledger: SQLite in WAL mode behind one narrow interface.
-//! STUB: to be implemented (helper C).
+//!
+//! Everything the daemon knows about the past goes through [`Store`]: a
+//! writer ([`Store::open`], owned by the single writer thread of
+//! [`spawn_writer`]) and any number of readers ([`Store::open_reader`]) that
+//! query while it writes. A second backend (PostgreSQL, SPEC §6) implements
+//! the same few methods.
+//!
+//! Times are stored as integer milliseconds since the Unix epoch; anything
+//! finer is dropped on the way in (see [`ledger_precision`]).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use jiff::Timestamp;
+use rusqlite::{ffi, params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::model::{State, TargetKind, Transition};
 
+mod schema;
 mod writer;
-pub use writer::{spawn_writer, StoreStats, WriterHandle, WriterOptions};
+pub use writer::{
+    spawn_writer, Announce, StoreStats, WriterHandle, WriterOptions, CAUSE_STORE_OVERFLOW,
+};
+
+/// The database file inside `daemon.data_dir`.
+pub const DB_FILE: &str = "netkpi.sqlite";
+
+/// How long a statement waits for a lock held by another connection before
+/// failing. Readers never block the writer in WAL mode; this covers a
+/// checkpoint or an operator's `sqlite3` shell, without stalling the writer
+/// thread for long (its retry loop takes over).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0}")]
     Message(String),
+    #[error(
+        "data_dir {} {problem}: {source}; fix its owner/permissions (or create it as a directory) or set daemon.data_dir",
+        dir.display()
+    )]
+    DataDir {
+        dir: PathBuf,
+        /// "cannot be created", "is not a directory", "is not writable".
+        problem: &'static str,
+        source: std::io::Error,
+    },
+    #[error(
+        "store {} is not writable: {detail}; fix the owner/permissions of the file and of its directory \
+         (SQLite also creates {}-wal and -shm beside it) or set daemon.data_dir",
+        path.display(), path.display()
+    )]
+    NotWritable { path: PathBuf, detail: String },
+    #[error(
+        "store {}: disk full: {detail}; free space on its filesystem or move daemon.data_dir",
+        path.display()
+    )]
+    DiskFull { path: PathBuf, detail: String },
+    #[error(
+        "store {} is locked by another connection: {detail}; stop the other netkpi or sqlite3 session writing to it",
+        path.display()
+    )]
+    Busy { path: PathBuf, detail: String },
+    #[error(
+        "store {} has schema version {found}, newer than this netkpi {} knows ({known}); \
+         run the netkpi release that wrote it, or point daemon.data_dir elsewhere",
+        path.display(), env!("CARGO_PKG_VERSION")
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error(
+        "store {} has schema version {found}, older than this netkpi's {known}; \
+         start the daemon (netkpi run) once so it migrates the file",
+        path.display()
+    )]
+    NotMigrated {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error(
+        "store {} does not exist; start the daemon (netkpi run) first, or check daemon.data_dir",
+        path.display()
+    )]
+    Missing { path: PathBuf },
+    #[error("store {} is damaged: {detail}; restore it from a backup", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("store {} was opened read-only and cannot {what}", path.display())]
+    ReadOnly { path: PathBuf, what: &'static str },
+    #[error("store {}: {what} failed: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        what: &'static str,
+        source: rusqlite::Error,
+    },
 }
 
-pub struct Store {}
+impl StoreError {
+    /// Sorts a SQLite failure into what an operator can act on.
+    fn sqlite(path: &Path, what: &'static str, e: rusqlite::Error) -> StoreError {
+        let path = path.to_path_buf();
+        let detail = e.to_string();
+        match e.sqlite_error_code() {
+            Some(
+                ffi::ErrorCode::ReadOnly
+                | ffi::ErrorCode::CannotOpen
+                | ffi::ErrorCode::PermissionDenied,
+            ) => StoreError::NotWritable { path, detail },
+            Some(ffi::ErrorCode::DiskFull) => StoreError::DiskFull { path, detail },
+            Some(ffi::ErrorCode::DatabaseBusy | ffi::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy { path, detail }
+            }
+            Some(ffi::ErrorCode::DatabaseCorrupt | ffi::ErrorCode::NotADatabase) => {
+                StoreError::Corrupt { path, detail }
+            }
+            _ => StoreError::Sqlite {
+                path,
+                what,
+                source: e,
+            },
+        }
+    }
+}
+
+/// A connection to the ledger: the writer's (from [`Store::open`]) or a
+/// reader's (from [`Store::open_reader`]).
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    read_only: bool,
+    /// The `daemon_runs` row of this process, once [`Store::record_run_start`] ran.
+    run_id: Option<i64>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("read_only", &self.read_only)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Every target's ledger over a period, keyed by (kind, name).
 pub type Histories = BTreeMap<(TargetKind, String), Vec<(Timestamp, State)>>;
 
+/// One run of the daemon, as recorded in `daemon_runs`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonRun {
+    pub id: i64,
+    pub started: Timestamp,
+    /// `None` while running, or when the run ended without a clean shutdown.
+    pub stopped: Option<Timestamp>,
+    pub version: String,
+}
+
+/// `ts` as the ledger will store it (whole milliseconds, rounded down), so a
+/// value announced to readers equals the one they later read back.
+pub fn ledger_precision(ts: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(ms_floor(ts)).unwrap_or(ts)
+}
+
+fn ms_floor(ts: Timestamp) -> i64 {
+    // A Timestamp spans ±9999 years: its milliseconds always fit an i64.
+    ts.as_nanosecond().div_euclid(1_000_000) as i64
+}
+
+fn ms_ceil(ts: Timestamp) -> i64 {
+    -((-ts.as_nanosecond()).div_euclid(1_000_000) as i64)
+}
+
 impl Store {
+    /// Opens (creating if needed) the ledger in `data_dir` for writing,
+    /// migrating it to this binary's schema. Proves the directory and the
+    /// file writable by committing a real write before returning.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        let _ = data_dir;
-        todo!()
+        let dir_err = |problem| {
+            move |source| StoreError::DataDir {
+                dir: data_dir.to_path_buf(),
+                problem,
+                source,
+            }
+        };
+        if std::fs::metadata(data_dir).is_ok_and(|m| !m.is_dir()) {
+            let source = std::io::Error::from_raw_os_error(libc::ENOTDIR);
+            return Err(dir_err("is not a directory")(source));
+        }
+        std::fs::create_dir_all(data_dir).map_err(dir_err("cannot be created"))?;
+        // SQLite only says "unable to open database file"; a plain file write
+        // first gives the operator the OS's reason (EACCES, EROFS, ENOSPC).
+        probe_dir_writable(data_dir).map_err(dir_err("is not writable"))?;
+
+        let path = data_dir.join(DB_FILE);
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags)
+            .map_err(|e| StoreError::sqlite(&path, "open", e))?;
+        let p = &path;
+        let err = |what| move |e| StoreError::sqlite(p, what, e);
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(err("set busy_timeout"))?;
+        // FULL: the WAL is synced at every commit, so a committed transition
+        // survives power loss (NORMAL would only protect against a crash).
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err("set synchronous=FULL"))?;
+
+        let mut store = Store {
+            conn,
+            path: path.clone(),
+            read_only: false,
+            run_id: None,
+        };
+        let found = store.schema_version()?;
+        if found > schema::VERSION {
+            return Err(StoreError::TooNew {
+                path,
+                found,
+                known: schema::VERSION,
+            });
+        }
+        store.migrate()?;
+
+        let mode: String = store
+            .conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| StoreError::sqlite(&path, "set journal_mode=WAL", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::NotWritable {
+                path,
+                detail: format!("journal_mode stayed {mode:?} instead of \"wal\""),
+            });
+        }
+        Ok(store)
     }
+
+    /// Opens the ledger read-only, for queries that run while the writer
+    /// writes (reports, the HTTP API). Never creates or migrates the file.
     pub fn open_reader(data_dir: &Path) -> Result<Store, StoreError> {
-        let _ = data_dir;
-        todo!()
+        let path = data_dir.join(DB_FILE);
+        if !path.exists() {
+            return Err(StoreError::Missing { path });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags)
+            .map_err(|e| StoreError::sqlite(&path, "open read-only", e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| StoreError::sqlite(&path, "set busy_timeout", e))?;
+        let store = Store {
+            conn,
+            path: path.clone(),
+            read_only: true,
+            run_id: None,
+        };
+        let found = store.schema_version()?;
+        if found > schema::VERSION {
+            return Err(StoreError::TooNew {
+                path,
+                found,
+                known: schema::VERSION,
+            });
+        }
+        if found < schema::VERSION {
+            return Err(StoreError::NotMigrated {
+                path,
+                found,
+                known: schema::VERSION,
+            });
+        }
+        Ok(store)
     }
+
+    /// The database file this store reads and writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, what: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        move |e| StoreError::sqlite(&self.path, what, e)
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(self.err("read the schema version"))
+    }
+
+    /// Applies the missing migrations and stamps `meta`, in one transaction:
+    /// this commit is also the proof that the file is writable.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let path = &self.path;
+        let err = |what| move |e| StoreError::sqlite(path, what, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin the schema transaction"))?;
+        // Read again under the write lock: another process may have migrated.
+        let found: i64 = tx
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(err("read the schema version"))?;
+        if found > schema::VERSION {
+            return Err(StoreError::TooNew {
+                path: path.clone(),
+                found,
+                known: schema::VERSION,
+            });
+        }
+        for (from, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tx.execute_batch(sql).map_err(err("migrate the schema"))?;
+            tracing::info!(store = %path.display(), from, to = from + 1, "migrated the store schema");
+        }
+        tx.pragma_update(None, "user_version", schema::VERSION)
+            .map_err(err("set the schema version"))?;
+        let now = ms_floor(Timestamp::now()).to_string();
+        tx.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_ms', ?1)",
+            [&now],
+        )
+        .map_err(err("write meta"))?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('last_opened_ms', ?1), ('last_opened_by', ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [now.as_str(), env!("CARGO_PKG_VERSION")],
+        )
+        .map_err(err("write meta"))?;
+        tx.commit().map_err(err("commit the schema transaction"))
+    }
+
+    fn check_writable(&self, what: &'static str) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+                what,
+            });
+        }
+        Ok(())
+    }
+
+    /// The last heartbeat: the latest instant the daemon was known recording.
     pub fn last_heartbeat(&self) -> Result<Option<Timestamp>, StoreError> {
-        todo!()
+        let ms: Option<i64> = self
+            .conn
+            .query_row("SELECT at_ms FROM heartbeat WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(self.err("read the heartbeat"))?;
+        ms.map(|ms| self.timestamp(ms, "heartbeat")).transpose()
     }
+
+    /// Writes every transition of `batch`, in order, and the heartbeat if
+    /// given, in one transaction: all of it is on disk, or none of it.
     pub fn append(
         &mut self,
         batch: &[Transition],
         heartbeat: Option<Timestamp>,
     ) -> Result<(), StoreError> {
-        let _ = (batch, heartbeat);
-        todo!()
+        self.check_writable("append transitions")?;
+        let path = &self.path;
+        let err = |what| move |e| StoreError::sqlite(path, what, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin a write"))?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO transitions (target, kind, at_ms, state, cause)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(err("prepare the insert"))?;
+            for t in batch {
+                insert
+                    .execute(params![
+                        t.target,
+                        t.kind.as_str(),
+                        ms_floor(t.at),
+                        t.state.as_str(),
+                        t.cause
+                    ])
+                    .map_err(err("insert a transition"))?;
+            }
+        }
+        if let Some(hb) = heartbeat {
+            tx.execute(
+                "INSERT INTO heartbeat (id, at_ms) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
+                [ms_floor(hb)],
+            )
+            .map_err(err("write the heartbeat"))?;
+        }
+        tx.commit().map_err(err("commit"))
     }
+
+    /// The last transition (by insertion order) of every (kind, target),
+    /// ordered by kind then target.
     pub fn latest(&self) -> Result<Vec<Transition>, StoreError> {
-        todo!()
+        self.query_transitions(
+            "SELECT id, target, kind, at_ms, state, cause FROM transitions
+             WHERE id IN (SELECT MAX(id) FROM transitions GROUP BY kind, target)
+             ORDER BY kind, target",
+            [],
+        )
     }
+
+    /// Every transition with `from <= at < to`, in insertion order.
+    pub fn transitions(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Transition>, StoreError> {
+        self.query_transitions(
+            "SELECT id, target, kind, at_ms, state, cause FROM transitions
+             WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY id",
+            [ms_ceil(from), ms_ceil(to)],
+        )
+    }
+
+    /// For every (kind, target), its ledger as needed to compute `[from, to)`:
+    /// the last entry written with `at <= from` (the state at `from`), then
+    /// every later-written entry with `from < at < to`, in insertion order.
+    ///
+    /// Insertion order, not `at` order: after the wall clock steps back, an
+    /// entry written later may carry an earlier time, and it is still the
+    /// newer word on the target's state. Entries written before the anchor
+    /// are superseded by it, whatever their time.
     pub fn histories(&self, from: Timestamp, to: Timestamp) -> Result<Histories, StoreError> {
-        let _ = (from, to);
-        todo!()
+        if from >= to {
+            return Ok(Histories::new());
+        }
+        let (from_ms, to_ms) = (ms_floor(from), ms_ceil(to));
+        let anchors = self.query_rows(
+            "SELECT id, target, kind, at_ms, state, cause FROM transitions
+             WHERE id IN (SELECT MAX(id) FROM transitions WHERE at_ms <= ?1 GROUP BY kind, target)
+             ORDER BY id",
+            [from_ms],
+        )?;
+        let inside = self.query_rows(
+            "SELECT id, target, kind, at_ms, state, cause FROM transitions
+             WHERE at_ms > ?1 AND at_ms < ?2 ORDER BY id",
+            [from_ms, to_ms],
+        )?;
+        let mut out = Histories::new();
+        let mut anchor_ids = BTreeMap::new();
+        for (id, t) in anchors {
+            anchor_ids.insert((t.kind, t.target.clone()), id);
+            out.insert((t.kind, t.target), vec![(t.at, t.state)]);
+        }
+        for (id, t) in inside {
+            let key = (t.kind, t.target);
+            if anchor_ids.get(&key).is_some_and(|&anchor| id < anchor) {
+                continue;
+            }
+            out.entry(key).or_default().push((t.at, t.state));
+        }
+        Ok(out)
+    }
+
+    /// Records that a daemon run started; its stop is recorded by
+    /// [`Store::record_run_stop`] (the writer thread does it at shutdown).
+    pub fn record_run_start(
+        &mut self,
+        started: Timestamp,
+        version: &str,
+    ) -> Result<i64, StoreError> {
+        self.check_writable("record a daemon run")?;
+        self.conn
+            .execute(
+                "INSERT INTO daemon_runs (started_ms, version) VALUES (?1, ?2)",
+                params![ms_floor(started), version],
+            )
+            .map_err(self.err("record the daemon run start"))?;
+        let id = self.conn.last_insert_rowid();
+        self.run_id = Some(id);
+        Ok(id)
+    }
+
+    /// Records the stop of the run started by [`Store::record_run_start`] on
+    /// this store; does nothing if none was started.
+    pub fn record_run_stop(&mut self, stopped: Timestamp) -> Result<(), StoreError> {
+        let Some(id) = self.run_id else {
+            return Ok(());
+        };
+        self.check_writable("record a daemon run")?;
+        self.conn
+            .execute(
+                "UPDATE daemon_runs SET stopped_ms = ?1 WHERE id = ?2",
+                params![ms_floor(stopped), id],
+            )
+            .map_err(self.err("record the daemon run stop"))?;
+        Ok(())
+    }
+
+    /// Every daemon run, oldest first.
+    pub fn runs(&self) -> Result<Vec<DaemonRun>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, started_ms, stopped_ms, version FROM daemon_runs ORDER BY id")
+            .map_err(self.err("read daemon runs"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(self.err("read daemon runs"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, started, stopped, version) = row.map_err(self.err("read daemon runs"))?;
+            out.push(DaemonRun {
+                id,
+                started: self.timestamp(started, "daemon_runs.started_ms")?,
+                stopped: stopped
+                    .map(|ms| self.timestamp(ms, "daemon_runs.stopped_ms"))
+                    .transpose()?,
+                version,
+            });
+        }
+        Ok(out)
+    }
+
+    fn query_transitions<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> Result<Vec<Transition>, StoreError> {
+        Ok(self
+            .query_rows(sql, params)?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect())
+    }
+
+    /// Runs a query selecting `id, target, kind, at_ms, state, cause`.
+    fn query_rows<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> Result<Vec<(i64, Transition)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(self.err("prepare a query"))?;
+        let rows = stmt
+            .query_map(params, |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .map_err(self.err("query transitions"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, target, kind, at_ms, state, cause) =
+                row.map_err(self.err("read a transition"))?;
+            let corrupt = |detail: String| StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: format!("transitions row {id}: {detail}"),
+            };
+            let kind = TargetKind::parse(&kind)
+                .ok_or_else(|| corrupt(format!("unknown kind {kind:?}")))?;
+            let state =
+                State::parse(&state).ok_or_else(|| corrupt(format!("unknown state {state:?}")))?;
+            let at = Timestamp::from_millisecond(at_ms)
+                .map_err(|e| corrupt(format!("at_ms {at_ms}: {e}")))?;
+            out.push((
+                id,
+                Transition {
+                    target,
+                    kind,
+                    at,
+                    state,
+                    cause,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    fn timestamp(&self, ms: i64, column: &str) -> Result<Timestamp, StoreError> {
+        Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            detail: format!("{column} {ms}: {e}"),
+        })
     }
 }
+
+/// Creates, writes, syncs and removes a small file in `dir`.
+fn probe_dir_writable(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(".netkpi-write-probe");
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .and_then(|mut f| {
+            f.write_all(b"netkpi\n")?;
+            f.sync_all()
+        });
+    let removed = std::fs::remove_file(&probe);
+    result.and(removed)
+}
+
+#[cfg(test)]
+mod tests;

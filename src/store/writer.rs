@@ -1,27 +1,477 @@
-//! STUB: the single writer thread (helper C).
-use std::sync::Arc;
-use std::time::Duration;
+//! The single writer thread: the only code that writes the ledger.
+//!
+//! Durable before announced: a batch is handed to `announce` (which feeds the
+//! live view, metrics and API) only after its transaction committed, so
+//! nobody ever sees a transition that a power cut could take back.
+//!
+//! A plain thread, not a tokio task: every SQLite call blocks. It drains
+//! whatever has queued into one transaction (group commit: one fsync for many
+//! transitions), with a heartbeat, and writes the heartbeat alone every
+//! `heartbeat_every` when idle. While writes fail, transitions wait in memory
+//! in order; past `buffer_limit` they collapse into one lost span that the
+//! ledger records as `unknown` (cause `store_overflow`), never as up.
 
-use super::Store;
-use crate::model::Transition;
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use super::{ledger_precision, Store};
+use crate::model::{State, TargetKind, Transition};
+
+/// The cause written on the `unknown` transitions of a lost span.
+pub const CAUSE_STORE_OVERFLOW: &str = "store_overflow";
+
+/// How long shutdown keeps retrying a failing store before giving up. Short
+/// enough to finish inside systemd's default 90 s stop timeout; what is not
+/// written reads as unknown after the last heartbeat on the next start.
+const SHUTDOWN_RETRY_FOR: Duration = Duration::from_secs(10);
+
+/// Called with each committed batch, on the writer thread, after the commit.
+pub type Announce = Box<dyn FnMut(&[Transition]) + Send>;
 
 pub struct WriterOptions {
+    /// Heartbeat interval while idle (every commit also writes one).
     pub heartbeat_every: Duration,
+    /// Pause between attempts while writes fail.
     pub retry_every: Duration,
+    /// Most transitions held in memory while writes fail before they
+    /// collapse into a lost span.
     pub buffer_limit: usize,
 }
 
-#[derive(Default)]
-pub struct StoreStats {}
+/// The writer's health and counters, read by metrics and `/healthz`.
+#[derive(Debug)]
+pub struct StoreStats {
+    /// False while writes are failing.
+    pub healthy: AtomicBool,
+    /// Failed write attempts (each retry counts).
+    pub write_errors_total: AtomicU64,
+    /// Committed transactions (batches and heartbeats).
+    pub commits_total: AtomicU64,
+    pub transitions_written_total: AtomicU64,
+    /// Transitions waiting for a commit.
+    pub pending: AtomicU64,
+    /// Sum of commit durations in microseconds; the count is `commits_total`.
+    pub commit_micros_total: AtomicU64,
+    /// Times the pending buffer overflowed and collapsed into a lost span.
+    pub lost_spans_total: AtomicU64,
+    /// The last heartbeat committed, in milliseconds since the Unix epoch (0: none yet).
+    pub last_heartbeat_ms: AtomicI64,
+}
 
-pub struct WriterHandle {}
+impl Default for StoreStats {
+    /// Healthy: [`Store::open`] has just proved the store writable.
+    fn default() -> Self {
+        StoreStats {
+            healthy: AtomicBool::new(true),
+            write_errors_total: AtomicU64::new(0),
+            commits_total: AtomicU64::new(0),
+            transitions_written_total: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
+            commit_micros_total: AtomicU64::new(0),
+            lost_spans_total: AtomicU64::new(0),
+            last_heartbeat_ms: AtomicI64::new(0),
+        }
+    }
+}
 
+impl StoreStats {
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Total time spent committing, in seconds (a Prometheus summary's `_sum`).
+    pub fn commit_seconds_total(&self) -> f64 {
+        self.commit_micros_total.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
+    pub fn last_heartbeat(&self) -> Option<Timestamp> {
+        match self.last_heartbeat_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Timestamp::from_millisecond(ms).ok(),
+        }
+    }
+}
+
+enum Msg {
+    Batch(Vec<Transition>),
+    Flush(mpsc::SyncSender<bool>),
+    Shutdown(Vec<Transition>),
+}
+
+/// The way into the writer thread. Cheap to clone; no method waits on the
+/// disk except [`WriterHandle::flush`] and [`WriterHandle::shutdown`].
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: Sender<Msg>,
+    thread: Arc<Mutex<Option<JoinHandle<bool>>>>,
+}
+
+impl WriterHandle {
+    /// Queues transitions for the ledger, in order. Never blocks.
+    pub fn send(&self, batch: Vec<Transition>) {
+        if batch.is_empty() {
+            return;
+        }
+        if self.tx.send(Msg::Batch(batch)).is_err() {
+            tracing::error!("store writer has stopped; transitions dropped");
+        }
+    }
+
+    /// Blocks until everything sent before this call is committed (true), or
+    /// the store is known to be failing (false; the writer keeps retrying).
+    pub fn flush(&self) -> bool {
+        let (tx, rx) = mpsc::sync_channel(1);
+        if self.tx.send(Msg::Flush(tx)).is_err() {
+            return false;
+        }
+        rx.recv().unwrap_or(false)
+    }
+
+    /// Commits everything sent so far, then `final_batch` (typically every
+    /// target → unknown, cause `daemon_stopped`), with a last heartbeat,
+    /// records the run's stop, and joins the thread. Returns true when all of
+    /// it was committed. Only the first shutdown among clones does anything.
+    pub fn shutdown(self, final_batch: Vec<Transition>) -> bool {
+        let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return false;
+        };
+        if self.tx.send(Msg::Shutdown(final_batch)).is_err() {
+            tracing::error!("store writer had already stopped; final batch dropped");
+        }
+        thread.join().unwrap_or(false)
+    }
+}
+
+/// Starts the writer thread, which owns `store` from now on.
 pub fn spawn_writer(
     store: Store,
     opts: WriterOptions,
     stats: Arc<StoreStats>,
-    announce: Box<dyn FnMut(&[Transition]) + Send>,
+    announce: Announce,
 ) -> WriterHandle {
-    let _ = (store, opts, stats, announce);
-    todo!()
+    let (tx, rx) = mpsc::channel();
+    let now = Instant::now();
+    let writer = Writer {
+        store,
+        opts,
+        stats,
+        announce,
+        pending: Vec::new(),
+        lost: None,
+        known: BTreeMap::new(),
+        failing: None,
+        next_heartbeat: now,
+        next_retry: now,
+    };
+    let thread = std::thread::Builder::new()
+        .name("netkpi-store".into())
+        .spawn(move || writer.run(rx))
+        .expect("spawning the store writer thread");
+    WriterHandle {
+        tx,
+        thread: Arc::new(Mutex::new(Some(thread))),
+    }
 }
+
+type Key = (TargetKind, String);
+
+/// Transitions dropped on overflow, reduced to what the ledger will say.
+struct Lost {
+    /// The earliest `at` among the dropped transitions: unknown from here.
+    since: Timestamp,
+    /// Each target's latest desired (state, cause), restated at recovery.
+    desired: BTreeMap<Key, (State, Option<String>)>,
+}
+
+impl Lost {
+    fn fold(&mut self, t: Transition) {
+        self.desired.insert((t.kind, t.target), (t.state, t.cause));
+    }
+
+    /// The rows to write at `now`: every target unknown from `since`, then
+    /// its latest state restated from `now`, so the span reads unknown.
+    fn rows(&self, now: Timestamp) -> Vec<Transition> {
+        // After a clock step back, `now` may precede `since`: never restate
+        // a state before the unknown span starts.
+        let restated_at = now.max(self.since);
+        let unknown = self.desired.keys().map(|(kind, target)| Transition {
+            target: target.clone(),
+            kind: *kind,
+            at: self.since,
+            state: State::Unknown,
+            cause: Some(CAUSE_STORE_OVERFLOW.to_string()),
+        });
+        let restated = self
+            .desired
+            .iter()
+            .map(|((kind, target), (state, cause))| Transition {
+                target: target.clone(),
+                kind: *kind,
+                at: restated_at,
+                state: *state,
+                cause: cause.clone(),
+            });
+        unknown.chain(restated).collect()
+    }
+}
+
+/// The current failure episode.
+struct Failing {
+    since: Instant,
+    attempts: u64,
+}
+
+struct Writer {
+    store: Store,
+    opts: WriterOptions,
+    stats: Arc<StoreStats>,
+    announce: Announce,
+    /// Transitions not yet committed, in the order they were sent.
+    pending: Vec<Transition>,
+    /// Set after an overflow: then `pending` is empty and new transitions fold in here.
+    lost: Option<Lost>,
+    /// Every target announced so far, with its last committed (state, cause).
+    known: BTreeMap<Key, (State, Option<String>)>,
+    failing: Option<Failing>,
+    next_heartbeat: Instant,
+    next_retry: Instant,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Msg>) -> bool {
+        loop {
+            let wake = if self.failing.is_some() {
+                self.next_retry
+            } else {
+                self.next_heartbeat
+            };
+            let mut flushes = Vec::new();
+            let mut shutdown = None;
+            match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+                Ok(first) => {
+                    // Group commit: take everything already queued.
+                    let mut next = Some(first);
+                    while let Some(msg) = next {
+                        match msg {
+                            Msg::Batch(batch) => self.enqueue(batch),
+                            Msg::Flush(reply) => flushes.push(reply),
+                            Msg::Shutdown(last) => shutdown = Some(last),
+                        }
+                        next = rx.try_recv().ok();
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                // Every handle dropped without a shutdown: commit what we have.
+                Err(RecvTimeoutError::Disconnected) => return self.finish(None),
+            }
+            if let Some(last) = shutdown {
+                let ok = self.finish(Some(last));
+                for reply in flushes {
+                    let _ = reply.send(ok);
+                }
+                return ok;
+            }
+            let now = Instant::now();
+            let due = match self.failing {
+                Some(_) => now >= self.next_retry,
+                None => self.has_pending() || now >= self.next_heartbeat,
+            };
+            if due {
+                self.attempt();
+            }
+            let committed = !self.has_pending();
+            for reply in flushes {
+                let _ = reply.send(committed);
+            }
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || self.lost.is_some()
+    }
+
+    fn enqueue(&mut self, batch: Vec<Transition>) {
+        for mut t in batch {
+            // Announce exactly what a reader will read back.
+            t.at = ledger_precision(t.at);
+            match &mut self.lost {
+                Some(lost) => lost.fold(t),
+                None => self.pending.push(t),
+            }
+        }
+        self.enforce_limit();
+    }
+
+    /// While the store fails, keeps memory bounded by collapsing the pending
+    /// transitions into one lost span. A healthy store commits right away, so
+    /// a large burst is not dropped just for arriving at once.
+    fn enforce_limit(&mut self) {
+        if self.failing.is_some()
+            && self.lost.is_none()
+            && self.pending.len() > self.opts.buffer_limit
+        {
+            // The earliest time, not the first sent: after a clock step the
+            // queue is not in time order, and the span must cover every drop.
+            let since = self
+                .pending
+                .iter()
+                .map(|t| t.at)
+                .min()
+                .expect("pending is over the limit, so not empty");
+            let dropped = self.pending.len();
+            let mut lost = Lost {
+                since,
+                desired: self.known.clone(),
+            };
+            for t in self.pending.drain(..) {
+                lost.fold(t);
+            }
+            tracing::error!(
+                %since,
+                dropped,
+                targets = lost.desired.len(),
+                buffer_limit = self.opts.buffer_limit,
+                "store write buffer overflowed; the span from `since` until the store recovers \
+                 will be recorded as unknown (cause {CAUSE_STORE_OVERFLOW})"
+            );
+            self.lost = Some(lost);
+            self.stats.lost_spans_total.fetch_add(1, Ordering::Relaxed);
+        }
+        self.stats
+            .pending
+            .store(self.pending_rows() as u64, Ordering::Relaxed);
+    }
+
+    fn pending_rows(&self) -> usize {
+        match &self.lost {
+            Some(lost) => 2 * lost.desired.len(),
+            None => self.pending.len(),
+        }
+    }
+
+    /// One transaction: every pending transition plus a heartbeat. Announces
+    /// the batch only once it is committed. Returns whether it committed.
+    fn attempt(&mut self) -> bool {
+        let now = ledger_precision(Timestamp::now());
+        let lost_rows;
+        let batch: &[Transition] = match &self.lost {
+            Some(lost) => {
+                lost_rows = lost.rows(now);
+                &lost_rows
+            }
+            None => &self.pending,
+        };
+        let started = Instant::now();
+        match self.store.append(batch, Some(now)) {
+            Ok(()) => {
+                let stats = &self.stats;
+                stats.commits_total.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .commit_micros_total
+                    .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                stats
+                    .transitions_written_total
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                stats
+                    .last_heartbeat_ms
+                    .store(now.as_millisecond(), Ordering::Relaxed);
+                stats.healthy.store(true, Ordering::Relaxed);
+                if let Some(episode) = self.failing.take() {
+                    tracing::info!(
+                        failed_for = ?episode.since.elapsed(),
+                        attempts = episode.attempts,
+                        transitions = batch.len(),
+                        "store writes recovered"
+                    );
+                }
+                for t in batch {
+                    self.known
+                        .insert((t.kind, t.target.clone()), (t.state, t.cause.clone()));
+                }
+                if !batch.is_empty() {
+                    // A panicking consumer must not stop the ledger.
+                    let announce = &mut self.announce;
+                    if catch_unwind(AssertUnwindSafe(|| announce(batch))).is_err() {
+                        tracing::error!(
+                            transitions = batch.len(),
+                            "announce panicked after a commit; the ledger is intact, live views may lag"
+                        );
+                    }
+                }
+                self.pending.clear();
+                self.lost = None;
+                self.stats.pending.store(0, Ordering::Relaxed);
+                self.next_heartbeat = Instant::now() + self.opts.heartbeat_every;
+                true
+            }
+            Err(e) => {
+                self.stats
+                    .write_errors_total
+                    .fetch_add(1, Ordering::Relaxed);
+                self.stats.healthy.store(false, Ordering::Relaxed);
+                match &mut self.failing {
+                    // Log once per episode; the counter records every attempt.
+                    Some(episode) => {
+                        episode.attempts += 1;
+                        tracing::debug!(error = %e, attempts = episode.attempts, "store write failed again");
+                    }
+                    None => {
+                        tracing::error!(
+                            error = %e,
+                            pending = batch.len(),
+                            retry_every = ?self.opts.retry_every,
+                            "store write failed; keeping transitions in memory and retrying"
+                        );
+                        self.failing = Some(Failing {
+                            since: Instant::now(),
+                            attempts: 1,
+                        });
+                    }
+                }
+                self.next_retry = Instant::now() + self.opts.retry_every;
+                self.enforce_limit();
+                false
+            }
+        }
+    }
+
+    /// Commits what is pending plus `last`, retrying a failing store for a
+    /// while; on a clean shutdown also records the run's stop.
+    fn finish(mut self, last: Option<Vec<Transition>>) -> bool {
+        let clean = last.is_some();
+        if let Some(last) = last {
+            self.enqueue(last);
+        }
+        let give_up = Instant::now() + SHUTDOWN_RETRY_FOR;
+        let committed = loop {
+            if self.attempt() {
+                break true;
+            }
+            if Instant::now() + self.opts.retry_every > give_up {
+                tracing::error!(
+                    transitions = self.pending_rows(),
+                    "store still failing at shutdown; these transitions are not written \
+                     (the next start records the time since the last heartbeat as unknown)"
+                );
+                break false;
+            }
+            std::thread::sleep(self.opts.retry_every);
+        };
+        if committed && clean {
+            if let Err(e) = self.store.record_run_stop(Timestamp::now()) {
+                tracing::error!(error = %e, "could not record the daemon run's stop");
+            }
+        }
+        committed
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,55 @@
+//! The ledger's schema and its forward migrations.
+//!
+//! The schema version lives in SQLite's `PRAGMA user_version`, which is part
+//! of the database header and so changes in the same transaction as the
+//! migration that sets it. `MIGRATIONS[i]` takes a database from version `i`
+//! to `i + 1`; entries are only ever appended, never edited, because a
+//! released binary may already have applied them to an auditor's ledger.
+
+/// v1: the initial ledger.
+///
+/// `transitions` is append-only; its `id` is the insertion order, which is
+/// the order readers must follow (the wall clock may step backwards, `at_ms`
+/// may not be monotonic). No CHECK on `state`: a constraint that rejects a
+/// row would turn one bad transition into a write error retried forever,
+/// blocking every transition queued behind it; readers reject unknown words.
+const V1: &str = "
+CREATE TABLE transitions (
+    id     INTEGER PRIMARY KEY,
+    target TEXT    NOT NULL,
+    kind   TEXT    NOT NULL,
+    at_ms  INTEGER NOT NULL,
+    state  TEXT    NOT NULL,
+    cause  TEXT
+);
+-- The state of one target at a given time (histories), and its latest row.
+CREATE INDEX transitions_by_target ON transitions (kind, target, at_ms);
+-- Everything inside a period (audits, histories).
+CREATE INDEX transitions_by_time ON transitions (at_ms);
+
+-- The last instant the daemon was known to be recording (single row).
+CREATE TABLE heartbeat (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    at_ms INTEGER NOT NULL
+);
+
+-- One row per daemon run, so an audit can tell \"not running\" from \"not observed\".
+CREATE TABLE daemon_runs (
+    id         INTEGER PRIMARY KEY,
+    started_ms INTEGER NOT NULL,
+    stopped_ms INTEGER,
+    version    TEXT    NOT NULL
+);
+
+-- Facts about the file itself: when it was created and last opened, by which version.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// Every migration in order; the schema version is the number applied.
+pub(super) const MIGRATIONS: &[&str] = &[V1];
+
+/// The newest schema version this binary knows.
+pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;

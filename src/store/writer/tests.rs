@@ -1,0 +1,325 @@
+use std::path::Path;
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+
+use super::*;
+use crate::store::tests::{tr, ts};
+use crate::store::DB_FILE;
+
+type Announced = Arc<Mutex<Vec<Vec<Transition>>>>;
+
+fn opts(buffer_limit: usize) -> WriterOptions {
+    WriterOptions {
+        heartbeat_every: Duration::from_millis(50),
+        retry_every: Duration::from_millis(20),
+        buffer_limit,
+    }
+}
+
+/// A writer store that gives up quickly on a lock held by someone else, so
+/// a test can make writes fail for real (SQLITE_BUSY), even as root.
+fn store(dir: &Path) -> Store {
+    let store = Store::open(dir).unwrap();
+    store.conn.busy_timeout(Duration::from_millis(10)).unwrap();
+    store
+}
+
+/// Another connection holding the write lock, like an operator's sqlite3
+/// shell left inside `BEGIN IMMEDIATE`.
+fn hold_write_lock(dir: &Path) -> Connection {
+    let conn = Connection::open(dir.join(DB_FILE)).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    conn
+}
+
+fn recorder() -> (Announced, Announce) {
+    let seen: Announced = Arc::default();
+    let sink = seen.clone();
+    (
+        seen,
+        Box::new(move |batch: &[Transition]| sink.lock().unwrap().push(batch.to_vec())),
+    )
+}
+
+fn dev(target: &str, at_ms: i64, state: State) -> Transition {
+    tr(target, TargetKind::Device, at_ms, state)
+}
+
+fn all_rows(dir: &Path) -> Vec<Transition> {
+    Store::open_reader(dir)
+        .unwrap()
+        .transitions(ts(0), "9999-01-01T00:00:00Z".parse().unwrap())
+        .unwrap()
+}
+
+/// Flushes until the writer reports everything committed.
+fn flush_until_committed(handle: &WriterHandle) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !handle.flush() {
+        assert!(Instant::now() < deadline, "store never recovered");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn group_commit_announces_only_what_is_committed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let stats = Arc::new(StoreStats::default());
+    let (entered_tx, entered_rx) = mpsc::channel::<()>();
+    let (gate_tx, gate_rx) = mpsc::channel::<()>();
+    let seen: Announced = Arc::default();
+    let sink = seen.clone();
+    let reader_dir = dir.clone();
+    let announce = Box::new(move |batch: &[Transition]| {
+        // Every announced transition is already readable by another connection.
+        let on_disk = all_rows(&reader_dir);
+        assert!(
+            on_disk.ends_with(batch),
+            "announced before commit: {batch:?} vs {on_disk:?}"
+        );
+        let first = sink.lock().unwrap().is_empty();
+        sink.lock().unwrap().push(batch.to_vec());
+        if first {
+            // Hold the writer here so the next sends pile up behind it.
+            entered_tx.send(()).unwrap();
+            gate_rx.recv().unwrap();
+        }
+    });
+    let handle = spawn_writer(store(&dir), opts(1_000), stats.clone(), announce);
+
+    let mut precise = dev("r0", 0, State::Up);
+    precise.at = Timestamp::from_nanosecond(1_000_123_456).unwrap();
+    handle.send(vec![precise]);
+    entered_rx.recv().unwrap();
+    let commits_before = stats.commits_total.load(Ordering::Relaxed);
+    let queued: Vec<Transition> = (0..10)
+        .map(|i| dev(&format!("r{i}"), 2_000 + i, State::Down))
+        .collect();
+    for t in &queued {
+        handle.send(vec![t.clone()]);
+    }
+    gate_tx.send(()).unwrap();
+    assert!(handle.flush());
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "ten sends, one commit: {seen:?}");
+    assert_eq!(
+        seen[0],
+        vec![dev("r0", 1_000, State::Up)],
+        "announced at ledger precision"
+    );
+    assert_eq!(seen[1], queued);
+    assert_eq!(
+        stats.commits_total.load(Ordering::Relaxed),
+        commits_before + 1
+    );
+    assert_eq!(stats.transitions_written_total.load(Ordering::Relaxed), 11);
+    assert_eq!(all_rows(&dir), seen.concat());
+    assert!(handle.shutdown(Vec::new()));
+}
+
+#[test]
+fn heartbeat_advances_while_idle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stats = Arc::new(StoreStats::default());
+    let (_, announce) = recorder();
+    let handle = spawn_writer(store(tmp.path()), opts(1_000), stats.clone(), announce);
+    assert!(handle.flush());
+    let reader = Store::open_reader(tmp.path()).unwrap();
+    let first = reader
+        .last_heartbeat()
+        .unwrap()
+        .expect("a heartbeat at start");
+    std::thread::sleep(Duration::from_millis(300));
+    let later = reader.last_heartbeat().unwrap().unwrap();
+    assert!(later > first, "{later} should be after {first}");
+    assert!(stats.commits_total.load(Ordering::Relaxed) >= 2);
+    assert!(stats.last_heartbeat().unwrap() >= later);
+    assert!(handle.shutdown(Vec::new()));
+}
+
+#[test]
+fn failing_writes_are_retried_in_order_and_announced_once_committed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stats = Arc::new(StoreStats::default());
+    let (seen, announce) = recorder();
+    let store = store(tmp.path());
+    let lock = hold_write_lock(tmp.path());
+    let handle = spawn_writer(store, opts(1_000), stats.clone(), announce);
+
+    let first = vec![dev("a", 1_000, State::Up), dev("b", 1_000, State::Up)];
+    let second = vec![dev("a", 2_000, State::Down)];
+    handle.send(first.clone());
+    assert!(!handle.flush(), "the store is locked: known failed");
+    assert!(!stats.is_healthy());
+    handle.send(second.clone());
+    assert!(!handle.flush());
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "nothing announced before commit"
+    );
+    assert_eq!(stats.pending.load(Ordering::Relaxed), 3);
+    assert!(all_rows(tmp.path()).is_empty());
+    std::thread::sleep(Duration::from_millis(100));
+    let errors = stats.write_errors_total.load(Ordering::Relaxed);
+    assert!(errors >= 2, "every retry counts: {errors}");
+
+    lock.execute_batch("ROLLBACK").unwrap();
+    flush_until_committed(&handle);
+    let expected = [first, second].concat();
+    assert_eq!(all_rows(tmp.path()), expected);
+    assert_eq!(seen.lock().unwrap().concat(), expected);
+    assert!(stats.is_healthy());
+    assert_eq!(stats.pending.load(Ordering::Relaxed), 0);
+    assert_eq!(stats.lost_spans_total.load(Ordering::Relaxed), 0);
+    assert!(handle.shutdown(Vec::new()));
+}
+
+#[test]
+fn overflow_collapses_into_an_unknown_span_then_restates_at_recovery() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stats = Arc::new(StoreStats::default());
+    let (seen, announce) = recorder();
+    let handle = spawn_writer(store(tmp.path()), opts(4), stats.clone(), announce);
+    // z is announced before the outage and sends nothing during it.
+    handle.send(vec![dev("z", 1_000, State::Up)]);
+    assert!(handle.flush());
+
+    let lock = hold_write_lock(tmp.path());
+    let mut a_down = dev("a", 2_500, State::Down);
+    a_down.cause = Some("icmp:timeout".into());
+    handle.send(vec![
+        dev("a", 2_000, State::Down),
+        dev("b", 2_100, State::Down),
+        dev("a", 2_200, State::Up),
+        dev("b", 2_300, State::Up),
+    ]);
+    assert!(!handle.flush());
+    assert_eq!(stats.lost_spans_total.load(Ordering::Relaxed), 0, "4 fit");
+    handle.send(vec![dev("c", 2_400, State::Up)]);
+    assert!(!handle.flush());
+    assert_eq!(stats.lost_spans_total.load(Ordering::Relaxed), 1);
+    // Later transitions fold into the lost span: a's latest is down.
+    handle.send(vec![a_down.clone()]);
+    assert!(!handle.flush());
+    assert_eq!(
+        stats.lost_spans_total.load(Ordering::Relaxed),
+        1,
+        "one span"
+    );
+    assert_eq!(
+        stats.pending.load(Ordering::Relaxed),
+        8,
+        "unknown + restated, 4 targets"
+    );
+
+    let before_recovery = ledger_precision(Timestamp::now());
+    lock.execute_batch("ROLLBACK").unwrap();
+    flush_until_committed(&handle);
+
+    let rows = all_rows(tmp.path());
+    assert_eq!(rows[0], dev("z", 1_000, State::Up));
+    let recovered_at = rows.last().unwrap().at;
+    assert!(recovered_at >= before_recovery);
+    let unknown = |name: &str| {
+        let mut t = dev(name, 2_000, State::Unknown);
+        t.cause = Some(CAUSE_STORE_OVERFLOW.into());
+        t
+    };
+    let restated = |t: Transition| Transition {
+        at: recovered_at,
+        ..t
+    };
+    let expected_span = vec![
+        unknown("a"),
+        unknown("b"),
+        unknown("c"),
+        unknown("z"),
+        restated(a_down),
+        restated(dev("b", 0, State::Up)),
+        restated(dev("c", 0, State::Up)),
+        restated(dev("z", 0, State::Up)),
+    ];
+    assert_eq!(rows[1..], expected_span[..]);
+    assert_eq!(seen.lock().unwrap().last().unwrap(), &expected_span);
+
+    // Read as a period: the lost span is unknown for every target, never up.
+    let h = Store::open_reader(tmp.path())
+        .unwrap()
+        .histories(ts(1_500), recovered_at + jiff::SignedDuration::from_secs(1))
+        .unwrap();
+    assert_eq!(
+        h[&(TargetKind::Device, "z".to_string())],
+        vec![
+            (ts(1_000), State::Up),
+            (ts(2_000), State::Unknown),
+            (recovered_at, State::Up)
+        ]
+    );
+    assert!(stats.is_healthy());
+    assert!(handle.shutdown(Vec::new()));
+}
+
+#[test]
+fn shutdown_commits_the_final_batch_last_and_records_the_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stats = Arc::new(StoreStats::default());
+    let (seen, announce) = recorder();
+    let started = ledger_precision(Timestamp::now());
+    let mut store = store(tmp.path());
+    store.record_run_start(started, "test").unwrap();
+    let handle = spawn_writer(store, opts(1_000), stats, announce);
+    let other = handle.clone();
+
+    handle.send(vec![dev("a", 1_000, State::Up)]);
+    let mut stopped = dev("a", 5_000, State::Unknown);
+    stopped.cause = Some("daemon_stopped".into());
+    assert!(handle.shutdown(vec![stopped.clone()]));
+
+    assert_eq!(
+        all_rows(tmp.path()),
+        vec![dev("a", 1_000, State::Up), stopped.clone()]
+    );
+    assert_eq!(seen.lock().unwrap().concat().last(), Some(&stopped));
+    let reader = Store::open_reader(tmp.path()).unwrap();
+    assert!(reader.last_heartbeat().unwrap().unwrap() >= started);
+    let runs = reader.runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].stopped.unwrap() >= started);
+
+    // The clone outlived the thread: it fails cleanly, it does not hang.
+    other.send(vec![dev("a", 6_000, State::Up)]);
+    assert!(!other.flush());
+    assert!(!other.shutdown(Vec::new()));
+}
+
+#[test]
+fn dropping_every_handle_still_commits_what_was_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, announce) = recorder();
+    let handle = spawn_writer(store(tmp.path()), opts(1_000), Arc::default(), announce);
+    let thread = handle.thread.lock().unwrap().take().unwrap();
+    handle.send(vec![dev("a", 1_000, State::Up)]);
+    drop(handle);
+    assert!(thread.join().unwrap());
+    assert_eq!(all_rows(tmp.path()), vec![dev("a", 1_000, State::Up)]);
+}
+
+#[test]
+fn a_panicking_announce_does_not_stop_the_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let handle = spawn_writer(
+        store(tmp.path()),
+        opts(1_000),
+        Arc::default(),
+        Box::new(|_| panic!("consumer bug")),
+    );
+    handle.send(vec![dev("a", 1_000, State::Up)]);
+    assert!(handle.flush());
+    handle.send(vec![dev("a", 2_000, State::Down)]);
+    assert!(handle.flush());
+    assert_eq!(all_rows(tmp.path()).len(), 2);
+    assert!(handle.shutdown(Vec::new()));
+}
