@@ -840,7 +840,7 @@ mod tests {
         c.load(Ordering::Relaxed)
     }
 
-    /// Waits up to two seconds for a counter to reach `want`.
+    /// Waits up to two seconds for a counter to reach at least `want`.
     async fn wait_for(c: &AtomicU64, want: u64, what: &str) {
         for _ in 0..200 {
             if load(c) >= want {
@@ -848,7 +848,7 @@ mod tests {
             }
             tokio::time::sleep(10 * MS).await;
         }
-        assert_eq!(load(c), want, "{what}");
+        assert!(load(c) >= want, "{what}: {} < {want}", load(c));
     }
 
     fn assert_answered(r: &IcmpRound, count: u32) {
@@ -1020,9 +1020,11 @@ mod tests {
         wait_for(&s.late, 1, "reply after the timeout").await;
 
         assert_eq!((load(&s.echoes_sent), load(&s.replies_received)), (2, 1));
+        let exact = [&s.duplicate, &s.unsolicited, &s.malformed, &s.late].map(load);
         assert_eq!(
-            (load(&s.duplicate), load(&s.unsolicited), load(&s.malformed)),
-            (1, 1, 1)
+            exact,
+            [1, 1, 1, 1],
+            "duplicate, unsolicited, malformed, late"
         );
     }
 
