@@ -1,1 +1,1251 @@
-//! STUB: ICMP echo prober (helper D).
+//! ICMP echo prober: one shared socket per address family for the whole
+//! daemon, so 10,000 targets cost two file descriptors and two receive tasks.
+//!
+//! * Sockets are opened by surge-ping's [`AsyncSocket`] (raw first, then the
+//!   unprivileged "ping" datagram socket). surge-ping's `Client` is not used:
+//!   it cannot say why it ignored a packet, calls `getsockname` for every
+//!   packet and does not size the receive buffer.
+//! * Packets are built and parsed by [`packet`], ours, total on any input.
+//! * Each family's receive task reads replies in batches (`recvmmsg` on a
+//!   duplicate of the socket's descriptor, registered with tokio), stamps
+//!   them on arrival and hands them to the waiting round through a table of
+//!   pending echoes keyed by (address, sequence).
+//! * Entries stay in the table for [`LINGER`] after their answer or timeout,
+//!   so a duplicate or a late reply is told apart from an unsolicited one,
+//!   and every ignored packet is counted by reason in [`IcmpStats`].
+
+pub mod packet;
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use socket2::Type;
+use surge_ping::{AsyncSocket, Config, ICMP};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use self::packet::{DecodeError, Family, Message, ECHO_LEN};
+use super::FailureKind;
+
+/// How long an answered or expired echo stays in the pending table, so that
+/// its duplicates and late replies are recognised as such. A few seconds
+/// covers a congested path; far below the ~20 s in which 10,000 targets
+/// (3 echoes per 10 s) wrap the 16-bit sequence counter.
+const LINGER: Duration = Duration::from_secs(5);
+/// How often a receive task sweeps expired entries and reads the kernel's
+/// drop counter.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Packets read per `recvmmsg` call: enough to drain a burst of replies in a
+/// few calls, small enough that the buffers stay in cache.
+const BATCH: usize = 32;
+/// Receive buffer per packet. Echo replies to our requests are 84 bytes with
+/// the IPv4 header; ICMP errors quote at most 576 bytes (IPv4, RFC 1812
+/// §4.3.2.3) or 1,280 bytes (IPv6, RFC 4443 §2.4). Longer packets are cut,
+/// which the decoder treats like any other truncation.
+const PACKET_BUF: usize = 1_536;
+
+/// The result of one round of echoes to one target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IcmpRound {
+    /// Echo requests the round tried to send (including any whose `sendto`
+    /// failed: they count as lost).
+    pub sent: u32,
+    /// Echo replies received within the timeout.
+    pub received: u32,
+    pub rtt_min: Option<Duration>,
+    pub rtt_avg: Option<Duration>,
+    pub rtt_max: Option<Duration>,
+    /// Mean absolute difference of consecutive RTTs (RFC 3550 §6.4.1 without
+    /// its smoothing); `None` with fewer than two replies.
+    pub jitter: Option<Duration>,
+    /// Why nothing came back; set exactly when `received == 0 && sent > 0`.
+    pub failure: Option<FailureKind>,
+}
+
+impl IcmpRound {
+    /// Fraction of echoes without a reply, 0.0 to 1.0 (0.0 when nothing was
+    /// sent, which only a round of `count == 0` does).
+    pub fn loss_ratio(&self) -> f64 {
+        if self.sent == 0 {
+            return 0.0;
+        }
+        1.0 - f64::from(self.received.min(self.sent)) / f64::from(self.sent)
+    }
+
+    /// Summarises the outcome of each echo, in the order they were sent.
+    fn from_outcomes(outcomes: &[EchoOutcome]) -> Self {
+        let rtts: Vec<Duration> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                EchoOutcome::Reply(rtt) => Some(*rtt),
+                _ => None,
+            })
+            .collect();
+        let sent = u32::try_from(outcomes.len()).unwrap_or(u32::MAX);
+        let received = u32::try_from(rtts.len()).unwrap_or(u32::MAX);
+        let failure = if received > 0 || sent == 0 {
+            None
+        } else if outcomes.contains(&EchoOutcome::Unreachable) {
+            Some(FailureKind::Unreachable)
+        } else if outcomes.iter().all(|o| *o == EchoOutcome::SendFailed) {
+            Some(FailureKind::SendError)
+        } else {
+            Some(FailureKind::Timeout)
+        };
+        let jitter = (rtts.len() >= 2).then(|| {
+            let total: Duration = rtts.windows(2).map(|w| w[0].abs_diff(w[1])).sum();
+            total / (received - 1)
+        });
+        IcmpRound {
+            sent,
+            received,
+            rtt_min: rtts.iter().min().copied(),
+            rtt_avg: (received > 0).then(|| rtts.iter().sum::<Duration>() / received),
+            rtt_max: rtts.iter().max().copied(),
+            jitter,
+            failure,
+        }
+    }
+}
+
+/// What became of one echo request within a round.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum EchoOutcome {
+    /// Not sent yet, or sent and still within its timeout.
+    Pending,
+    Reply(Duration),
+    /// An ICMP error (destination unreachable, time exceeded) quoted it.
+    Unreachable,
+    SendFailed,
+    TimedOut,
+}
+
+/// Counters since [`IcmpPinger::open`], for self-monitoring metrics.
+#[derive(Debug, Default)]
+pub struct IcmpStats {
+    /// Echo requests the kernel accepted.
+    pub echoes_sent: AtomicU64,
+    /// Echo replies matched to a waiting request within its timeout.
+    pub replies_received: AtomicU64,
+    /// ICMP errors (unreachable, time exceeded) matched to a waiting request.
+    pub errors_received: AtomicU64,
+    /// `sendto` failures (no route, local firewall, no socket for the family).
+    pub send_errors: AtomicU64,
+    /// Ignored: could not be parsed (truncated, lying header, bad checksum).
+    pub malformed: AtomicU64,
+    /// Ignored: carried our identifier or came from a target, but matched no
+    /// request we remember.
+    pub unsolicited: AtomicU64,
+    /// Ignored: a second reply to a request already answered.
+    pub duplicate: AtomicU64,
+    /// Ignored: the reply came after its request had timed out.
+    pub late: AtomicU64,
+    /// Ignored: not an echo reply for us (other programs' pings, our own
+    /// requests on a raw socket, other ICMP types).
+    pub foreign: AtomicU64,
+    /// Packets the kernel dropped because the receive buffer was full
+    /// (`SK_MEMINFO_DROPS`, read once per sweep); raise `recv_buffer` if
+    /// this grows.
+    pub socket_drops: AtomicU64,
+}
+
+impl IcmpStats {
+    /// Ignored packets by reason, with the reason's stable label.
+    pub fn ignored(&self) -> [(&'static str, u64); 5] {
+        [
+            ("malformed", self.malformed.load(Ordering::Relaxed)),
+            ("unsolicited", self.unsolicited.load(Ordering::Relaxed)),
+            ("duplicate", self.duplicate.load(Ordering::Relaxed)),
+            ("late", self.late.load(Ordering::Relaxed)),
+            ("foreign", self.foreign.load(Ordering::Relaxed)),
+        ]
+    }
+
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Why the pinger could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum IcmpError {
+    #[error(
+        "not permitted to open an ICMP socket ({source}); either run netkpi as root or grant it \
+         CAP_NET_RAW (`setcap cap_net_raw+ep /usr/bin/netkpi`, or `AmbientCapabilities=CAP_NET_RAW` \
+         in its systemd unit), or allow unprivileged ICMP sockets \
+         (`sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"`)"
+    )]
+    NotPermitted { source: io::Error },
+    #[error("cannot open an {family} ICMP socket: {source}")]
+    Socket {
+        family: &'static str,
+        source: io::Error,
+    },
+    #[error("the ICMP pinger needs a tokio runtime to run its receive tasks")]
+    NoRuntime,
+}
+
+/// A message from the receive task to the round waiting for it.
+#[derive(Debug)]
+struct Event {
+    index: usize,
+    outcome: EchoOutcome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EchoState {
+    Waiting,
+    Answered,
+    Expired,
+}
+
+struct Pending {
+    state: EchoState,
+    sent_at: Instant,
+    deadline: Instant,
+    /// The round waiting for this echo and the echo's place in it; dropped
+    /// once answered so a finished round's channel is freed early.
+    waiter: Option<(mpsc::UnboundedSender<Event>, usize)>,
+}
+
+type PendingTable = HashMap<(IpAddr, u16), Pending>;
+
+/// One address family's socket and the echoes it has in flight.
+struct FamilySocket {
+    family: Family,
+    /// Sends go through surge-ping's socket; receives through `recv_fd`.
+    socket: AsyncSocket,
+    /// Raw sockets deliver the IPv4 header and keep our identifier; the
+    /// kernel rewrites the identifier of datagram sockets to their "port".
+    raw: bool,
+    seq: AtomicU16,
+    pending: Mutex<PendingTable>,
+}
+
+impl FamilySocket {
+    fn table(&self) -> MutexGuard<'_, PendingTable> {
+        // The table has no invariant a panicking holder could break halfway.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The daemon's ICMP engine. Open one with [`IcmpPinger::open`] and share it.
+pub struct IcmpPinger {
+    /// Our echo identifier: random, so two netkpi processes on one host do
+    /// not take each other's replies on raw sockets.
+    ident: u16,
+    v4: FamilySocket,
+    v6: Option<FamilySocket>,
+    stats: IcmpStats,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for IcmpPinger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IcmpPinger")
+            .field("ident", &self.ident)
+            .field("v4_raw", &self.v4.raw)
+            .field("v6_raw", &self.v6.as_ref().map(|s| s.raw))
+            .finish_non_exhaustive()
+    }
+}
+
+impl IcmpPinger {
+    /// Opens the sockets and spawns the receive task(s); needs a tokio
+    /// runtime. The receive buffer is raised to `recv_buffer` bytes
+    /// (`SO_RCVBUFFORCE` as root, else `SO_RCVBUF`, capped by
+    /// `net.core.rmem_max`): with the default buffer only about half of
+    /// 10,000 in-flight replies arrive.
+    ///
+    /// IPv4 is required. IPv6 is optional: if its socket cannot be opened a
+    /// warning is logged and IPv6 rounds fail with `send_error`.
+    ///
+    /// The receive tasks run until `cancel` fires; rounds still running then
+    /// see no more replies, so their results must be discarded.
+    pub fn open(recv_buffer: usize, cancel: CancellationToken) -> Result<Arc<Self>, IcmpError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| IcmpError::NoRuntime)?;
+        let (v4, v4_fd) = open_family(Family::V4, recv_buffer).map_err(|e| match e.kind() {
+            io::ErrorKind::PermissionDenied => IcmpError::NotPermitted { source: e },
+            _ => IcmpError::Socket {
+                family: "IPv4",
+                source: e,
+            },
+        })?;
+        let (v6, v6_fd) = match open_family(Family::V6, recv_buffer) {
+            Ok((socket, fd)) => (Some(socket), Some(fd)),
+            Err(e) => {
+                warn!(error = %e, "no IPv6 ICMP socket; IPv6 targets will fail with send_error");
+                (None, None)
+            }
+        };
+        let pinger = Arc::new(IcmpPinger {
+            ident: rand::random(),
+            v4,
+            v6,
+            stats: IcmpStats::default(),
+            tasks: Mutex::new(Vec::new()),
+        });
+        let mut tasks = Vec::new();
+        for (family, fd) in [(Family::V4, Some(v4_fd)), (Family::V6, v6_fd)] {
+            if let Some(fd) = fd {
+                let task = receive_loop(Arc::clone(&pinger), family, fd, cancel.clone());
+                tasks.push(runtime.spawn(task));
+            }
+        }
+        *pinger.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
+        info!(
+            v4 = socket_kind(pinger.v4.raw),
+            v6 = pinger.v6.as_ref().map_or("none", |s| socket_kind(s.raw)),
+            "ICMP sockets open"
+        );
+        Ok(pinger)
+    }
+
+    /// Sends `count` echoes to `addr`, `spacing` apart, each waiting at most
+    /// `timeout` for its reply; returns when all are answered or timed out.
+    pub async fn round(
+        &self,
+        addr: IpAddr,
+        count: u32,
+        spacing: Duration,
+        timeout: Duration,
+    ) -> IcmpRound {
+        let addr = addr.to_canonical();
+        let count = count as usize;
+        let mut outcomes = vec![EchoOutcome::Pending; count];
+        let Some(fam) = self.family_socket(addr) else {
+            // No socket for this family: each echo counts as a failed send.
+            self.stats
+                .send_errors
+                .fetch_add(count as u64, Ordering::Relaxed);
+            outcomes.fill(EchoOutcome::SendFailed);
+            return IcmpRound::from_outcomes(&outcomes);
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let start = tokio::time::Instant::now();
+        let send_at = |i: usize| start + spacing * u32::try_from(i).unwrap_or(u32::MAX);
+        let mut next = 0;
+        // Echoes in flight with their deadlines, in send order; since every
+        // echo has the same timeout, the front is always the next to expire.
+        let mut in_flight: VecDeque<(usize, tokio::time::Instant)> = VecDeque::with_capacity(count);
+        let sleep = tokio::time::sleep_until(start);
+        tokio::pin!(sleep);
+        loop {
+            while next < count && send_at(next) <= tokio::time::Instant::now() {
+                match self.send_echo(fam, addr, next, timeout, &tx).await {
+                    Ok(deadline) => in_flight.push_back((next, deadline.into())),
+                    Err(_) => outcomes[next] = EchoOutcome::SendFailed,
+                }
+                next += 1;
+            }
+            // Take answers already delivered before expiring anything, so a
+            // reply the receive task stamped in time is never lost to a race.
+            while let Ok(event) = rx.try_recv() {
+                apply(&mut outcomes, event);
+            }
+            let now = tokio::time::Instant::now();
+            while let Some(&(i, deadline)) = in_flight.front() {
+                if outcomes[i] != EchoOutcome::Pending {
+                    in_flight.pop_front();
+                } else if deadline <= now {
+                    outcomes[i] = EchoOutcome::TimedOut;
+                    in_flight.pop_front();
+                } else {
+                    break;
+                }
+            }
+            let wake = match (next < count, in_flight.front()) {
+                (true, Some(&(_, deadline))) => send_at(next).min(deadline),
+                (true, None) => send_at(next),
+                (false, Some(&(_, deadline))) => deadline,
+                (false, None) => break,
+            };
+            sleep.as_mut().reset(wake);
+            tokio::select! {
+                biased;
+                Some(event) = rx.recv() => apply(&mut outcomes, event),
+                () = &mut sleep => {}
+            }
+        }
+        IcmpRound::from_outcomes(&outcomes)
+    }
+
+    pub fn stats(&self) -> &IcmpStats {
+        &self.stats
+    }
+
+    /// Waits until the receive tasks have stopped (after `cancel`).
+    pub async fn closed(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
+    fn family_socket(&self, addr: IpAddr) -> Option<&FamilySocket> {
+        match addr {
+            IpAddr::V4(_) => Some(&self.v4),
+            IpAddr::V6(_) => self.v6.as_ref(),
+        }
+    }
+
+    fn bump(counter: &AtomicU64) {
+        IcmpStats::bump(counter);
+    }
+
+    /// Registers and sends one echo; returns its deadline.
+    async fn send_echo(
+        &self,
+        fam: &FamilySocket,
+        addr: IpAddr,
+        index: usize,
+        timeout: Duration,
+        tx: &mpsc::UnboundedSender<Event>,
+    ) -> io::Result<Instant> {
+        let seq = fam.seq.fetch_add(1, Ordering::Relaxed);
+        let mut buf = [0u8; ECHO_LEN];
+        packet::encode_echo_request(fam.family, self.ident, seq, &mut buf);
+        // Registered before sending: on loopback the reply can reach the
+        // receive task before `sendto` returns.
+        let sent_at = Instant::now();
+        let deadline = sent_at + timeout;
+        fam.table().insert(
+            (addr, seq),
+            Pending {
+                state: EchoState::Waiting,
+                sent_at,
+                deadline,
+                waiter: Some((tx.clone(), index)),
+            },
+        );
+        match fam
+            .socket
+            .send_to(&mut buf, &SocketAddr::new(addr, 0))
+            .await
+        {
+            Ok(_) => {
+                Self::bump(&self.stats.echoes_sent);
+                Ok(deadline)
+            }
+            Err(e) => {
+                fam.table().remove(&(addr, seq));
+                Self::bump(&self.stats.send_errors);
+                debug!(%addr, error = %e, "ICMP send failed");
+                Err(e)
+            }
+        }
+    }
+
+    /// Matches a batch of received packets against the pending table.
+    fn dispatch(&self, fam: &FamilySocket, batch: &RecvBatch, received: usize, now: Instant) {
+        let stats = &self.stats;
+        let with_ip_header = fam.raw && fam.family == Family::V4;
+        let mut table: Option<MutexGuard<'_, PendingTable>> = None;
+        for i in 0..received {
+            let (bytes, from) = batch.packet(i);
+            let (key, ident, outcome) = match packet::decode(bytes, fam.family, with_ip_header) {
+                Ok(Message::EchoReply { ident, seq }) => {
+                    let Some(from) = from else {
+                        Self::bump(&stats.malformed);
+                        continue;
+                    };
+                    ((from.to_canonical(), seq), ident, None)
+                }
+                Ok(Message::Error {
+                    target, ident, seq, ..
+                }) => (
+                    (target.to_canonical(), seq),
+                    ident,
+                    Some(EchoOutcome::Unreachable),
+                ),
+                Err(DecodeError::Foreign { .. }) => {
+                    Self::bump(&stats.foreign);
+                    continue;
+                }
+                Err(_) => {
+                    Self::bump(&stats.malformed);
+                    continue;
+                }
+            };
+            if fam.raw && ident != self.ident {
+                Self::bump(&stats.foreign);
+                continue;
+            }
+            let table = table.get_or_insert_with(|| fam.table());
+            let Some(entry) = table.get_mut(&key) else {
+                Self::bump(&stats.unsolicited);
+                continue;
+            };
+            match entry.state {
+                EchoState::Answered => Self::bump(&stats.duplicate),
+                EchoState::Expired => Self::bump(&stats.late),
+                EchoState::Waiting if now > entry.deadline => {
+                    entry.state = EchoState::Expired;
+                    entry.waiter = None;
+                    Self::bump(&stats.late);
+                }
+                EchoState::Waiting => {
+                    let outcome = outcome.unwrap_or(EchoOutcome::Reply(
+                        now.saturating_duration_since(entry.sent_at),
+                    ));
+                    let delivered = entry
+                        .waiter
+                        .take()
+                        .is_some_and(|(tx, index)| tx.send(Event { index, outcome }).is_ok());
+                    if !delivered {
+                        // The round gave up (it finished or was dropped).
+                        entry.state = EchoState::Expired;
+                        Self::bump(&stats.late);
+                    } else if outcome == EchoOutcome::Unreachable {
+                        // Later replies to it are late, not duplicates.
+                        entry.state = EchoState::Expired;
+                        Self::bump(&stats.errors_received);
+                    } else {
+                        entry.state = EchoState::Answered;
+                        Self::bump(&stats.replies_received);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn apply(outcomes: &mut [EchoOutcome], event: Event) {
+    if let Some(slot) = outcomes.get_mut(event.index) {
+        // A reply the receive task accepted within the deadline wins even
+        // if this round's timer fired first.
+        if matches!(slot, EchoOutcome::Pending | EchoOutcome::TimedOut) {
+            *slot = event.outcome;
+        }
+    }
+}
+
+fn socket_kind(raw: bool) -> &'static str {
+    if raw {
+        "raw"
+    } else {
+        "dgram"
+    }
+}
+
+/// Opens one family's socket, sizes its receive buffer, filters what a raw
+/// socket receives, and returns a duplicate descriptor for the receive task.
+fn open_family(family: Family, recv_buffer: usize) -> io::Result<(FamilySocket, AsyncFd<OwnedFd>)> {
+    let kind = match family {
+        Family::V4 => ICMP::V4,
+        Family::V6 => ICMP::V6,
+    };
+    // Raw first: only raw sockets deliver ICMP errors (destination
+    // unreachable) without IP_RECVERR plumbing, and keep our identifier.
+    let config = Config::builder()
+        .kind(kind)
+        .sock_type_hint(Type::RAW)
+        .build();
+    let socket = AsyncSocket::new(&config)?;
+    let raw = socket.get_type() == Type::RAW;
+    let fd = socket.get_native_sock();
+    set_recv_buffer(fd, recv_buffer);
+    if raw {
+        set_icmp_filter(fd, family)?;
+    }
+    // The receive task reads through its own descriptor registered with
+    // tokio, so that it can drain several packets per wakeup with recvmmsg
+    // and clear readiness itself; surge-ping's socket offers one packet per
+    // recvfrom and no access to its readiness.
+    // SAFETY: `fd` is open and owned by `socket`, which outlives this call.
+    let dup = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    // SAFETY: an OwnedFd stays open and keeps its number until dropped.
+    let recv_fd = unsafe { AsyncFd::register_with_interest(dup, Interest::READABLE) }?;
+    let socket = FamilySocket {
+        family,
+        socket,
+        raw,
+        seq: AtomicU16::new(rand::random()),
+        pending: Mutex::new(HashMap::new()),
+    };
+    Ok((socket, recv_fd))
+}
+
+fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to a live `T` of the length we pass.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (value as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn getsockopt<T: Copy>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &mut T,
+) -> io::Result<()> {
+    let mut len = size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` points to a live, writable `T` of the length we pass.
+    let rc = unsafe { libc::getsockopt(fd, level, name, (value as *mut T).cast(), &mut len) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Raises the receive buffer; `SO_RCVBUFFORCE` needs CAP_NET_ADMIN but
+/// ignores `net.core.rmem_max`. Falls short with a warning, not an error: a
+/// small buffer loses replies under load, it does not stop monitoring.
+fn set_recv_buffer(fd: RawFd, bytes: usize) {
+    let want = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &want).is_err() {
+        let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &want);
+    }
+    let mut got: libc::c_int = 0;
+    // Linux reports twice the requested size (the doubling covers its
+    // bookkeeping overhead, socket(7)).
+    if getsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &mut got).is_ok() && got / 2 < want {
+        warn!(
+            wanted = want,
+            got = got / 2,
+            "ICMP receive buffer smaller than configured (raise net.core.rmem_max or run with \
+             CAP_NET_ADMIN); replies may be dropped under load"
+        );
+    }
+}
+
+/// Lets a raw socket receive only echo replies and the errors that can quote
+/// our requests. Without it every ICMP packet the host sees is copied to us,
+/// including, on loopback, each of our own echo requests.
+fn set_icmp_filter(fd: RawFd, family: Family) -> io::Result<()> {
+    match family {
+        Family::V4 => {
+            // linux/icmp.h: ICMP_FILTER (1) at SOL_RAW, a 32-bit mask of
+            // types 0..31 to *block*.
+            const ICMP_FILTER: libc::c_int = 1;
+            let pass: u32 = (1 << 0) | (1 << 3) | (1 << 11); // echo reply, unreachable, time exceeded
+            setsockopt(fd, libc::SOL_RAW, ICMP_FILTER, &!pass)
+        }
+        Family::V6 => {
+            // linux/icmpv6.h: ICMPV6_FILTER (1) at IPPROTO_ICMPV6, 256 bits,
+            // a set bit blocks the type (RFC 3542 §3.2 ICMP6_FILTER_SETBLOCK).
+            const ICMPV6_FILTER: libc::c_int = 1;
+            let mut block = [u32::MAX; 8];
+            for t in [129u8, 1, 3] {
+                // echo reply, destination unreachable, time exceeded
+                block[usize::from(t >> 5)] &= !(1 << (t & 31));
+            }
+            setsockopt(fd, libc::IPPROTO_ICMPV6, ICMPV6_FILTER, &block)
+        }
+    }
+}
+
+/// The kernel's count of packets dropped on this socket (SO_MEMINFO).
+fn socket_drops(fd: RawFd) -> Option<u32> {
+    // SK_MEMINFO_VARS is 9 on current kernels; the kernel copies at most
+    // what we ask for and what it has.
+    let mut info = [0u32; 16];
+    getsockopt(fd, libc::SOL_SOCKET, libc::SO_MEMINFO, &mut info).ok()?;
+    info.get(libc::SK_MEMINFO_DROPS as usize).copied()
+}
+
+/// Buffers for one `recvmmsg` call.
+struct RecvBatch {
+    bufs: Vec<[u8; PACKET_BUF]>,
+    addrs: Vec<libc::sockaddr_storage>,
+    lens: Vec<usize>,
+}
+
+impl RecvBatch {
+    fn new() -> Self {
+        RecvBatch {
+            bufs: vec![[0; PACKET_BUF]; BATCH],
+            // SAFETY: sockaddr_storage is plain data; all zeroes is valid.
+            addrs: vec![unsafe { zeroed() }; BATCH],
+            lens: vec![0; BATCH],
+        }
+    }
+
+    /// Reads up to [`BATCH`] packets without blocking; returns how many.
+    fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        // SAFETY: zeroed iovec/mmsghdr are valid (null pointers, zero lengths).
+        let mut iovecs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        let mut headers: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        for (i, (buf, addr)) in self.bufs.iter_mut().zip(self.addrs.iter_mut()).enumerate() {
+            iovecs[i].iov_base = buf.as_mut_ptr().cast();
+            iovecs[i].iov_len = buf.len();
+            let h = &mut headers[i].msg_hdr;
+            h.msg_name = (addr as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut iovecs[i];
+            h.msg_iovlen = 1;
+        }
+        // SAFETY: every header points into buffers owned by `self` (and the
+        // local `iovecs`) that outlive the call, with their true lengths.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                headers.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = usize::try_from(n).unwrap_or(0).min(BATCH);
+        for (i, h) in headers.iter().take(n).enumerate() {
+            self.lens[i] = (h.msg_len as usize).min(PACKET_BUF);
+            if h.msg_hdr.msg_namelen as usize > size_of::<libc::sockaddr_storage>() {
+                self.addrs[i].ss_family = libc::AF_UNSPEC as libc::sa_family_t;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The `i`th packet of the last batch and its sender.
+    fn packet(&self, i: usize) -> (&[u8], Option<IpAddr>) {
+        (&self.bufs[i][..self.lens[i]], sockaddr_ip(&self.addrs[i]))
+    }
+}
+
+fn sockaddr_ip(addr: &libc::sockaddr_storage) -> Option<IpAddr> {
+    match libc::c_int::from(addr.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in, which fits in and is
+            // less aligned than sockaddr_storage.
+            let sin =
+                unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                sin.sin_addr.s_addr,
+            ))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 =
+                unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
+        }
+        _ => None,
+    }
+}
+
+/// One family's receive task: reads replies in batches and sweeps the
+/// pending table, until `cancel` fires.
+async fn receive_loop(
+    pinger: Arc<IcmpPinger>,
+    family: Family,
+    fd: AsyncFd<OwnedFd>,
+    cancel: CancellationToken,
+) {
+    let fam = match family {
+        Family::V4 => &pinger.v4,
+        Family::V6 => match &pinger.v6 {
+            Some(fam) => fam,
+            None => return,
+        },
+    };
+    let mut batch = RecvBatch::new();
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let cancelled = cancel.cancelled();
+    tokio::pin!(cancelled);
+    let mut drops_seen = socket_drops(fd.as_raw_fd()).unwrap_or(0);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut cancelled => break,
+            _ = sweep.tick() => {
+                let now = Instant::now();
+                fam.table().retain(|_, p| now < p.deadline + LINGER);
+                if let Some(drops) = socket_drops(fd.as_raw_fd()) {
+                    let new = drops.wrapping_sub(drops_seen);
+                    if new > 0 {
+                        pinger.stats.socket_drops.fetch_add(u64::from(new), Ordering::Relaxed);
+                    }
+                    drops_seen = drops;
+                }
+            }
+            ready = fd.readable() => {
+                let mut guard = match ready {
+                    Ok(guard) => guard,
+                    Err(e) => {
+                        warn!(error = %e, "ICMP receive task stopped: socket no longer pollable");
+                        break;
+                    }
+                };
+                match batch.recv(fd.as_raw_fd()) {
+                    Ok(n) => {
+                        let now = Instant::now();
+                        if n < BATCH {
+                            // The queue was empty when the kernel returned:
+                            // wait for the next edge (tokio keeps readiness if
+                            // one arrived meanwhile).
+                            guard.clear_ready();
+                        }
+                        pinger.dispatch(fam, &batch, n, now);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        // A pending socket error (e.g. a queued ICMP error on
+                        // a datagram socket) is reported once and cleared.
+                        debug!(error = %e, "ICMP receive error");
+                    }
+                }
+            }
+        }
+    }
+    debug!(family = ?family, "ICMP receive task stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    //! Pure summary tests, then real ICMP on loopback (CI runs as root).
+    //! Tests that need a silent target, a firewall or fewer privileges run a
+    //! second copy of this test binary inside a private network namespace
+    //! (`unshare --net`) and check that exactly that one inner test passed.
+
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    const MS: Duration = Duration::from_millis(1);
+    const LOCAL4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    const LOCAL6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
+
+    fn open_pinger() -> Arc<IcmpPinger> {
+        IcmpPinger::open(1 << 20, CancellationToken::new())
+            .expect("ICMP sockets (tests run as root)")
+    }
+
+    fn load(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+
+    /// Waits up to two seconds for a counter to reach at least `want`.
+    async fn wait_for(c: &AtomicU64, want: u64, what: &str) {
+        for _ in 0..200 {
+            if load(c) >= want {
+                break;
+            }
+            tokio::time::sleep(10 * MS).await;
+        }
+        assert!(load(c) >= want, "{what}: {} < {want}", load(c));
+    }
+
+    fn assert_answered(r: &IcmpRound, count: u32) {
+        assert_eq!(
+            (r.sent, r.received, r.failure),
+            (count, count, None),
+            "{r:?}"
+        );
+        let (min, avg, max) = (r.rtt_min.unwrap(), r.rtt_avg.unwrap(), r.rtt_max.unwrap());
+        assert!(
+            min <= avg && avg <= max && max < Duration::from_secs(1),
+            "{r:?}"
+        );
+        assert_eq!(r.jitter.is_some(), count >= 2, "{r:?}");
+        assert_eq!(r.loss_ratio(), 0.0);
+    }
+
+    #[test]
+    fn summary_of_replies_and_losses() {
+        use EchoOutcome::*;
+        let r =
+            IcmpRound::from_outcomes(&[Reply(10 * MS), TimedOut, Reply(14 * MS), Reply(11 * MS)]);
+        assert_eq!((r.sent, r.received, r.failure), (4, 3, None));
+        assert_eq!((r.rtt_min, r.rtt_max), (Some(10 * MS), Some(14 * MS)));
+        assert_eq!(r.rtt_avg, Some(35 * MS / 3));
+        // |14 - 10| and |11 - 14| over the replies that arrived, in order.
+        assert_eq!(r.jitter, Some(Duration::from_micros(3_500)));
+        assert_eq!(r.loss_ratio(), 0.25);
+        let one = IcmpRound::from_outcomes(&[Reply(5 * MS), SendFailed]);
+        assert_eq!(
+            (one.jitter, one.failure, one.loss_ratio()),
+            (None, None, 0.5)
+        );
+    }
+
+    #[test]
+    fn failure_kind_when_nothing_came_back() {
+        use EchoOutcome::*;
+        let kind = |o: &[EchoOutcome]| IcmpRound::from_outcomes(o).failure;
+        assert_eq!(kind(&[TimedOut, TimedOut]), Some(FailureKind::Timeout));
+        assert_eq!(
+            kind(&[TimedOut, Unreachable]),
+            Some(FailureKind::Unreachable)
+        );
+        assert_eq!(
+            kind(&[SendFailed, Unreachable]),
+            Some(FailureKind::Unreachable)
+        );
+        assert_eq!(
+            kind(&[SendFailed, SendFailed]),
+            Some(FailureKind::SendError)
+        );
+        // One echo left the host and vanished: the target is silent.
+        assert_eq!(kind(&[SendFailed, TimedOut]), Some(FailureKind::Timeout));
+        let empty = IcmpRound::from_outcomes(&[]);
+        assert_eq!(
+            (empty.sent, empty.failure, empty.loss_ratio()),
+            (0, None, 0.0)
+        );
+        assert_eq!(IcmpRound::from_outcomes(&[TimedOut]).loss_ratio(), 1.0);
+    }
+
+    #[test]
+    fn open_without_runtime_is_an_error() {
+        let err = IcmpPinger::open(1 << 16, CancellationToken::new()).unwrap_err();
+        assert!(matches!(err, IcmpError::NoRuntime), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pings_ipv4_loopback() {
+        let p = open_pinger();
+        assert!(p.v4.raw, "as root the IPv4 socket should be raw");
+        let r = p.round(LOCAL4, 3, 20 * MS, Duration::from_secs(1)).await;
+        assert_answered(&r, 3);
+        let s = p.stats();
+        assert_eq!(
+            (
+                load(&s.echoes_sent),
+                load(&s.replies_received),
+                load(&s.send_errors)
+            ),
+            (3, 3, 0)
+        );
+        for (reason, n) in s.ignored() {
+            // Other tests share loopback: their replies are foreign to us,
+            // and the bad-checksum packet one of them injects is malformed.
+            if reason != "foreign" && reason != "malformed" {
+                assert_eq!(n, 0, "{reason}");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pings_ipv6_loopback() {
+        let p = open_pinger();
+        assert!(
+            p.v6.is_some(),
+            "no IPv6 ICMP socket: this host lacks IPv6 (::1), which this test requires; it fails rather than skip"
+        );
+        let r = p.round(LOCAL6, 3, 20 * MS, Duration::from_secs(1)).await;
+        assert_answered(&r, 3);
+        // IPv4-mapped addresses go out over IPv4.
+        let mapped = IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped());
+        assert_answered(&p.round(mapped, 1, MS, Duration::from_secs(1)).await, 1);
+        assert_eq!(load(&p.stats().replies_received), 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_targets_at_once() {
+        let p = open_pinger();
+        let rounds = (0..1_000u32).map(|i| {
+            let p = Arc::clone(&p);
+            let addr = IpAddr::V4(Ipv4Addr::new(127, 1, (i / 250) as u8, (i % 250 + 1) as u8));
+            tokio::spawn(async move {
+                (
+                    addr,
+                    p.round(addr, 3, 50 * MS, Duration::from_secs(2)).await,
+                )
+            })
+        });
+        let mut results = Vec::new();
+        for r in rounds.collect::<Vec<_>>() {
+            results.push(r.await.unwrap());
+        }
+        for (addr, r) in &results {
+            assert_eq!(r.received, 3, "{addr}: {r:?}");
+        }
+        assert_eq!(load(&p.stats().replies_received), 3_000);
+        assert_eq!(load(&p.stats().socket_drops), 0);
+    }
+
+    /// Sends an echo reply to 127.0.0.1 from a separate raw socket, as if a
+    /// target had answered request `seq`.
+    fn inject_reply(ident: u16, seq: u16, bad_checksum: bool) {
+        use socket2::{Domain, Protocol, Socket};
+        let mut buf = [0u8; ECHO_LEN];
+        packet::encode_echo_request(Family::V4, ident, seq, &mut buf);
+        buf[0] = 0; // echo reply
+        buf[2..4].fill(0);
+        let sum = packet::checksum(&buf);
+        buf[2..4].copy_from_slice(&sum.to_be_bytes());
+        if bad_checksum {
+            buf[3] ^= 0x5a;
+        }
+        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).unwrap();
+        s.send_to(&buf, &SocketAddr::new(LOCAL4, 0).into()).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn counts_each_kind_of_ignored_packet() {
+        let p = open_pinger();
+        let s = p.stats();
+        let seq = p.v4.seq.load(Ordering::Relaxed);
+        assert_answered(&p.round(LOCAL4, 1, MS, Duration::from_secs(1)).await, 1);
+
+        inject_reply(p.ident, seq, false);
+        wait_for(&s.duplicate, 1, "second reply to an answered request").await;
+        inject_reply(p.ident, seq.wrapping_add(1_000), false);
+        wait_for(&s.unsolicited, 1, "reply to a request never sent").await;
+        inject_reply(p.ident, seq, true);
+        wait_for(&s.malformed, 1, "bad checksum").await;
+        let foreign = load(&s.foreign);
+        inject_reply(p.ident ^ 0x8000, seq, false);
+        wait_for(&s.foreign, foreign + 1, "another program's identifier").await;
+
+        // A zero timeout expires before any reply can come back.
+        let r = p.round(LOCAL4, 1, MS, Duration::ZERO).await;
+        assert_eq!((r.received, r.failure), (0, Some(FailureKind::Timeout)));
+        wait_for(&s.late, 1, "reply after the timeout").await;
+
+        assert_eq!((load(&s.echoes_sent), load(&s.replies_received)), (2, 1));
+        let exact = [&s.duplicate, &s.unsolicited, &s.malformed, &s.late].map(load);
+        assert_eq!(
+            exact,
+            [1, 1, 1, 1],
+            "duplicate, unsolicited, malformed, late"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancel_stops_the_receive_tasks() {
+        let cancel = CancellationToken::new();
+        let p = IcmpPinger::open(1 << 16, cancel.clone()).unwrap();
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(2), p.closed())
+            .await
+            .expect("receive tasks stop on cancel");
+    }
+
+    // ---- tests inside a private network namespace ----
+
+    /// Marks the inner run and carries the host's netns, which the inner
+    /// test must not be in.
+    const INNER_ENV: &str = "NETKPI_ICMP_TEST_OUTER_NETNS";
+
+    fn netns() -> String {
+        let link = std::fs::read_link("/proc/self/ns/net").expect("/proc/self/ns/net");
+        link.to_string_lossy().into_owned()
+    }
+
+    /// Runs the ignored test `inner` in a new network namespace, after
+    /// `setup` (a shell snippet ending in `exec "$@"`), and asserts that it
+    /// ran and passed.
+    fn run_in_namespace(inner: &str, setup: &str) {
+        let module = module_path!()
+            .split_once("::")
+            .map_or(module_path!(), |(_, m)| m);
+        let name = format!("{module}::{inner}");
+        let exe = std::env::current_exe().expect("test binary path");
+        let out = Command::new("unshare")
+            .args(["--net", "sh", "-ec", setup, "sh"])
+            .arg(exe)
+            .args([
+                "--exact",
+                &name,
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(INNER_ENV, netns())
+            .stdin(Stdio::null())
+            .output()
+            .expect("unshare (util-linux) is required");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{name} failed in its namespace:\n{stdout}\n{stderr}"
+        );
+        assert!(
+            stdout.contains("test result: ok. 1 passed"),
+            "{name} did not run in its namespace:\n{stdout}\n{stderr}"
+        );
+    }
+
+    /// Guards the inner tests: they change firewall rules and sysctls, so
+    /// they refuse to run anywhere but a namespace their outer test made.
+    fn assert_in_private_namespace() {
+        let host = std::env::var(INNER_ENV).expect(
+            "inner test: run it through its outer test, which creates its network namespace",
+        );
+        assert_ne!(
+            netns(),
+            host,
+            "inner test is not in a private network namespace"
+        );
+    }
+
+    fn sh(cmd: &str, stdin: &str) {
+        use std::io::Write;
+        let mut child = Command::new("sh")
+            .args(["-ec", cmd])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("sh");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "`{cmd}` failed");
+    }
+
+    #[test]
+    fn silent_unreachable_and_blocked_targets() {
+        run_in_namespace(
+            "ns_silent_unreachable_and_blocked_targets",
+            r#"ip link set lo up; exec "$@""#,
+        );
+    }
+
+    /// The LAB.md outage table: 127.0.5.5 drops echo requests on input (a
+    /// silent device), 127.0.6.6 rejects them with host-unreachable (a router
+    /// without a route), and output to 127.0.7.7 is dropped so `sendto`
+    /// itself fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "runs inside the namespace made by silent_unreachable_and_blocked_targets"]
+    async fn ns_silent_unreachable_and_blocked_targets() {
+        assert_in_private_namespace();
+        sh(
+            "nft -f -",
+            r#"
+            table inet outage {
+              set down4 { type ipv4_addr; elements = { 127.0.5.5 } }
+              chain in {
+                type filter hook input priority 0; policy accept;
+                ip daddr @down4 icmp type echo-request drop
+                ip daddr 127.0.6.6 icmp type echo-request reject with icmp type host-unreachable
+              }
+              chain out {
+                type filter hook output priority 0; policy accept;
+                ip daddr 127.0.7.7 icmp type echo-request drop
+              }
+            }"#,
+        );
+        let p = open_pinger();
+        let timeout = Duration::from_millis(300);
+        let addr = |s: &str| s.parse::<IpAddr>().unwrap();
+        let (silent, live, unreachable, blocked) = tokio::join!(
+            p.round(addr("127.0.5.5"), 3, 50 * MS, timeout),
+            p.round(addr("127.0.5.6"), 3, 50 * MS, timeout),
+            p.round(addr("127.0.6.6"), 3, 50 * MS, timeout),
+            p.round(addr("127.0.7.7"), 3, 50 * MS, timeout),
+        );
+        assert_eq!(
+            (silent.sent, silent.received, silent.failure),
+            (3, 0, Some(FailureKind::Timeout))
+        );
+        assert_eq!(silent.loss_ratio(), 1.0);
+        assert_eq!((silent.rtt_avg, silent.jitter), (None, None));
+        assert_answered(&live, 3);
+        assert_eq!(
+            (unreachable.received, unreachable.failure),
+            (0, Some(FailureKind::Unreachable))
+        );
+        assert_eq!(
+            (blocked.received, blocked.failure),
+            (0, Some(FailureKind::SendError))
+        );
+        let s = p.stats();
+        assert_eq!(
+            load(&s.echoes_sent),
+            9,
+            "the blocked sends are not counted as sent"
+        );
+        assert_eq!(load(&s.send_errors), 3);
+        assert_eq!(load(&s.replies_received), 3);
+        assert_eq!(load(&s.errors_received), 3);
+        // Alone in its namespace, the pinger sees nothing it did not ask for.
+        assert_eq!(s_ignored_total(s), 0, "{:?}", s.ignored());
+
+        // The silent target comes back.
+        sh("nft delete element inet outage down4 '{ 127.0.5.5 }'", "");
+        assert_answered(&p.round(addr("127.0.5.5"), 2, 20 * MS, timeout).await, 2);
+    }
+
+    #[test]
+    fn unprivileged_datagram_sockets() {
+        run_in_namespace(
+            "ns_unprivileged_datagram_sockets",
+            r#"ip link set lo up
+               sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+               exec setpriv --bounding-set=-net_raw --inh-caps=-net_raw "$@""#,
+        );
+    }
+
+    /// Without CAP_NET_RAW but with ping_group_range open, both families fall
+    /// back to ping sockets, whose identifiers the kernel rewrites.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "runs inside the namespace made by unprivileged_datagram_sockets"]
+    async fn ns_unprivileged_datagram_sockets() {
+        assert_in_private_namespace();
+        let p = open_pinger();
+        assert!(
+            !p.v4.raw,
+            "CAP_NET_RAW was dropped; expected a datagram socket"
+        );
+        let v6 = p.v6.as_ref().expect("IPv6 ping socket (::1 required)");
+        assert!(!v6.raw);
+        let (r4, r6) = tokio::join!(
+            p.round(LOCAL4, 3, 20 * MS, Duration::from_secs(1)),
+            p.round(LOCAL6, 3, 20 * MS, Duration::from_secs(1)),
+        );
+        assert_answered(&r4, 3);
+        assert_answered(&r6, 3);
+        assert_eq!(s_ignored_total(p.stats()), 0);
+    }
+
+    fn s_ignored_total(s: &IcmpStats) -> u64 {
+        s.ignored().iter().map(|(_, n)| n).sum()
+    }
+
+    #[test]
+    fn no_permission_names_both_remedies() {
+        run_in_namespace(
+            "ns_no_permission_names_both_remedies",
+            r#"sysctl -qw net.ipv4.ping_group_range="1 0"
+               exec setpriv --bounding-set=-net_raw --inh-caps=-net_raw "$@""#,
+        );
+    }
+
+    #[tokio::test]
+    #[ignore = "runs inside the namespace made by no_permission_names_both_remedies"]
+    async fn ns_no_permission_names_both_remedies() {
+        assert_in_private_namespace();
+        let err = IcmpPinger::open(1 << 16, CancellationToken::new()).unwrap_err();
+        assert!(matches!(err, IcmpError::NotPermitted { .. }), "{err:?}");
+        let msg = err.to_string();
+        for remedy in [
+            "root",
+            "CAP_NET_RAW",
+            "setcap cap_net_raw+ep /usr/bin/netkpi",
+            "AmbientCapabilities=CAP_NET_RAW",
+            "sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"",
+        ] {
+            assert!(msg.contains(remedy), "{remedy:?} missing from: {msg}");
+        }
+    }
+}
