@@ -23,10 +23,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             .parse()
             .map_err(|_| format!("duration {text:?} is too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .bytes()
-            .take_while(|b| b.is_ascii_alphabetic())
-            .count();
+        let unit_len = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let millis_per_unit: u64 = match unit {
@@ -90,7 +87,9 @@ mod tests {
         assert!(parse("").unwrap_err().contains("empty"));
         assert!(parse("10 sec").is_err());
         assert!(parse("3w").unwrap_err().contains("unknown unit \"w\""));
-        assert!(parse("99999999999999999999s").unwrap_err().contains("too large"));
+        assert!(parse("99999999999999999999s")
+            .unwrap_err()
+            .contains("too large"));
         assert!(parse("-1s").is_err());
     }
 

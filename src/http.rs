@@ -1,1 +1,304 @@
-//! STUB
+//! The HTTP surface (SPEC §4): `/metrics`, `/healthz`, `/api/v1/...` and a
+//! small status page. Readers only: nothing here changes the ledger.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{Query, State as AxumState};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use jiff::Timestamp;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::availability;
+use crate::daemon::Shared;
+use crate::model::{format_time, State, TargetKind};
+use crate::store::Store;
+
+type AppState = Arc<Shared>;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(status_page))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/devices", get(devices))
+        .route("/api/v1/lines", get(lines))
+        .route("/api/v1/availability", get(availability_handler))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(shared))
+        .with_graceful_shutdown(cancel.cancelled_owned())
+        .await
+}
+
+/// An API error: JSON `{"error": "..."}` with a 4xx/5xx status.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, message.into())
+}
+
+async fn not_found() -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/devices, /api/v1/lines, /api/v1/availability, /metrics, /healthz".into())
+}
+
+async fn healthz(AxumState(shared): AxumState<AppState>) -> Response {
+    let store_ok = shared.store_stats.healthy.load(Ordering::Relaxed);
+    let probing = shared.probing.load(Ordering::Relaxed);
+    if store_ok && probing {
+        (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response()
+    } else {
+        let mut problems = Vec::new();
+        if !store_ok {
+            problems.push("the store is not accepting writes (see the log); transitions are buffered and retried");
+        }
+        if !probing {
+            problems.push("probing has stopped");
+        }
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, problems.join("; ")).into_response()
+    }
+}
+
+async fn metrics(AxumState(shared): AxumState<AppState>, headers: HeaderMap) -> Response {
+    // OpenMetrics only when the scraper asks for it; a plain scrape (curl,
+    // promtool) gets the Prometheus text format 0.0.4 (SPEC §5).
+    let wants_openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    if wants_openmetrics {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            shared.metrics.encode_openmetrics(),
+        )
+            .into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            )],
+            shared.metrics.encode_prometheus(),
+        )
+            .into_response()
+    }
+}
+
+fn opt_time(ts: Option<Timestamp>, shared: &Shared) -> Value {
+    ts.map_or(Value::Null, |t| {
+        Value::String(format_time(t, &shared.config.daemon.timezone))
+    })
+}
+
+fn device_json(shared: &Shared, now: Timestamp) -> Vec<Value> {
+    shared
+        .inventory
+        .devices
+        .iter()
+        .map(|d| {
+            let (state, since) = shared
+                .live
+                .displayed_state(TargetKind::Device, &d.name, now);
+            let status = shared.live.status(TargetKind::Device, &d.name);
+            let probe = shared.live.probe(&d.name);
+            json!({
+                "name": d.name,
+                "role": d.role.as_str(),
+                "site": d.site,
+                "address": d.address,
+                "parent": d.parent,
+                "state": state.as_str(),
+                "since": opt_time(since, shared),
+                "cause": status.and_then(|s| s.cause),
+                "rtt_seconds": probe.rtt_seconds,
+                "loss_ratio": probe.loss_ratio,
+                "last_probe_at": opt_time(probe.at, shared),
+                "last_failure": probe.failure,
+                "probers": if d.icmp.is_some() { vec!["icmp"] } else { vec![] },
+            })
+        })
+        .collect()
+}
+
+async fn devices(AxumState(shared): AxumState<AppState>) -> Json<Value> {
+    Json(json!({ "devices": device_json(&shared, Timestamp::now()) }))
+}
+
+fn line_json(shared: &Shared, now: Timestamp) -> Vec<Value> {
+    shared
+        .inventory
+        .lines
+        .iter()
+        .map(|l| {
+            let (state, since) = shared.live.displayed_state(TargetKind::Line, &l.id, now);
+            let status = shared.live.status(TargetKind::Line, &l.id);
+            json!({
+                "id": l.id,
+                "unit": l.unit,
+                "carrier": l.carrier,
+                "bandwidth": l.bandwidth,
+                "device": l.device,
+                "state": state.as_str(),
+                "since": opt_time(since, shared),
+                "cause": status.and_then(|s| s.cause),
+            })
+        })
+        .collect()
+}
+
+async fn lines(AxumState(shared): AxumState<AppState>) -> Json<Value> {
+    Json(json!({ "lines": line_json(&shared, Timestamp::now()) }))
+}
+
+fn parse_time(params: &HashMap<String, String>, key: &str) -> Result<Option<Timestamp>, ApiError> {
+    match params.get(key) {
+        None => Ok(None),
+        Some(text) => text.parse::<Timestamp>().map(Some).map_err(|err| {
+            bad_request(format!(
+                "{key}={text:?} is not an RFC 3339 time with an offset (e.g. 2026-01-01T00:00:00+08:00): {err}"
+            ))
+        }),
+    }
+}
+
+/// `GET /api/v1/availability?from=&to=`: figures per target. Without `from`
+/// the period starts at the beginning of the current year (configured time
+/// zone); without `to` it ends now.
+async fn availability_handler(
+    AxumState(shared): AxumState<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(unknown) = params.keys().find(|k| *k != "from" && *k != "to") {
+        return Err(bad_request(format!(
+            "unknown parameter {unknown:?}; expected from and to"
+        )));
+    }
+    let now = Timestamp::now();
+    let tz = shared.config.daemon.timezone.clone();
+    let from = parse_time(&params, "from")?.unwrap_or_else(|| availability::year_start(now, &tz));
+    let to = parse_time(&params, "to")?.unwrap_or(now);
+    if to <= from {
+        return Err(bad_request(format!(
+            "the period is empty: to ({}) must be after from ({})",
+            format_time(to, &tz),
+            format_time(from, &tz)
+        )));
+    }
+    let data_dir = shared.config.daemon.data_dir.clone();
+    let histories = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let reader = Store::open_reader(&data_dir).map_err(|e| e.to_string())?;
+        reader.histories(from, to).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the store: {e}"),
+        )
+    })?;
+    let targets: Vec<Value> = shared
+        .inventory
+        .targets()
+        .map(|(kind, name)| {
+            let history = histories
+                .get(&(kind, name.to_string()))
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let f = availability::compute(
+                history,
+                from,
+                to,
+                now,
+                shared.inventory.maintenance(kind, name),
+            );
+            json!({
+                "target": name,
+                "kind": kind.as_str(),
+                "up_s": f.up_s,
+                "degraded_s": f.degraded_s,
+                "down_s": f.down_s,
+                "unknown_s": f.unknown_s,
+                "maintenance_s": f.maintenance_s,
+                "availability": f.availability,
+                "coverage": f.coverage,
+                "outages": f.outages,
+                "longest_outage_s": f.longest_outage_s,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "from": format_time(from, &tz),
+        "to": format_time(to, &tz),
+        "targets": targets,
+    })))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A page for the ops room screen: every target, its state and since when.
+async fn status_page(AxumState(shared): AxumState<AppState>) -> Html<String> {
+    let now = Timestamp::now();
+    let tz = &shared.config.daemon.timezone;
+    let mut rows = String::new();
+    let mut row = |kind: TargetKind, name: &str, detail: &str| {
+        let (state, since) = shared.live.displayed_state(kind, name, now);
+        let since = since.map(|t| format_time(t, tz)).unwrap_or_default();
+        rows.push_str(&format!(
+            "<tr class=\"{s}\"><td>{k}</td><td>{n}</td><td>{d}</td><td>{s}</td><td>{since}</td></tr>\n",
+            s = state.as_str(),
+            k = kind.as_str(),
+            n = escape(name),
+            d = escape(detail),
+        ));
+    };
+    for d in &shared.inventory.devices {
+        row(TargetKind::Device, &d.name, d.role.as_str());
+    }
+    for l in &shared.inventory.lines {
+        row(TargetKind::Line, &l.id, &l.unit);
+    }
+    let states = shared.live.states();
+    let down = states.iter().filter(|(_, _, s)| *s == State::Down).count();
+    Html(format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
+<title>netkpi</title><style>
+body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse}}
+td,th{{padding:.25em .8em;border-bottom:1px solid #ddd;text-align:left}}
+.up td:nth-child(4){{color:#1a7f37}} .degraded td:nth-child(4){{color:#9a6700}}
+.down td:nth-child(4){{color:#cf222e;font-weight:bold}} .unknown td:nth-child(4){{color:#6e7781}}
+.maintenance td:nth-child(4){{color:#0969da}}
+</style></head><body><h1>netkpi</h1><p>{n} targets, {down} down. Times in {tzname}. <a href="/metrics">metrics</a> · <a href="/api/v1/availability">availability (year to date)</a></p>
+<table><tr><th>kind</th><th>name</th><th></th><th>state</th><th>since</th></tr>
+{rows}</table></body></html>"#,
+        n = shared.inventory.devices.len() + shared.inventory.lines.len(),
+        tzname = escape(&shared.config.daemon.timezone_name),
+    ))
+}

@@ -90,3 +90,33 @@ pub struct Span {
     pub start: Timestamp,
     pub end: Timestamp,
 }
+
+/// RFC 3339 with the offset of `tz` and millisecond precision, as the API
+/// and reports print times: `2026-03-01T08:00:00.000+08:00`.
+pub fn format_time(ts: Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    ts.to_zoned_datetime(tz.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_as_rfc3339_in_the_configured_zone() {
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        let ts: Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
+        assert_eq!(format_time(ts, &tz), "2026-03-01T08:00:00.000+08:00");
+        let back: Timestamp = format_time(ts, &tz).parse().unwrap();
+        assert_eq!(back, ts);
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for s in State::ALL {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(State::parse("UP"), None);
+    }
+}

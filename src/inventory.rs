@@ -1,0 +1,111 @@
+//! What is monitored, resolved from the config: devices, lines, parents and
+//! the maintenance windows that apply to each target.
+
+use std::collections::HashMap;
+
+use crate::config::{Config, Device, Line};
+use crate::model::{Span, TargetKind};
+
+#[derive(Debug)]
+pub struct Inventory {
+    pub devices: Vec<Device>,
+    pub lines: Vec<Line>,
+    device_index: HashMap<String, usize>,
+    line_index: HashMap<String, usize>,
+    /// For each device (by index), the lines that end on it.
+    lines_on_device: Vec<Vec<usize>>,
+    /// Planned windows per target, indexed by [`TargetKind`] as `usize`.
+    maintenance: [HashMap<String, Vec<Span>>; 2],
+}
+
+impl Inventory {
+    pub fn new(config: &Config) -> Inventory {
+        let devices = config.devices.clone();
+        let lines = config.lines.clone();
+        let device_index: HashMap<String, usize> = devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.clone(), i))
+            .collect();
+        let line_index: HashMap<String, usize> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.id.clone(), i))
+            .collect();
+        let mut lines_on_device = vec![Vec::new(); devices.len()];
+        for (li, line) in lines.iter().enumerate() {
+            if let Some(&di) = device_index.get(&line.device) {
+                lines_on_device[di].push(li);
+            }
+        }
+        let mut maintenance: [HashMap<String, Vec<Span>>; 2] = Default::default();
+        for window in &config.maintenance {
+            let span = Span {
+                start: window.start,
+                end: window.end,
+            };
+            for target in &window.targets {
+                if let Some(&di) = device_index.get(target) {
+                    maintenance[TargetKind::Device as usize]
+                        .entry(target.clone())
+                        .or_default()
+                        .push(span);
+                    // Work on the access device takes its leased lines out of
+                    // service too: a planned window on the device is planned
+                    // for them as well.
+                    for &li in &lines_on_device[di] {
+                        maintenance[TargetKind::Line as usize]
+                            .entry(lines[li].id.clone())
+                            .or_default()
+                            .push(span);
+                    }
+                } else {
+                    maintenance[TargetKind::Line as usize]
+                        .entry(target.clone())
+                        .or_default()
+                        .push(span);
+                }
+            }
+        }
+        Inventory {
+            devices,
+            lines,
+            device_index,
+            line_index,
+            lines_on_device,
+            maintenance,
+        }
+    }
+
+    pub fn device_index(&self, name: &str) -> Option<usize> {
+        self.device_index.get(name).copied()
+    }
+
+    pub fn device(&self, name: &str) -> Option<&Device> {
+        self.device_index(name).map(|i| &self.devices[i])
+    }
+
+    pub fn line(&self, id: &str) -> Option<&Line> {
+        self.line_index.get(id).map(|&i| &self.lines[i])
+    }
+
+    pub fn lines_on(&self, device: usize) -> impl Iterator<Item = &Line> {
+        self.lines_on_device[device].iter().map(|&i| &self.lines[i])
+    }
+
+    /// The planned windows covering a target (empty when none).
+    pub fn maintenance(&self, kind: TargetKind, name: &str) -> &[Span] {
+        self.maintenance[kind as usize]
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Every configured target, devices first, in config order.
+    pub fn targets(&self) -> impl Iterator<Item = (TargetKind, &str)> {
+        self.devices
+            .iter()
+            .map(|d| (TargetKind::Device, d.name.as_str()))
+            .chain(self.lines.iter().map(|l| (TargetKind::Line, l.id.as_str())))
+    }
+}

@@ -1,0 +1,223 @@
+//! The live view: what the ledger has durably committed, plus the latest probe
+//! figures. Written by the store writer after each commit (so nothing shows
+//! here before it is on disk) and by the ledger for RTT and loss; read by the
+//! metrics collector and the HTTP API.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use jiff::Timestamp;
+
+use crate::availability;
+use crate::inventory::Inventory;
+use crate::model::{Span, State, TargetKind, Transition};
+use crate::store::Histories;
+
+/// Seconds spent in each state, indexed like [`State::ALL`].
+pub type StateSeconds = [f64; 5];
+
+fn state_index(state: State) -> usize {
+    State::ALL
+        .iter()
+        .position(|&s| s == state)
+        .unwrap_or(State::ALL.len() - 1)
+}
+
+/// Adds the figures of one span to an accumulator.
+fn accumulate(acc: &mut StateSeconds, figures: &availability::Figures) {
+    acc[state_index(State::Up)] += figures.up_s;
+    acc[state_index(State::Degraded)] += figures.degraded_s;
+    acc[state_index(State::Down)] += figures.down_s;
+    acc[state_index(State::Unknown)] += figures.unknown_s;
+    acc[state_index(State::Maintenance)] += figures.maintenance_s;
+}
+
+#[derive(Clone, Debug)]
+pub struct TargetStatus {
+    /// The committed ledger state (never `Maintenance`).
+    pub state: State,
+    pub since: Timestamp,
+    pub cause: Option<String>,
+    /// Seconds per state from the target's first ledger entry up to `since`.
+    settled: StateSeconds,
+}
+
+/// The latest ICMP round of a device.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeStatus {
+    pub at: Option<Timestamp>,
+    pub rtt_seconds: Option<f64>,
+    pub loss_ratio: Option<f64>,
+    pub failure: Option<&'static str>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    targets: HashMap<(TargetKind, String), TargetStatus>,
+    probes: HashMap<String, ProbeStatus>,
+}
+
+#[derive(Debug)]
+pub struct Live {
+    inventory: Arc<Inventory>,
+    inner: RwLock<Inner>,
+}
+
+impl Live {
+    /// Builds the view from the whole ledger (`histories` from the beginning of
+    /// time, `latest` for each target's last cause), so the state-seconds
+    /// counters survive restarts.
+    pub fn from_histories(
+        inventory: Arc<Inventory>,
+        histories: &Histories,
+        latest: &[Transition],
+    ) -> Live {
+        let causes: HashMap<(TargetKind, &str), &Option<String>> = latest
+            .iter()
+            .map(|t| ((t.kind, t.target.as_str()), &t.cause))
+            .collect();
+        let mut targets = HashMap::new();
+        for ((kind, name), history) in histories {
+            let Some(&(since, state)) = history.last() else {
+                continue;
+            };
+            let first = history.first().map(|&(at, _)| at).unwrap_or(since);
+            let maintenance = inventory.maintenance(*kind, name);
+            let mut settled = [0.0; 5];
+            if since > first {
+                let figures = availability::compute(
+                    &history[..history.len() - 1],
+                    first,
+                    since,
+                    since,
+                    maintenance,
+                );
+                accumulate(&mut settled, &figures);
+            }
+            targets.insert(
+                (*kind, name.clone()),
+                TargetStatus {
+                    state,
+                    since,
+                    cause: causes
+                        .get(&(*kind, name.as_str()))
+                        .and_then(|c| (*c).clone()),
+                    settled,
+                },
+            );
+        }
+        Live {
+            inventory,
+            inner: RwLock::new(Inner {
+                targets,
+                probes: HashMap::new(),
+            }),
+        }
+    }
+
+    pub fn inventory(&self) -> &Arc<Inventory> {
+        &self.inventory
+    }
+
+    /// Applies a committed batch. Called by the store writer only.
+    pub fn apply(&self, batch: &[Transition]) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        for t in batch {
+            let maintenance = self.inventory.maintenance(t.kind, &t.target);
+            match inner.targets.get_mut(&(t.kind, t.target.clone())) {
+                Some(status) => {
+                    let figures = availability::compute(
+                        &[(status.since, status.state)],
+                        status.since,
+                        t.at,
+                        t.at,
+                        maintenance,
+                    );
+                    accumulate(&mut status.settled, &figures);
+                    // A clock stepping backwards must not move `since` back
+                    // past time already counted.
+                    status.since = status.since.max(t.at);
+                    status.state = t.state;
+                    status.cause = t.cause.clone();
+                }
+                None => {
+                    inner.targets.insert(
+                        (t.kind, t.target.clone()),
+                        TargetStatus {
+                            state: t.state,
+                            since: t.at,
+                            cause: t.cause.clone(),
+                            settled: [0.0; 5],
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    pub fn record_probe(&self, device: &str, status: ProbeStatus) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.probes.insert(device.to_string(), status);
+    }
+
+    pub fn probe(&self, device: &str) -> ProbeStatus {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.probes.get(device).cloned().unwrap_or_default()
+    }
+
+    /// The committed status of a target; `None` when the ledger has no entry yet.
+    pub fn status(&self, kind: TargetKind, name: &str) -> Option<TargetStatus> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.targets.get(&(kind, name.to_string())).cloned()
+    }
+
+    /// What a user sees now: the ledger state, or `Maintenance` inside a window.
+    pub fn displayed_state(
+        &self,
+        kind: TargetKind,
+        name: &str,
+        now: Timestamp,
+    ) -> (State, Option<Timestamp>) {
+        let status = self.status(kind, name);
+        let windows = self.inventory.maintenance(kind, name);
+        if let Some(w) = windows.iter().find(|w| w.start <= now && now < w.end) {
+            return (State::Maintenance, Some(w.start));
+        }
+        match status {
+            Some(s) => (s.state, Some(s.since)),
+            None => (State::Unknown, None),
+        }
+    }
+
+    /// Seconds per state for every target from its first ledger entry to `now`.
+    pub fn state_seconds(&self, now: Timestamp) -> Vec<(TargetKind, String, StateSeconds)> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::with_capacity(inner.targets.len());
+        for ((kind, name), status) in &inner.targets {
+            let mut acc = status.settled;
+            if now > status.since {
+                let maintenance: &[Span] = self.inventory.maintenance(*kind, name);
+                let figures = availability::compute(
+                    &[(status.since, status.state)],
+                    status.since,
+                    now,
+                    now,
+                    maintenance,
+                );
+                accumulate(&mut acc, &figures);
+            }
+            out.push((*kind, name.clone(), acc));
+        }
+        out
+    }
+
+    /// Every target with a ledger entry and its committed state.
+    pub fn states(&self) -> Vec<(TargetKind, String, State)> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner
+            .targets
+            .iter()
+            .map(|((k, n), s)| (*k, n.clone(), s.state))
+            .collect()
+    }
+}

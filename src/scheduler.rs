@@ -1,0 +1,244 @@
+//! One task per probed device: rounds on a fixed period, started at a stable
+//! per-device offset so thousands of targets never burst at once.
+
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Device, IcmpSettings};
+use crate::ledger::Observation;
+use crate::live::{Live, ProbeStatus};
+use crate::metrics::{DeviceOnly, Metrics, ProberLabels};
+use crate::probes::icmp::{IcmpPinger, IcmpRound};
+use crate::probes::FailureKind;
+
+/// How often a DNS name is looked up again (addresses of member-unit
+/// equipment change rarely, but they do change).
+const RESOLVE_EVERY: Duration = Duration::from_secs(300);
+
+/// Echoes of one round are spread over at most this much time, as fping does
+/// by default; tighter when the interval is short, so a round always ends
+/// (last echo plus its timeout) before the next one starts.
+const MAX_ECHO_SPACING: Duration = Duration::from_secs(1);
+
+pub fn echo_spacing(settings: &IcmpSettings) -> Duration {
+    let budget = settings.interval.saturating_sub(settings.timeout);
+    let per_echo = budget / settings.count.max(1);
+    per_echo.min(MAX_ECHO_SPACING)
+}
+
+/// A stable offset in `[0, interval)` from the device name: the same device
+/// starts at the same phase after every restart, and devices spread evenly.
+pub fn phase(name: &str, interval: Duration) -> Duration {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut hasher);
+    let millis = interval.as_millis().max(1) as u64;
+    Duration::from_millis(hasher.finish() % millis)
+}
+
+pub struct IcmpTask {
+    pub index: usize,
+    pub device: Device,
+    pub settings: IcmpSettings,
+    pub pinger: Arc<IcmpPinger>,
+    pub observations: mpsc::Sender<Observation>,
+    pub live: Arc<Live>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl IcmpTask {
+    pub fn spawn(self, tasks: &TaskTracker, cancel: CancellationToken) {
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = self.run() => {}
+            }
+        });
+    }
+
+    async fn run(self) {
+        let interval = self.settings.interval;
+        let spacing = echo_spacing(&self.settings);
+        let start = Instant::now() + phase(&self.device.name, interval);
+        let mut ticks = tokio::time::interval_at(start, interval);
+        // A stalled runtime must not fire a burst of catch-up rounds.
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut resolver = Resolver::new(self.device.address.clone());
+        let device_label = DeviceOnly {
+            device: self.device.name.clone(),
+        };
+        let prober = ProberLabels {
+            prober: "icmp".into(),
+        };
+        loop {
+            ticks.tick().await;
+            let at = Timestamp::now();
+            let started = Instant::now();
+            let round = match resolver.address().await {
+                Some(addr) => {
+                    self.pinger
+                        .round(addr, self.settings.count, spacing, self.settings.timeout)
+                        .await
+                }
+                None => IcmpRound {
+                    sent: 0,
+                    received: 0,
+                    rtt_min: None,
+                    rtt_avg: None,
+                    rtt_max: None,
+                    jitter: None,
+                    failure: Some(FailureKind::ResolveError),
+                },
+            };
+            self.metrics
+                .poll_duration_seconds
+                .get_or_create(&prober)
+                .observe(started.elapsed().as_secs_f64());
+            if let Some(failure) = round.failure {
+                self.metrics.count_poll_error("icmp", failure.as_str());
+            }
+            let rtt = round.rtt_avg.map(|d| d.as_secs_f64());
+            let loss = (round.sent > 0).then(|| round.loss_ratio());
+            match rtt {
+                Some(v) => self
+                    .metrics
+                    .icmp_rtt_seconds
+                    .get_or_create(&device_label)
+                    .set(v),
+                None => {
+                    self.metrics.icmp_rtt_seconds.remove(&device_label);
+                    0.0
+                }
+            };
+            if let Some(v) = loss {
+                self.metrics
+                    .icmp_loss_ratio
+                    .get_or_create(&device_label)
+                    .set(v);
+            }
+            self.live.record_probe(
+                &self.device.name,
+                ProbeStatus {
+                    at: Some(at),
+                    rtt_seconds: rtt,
+                    loss_ratio: loss,
+                    failure: round.failure.map(|f| f.as_str()),
+                },
+            );
+            let obs = Observation {
+                device: self.index,
+                at,
+                round,
+            };
+            if self.observations.send(obs).await.is_err() {
+                return; // the ledger has stopped: we are shutting down
+            }
+        }
+    }
+}
+
+/// Resolves a device address: literals once, DNS names at start and every
+/// [`RESOLVE_EVERY`], keeping the last good address when a lookup fails (a
+/// DNS hiccup is not an outage of the device).
+struct Resolver {
+    name: String,
+    literal: Option<IpAddr>,
+    cached: Option<(IpAddr, Instant)>,
+    failing: bool,
+}
+
+impl Resolver {
+    fn new(name: String) -> Resolver {
+        let literal = name.parse().ok();
+        Resolver {
+            name,
+            literal,
+            cached: None,
+            failing: false,
+        }
+    }
+
+    async fn address(&mut self) -> Option<IpAddr> {
+        if let Some(addr) = self.literal {
+            return Some(addr);
+        }
+        if let Some((addr, at)) = self.cached {
+            if at.elapsed() < RESOLVE_EVERY {
+                return Some(addr);
+            }
+        }
+        match tokio::net::lookup_host((self.name.as_str(), 0)).await {
+            Ok(mut addrs) => {
+                if let Some(sa) = addrs.next() {
+                    if self.failing {
+                        tracing::info!(host = %self.name, address = %sa.ip(), "name resolves again");
+                    }
+                    self.failing = false;
+                    self.cached = Some((sa.ip(), Instant::now()));
+                    return Some(sa.ip());
+                }
+            }
+            Err(err) => {
+                if !self.failing {
+                    tracing::warn!(host = %self.name, error = %err, "cannot resolve device address");
+                }
+            }
+        }
+        self.failing = true;
+        self.cached.map(|(addr, _)| addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(interval: u64, timeout: u64, count: u32) -> IcmpSettings {
+        IcmpSettings {
+            interval: Duration::from_millis(interval),
+            timeout: Duration::from_millis(timeout),
+            count,
+            down_after: 3,
+            up_after: 2,
+            degraded_loss: 0.5,
+        }
+    }
+
+    #[test]
+    fn a_round_always_ends_before_the_next_starts() {
+        for (interval, timeout, count) in [
+            (10_000, 1_000, 3),
+            (1_000, 300, 3),
+            (1_000, 900, 10),
+            (2_000, 1_999, 1),
+        ] {
+            let s = settings(interval, timeout, count);
+            let spacing = echo_spacing(&s);
+            let last_reply_deadline = spacing * (count - 1) + s.timeout;
+            assert!(
+                last_reply_deadline <= s.interval,
+                "{interval} {timeout} {count}: {last_reply_deadline:?}"
+            );
+        }
+        assert_eq!(
+            echo_spacing(&settings(10_000, 1_000, 3)),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn phases_are_stable_and_inside_the_interval() {
+        let interval = Duration::from_secs(10);
+        assert_eq!(phase("core-r1", interval), phase("core-r1", interval));
+        for i in 0..1000 {
+            assert!(phase(&format!("acc-{i}"), interval) < interval);
+        }
+    }
+}

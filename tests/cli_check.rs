@@ -1,0 +1,104 @@
+//! `netkpi check` and a broken config as a user meets them: the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn netkpi() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_netkpi"))
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+#[test]
+fn the_shipped_configs_pass_check() {
+    for (file, summary) in [
+        ("config/example.toml", "ok: 7 devices, 4 lines, 0 profiles"),
+        ("config/full.toml", "ok: 7 devices, 4 lines, 0 profiles"),
+    ] {
+        let out = netkpi()
+            .args(["check", "--config"])
+            .arg(repo(file))
+            .output()
+            .expect("run netkpi");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{file}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout.trim(), summary, "{file}");
+    }
+}
+
+#[test]
+fn check_prints_every_problem_with_its_position_and_exits_2() {
+    let fixture = repo("tests/fixtures/config/invalid-three-mistakes.toml");
+    let out = netkpi()
+        .args(["check", "--config"])
+        .arg(&fixture)
+        .output()
+        .expect("run netkpi");
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    let prefix = format!("{}:", fixture.display());
+    let expected_positions = [
+        (
+            "4:1: defaults.icmp.timout: unknown key `timout`",
+            "did you mean `timeout`",
+        ),
+        ("9:11: device[0].address:", "10.1.0.300"),
+        ("20:10: line[0].device: no device named \"acc-301\"", ""),
+    ];
+    for (line, (position, detail)) in lines.iter().zip(expected_positions) {
+        let rest = line
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{line:?} does not start with the file name"));
+        assert!(
+            rest.starts_with(position),
+            "{line:?} should start with {position:?}"
+        );
+        assert!(rest.contains(detail), "{line:?} should mention {detail:?}");
+    }
+}
+
+#[test]
+fn run_with_a_broken_config_starts_nothing_and_touches_no_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("netkpi.toml");
+    std::fs::write(
+        &config,
+        "[daemon]\ndata_dir = \"ledger\"\n\n[[device]]\nname = \"r1\"\nrole = \"routr\"\naddress = \"127.0.0.1\"\nicmp = {}\n",
+    )
+    .unwrap();
+    let out = netkpi()
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run netkpi");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("device[0].role: unknown role \"routr\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was started"), "{stderr}");
+    assert!(
+        !dir.path().join("ledger").exists(),
+        "the store must not be created"
+    );
+}
+
+#[test]
+fn an_unreadable_config_is_reported_not_panicked() {
+    let out = netkpi()
+        .args(["check", "--config", "/nonexistent/netkpi.toml"])
+        .output()
+        .expect("run netkpi");
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("/nonexistent/netkpi.toml"), "{stdout}");
+}

@@ -1,0 +1,344 @@
+//! Test harness: the real `netkpi` binary in a private network namespace,
+//! with nftables to make targets go silent (see shared/LAB.md).
+//!
+//! Everything here needs root (CI runs as root). A test that cannot set up
+//! its namespace fails loudly; it never skips.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The nftables ruleset from LAB.md: addresses in `down4` stop answering
+/// ICMP echo (dropped on input, as a real outage looks to the sender).
+pub const OUTAGE_RULES: &str = r#"
+table inet outage {
+  set down4 { type ipv4_addr; }
+  chain in {
+    type filter hook input priority 0; policy accept;
+    ip daddr @down4 icmp type echo-request drop
+  }
+}
+"#;
+
+/// A private network namespace with loopback up, kept alive by a holder
+/// process; dropped with it.
+pub struct NetNs {
+    holder: Child,
+    ns_path: PathBuf,
+}
+
+impl NetNs {
+    pub fn new() -> NetNs {
+        let mut holder = Command::new("unshare")
+            .args([
+                "--net",
+                "--",
+                "sh",
+                "-c",
+                "ip link set lo up && echo ready && exec sleep 3600",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot run unshare (util-linux); these tests need root");
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().expect("holder stdout"))
+            .read_line(&mut line)
+            .expect("read from namespace holder");
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "could not create a network namespace (unshare --net needs root / CAP_SYS_ADMIN)"
+        );
+        let ns_path = PathBuf::from(format!("/proc/{}/ns/net", holder.id()));
+        let ns = NetNs { holder, ns_path };
+        ns.nft(OUTAGE_RULES);
+        ns
+    }
+
+    fn nsenter(&self) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(format!("--net={}", self.ns_path.display()))
+            .arg("--");
+        cmd
+    }
+
+    /// Runs a command inside the namespace and returns its output; panics
+    /// with its stderr when it fails.
+    pub fn exec(&self, program: &str, args: &[&str]) -> Output {
+        let out = self
+            .nsenter()
+            .arg(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Applies an nftables script inside the namespace.
+    pub fn nft(&self, script: &str) {
+        let mut child = self
+            .nsenter()
+            .args(["nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run nft (package nftables)");
+        child
+            .stdin
+            .take()
+            .expect("nft stdin")
+            .write_all(script.as_bytes())
+            .expect("write nft script");
+        let out = child.wait_with_output().expect("nft");
+        assert!(
+            out.status.success(),
+            "nft failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Makes `addr` stop answering ICMP echo.
+    pub fn take_down(&self, addr: &str) {
+        self.nft(&format!("add element inet outage down4 {{ {addr} }}\n"));
+    }
+
+    pub fn bring_up(&self, addr: &str) {
+        self.nft(&format!("delete element inet outage down4 {{ {addr} }}\n"));
+    }
+
+    pub fn spawn(&self, program: &Path, args: &[&str], log: &Path) -> Child {
+        let log = File::create(log).expect("create log file");
+        self.nsenter()
+            .arg(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()))
+    }
+
+    /// Opens a TCP connection from inside the namespace: a thread joins the
+    /// namespace (setns affects only the calling thread) and connects; the
+    /// socket stays in the namespace it was created in.
+    pub fn connect(&self, addr: SocketAddr) -> std::io::Result<TcpStream> {
+        let ns = File::open(&self.ns_path)?;
+        std::thread::spawn(move || {
+            // SAFETY: setns on a valid namespace fd, affecting this thread only.
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            if rc != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        })
+        .join()
+        .expect("connect thread")
+    }
+
+    /// A plain HTTP/1.1 GET; returns status and body.
+    pub fn http_get(&self, addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+        let mut stream = self.connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let chunked = head.lines().any(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("transfer-encoding: chunked")
+        });
+        let body = if chunked {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        Ok((status, body))
+    }
+
+    pub fn get_json(&self, addr: SocketAddr, path: &str) -> Value {
+        let (status, body) = self
+            .http_get(addr, path)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(status, 200, "GET {path} answered {status}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// The `netkpi` binary built for this test run.
+pub fn netkpi_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_netkpi"))
+}
+
+/// A running daemon inside a namespace.
+pub struct Daemon<'a> {
+    pub ns: &'a NetNs,
+    pub child: Child,
+    pub listen: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl<'a> Daemon<'a> {
+    /// Starts `netkpi run --config CONFIG` and waits until /healthz answers 200.
+    pub fn start(ns: &'a NetNs, config: &Path, listen: SocketAddr, log: PathBuf) -> Daemon<'a> {
+        let config = config.to_str().expect("utf-8 path");
+        let child = ns.spawn(
+            &netkpi_bin(),
+            &["run", "--config", config, "--log-format", "json"],
+            &log,
+        );
+        let mut daemon = Daemon {
+            ns,
+            child,
+            listen,
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!(
+                    "netkpi exited early with {status}; log:\n{}",
+                    daemon.log_text()
+                );
+            }
+            if let Ok((200, _)) = ns.http_get(listen, "/healthz") {
+                return daemon;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "netkpi did not become healthy; log:\n{}",
+                daemon.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn get_json(&self, path: &str) -> Value {
+        self.ns.get_json(self.listen, path)
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        self.ns
+            .http_get(self.listen, path)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// Waits until `pred` holds for the JSON at `path`, polling.
+    pub fn wait_for(
+        &self,
+        path: &str,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.get_json(path);
+            if pred(&v) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last {path}: {v}\nlog:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// SIGKILL: the crash case.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait: the clean stop.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().expect("wait for netkpi")
+    }
+}
+
+impl Drop for Daemon<'_> {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The state of a named device or line in a /devices or /lines document.
+pub fn state_of<'v>(doc: &'v Value, list: &str, key: &str, name: &str) -> &'v str {
+    doc[list]
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d[key] == name))
+        .and_then(|d| d["state"].as_str())
+        .unwrap_or_else(|| panic!("{name} missing from {list}: {doc}"))
+}
+
+/// The availability record of one target in an /availability document.
+pub fn figures<'v>(doc: &'v Value, target: &str) -> &'v Value {
+    doc["targets"]
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["target"] == target))
+        .unwrap_or_else(|| panic!("{target} missing from availability: {doc}"))
+}
+
+/// Seconds as f64 from a JSON number field.
+pub fn secs(v: &Value, field: &str) -> f64 {
+    v[field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{field} is not a number in {v}"))
+}
+
+/// Percent-encodes an RFC 3339 time for a query string (`+` matters).
+pub fn q(time: &str) -> String {
+    time.replace('+', "%2B").replace(':', "%3A")
+}
