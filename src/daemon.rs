@@ -1,7 +1,10 @@
 //! `netkpi run`: wires config, store, probers, ledger, metrics and HTTP
 //! together, and takes them down in order on SIGINT/SIGTERM.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,14 +13,16 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::availability;
-use crate::config::{Config, Role};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::availability::{self, WINDOWS};
+use crate::config::{self, Config};
 use crate::http;
 use crate::inventory::Inventory;
-use crate::ledger::{self, Ledger};
+use crate::ledger::{self, Input, Ledger};
 use crate::live::Live;
-use crate::metrics::{AvailabilityLabels, DeviceLabels, LineLabels, Metrics, RoleLabels, Sources};
-use crate::model::{State, TargetKind, Transition};
+use crate::metrics::{Metrics, Sources};
+use crate::model::{State, Transition};
 use crate::probes::icmp::IcmpPinger;
 use crate::scheduler::IcmpTask;
 use crate::store::{Store, StoreStats, WriterOptions};
@@ -41,13 +46,23 @@ const OBSERVATION_QUEUE: usize = 4096;
 
 /// The parts the HTTP layer reads.
 pub struct Shared {
-    pub config: Arc<Config>,
-    pub inventory: Arc<Inventory>,
+    /// The config in force (swapped by a reload); the inventory in force is
+    /// [`Live::inventory`].
+    pub config: RwLock<Arc<Config>>,
     pub live: Arc<Live>,
     pub metrics: Arc<Metrics>,
     pub store_stats: Arc<StoreStats>,
     /// False once the ledger task has ended (probing stopped).
-    pub probing: Arc<std::sync::atomic::AtomicBool>,
+    pub probing: Arc<AtomicBool>,
+}
+
+impl Shared {
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// Records the time the daemon was not running as unknown, and gives every
@@ -93,145 +108,142 @@ fn close_gap(store: &mut Store, inventory: &Inventory, now: Timestamp) -> anyhow
     Ok(())
 }
 
-/// Publishes committed transitions to the gauges that mirror states.
-fn publish(metrics: &Metrics, inventory: &Inventory, live: &Live, batch: &[Transition]) {
-    for t in batch {
-        let value = match t.state {
-            State::Up | State::Degraded => Some(1),
-            State::Down => Some(0),
-            State::Unknown | State::Maintenance => None,
-        };
-        match t.kind {
-            TargetKind::Device => {
-                let Some(d) = inventory.device(&t.target) else {
-                    continue;
-                };
-                let labels = DeviceLabels {
-                    device: d.name.clone(),
-                    role: d.role.as_str().into(),
-                    site: d.site.clone(),
-                };
-                match value {
-                    Some(v) => {
-                        metrics.device_up.get_or_create(&labels).set(v);
-                    }
-                    None => {
-                        metrics.device_up.remove(&labels);
-                    }
-                }
-            }
-            TargetKind::Line => {
-                let Some(l) = inventory.line(&t.target) else {
-                    continue;
-                };
-                let labels = LineLabels {
-                    line: l.id.clone(),
-                    unit: l.unit.clone(),
-                    carrier: l.carrier.clone(),
-                };
-                match value {
-                    Some(v) => {
-                        metrics.line_up.get_or_create(&labels).set(v);
-                    }
-                    None => {
-                        metrics.line_up.remove(&labels);
-                    }
-                }
-            }
-        }
-    }
-    if !inventory.lines.is_empty() {
-        let connected = inventory
-            .lines
-            .iter()
-            .filter(|l| {
-                live.status(TargetKind::Line, &l.id)
-                    .is_some_and(|s| s.state.is_available())
-            })
-            .count();
-        metrics
-            .units_connected_ratio
-            .set(connected as f64 / inventory.lines.len() as f64);
-    }
-}
-
-fn publish_inventory(metrics: &Metrics, config: &Config, inventory: &Inventory) {
-    for role in Role::ALL {
-        let monitored = inventory
-            .devices
-            .iter()
-            .filter(|d| d.role == role && d.icmp.is_some())
-            .count();
-        metrics
-            .devices_monitored
-            .get_or_create(&RoleLabels {
-                role: role.as_str().into(),
-            })
-            .set(monitored as i64);
-    }
-    metrics
-        .devices_planned
-        .get_or_create(&RoleLabels {
-            role: "core".into(),
-        })
-        .set(config.planned.core_devices.into());
-    metrics
-        .devices_planned
-        .get_or_create(&RoleLabels {
-            role: Role::AccessEgress.as_str().into(),
-        })
-        .set(config.planned.access_devices.into());
-    metrics.lines_configured.set(inventory.lines.len() as i64);
-    metrics
-        .lines_planned
-        .set(config.planned.leased_lines.into());
-}
-
-/// Recomputes the 1d/30d/ytd availability gauges from the store.
+/// Recomputes the 1d/30d/ytd availability figures from the store.
 fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
     let now = Timestamp::now();
-    let tz = &shared.config.daemon.timezone;
-    let windows = ["1d", "30d", "ytd"].map(|w| (w, availability::window_start(w, now, tz)));
-    let earliest = windows.iter().map(|(_, s)| *s).min().unwrap_or(now);
-    let reader = Store::open_reader(&shared.config.daemon.data_dir)?;
+    let config = shared.config();
+    let tz = &config.daemon.timezone;
+    let windows = WINDOWS.map(|w| availability::window_start(w, now, tz));
+    let earliest = windows.iter().copied().min().unwrap_or(now);
+    let reader = Store::open_reader(&config.daemon.data_dir)?;
     let histories = reader.histories(earliest, now)?;
-    let inventory = &shared.inventory;
+    let inventory = shared.live.inventory();
+    let mut ratios = HashMap::new();
     for (kind, name) in inventory.targets() {
         let history = histories
             .get(&(kind, name.to_string()))
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         let maintenance = inventory.maintenance(kind, name);
-        for (window, start) in &windows {
-            let figures = availability::compute(history, *start, now, now, maintenance);
-            let labels = AvailabilityLabels {
-                target: name.to_string(),
-                kind: kind.as_str().into(),
-                window: (*window).into(),
-            };
-            match figures.availability {
-                Some(a) => {
-                    shared
-                        .metrics
-                        .availability_ratio
-                        .get_or_create(&labels)
-                        .set(a);
-                }
-                None => {
-                    shared.metrics.availability_ratio.remove(&labels);
-                }
-            }
-        }
+        let figures = windows
+            .map(|start| availability::compute(history, start, now, now, maintenance).availability);
+        ratios.insert((kind, name.to_string()), figures);
     }
+    shared.live.set_availability(ratios);
     Ok(())
 }
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// The probing side of one config generation: its tasks stop together when
+/// a reload replaces them.
+struct Probing {
+    tasks: TaskTracker,
+    pinger: Option<Arc<IcmpPinger>>,
+    inputs: mpsc::Sender<Input>,
+    live: Arc<Live>,
+    metrics: Arc<Metrics>,
+    root: CancellationToken,
+    generation: u64,
+    current: CancellationToken,
+}
+
+impl Probing {
+    /// Starts one task per probed device of `inventory` as generation `generation`.
+    fn start(&mut self, inventory: &Inventory, generation: u64) -> anyhow::Result<()> {
+        let needs_icmp = inventory.devices.iter().any(|d| d.icmp.is_some());
+        if needs_icmp && self.pinger.is_none() {
+            self.pinger = Some(IcmpPinger::open(ICMP_RECV_BUFFER, self.root.child_token())?);
+        }
+        self.current.cancel();
+        self.current = self.root.child_token();
+        self.generation = generation;
+        if let Some(pinger) = &self.pinger {
+            for (index, device) in inventory.devices.iter().enumerate() {
+                let Some(settings) = device.icmp.clone() else {
+                    continue;
+                };
+                IcmpTask {
+                    generation,
+                    index,
+                    device: device.clone(),
+                    settings,
+                    pinger: pinger.clone(),
+                    observations: self.inputs.clone(),
+                    live: self.live.clone(),
+                    metrics: self.metrics.clone(),
+                }
+                .spawn(&self.tasks, self.current.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// SIGHUP: reads the config again and, when it is valid, puts it in force
+/// without a restart; the ledger keeps every still-configured target's state.
+/// An invalid config is reported and the running one stays.
+async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_generation: &mut u64) {
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                tracing::error!("{d}");
+            }
+            tracing::error!(
+                problems = diagnostics.len(),
+                "reload refused: the config has problems; still running the previous one"
+            );
+            return;
+        }
+    };
+    let old = shared.config();
+    for (what, changed) in [
+        ("daemon.listen", config.daemon.listen != old.daemon.listen),
+        (
+            "daemon.data_dir",
+            config.daemon.data_dir != old.daemon.data_dir,
+        ),
+    ] {
+        if changed {
+            tracing::warn!(
+                key = what,
+                "{what} changed: it takes effect only after a restart"
+            );
+        }
+    }
+    let inventory = Arc::new(Inventory::new(&config));
+    *next_generation += 1;
+    let generation = *next_generation;
+    if let Err(err) = probing.start(&inventory, generation) {
+        tracing::error!(error = %format!("{err:#}"), "reload: cannot start probing");
+        return;
+    }
+    shared.live.set_inventory(inventory.clone());
+    *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+    if probing
+        .inputs
+        .send(Input::Reload {
+            inventory: inventory.clone(),
+            generation,
+        })
+        .await
+        .is_err()
+    {
+        tracing::error!("reload: the ledger has stopped");
+        return;
+    }
+    tracing::info!(
+        devices = inventory.devices.len(),
+        lines = inventory.lines.len(),
+        "config reloaded"
+    );
+}
+
+pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let inventory = Arc::new(Inventory::new(&config));
-    let data_dir = &config.daemon.data_dir;
+    let data_dir = config.daemon.data_dir.clone();
 
-    let mut store = Store::open(data_dir)
+    let mut store = Store::open(&data_dir)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     let now = Timestamp::now();
     close_gap(&mut store, &inventory, now).context("cannot write to the store")?;
@@ -241,26 +253,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let live = Arc::new(Live::from_histories(inventory.clone(), &histories, &latest));
 
     let metrics = Arc::new(Metrics::new());
-    publish_inventory(&metrics, &config, &inventory);
-
     let cancel = CancellationToken::new();
-    let tasks = TaskTracker::new();
-
-    let needs_icmp = inventory.devices.iter().any(|d| d.icmp.is_some());
-    let pinger = if needs_icmp {
-        Some(IcmpPinger::open(ICMP_RECV_BUFFER, cancel.child_token())?)
-    } else {
-        None
+    let (inputs, inputs_rx) = mpsc::channel(OBSERVATION_QUEUE);
+    let mut probing = Probing {
+        tasks: TaskTracker::new(),
+        pinger: None,
+        inputs,
+        live: live.clone(),
+        metrics: metrics.clone(),
+        root: cancel.child_token(),
+        generation: 0,
+        current: CancellationToken::new(),
     };
+    probing.start(&inventory, 0)?;
 
     let store_stats = Arc::new(StoreStats::default());
     metrics.attach(Sources {
         live: live.clone(),
-        icmp: pinger.clone(),
+        icmp: probing.pinger.clone(),
         store: store_stats.clone(),
     });
     let writer = {
-        let (metrics, inventory, live) = (metrics.clone(), inventory.clone(), live.clone());
+        let live = live.clone();
         crate::store::spawn_writer(
             store,
             WriterOptions {
@@ -269,59 +283,36 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 buffer_limit: WRITE_BUFFER_LIMIT,
             },
             store_stats.clone(),
-            Box::new(move |batch: &[Transition]| {
-                live.apply(batch);
-                publish(&metrics, &inventory, &live, batch);
-            }),
+            Box::new(move |batch: &[Transition]| live.apply(batch)),
         )
     };
 
-    let probing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let probing_alive = Arc::new(AtomicBool::new(true));
     let shared = Arc::new(Shared {
-        config: config.clone(),
-        inventory: inventory.clone(),
+        config: RwLock::new(config.clone()),
         live: live.clone(),
         metrics: metrics.clone(),
         store_stats: store_stats.clone(),
-        probing: probing.clone(),
+        probing: probing_alive.clone(),
     });
-
-    let (obs_tx, obs_rx) = mpsc::channel(OBSERVATION_QUEUE);
-    if let Some(pinger) = &pinger {
-        for (index, device) in inventory.devices.iter().enumerate() {
-            let Some(settings) = device.icmp.clone() else {
-                continue;
-            };
-            IcmpTask {
-                index,
-                device: device.clone(),
-                settings,
-                pinger: pinger.clone(),
-                observations: obs_tx.clone(),
-                live: live.clone(),
-                metrics: metrics.clone(),
-            }
-            .spawn(&tasks, cancel.clone());
-        }
-    }
-    drop(obs_tx);
 
     let ledger_task = {
         let writer = writer.clone();
         let ledger = Ledger::new(inventory.clone());
         let cancel = cancel.clone();
-        let probing = probing.clone();
         tokio::spawn(async move {
-            let final_batch = ledger::run(ledger, obs_rx, cancel, |batch| writer.send(batch)).await;
-            probing.store(false, std::sync::atomic::Ordering::Relaxed);
+            let final_batch =
+                ledger::run(ledger, inputs_rx, cancel, |batch| writer.send(batch)).await;
+            probing_alive.store(false, Ordering::Relaxed);
             final_batch
         })
     };
 
+    let background = TaskTracker::new();
     {
         let shared = shared.clone();
         let cancel = cancel.clone();
-        tasks.spawn(async move {
+        background.spawn(async move {
             let mut ticks = tokio::time::interval(AVAILABILITY_EVERY);
             loop {
                 tokio::select! {
@@ -332,7 +323,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 let result =
                     tokio::task::spawn_blocking(move || refresh_availability(&shared)).await;
                 if let Ok(Err(err)) = result {
-                    tracing::warn!(error = %err, "cannot refresh availability gauges");
+                    tracing::warn!(error = %format!("{err:#}"), "cannot refresh availability figures");
                 }
             }
         });
@@ -351,39 +342,40 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     {
         let cancel = cancel.clone();
         let shared = shared.clone();
-        tasks.spawn(async move {
+        background.spawn(async move {
             if let Err(err) = http::serve(listener, shared, cancel).await {
                 tracing::error!(error = %err, "HTTP server failed");
             }
         });
     }
 
-    wait_for_shutdown(&cancel).await;
+    let mut next_generation = 0;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => {
+                tracing::info!(config = %config_path.display(), "SIGHUP: reloading the config");
+                reload(config_path, &shared, &mut probing, &mut next_generation).await;
+            }
+        }
+    }
     tracing::info!("shutting down");
     cancel.cancel();
-    tasks.close();
-    tasks.wait().await;
+    probing.tasks.close();
+    probing.tasks.wait().await;
+    background.close();
+    background.wait().await;
     let final_batch = ledger_task.await.unwrap_or_default();
-    tokio::task::spawn_blocking(move || writer.shutdown(final_batch))
+    let committed = tokio::task::spawn_blocking(move || writer.shutdown(final_batch))
         .await
         .context("store writer")?;
-    tracing::info!("stopped; every target recorded as unknown from now on");
-    Ok(())
-}
-
-async fn wait_for_shutdown(cancel: &CancellationToken) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot watch SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-        _ = cancel.cancelled() => {}
+    if committed {
+        tracing::info!("stopped; every target recorded as unknown from now on");
+    } else {
+        tracing::error!("stopped, but the last transitions could not be written; the time since the last heartbeat will read as unknown");
     }
+    Ok(())
 }

@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -106,15 +107,16 @@ async fn metrics(AxumState(shared): AxumState<AppState>, headers: HeaderMap) -> 
     }
 }
 
-fn opt_time(ts: Option<Timestamp>, shared: &Shared) -> Value {
-    ts.map_or(Value::Null, |t| {
-        Value::String(format_time(t, &shared.config.daemon.timezone))
-    })
+fn opt_time(ts: Option<Timestamp>, tz: &TimeZone) -> Value {
+    ts.map_or(Value::Null, |t| Value::String(format_time(t, tz)))
 }
 
 fn device_json(shared: &Shared, now: Timestamp) -> Vec<Value> {
+    let config = shared.config();
+    let tz = &config.daemon.timezone;
     shared
-        .inventory
+        .live
+        .inventory()
         .devices
         .iter()
         .map(|d| {
@@ -130,11 +132,11 @@ fn device_json(shared: &Shared, now: Timestamp) -> Vec<Value> {
                 "address": d.address,
                 "parent": d.parent,
                 "state": state.as_str(),
-                "since": opt_time(since, shared),
+                "since": opt_time(since, tz),
                 "cause": status.and_then(|s| s.cause),
                 "rtt_seconds": probe.rtt_seconds,
                 "loss_ratio": probe.loss_ratio,
-                "last_probe_at": opt_time(probe.at, shared),
+                "last_probe_at": opt_time(probe.at, tz),
                 "last_failure": probe.failure,
                 "probers": if d.icmp.is_some() { vec!["icmp"] } else { vec![] },
             })
@@ -147,8 +149,11 @@ async fn devices(AxumState(shared): AxumState<AppState>) -> Json<Value> {
 }
 
 fn line_json(shared: &Shared, now: Timestamp) -> Vec<Value> {
+    let config = shared.config();
+    let tz = &config.daemon.timezone;
     shared
-        .inventory
+        .live
+        .inventory()
         .lines
         .iter()
         .map(|l| {
@@ -161,7 +166,7 @@ fn line_json(shared: &Shared, now: Timestamp) -> Vec<Value> {
                 "bandwidth": l.bandwidth,
                 "device": l.device,
                 "state": state.as_str(),
-                "since": opt_time(since, shared),
+                "since": opt_time(since, tz),
                 "cause": status.and_then(|s| s.cause),
             })
         })
@@ -196,7 +201,9 @@ async fn availability_handler(
         )));
     }
     let now = Timestamp::now();
-    let tz = shared.config.daemon.timezone.clone();
+    let config = shared.config();
+    let inventory = shared.live.inventory();
+    let tz = config.daemon.timezone.clone();
     let from = parse_time(&params, "from")?.unwrap_or_else(|| availability::year_start(now, &tz));
     let to = parse_time(&params, "to")?.unwrap_or(now);
     if to <= from {
@@ -206,7 +213,7 @@ async fn availability_handler(
             format_time(from, &tz)
         )));
     }
-    let data_dir = shared.config.daemon.data_dir.clone();
+    let data_dir = config.daemon.data_dir.clone();
     let histories = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let reader = Store::open_reader(&data_dir).map_err(|e| e.to_string())?;
         reader.histories(from, to).map_err(|e| e.to_string())
@@ -219,21 +226,15 @@ async fn availability_handler(
             format!("cannot read the store: {e}"),
         )
     })?;
-    let targets: Vec<Value> = shared
-        .inventory
+    let targets: Vec<Value> = inventory
         .targets()
         .map(|(kind, name)| {
             let history = histories
                 .get(&(kind, name.to_string()))
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            let f = availability::compute(
-                history,
-                from,
-                to,
-                now,
-                shared.inventory.maintenance(kind, name),
-            );
+            let f =
+                availability::compute(history, from, to, now, inventory.maintenance(kind, name));
             json!({
                 "target": name,
                 "kind": kind.as_str(),
@@ -266,7 +267,9 @@ fn escape(s: &str) -> String {
 /// A page for the ops room screen: every target, its state and since when.
 async fn status_page(AxumState(shared): AxumState<AppState>) -> Html<String> {
     let now = Timestamp::now();
-    let tz = &shared.config.daemon.timezone;
+    let config = shared.config();
+    let inventory = shared.live.inventory();
+    let tz = &config.daemon.timezone;
     let mut rows = String::new();
     let mut row = |kind: TargetKind, name: &str, detail: &str| {
         let (state, since) = shared.live.displayed_state(kind, name, now);
@@ -279,10 +282,10 @@ async fn status_page(AxumState(shared): AxumState<AppState>) -> Html<String> {
             d = escape(detail),
         ));
     };
-    for d in &shared.inventory.devices {
+    for d in &inventory.devices {
         row(TargetKind::Device, &d.name, d.role.as_str());
     }
-    for l in &shared.inventory.lines {
+    for l in &inventory.lines {
         row(TargetKind::Line, &l.id, &l.unit);
     }
     let states = shared.live.states();
@@ -298,7 +301,7 @@ td,th{{padding:.25em .8em;border-bottom:1px solid #ddd;text-align:left}}
 </style></head><body><h1>netkpi</h1><p>{n} targets, {down} down. Times in {tzname}. <a href="/metrics">metrics</a> · <a href="/api/v1/availability">availability (year to date)</a></p>
 <table><tr><th>kind</th><th>name</th><th></th><th>state</th><th>since</th></tr>
 {rows}</table></body></html>"#,
-        n = shared.inventory.devices.len() + shared.inventory.lines.len(),
-        tzname = escape(&shared.config.daemon.timezone_name),
+        n = inventory.devices.len() + inventory.lines.len(),
+        tzname = escape(&config.daemon.timezone_name),
     ))
 }

@@ -3,13 +3,15 @@
 
 use std::collections::HashMap;
 
-use crate::config::{Config, Device, Line};
+use crate::config::{Config, Device, Line, Planned};
 use crate::model::{Span, TargetKind};
 
 #[derive(Debug)]
 pub struct Inventory {
     pub devices: Vec<Device>,
     pub lines: Vec<Line>,
+    /// Quantities from the evaluation table, compared with what is configured.
+    pub planned: Planned,
     device_index: HashMap<String, usize>,
     line_index: HashMap<String, usize>,
     /// For each device (by index), the lines that end on it.
@@ -70,6 +72,7 @@ impl Inventory {
         Inventory {
             devices,
             lines,
+            planned: config.planned.clone(),
             device_index,
             line_index,
             lines_on_device,

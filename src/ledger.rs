@@ -19,15 +19,30 @@ use crate::state::{classify, RoundClass, Thresholds, Tracker};
 /// One probe round of one device.
 #[derive(Debug)]
 pub struct Observation {
-    /// Index into [`Inventory::devices`].
+    /// The config generation the probing task belongs to; observations from
+    /// tasks of an older config (still in flight after a reload) are dropped.
+    pub generation: u64,
+    /// Index into [`Inventory::devices`] of that generation.
     pub device: usize,
     /// When the round started: the time of its first echo.
     pub at: Timestamp,
     pub round: IcmpRound,
 }
 
+/// What the ledger task receives, in order.
+#[derive(Debug)]
+pub enum Input {
+    Observation(Observation),
+    /// A reloaded config is in force from now on.
+    Reload {
+        inventory: Arc<Inventory>,
+        generation: u64,
+    },
+}
+
 pub struct Ledger {
     inventory: Arc<Inventory>,
+    generation: u64,
     trackers: Vec<Tracker>,
 }
 
@@ -36,13 +51,89 @@ impl Ledger {
         let trackers = inventory.devices.iter().map(|_| Tracker::new()).collect();
         Ledger {
             inventory,
+            generation: 0,
             trackers,
         }
+    }
+
+    /// Puts a reloaded inventory in force at `at`, keeping the state of every
+    /// device that is still configured. Returns the transitions the change
+    /// itself causes: targets no longer configured become unknown, new ones
+    /// start unknown, and a line whose far-end device changed takes that
+    /// device's state.
+    pub fn reload(
+        &mut self,
+        inventory: Arc<Inventory>,
+        generation: u64,
+        at: Timestamp,
+    ) -> Vec<Transition> {
+        let old = std::mem::replace(&mut self.inventory, inventory);
+        let mut old_trackers = std::mem::take(&mut self.trackers);
+        self.generation = generation;
+        self.trackers = self
+            .inventory
+            .devices
+            .iter()
+            .map(|d| {
+                old.device_index(&d.name)
+                    .map(|i| std::mem::take(&mut old_trackers[i]))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let unknown = |kind, name: &str, cause: &str| Transition {
+            target: name.to_string(),
+            kind,
+            at,
+            state: State::Unknown,
+            cause: Some(cause.to_string()),
+        };
+        let mut out = Vec::new();
+        for d in &old.devices {
+            if self.inventory.device(&d.name).is_none() {
+                out.push(unknown(TargetKind::Device, &d.name, "removed_from_config"));
+            }
+        }
+        for l in &old.lines {
+            if self.inventory.line(&l.id).is_none() {
+                out.push(unknown(TargetKind::Line, &l.id, "removed_from_config"));
+            }
+        }
+        for d in &self.inventory.devices {
+            if old.device(&d.name).is_none() {
+                out.push(unknown(TargetKind::Device, &d.name, "monitoring_started"));
+            }
+        }
+        for l in &self.inventory.lines {
+            let same_device = old.line(&l.id).is_some_and(|o| o.device == l.device);
+            if same_device {
+                continue;
+            }
+            let state = self
+                .inventory
+                .device_index(&l.device)
+                .map_or(State::Unknown, |i| self.trackers[i].state());
+            let cause = match state {
+                State::Down => Some(format!("device:{}", l.device)),
+                State::Unknown => Some("monitoring_started".to_string()),
+                _ => None,
+            };
+            out.push(Transition {
+                target: l.id.clone(),
+                kind: TargetKind::Line,
+                at,
+                state,
+                cause,
+            });
+        }
+        out
     }
 
     /// The transitions one observation causes: the device's, and those of
     /// every line ending on it. Empty when nothing changed.
     pub fn observe(&mut self, obs: &Observation) -> Vec<Transition> {
+        if obs.generation != self.generation {
+            return Vec::new();
+        }
         let inventory = Arc::clone(&self.inventory);
         let Some(device) = inventory.devices.get(obs.device) else {
             return Vec::new();
@@ -110,7 +201,7 @@ impl Ledger {
 /// returns the final batch that marks every target unknown at stop time.
 pub async fn run(
     mut ledger: Ledger,
-    mut observations: mpsc::Receiver<Observation>,
+    mut inputs: mpsc::Receiver<Input>,
     cancel: CancellationToken,
     mut commit: impl FnMut(Vec<Transition>),
 ) -> Vec<Transition> {
@@ -118,9 +209,14 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
-            obs = observations.recv() => {
-                let Some(obs) = obs else { break };
-                let transitions = ledger.observe(&obs);
+            input = inputs.recv() => {
+                let transitions = match input {
+                    None => break,
+                    Some(Input::Observation(obs)) => ledger.observe(&obs),
+                    Some(Input::Reload { inventory, generation }) => {
+                        ledger.reload(inventory, generation, Timestamp::now())
+                    }
+                };
                 if !transitions.is_empty() {
                     log_changes(&transitions);
                     commit(transitions);
@@ -203,6 +299,7 @@ device = "acc-001"
 
     fn obs(device: usize, s: i64, received: u32) -> Observation {
         Observation {
+            generation: 0,
             device,
             at: at(s),
             round: round(received),
@@ -256,6 +353,77 @@ device = "acc-001"
             && t.cause.as_deref() == Some("daemon_stopped")));
         // After a stop, the first answered round brings it straight back up.
         assert_eq!(l.observe(&obs(0, 110, 3))[0].state, State::Up);
+    }
+
+    fn inventory(text: &str) -> Arc<Inventory> {
+        let config = crate::config::load_str(std::path::Path::new("test.toml"), text)
+            .expect("test config is valid");
+        Arc::new(Inventory::new(&config))
+    }
+
+    #[test]
+    fn a_reload_keeps_state_and_accounts_for_added_and_removed_targets() {
+        let mut l = ledger();
+        l.observe(&obs(0, 0, 3));
+        l.observe(&obs(1, 0, 3));
+        // core-r1 stays, acc-001 and L-001 go, acc-002 arrives and L-002
+        // ends on the (up) core-r1.
+        let next = inventory(
+            r#"
+[defaults]
+icmp = { down_after = 2 }
+
+[[device]]
+name = "acc-002"
+role = "access_egress"
+address = "127.0.20.2"
+icmp = {}
+
+[[device]]
+name = "core-r1"
+role = "router"
+address = "127.0.10.1"
+icmp = {}
+
+[[line]]
+id = "L-002"
+unit = "Tax Office"
+device = "core-r1"
+"#,
+        );
+        let changes = l.reload(next, 1, at(50));
+        let summary: Vec<(&str, State, Option<&str>)> = changes
+            .iter()
+            .map(|t| (t.target.as_str(), t.state, t.cause.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("acc-001", State::Unknown, Some("removed_from_config")),
+                ("L-001", State::Unknown, Some("removed_from_config")),
+                ("acc-002", State::Unknown, Some("monitoring_started")),
+                ("L-002", State::Up, None),
+            ]
+        );
+        assert!(changes.iter().all(|t| t.at == at(50)));
+        // Observations of the old generation are dropped...
+        assert!(l.observe(&obs(0, 60, 0)).is_empty());
+        // ...and core-r1 (now index 1) kept its state: one failed round of the
+        // new generation does not confirm anything, two do.
+        let mut fail = |s| {
+            l.observe(&Observation {
+                generation: 1,
+                ..obs(1, s, 0)
+            })
+        };
+        assert!(fail(70).is_empty());
+        let down = fail(80);
+        assert_eq!(
+            down.iter()
+                .map(|t| (t.target.as_str(), t.state))
+                .collect::<Vec<_>>(),
+            [("core-r1", State::Down), ("L-002", State::Down)]
+        );
     }
 
     #[test]

@@ -51,15 +51,20 @@ pub struct ProbeStatus {
     pub failure: Option<&'static str>,
 }
 
+/// Availability per window of [`availability::WINDOWS`].
+pub type WindowRatios = [Option<f64>; 3];
+
 #[derive(Debug, Default)]
 struct Inner {
     targets: HashMap<(TargetKind, String), TargetStatus>,
     probes: HashMap<String, ProbeStatus>,
+    availability: HashMap<(TargetKind, String), WindowRatios>,
 }
 
 #[derive(Debug)]
 pub struct Live {
-    inventory: Arc<Inventory>,
+    /// Swapped on a config reload (SIGHUP).
+    inventory: RwLock<Arc<Inventory>>,
     inner: RwLock<Inner>,
 }
 
@@ -107,23 +112,33 @@ impl Live {
             );
         }
         Live {
-            inventory,
+            inventory: RwLock::new(inventory),
             inner: RwLock::new(Inner {
                 targets,
-                probes: HashMap::new(),
+                ..Inner::default()
             }),
         }
     }
 
-    pub fn inventory(&self) -> &Arc<Inventory> {
-        &self.inventory
+    /// The inventory in force.
+    pub fn inventory(&self) -> Arc<Inventory> {
+        self.inventory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts a reloaded inventory in force.
+    pub fn set_inventory(&self, inventory: Arc<Inventory>) {
+        *self.inventory.write().unwrap_or_else(|e| e.into_inner()) = inventory;
     }
 
     /// Applies a committed batch. Called by the store writer only.
     pub fn apply(&self, batch: &[Transition]) {
+        let inventory = self.inventory();
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         for t in batch {
-            let maintenance = self.inventory.maintenance(t.kind, &t.target);
+            let maintenance = inventory.maintenance(t.kind, &t.target);
             match inner.targets.get_mut(&(t.kind, t.target.clone())) {
                 Some(status) => {
                     let figures = availability::compute(
@@ -179,7 +194,8 @@ impl Live {
         now: Timestamp,
     ) -> (State, Option<Timestamp>) {
         let status = self.status(kind, name);
-        let windows = self.inventory.maintenance(kind, name);
+        let inventory = self.inventory();
+        let windows = inventory.maintenance(kind, name);
         if let Some(w) = windows.iter().find(|w| w.start <= now && now < w.end) {
             return (State::Maintenance, Some(w.start));
         }
@@ -191,12 +207,13 @@ impl Live {
 
     /// Seconds per state for every target from its first ledger entry to `now`.
     pub fn state_seconds(&self, now: Timestamp) -> Vec<(TargetKind, String, StateSeconds)> {
+        let inventory = self.inventory();
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::with_capacity(inner.targets.len());
         for ((kind, name), status) in &inner.targets {
             let mut acc = status.settled;
             if now > status.since {
-                let maintenance: &[Span] = self.inventory.maintenance(*kind, name);
+                let maintenance: &[Span] = inventory.maintenance(*kind, name);
                 let figures = availability::compute(
                     &[(status.since, status.state)],
                     status.since,
@@ -209,6 +226,17 @@ impl Live {
             out.push((*kind, name.clone(), acc));
         }
         out
+    }
+
+    /// Replaces the availability figures (computed from the store periodically).
+    pub fn set_availability(&self, ratios: HashMap<(TargetKind, String), WindowRatios>) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.availability = ratios;
+    }
+
+    pub fn availability(&self, kind: TargetKind, name: &str) -> Option<WindowRatios> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.availability.get(&(kind, name.to_string())).copied()
     }
 
     /// Every target with a ledger entry and its committed state.

@@ -1,55 +1,31 @@
 //! Every metric netkpi exports, declared in one place (SPEC §5).
 //!
-//! Event-driven values live in families updated by the ledger and the store
-//! writer; counters that already exist elsewhere (ledger seconds, ICMP packet
-//! counts, store statistics) are read at scrape time by [`Snapshot`], so there
-//! is one source of truth for each figure.
+//! Series that mirror a state (device and line up, time in state,
+//! availability, last RTT and loss, quantities) are rendered at scrape time
+//! from the live view and the inventory in force, so they can never disagree
+//! with the ledger and vanish by themselves when a reload removes a target.
+//! Only the per-round self-monitoring (durations, failures) is recorded as
+//! it happens.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
+use crate::availability::WINDOWS;
+use crate::config::Role;
 use crate::live::Live;
-use crate::model::State;
+use crate::model::{State, TargetKind};
 use crate::probes::icmp::IcmpPinger;
 use crate::store::StoreStats;
-
-pub type GaugeF = Gauge<f64, AtomicU64>;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DeviceLabels {
-    pub device: String,
-    pub role: String,
-    pub site: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct LineLabels {
-    pub line: String,
-    pub unit: String,
-    pub carrier: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct AvailabilityLabels {
-    pub target: String,
-    pub kind: String,
-    pub window: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DeviceOnly {
-    pub device: String,
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProberLabels {
@@ -62,38 +38,20 @@ pub struct ProberReason {
     pub reason: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RoleLabels {
-    pub role: String,
-}
-
-/// Buckets for probe rounds and store commits: 1 ms to ~30 s.
-fn duration_buckets() -> impl Iterator<Item = f64> {
-    [
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    ]
-    .into_iter()
-}
+/// Buckets for probe rounds: 1 ms to 30 s.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 pub struct Metrics {
     registry: Registry,
-    pub device_up: Family<DeviceLabels, Gauge>,
-    pub line_up: Family<LineLabels, Gauge>,
-    pub availability_ratio: Family<AvailabilityLabels, GaugeF>,
-    pub icmp_rtt_seconds: Family<DeviceOnly, GaugeF>,
-    pub icmp_loss_ratio: Family<DeviceOnly, GaugeF>,
-    pub units_connected_ratio: GaugeF,
-    pub devices_monitored: Family<RoleLabels, Gauge>,
-    pub devices_planned: Family<RoleLabels, Gauge>,
-    pub lines_configured: Gauge,
-    pub lines_planned: Gauge,
     pub poll_duration_seconds: Family<ProberLabels, Histogram>,
     pub poll_errors_total: Family<ProberReason, Counter>,
     /// Filled in once the daemon's parts exist; read at scrape time.
     sources: Arc<OnceLock<Sources>>,
 }
 
-/// The components whose own counters are exported at scrape time.
+/// The components whose state is exported at scrape time.
 #[derive(Clone, Debug)]
 pub struct Sources {
     pub live: Arc<Live>,
@@ -104,68 +62,8 @@ pub struct Sources {
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::default();
-        let device_up = Family::<DeviceLabels, Gauge>::default();
-        registry.register(
-            "netkpi_device_up",
-            "Whether the device answers (1 up or degraded, 0 down); absent while unknown",
-            device_up.clone(),
-        );
-        let line_up = Family::<LineLabels, Gauge>::default();
-        registry.register(
-            "netkpi_line_up",
-            "Whether the leased line carries traffic (1 up or degraded, 0 down); absent while unknown",
-            line_up.clone(),
-        );
-        let availability_ratio = Family::<AvailabilityLabels, GaugeF>::default();
-        registry.register(
-            "netkpi_availability_ratio",
-            "(up + degraded) / (up + degraded + down) over the window, maintenance excluded",
-            availability_ratio.clone(),
-        );
-        let icmp_rtt_seconds = Family::<DeviceOnly, GaugeF>::default();
-        registry.register(
-            "netkpi_icmp_rtt_seconds",
-            "Average round-trip time of the device's last ICMP round",
-            icmp_rtt_seconds.clone(),
-        );
-        let icmp_loss_ratio = Family::<DeviceOnly, GaugeF>::default();
-        registry.register(
-            "netkpi_icmp_loss_ratio",
-            "Share of echoes lost in the device's last ICMP round",
-            icmp_loss_ratio.clone(),
-        );
-        let units_connected_ratio = GaugeF::default();
-        registry.register(
-            "netkpi_units_connected_ratio",
-            "Lines up or degraded now divided by lines configured",
-            units_connected_ratio.clone(),
-        );
-        let devices_monitored = Family::<RoleLabels, Gauge>::default();
-        registry.register(
-            "netkpi_devices_monitored",
-            "Devices configured with at least one prober, by role",
-            devices_monitored.clone(),
-        );
-        let devices_planned = Family::<RoleLabels, Gauge>::default();
-        registry.register(
-            "netkpi_devices_planned",
-            "Devices the evaluation table plans for (role core or access_egress)",
-            devices_planned.clone(),
-        );
-        let lines_configured = Gauge::default();
-        registry.register(
-            "netkpi_lines_configured",
-            "Leased lines in the config",
-            lines_configured.clone(),
-        );
-        let lines_planned = Gauge::default();
-        registry.register(
-            "netkpi_lines_planned",
-            "Leased lines the evaluation table plans for",
-            lines_planned.clone(),
-        );
         let poll_duration_seconds = Family::<ProberLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(duration_buckets())
+            Histogram::new(DURATION_BUCKETS)
         });
         registry.register(
             "netkpi_poll_duration_seconds",
@@ -189,16 +87,6 @@ impl Metrics {
         }));
         Metrics {
             registry,
-            device_up,
-            line_up,
-            availability_ratio,
-            icmp_rtt_seconds,
-            icmp_loss_ratio,
-            units_connected_ratio,
-            devices_monitored,
-            devices_planned,
-            lines_configured,
-            lines_planned,
             poll_duration_seconds,
             poll_errors_total,
             sources,
@@ -225,13 +113,20 @@ impl Metrics {
         out
     }
 
-    pub fn count_poll_error(&self, prober: &str, reason: &str) {
-        self.poll_errors_total
-            .get_or_create(&ProberReason {
+    pub fn observe_poll(&self, prober: &str, seconds: f64, failure: Option<&str>) {
+        self.poll_duration_seconds
+            .get_or_create(&ProberLabels {
                 prober: prober.to_string(),
-                reason: reason.to_string(),
             })
-            .inc();
+            .observe(seconds);
+        if let Some(reason) = failure {
+            self.poll_errors_total
+                .get_or_create(&ProberReason {
+                    prober: prober.to_string(),
+                    reason: reason.to_string(),
+                })
+                .inc();
+        }
     }
 }
 
@@ -253,38 +148,42 @@ struct Snapshot {
     sources: Arc<OnceLock<Sources>>,
 }
 
-fn counter(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    samples: &[(&[(&str, &str)], f64)],
-) -> Result<(), std::fmt::Error> {
-    let mut metric = encoder.encode_descriptor(
-        name,
-        help,
-        None,
-        prometheus_client::metrics::MetricType::Counter,
-    )?;
-    for (labels, value) in samples {
-        let c = ConstCounter::new(*value);
-        c.encode(metric.encode_family(labels)?)?;
-    }
-    Ok(())
+/// One metric family written sample by sample.
+struct FamilyWriter<'a> {
+    encoder: prometheus_client::encoding::MetricEncoder<'a>,
+    metric_type: MetricType,
 }
 
-fn gauge(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
+impl FamilyWriter<'_> {
+    fn sample(&mut self, labels: &[(&str, &str)], value: f64) -> Result<(), std::fmt::Error> {
+        let encoder = self.encoder.encode_family(&labels)?;
+        match self.metric_type {
+            MetricType::Counter => ConstCounter::new(value).encode(encoder),
+            _ => ConstGauge::new(value).encode(encoder),
+        }
+    }
+}
+
+fn family<'a>(
+    encoder: &'a mut DescriptorEncoder,
+    name: &'a str,
     help: &str,
-    value: f64,
-) -> Result<(), std::fmt::Error> {
-    let metric = encoder.encode_descriptor(
-        name,
-        help,
-        None,
-        prometheus_client::metrics::MetricType::Gauge,
-    )?;
-    ConstGauge::new(value).encode(metric)
+    metric_type: MetricType,
+) -> Result<FamilyWriter<'a>, std::fmt::Error> {
+    Ok(FamilyWriter {
+        encoder: encoder.encode_descriptor(name, help, None, metric_type)?,
+        metric_type,
+    })
+}
+
+/// 1 for a target that delivers service, 0 for one that does not; `None`
+/// while unknown (the series is absent, SPEC §5).
+fn up_value(live: &Live, kind: TargetKind, name: &str) -> Option<f64> {
+    match live.status(kind, name)?.state {
+        State::Up | State::Degraded => Some(1.0),
+        State::Down => Some(0.0),
+        State::Unknown | State::Maintenance => None,
+    }
 }
 
 impl Collector for Snapshot {
@@ -292,92 +191,237 @@ impl Collector for Snapshot {
         let Some(sources) = self.sources.get() else {
             return Ok(());
         };
+        let live = &sources.live;
+        let inventory = live.inventory();
         let now = jiff::Timestamp::now();
-        {
-            let mut metric = encoder.encode_descriptor(
-                "netkpi_state_seconds",
-                "Seconds each target has spent in each state since it was first monitored (from the durable ledger, survives restarts)",
-                None,
-                prometheus_client::metrics::MetricType::Counter,
-            )?;
-            for (kind, name, seconds) in sources.live.state_seconds(now) {
-                for (state, value) in State::ALL.iter().zip(seconds) {
+
+        let mut f = family(
+            &mut encoder,
+            "netkpi_device_up",
+            "Whether the device answers (1 up or degraded, 0 down); absent while unknown",
+            MetricType::Gauge,
+        )?;
+        for d in &inventory.devices {
+            if let Some(v) = up_value(live, TargetKind::Device, &d.name) {
+                let labels = [
+                    ("device", d.name.as_str()),
+                    ("role", d.role.as_str()),
+                    ("site", d.site.as_str()),
+                ];
+                f.sample(&labels, v)?;
+            }
+        }
+        let mut f = family(
+            &mut encoder,
+            "netkpi_line_up",
+            "Whether the leased line carries traffic (1 up or degraded, 0 down); absent while unknown",
+            MetricType::Gauge,
+        )?;
+        let mut connected = 0usize;
+        for l in &inventory.lines {
+            if let Some(v) = up_value(live, TargetKind::Line, &l.id) {
+                connected += (v > 0.0) as usize;
+                let labels = [
+                    ("line", l.id.as_str()),
+                    ("unit", l.unit.as_str()),
+                    ("carrier", l.carrier.as_str()),
+                ];
+                f.sample(&labels, v)?;
+            }
+        }
+        if !inventory.lines.is_empty() {
+            family(
+                &mut encoder,
+                "netkpi_units_connected_ratio",
+                "Lines up or degraded now divided by lines configured",
+                MetricType::Gauge,
+            )?
+            .sample(&[], connected as f64 / inventory.lines.len() as f64)?;
+        }
+
+        let mut f = family(
+            &mut encoder,
+            "netkpi_state_seconds",
+            "Seconds each target has spent in each state since it was first monitored (from the durable ledger, survives restarts)",
+            MetricType::Counter,
+        )?;
+        for (kind, name, seconds) in live.state_seconds(now) {
+            let configured = match kind {
+                TargetKind::Device => inventory.device(&name).is_some(),
+                TargetKind::Line => inventory.line(&name).is_some(),
+            };
+            if !configured {
+                continue;
+            }
+            for (state, value) in State::ALL.iter().zip(seconds) {
+                let labels = [
+                    ("target", name.as_str()),
+                    ("kind", kind.as_str()),
+                    ("state", state.as_str()),
+                ];
+                f.sample(&labels, value)?;
+            }
+        }
+
+        let mut f = family(
+            &mut encoder,
+            "netkpi_availability_ratio",
+            "(up + degraded) / (up + degraded + down) over the window, maintenance excluded; refreshed every minute",
+            MetricType::Gauge,
+        )?;
+        for (kind, name) in inventory.targets() {
+            let Some(ratios) = live.availability(kind, name) else {
+                continue;
+            };
+            for (window, ratio) in WINDOWS.iter().zip(ratios) {
+                if let Some(r) = ratio {
                     let labels = [
-                        ("target", name.as_str()),
+                        ("target", name),
                         ("kind", kind.as_str()),
-                        ("state", state.as_str()),
+                        ("window", window),
                     ];
-                    ConstCounter::new(value).encode(metric.encode_family(&labels)?)?;
+                    f.sample(&labels, r)?;
                 }
             }
         }
+
+        let probes: Vec<_> = inventory
+            .devices
+            .iter()
+            .filter(|d| d.icmp.is_some())
+            .map(|d| (d.name.as_str(), live.probe(&d.name)))
+            .collect();
+        let mut f = family(
+            &mut encoder,
+            "netkpi_icmp_rtt_seconds",
+            "Average round-trip time of the device's last ICMP round (absent when nothing answered)",
+            MetricType::Gauge,
+        )?;
+        for (name, probe) in &probes {
+            if let Some(rtt) = probe.rtt_seconds {
+                f.sample(&[("device", name)], rtt)?;
+            }
+        }
+        let mut f = family(
+            &mut encoder,
+            "netkpi_icmp_loss_ratio",
+            "Share of echoes lost in the device's last ICMP round",
+            MetricType::Gauge,
+        )?;
+        for (name, probe) in &probes {
+            if let Some(loss) = probe.loss_ratio {
+                f.sample(&[("device", name)], loss)?;
+            }
+        }
+
+        let mut f = family(
+            &mut encoder,
+            "netkpi_devices_monitored",
+            "Devices configured with at least one prober, by role",
+            MetricType::Gauge,
+        )?;
+        for role in Role::ALL {
+            let n = inventory
+                .devices
+                .iter()
+                .filter(|d| d.role == role && d.icmp.is_some())
+                .count();
+            f.sample(&[("role", role.as_str())], n as f64)?;
+        }
+        let mut f = family(
+            &mut encoder,
+            "netkpi_devices_planned",
+            "Devices the evaluation table plans for (role core or access_egress)",
+            MetricType::Gauge,
+        )?;
+        f.sample(&[("role", "core")], inventory.planned.core_devices.into())?;
+        f.sample(
+            &[("role", Role::AccessEgress.as_str())],
+            inventory.planned.access_devices.into(),
+        )?;
+        family(
+            &mut encoder,
+            "netkpi_lines_configured",
+            "Leased lines in the config",
+            MetricType::Gauge,
+        )?
+        .sample(&[], inventory.lines.len() as f64)?;
+        family(
+            &mut encoder,
+            "netkpi_lines_planned",
+            "Leased lines the evaluation table plans for",
+            MetricType::Gauge,
+        )?
+        .sample(&[], inventory.planned.leased_lines.into())?;
+
         if let Some(pinger) = &sources.icmp {
             let icmp = pinger.stats();
-            counter(
+            family(
                 &mut encoder,
                 "netkpi_icmp_echoes_sent",
                 "ICMP echo requests sent",
-                &[(&[], icmp.echoes_sent.load(Ordering::Relaxed) as f64)],
-            )?;
-            counter(
+                MetricType::Counter,
+            )?
+            .sample(&[], icmp.echoes_sent.load(Ordering::Relaxed) as f64)?;
+            family(
                 &mut encoder,
                 "netkpi_icmp_replies_received",
                 "ICMP echo replies matched to a request in time",
-                &[(&[], icmp.replies_received.load(Ordering::Relaxed) as f64)],
-            )?;
-            let ignored: Vec<(&'static str, u64)> = icmp.ignored().to_vec();
-            let reasons: Vec<[(&str, &str); 1]> =
-                ignored.iter().map(|(r, _)| [("reason", *r)]).collect();
-            let samples: Vec<(&[(&str, &str)], f64)> = reasons
-                .iter()
-                .zip(&ignored)
-                .map(|(labels, (_, v))| (labels.as_slice(), *v as f64))
-                .collect();
-            counter(
+                MetricType::Counter,
+            )?
+            .sample(&[], icmp.replies_received.load(Ordering::Relaxed) as f64)?;
+            let mut f = family(
                 &mut encoder,
                 "netkpi_icmp_packets_ignored",
                 "Received ICMP packets that matched no request in flight, by reason",
-                &samples,
+                MetricType::Counter,
             )?;
+            for (reason, n) in icmp.ignored() {
+                f.sample(&[("reason", reason)], n as f64)?;
+            }
         }
+
         let store = &sources.store;
-        gauge(
-            &mut encoder,
-            "netkpi_store_healthy",
-            "1 while the store accepts writes, 0 while writes fail and are retried",
-            if store.healthy.load(Ordering::Relaxed) {
-                1.0
-            } else {
-                0.0
-            },
-        )?;
-        gauge(
-            &mut encoder,
-            "netkpi_store_pending_transitions",
-            "Transitions waiting to be written after a store error",
-            store.pending.load(Ordering::Relaxed) as f64,
-        )?;
-        counter(
-            &mut encoder,
-            "netkpi_store_write_errors",
-            "Failed store writes (each is retried)",
-            &[(&[], store.write_errors_total.load(Ordering::Relaxed) as f64)],
-        )?;
-        counter(
-            &mut encoder,
-            "netkpi_store_transitions_written",
-            "Transitions committed durably",
-            &[(
-                &[],
+        let gauges = [
+            (
+                "netkpi_store_healthy",
+                "1 while the store accepts writes, 0 while writes fail and are retried",
+                if store.is_healthy() { 1.0 } else { 0.0 },
+            ),
+            (
+                "netkpi_store_pending_transitions",
+                "Transitions waiting to be written after a store error",
+                store.pending.load(Ordering::Relaxed) as f64,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            family(&mut encoder, name, help, MetricType::Gauge)?.sample(&[], value)?;
+        }
+        let counters = [
+            (
+                "netkpi_store_write_errors",
+                "Failed store writes (each is retried)",
+                store.write_errors_total.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "netkpi_store_transitions_written",
+                "Transitions committed durably",
                 store.transitions_written_total.load(Ordering::Relaxed) as f64,
-            )],
-        )?;
-        counter(
-            &mut encoder,
-            "netkpi_store_lost_spans",
-            "Times the retry buffer overflowed and a span was recorded as unknown",
-            &[(&[], store.lost_spans_total.load(Ordering::Relaxed) as f64)],
-        )?;
+            ),
+            (
+                "netkpi_store_commit_seconds",
+                "Time spent committing batches of transitions durably",
+                store.commit_seconds_total(),
+            ),
+            (
+                "netkpi_store_lost_spans",
+                "Times the retry buffer overflowed and a span was recorded as unknown",
+                store.lost_spans_total.load(Ordering::Relaxed) as f64,
+            ),
+        ];
+        for (name, help, value) in counters {
+            family(&mut encoder, name, help, MetricType::Counter)?.sample(&[], value)?;
+        }
         Ok(())
     }
 }

@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Device, IcmpSettings};
-use crate::ledger::Observation;
+use crate::ledger::{Input, Observation};
 use crate::live::{Live, ProbeStatus};
-use crate::metrics::{DeviceOnly, Metrics, ProberLabels};
+use crate::metrics::Metrics;
 use crate::probes::icmp::{IcmpPinger, IcmpRound};
 use crate::probes::FailureKind;
 
@@ -44,11 +44,13 @@ pub fn phase(name: &str, interval: Duration) -> Duration {
 }
 
 pub struct IcmpTask {
+    /// The config generation this task probes for.
+    pub generation: u64,
     pub index: usize,
     pub device: Device,
     pub settings: IcmpSettings,
     pub pinger: Arc<IcmpPinger>,
-    pub observations: mpsc::Sender<Observation>,
+    pub observations: mpsc::Sender<Input>,
     pub live: Arc<Live>,
     pub metrics: Arc<Metrics>,
 }
@@ -71,12 +73,6 @@ impl IcmpTask {
         // A stalled runtime must not fire a burst of catch-up rounds.
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut resolver = Resolver::new(self.device.address.clone());
-        let device_label = DeviceOnly {
-            device: self.device.name.clone(),
-        };
-        let prober = ProberLabels {
-            prober: "icmp".into(),
-        };
         loop {
             ticks.tick().await;
             let at = Timestamp::now();
@@ -97,32 +93,13 @@ impl IcmpTask {
                     failure: Some(FailureKind::ResolveError),
                 },
             };
-            self.metrics
-                .poll_duration_seconds
-                .get_or_create(&prober)
-                .observe(started.elapsed().as_secs_f64());
-            if let Some(failure) = round.failure {
-                self.metrics.count_poll_error("icmp", failure.as_str());
-            }
+            self.metrics.observe_poll(
+                "icmp",
+                started.elapsed().as_secs_f64(),
+                round.failure.map(|f| f.as_str()),
+            );
             let rtt = round.rtt_avg.map(|d| d.as_secs_f64());
             let loss = (round.sent > 0).then(|| round.loss_ratio());
-            match rtt {
-                Some(v) => self
-                    .metrics
-                    .icmp_rtt_seconds
-                    .get_or_create(&device_label)
-                    .set(v),
-                None => {
-                    self.metrics.icmp_rtt_seconds.remove(&device_label);
-                    0.0
-                }
-            };
-            if let Some(v) = loss {
-                self.metrics
-                    .icmp_loss_ratio
-                    .get_or_create(&device_label)
-                    .set(v);
-            }
             self.live.record_probe(
                 &self.device.name,
                 ProbeStatus {
@@ -132,11 +109,12 @@ impl IcmpTask {
                     failure: round.failure.map(|f| f.as_str()),
                 },
             );
-            let obs = Observation {
+            let obs = Input::Observation(Observation {
+                generation: self.generation,
                 device: self.index,
                 at,
                 round,
-            };
+            });
             if self.observations.send(obs).await.is_err() {
                 return; // the ledger has stopped: we are shutting down
             }

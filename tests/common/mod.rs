@@ -150,31 +150,53 @@ impl NetNs {
 
     /// A plain HTTP/1.1 GET; returns status and body.
     pub fn http_get(&self, addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+        let r = self.http_request(addr, path, &[])?;
+        Ok((r.status, r.body))
+    }
+
+    /// An HTTP/1.1 GET with extra request headers; returns status, response
+    /// headers and the (de-chunked) body.
+    pub fn http_request(
+        &self,
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> std::io::Result<HttpResponse> {
         let mut stream = self.connect(addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )?;
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes())?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw)?;
         let text = String::from_utf8_lossy(&raw).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status: u16 = head
-            .split_whitespace()
-            .nth(1)
+        let mut head_lines = head.lines();
+        let status: u16 = head_lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let chunked = head.lines().any(|l| {
-            l.to_ascii_lowercase()
-                .starts_with("transfer-encoding: chunked")
-        });
+        let headers: Vec<(String, String)> = head_lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let chunked = headers
+            .iter()
+            .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
         let body = if chunked {
             dechunk(body)
         } else {
             body.to_string()
         };
-        Ok((status, body))
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     pub fn get_json(&self, addr: SocketAddr, path: &str) -> Value {
@@ -183,6 +205,26 @@ impl NetNs {
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));
         assert_eq!(status, 200, "GET {path} answered {status}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+    }
+}
+
+/// A response read by [`NetNs::http_request`].
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first value of a header (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -270,6 +312,42 @@ impl<'a> Daemon<'a> {
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
+    /// A GET with extra request headers.
+    pub fn request(&self, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+        self.ns
+            .http_request(self.listen, path, headers)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// A plain `/metrics` scrape (Prometheus text 0.0.4); panics unless 200.
+    pub fn metrics(&self) -> String {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200, "GET /metrics answered {status}: {body}");
+        body
+    }
+
+    /// Polls `probe` every 200 ms until it returns `Some`, or fails the test
+    /// after `timeout` with `what`, the last value seen and the daemon's log.
+    pub fn wait_until<T, S: std::fmt::Debug>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut probe: impl FnMut() -> Result<T, S>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match probe() {
+                Ok(v) => return v,
+                Err(last) => assert!(
+                    Instant::now() < deadline,
+                    "timed out waiting for {what}; last seen: {last:?}\nlog:\n{}",
+                    self.log_text()
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Waits until `pred` holds for the JSON at `path`, polling.
     pub fn wait_for(
         &self,
@@ -291,6 +369,13 @@ impl<'a> Daemon<'a> {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// Sends a signal (e.g. `libc::SIGHUP`) to the daemon.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: signalling our own child process.
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
+        assert_eq!(rc, 0, "kill({sig}) failed");
     }
 
     /// SIGKILL: the crash case.
@@ -341,4 +426,27 @@ pub fn secs(v: &Value, field: &str) -> f64 {
 /// Percent-encodes an RFC 3339 time for a query string (`+` matters).
 pub fn q(time: &str) -> String {
     time.replace('+', "%2B").replace(':', "%3A")
+}
+
+/// The value of the sample of metric `name` (the full sample name, e.g.
+/// `netkpi_poll_errors_total`) whose labels include every `labels` pair, in a
+/// Prometheus or OpenMetrics text exposition.
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let (label_text, value) = match rest.strip_prefix('{') {
+                Some(r) => r.split_once("} ")?,
+                None => ("", rest.strip_prefix(' ')?),
+            };
+            Some((label_text, value))
+        })
+        .find(|(label_text, _)| {
+            let label_text = format!(",{label_text}");
+            labels
+                .iter()
+                .all(|(k, v)| label_text.contains(&format!(",{k}=\"{v}\"")))
+        })
+        .and_then(|(_, value)| value.split_whitespace().next()?.parse().ok())
 }
