@@ -1,7 +1,6 @@
 //! `netkpi run`: wires config, store, probers, ledger, metrics and HTTP
 //! together, and takes them down in order on SIGINT/SIGTERM.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -20,7 +19,7 @@ use crate::config::{self, Config};
 use crate::http;
 use crate::inventory::Inventory;
 use crate::ledger::{self, Input, Ledger};
-use crate::live::Live;
+use crate::live::{ByTarget, Live};
 use crate::metrics::{Metrics, Sources};
 use crate::model::{State, Transition};
 use crate::probes::icmp::IcmpPinger;
@@ -118,7 +117,7 @@ fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
     let reader = Store::open_reader(&config.daemon.data_dir)?;
     let histories = reader.histories(earliest, now)?;
     let inventory = shared.live.inventory();
-    let mut ratios = HashMap::new();
+    let mut ratios = ByTarget::default();
     for (kind, name) in inventory.targets() {
         let history = histories
             .get(&(kind, name.to_string()))
@@ -127,7 +126,7 @@ fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
         let maintenance = inventory.maintenance(kind, name);
         let figures = windows
             .map(|start| availability::compute(history, start, now, now, maintenance).availability);
-        ratios.insert((kind, name.to_string()), figures);
+        ratios.insert(kind, name.to_string(), figures);
     }
     shared.live.set_availability(ratios);
     Ok(())

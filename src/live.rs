@@ -51,14 +51,53 @@ pub struct ProbeStatus {
     pub failure: Option<&'static str>,
 }
 
+/// A map keyed by target that is looked up by `(kind, &str)` without
+/// allocating (it sits on the scrape path, once per target).
+#[derive(Debug)]
+pub struct ByTarget<V>([HashMap<String, V>; 2]);
+
+impl<V> Default for ByTarget<V> {
+    fn default() -> Self {
+        ByTarget([HashMap::new(), HashMap::new()])
+    }
+}
+
+impl<V> ByTarget<V> {
+    pub fn get(&self, kind: TargetKind, name: &str) -> Option<&V> {
+        self.0[kind as usize].get(name)
+    }
+
+    pub fn get_mut(&mut self, kind: TargetKind, name: &str) -> Option<&mut V> {
+        self.0[kind as usize].get_mut(name)
+    }
+
+    pub fn insert(&mut self, kind: TargetKind, name: String, value: V) {
+        self.0[kind as usize].insert(name, value);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0[0].len() + self.0[1].len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (TargetKind, &String, &V)> {
+        [TargetKind::Device, TargetKind::Line]
+            .into_iter()
+            .flat_map(move |kind| self.0[kind as usize].iter().map(move |(n, v)| (kind, n, v)))
+    }
+}
+
 /// Availability per window of [`availability::WINDOWS`].
 pub type WindowRatios = [Option<f64>; 3];
 
 #[derive(Debug, Default)]
 struct Inner {
-    targets: HashMap<(TargetKind, String), TargetStatus>,
+    targets: ByTarget<TargetStatus>,
     probes: HashMap<String, ProbeStatus>,
-    availability: HashMap<(TargetKind, String), WindowRatios>,
+    availability: ByTarget<WindowRatios>,
 }
 
 #[derive(Debug)]
@@ -81,7 +120,7 @@ impl Live {
             .iter()
             .map(|t| ((t.kind, t.target.as_str()), &t.cause))
             .collect();
-        let mut targets = HashMap::new();
+        let mut targets = ByTarget::default();
         for ((kind, name), history) in histories {
             let Some(&(since, state)) = history.last() else {
                 continue;
@@ -100,7 +139,8 @@ impl Live {
                 accumulate(&mut settled, &figures);
             }
             targets.insert(
-                (*kind, name.clone()),
+                *kind,
+                name.clone(),
                 TargetStatus {
                     state,
                     since,
@@ -139,7 +179,7 @@ impl Live {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         for t in batch {
             let maintenance = inventory.maintenance(t.kind, &t.target);
-            match inner.targets.get_mut(&(t.kind, t.target.clone())) {
+            match inner.targets.get_mut(t.kind, &t.target) {
                 Some(status) => {
                     let figures = availability::compute(
                         &[(status.since, status.state)],
@@ -157,7 +197,8 @@ impl Live {
                 }
                 None => {
                     inner.targets.insert(
-                        (t.kind, t.target.clone()),
+                        t.kind,
+                        t.target.clone(),
                         TargetStatus {
                             state: t.state,
                             since: t.at,
@@ -183,7 +224,7 @@ impl Live {
     /// The committed status of a target; `None` when the ledger has no entry yet.
     pub fn status(&self, kind: TargetKind, name: &str) -> Option<TargetStatus> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner.targets.get(&(kind, name.to_string())).cloned()
+        inner.targets.get(kind, name).cloned()
     }
 
     /// What a user sees now: the ledger state, or `Maintenance` inside a window.
@@ -210,10 +251,10 @@ impl Live {
         let inventory = self.inventory();
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::with_capacity(inner.targets.len());
-        for ((kind, name), status) in &inner.targets {
+        for (kind, name, status) in inner.targets.iter() {
             let mut acc = status.settled;
             if now > status.since {
-                let maintenance: &[Span] = inventory.maintenance(*kind, name);
+                let maintenance: &[Span] = inventory.maintenance(kind, name);
                 let figures = availability::compute(
                     &[(status.since, status.state)],
                     status.since,
@@ -223,20 +264,20 @@ impl Live {
                 );
                 accumulate(&mut acc, &figures);
             }
-            out.push((*kind, name.clone(), acc));
+            out.push((kind, name.clone(), acc));
         }
         out
     }
 
     /// Replaces the availability figures (computed from the store periodically).
-    pub fn set_availability(&self, ratios: HashMap<(TargetKind, String), WindowRatios>) {
+    pub fn set_availability(&self, ratios: ByTarget<WindowRatios>) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.availability = ratios;
     }
 
     pub fn availability(&self, kind: TargetKind, name: &str) -> Option<WindowRatios> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner.availability.get(&(kind, name.to_string())).copied()
+        inner.availability.get(kind, name).copied()
     }
 
     /// Every target with a ledger entry and its committed state.
@@ -245,7 +286,7 @@ impl Live {
         inner
             .targets
             .iter()
-            .map(|((k, n), s)| (*k, n.clone(), s.state))
+            .map(|(k, n, s)| (k, n.clone(), s.state))
             .collect()
     }
 }
