@@ -410,8 +410,13 @@ impl Collector for Snapshot {
             ),
             (
                 "netkpi_store_commit_seconds",
-                "Time spent committing batches of transitions durably",
+                "Time spent committing batches of transitions durably (divide by netkpi_store_commits_total for the mean latency)",
                 store.commit_seconds_total(),
+            ),
+            (
+                "netkpi_store_commits",
+                "Durable commits (each a batch of transitions and/or a heartbeat)",
+                store.commits_total.load(Ordering::Relaxed) as f64,
             ),
             (
                 "netkpi_store_lost_spans",
