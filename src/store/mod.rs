@@ -40,14 +40,16 @@ pub enum StoreError {
     #[error("{0}")]
     Message(String),
     #[error(
-        "data_dir {} {problem}: {source}; fix its owner/permissions (or create it as a directory) or set daemon.data_dir",
+        "data_dir {} {problem}: {error}; fix its owner/permissions (or create it as a directory) or set daemon.data_dir",
         dir.display()
     )]
     DataDir {
         dir: PathBuf,
         /// "cannot be created", "is not a directory", "is not writable".
         problem: &'static str,
-        source: std::io::Error,
+        /// Shown in the message, not chained as `source`: an `{err:#}`
+        /// (anyhow) would print it twice.
+        error: std::io::Error,
     },
     #[error(
         "store {} is not writable: {detail}; fix the owner/permissions of the file and of its directory \
@@ -94,11 +96,12 @@ pub enum StoreError {
     Corrupt { path: PathBuf, detail: String },
     #[error("store {} was opened read-only and cannot {what}", path.display())]
     ReadOnly { path: PathBuf, what: &'static str },
-    #[error("store {}: {what} failed: {source}", path.display())]
+    #[error("store {}: {what} failed: {error}", path.display())]
     Sqlite {
         path: PathBuf,
         what: &'static str,
-        source: rusqlite::Error,
+        /// In the message, not chained as `source` (see `DataDir`).
+        error: rusqlite::Error,
     },
 }
 
@@ -123,7 +126,7 @@ impl StoreError {
             _ => StoreError::Sqlite {
                 path,
                 what,
-                source: e,
+                error: e,
             },
         }
     }
@@ -182,10 +185,10 @@ impl Store {
     /// file writable by committing a real write before returning.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let dir_err = |problem| {
-            move |source| StoreError::DataDir {
+            move |error| StoreError::DataDir {
                 dir: data_dir.to_path_buf(),
                 problem,
-                source,
+                error,
             }
         };
         if std::fs::metadata(data_dir).is_ok_and(|m| !m.is_dir()) {

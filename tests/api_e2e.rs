@@ -1,0 +1,573 @@
+//! The HTTP surface end to end (README "HTTP API", "Metrics reference"; SPEC
+//! §4-5): the real binary in a private network namespace, real ICMP on
+//! loopback, outages and partial loss made with nftables, and the scrape
+//! checked by the real `promtool`.
+
+mod common;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{sample, state_of, Daemon, NetNs};
+use jiff::Timestamp;
+use serde_json::Value;
+
+const DEVICES: [&str; 3] = ["core-r1", "acc-001", "acc-002"];
+const LINES: [&str; 2] = ["L-001", "L-002"];
+/// Asia/Shanghai has no DST: every time the API prints carries this offset.
+const OFFSET: &str = "+08:00";
+
+fn listen() -> SocketAddr {
+    "127.0.0.1:9731".parse().unwrap()
+}
+
+fn write_config(dir: &Path) -> PathBuf {
+    let path = dir.join("netkpi.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[daemon]
+listen = "{listen}"
+data_dir = "data"
+timezone = "Asia/Shanghai"
+
+[defaults]
+icmp = {{ interval = "1s", timeout = "300ms", count = 3, down_after = 2, up_after = 2, degraded_loss = 0.5 }}
+
+[[device]]
+name = "core-r1"
+role = "router"
+address = "127.0.10.1"
+site = "core-room"
+icmp = {{}}
+
+[[device]]
+name = "acc-001"
+role = "access_egress"
+address = "127.0.20.1"
+site = "finance-bureau"
+parent = "core-r1"
+icmp = {{}}
+
+[[device]]
+name = "acc-002"
+role = "access_egress"
+address = "127.0.20.2"
+site = "tax-office"
+parent = "core-r1"
+icmp = {{}}
+
+[[line]]
+id = "L-001"
+unit = "Finance Bureau"
+carrier = "Carrier A"
+bandwidth = "100M"
+device = "acc-001"
+
+[[line]]
+id = "L-002"
+unit = "Tax Office"
+carrier = "Carrier B"
+bandwidth = "50M"
+device = "acc-002"
+
+[planned]
+core_rooms = 1
+core_devices = 2
+access_devices = 3
+leased_lines = 4
+"#,
+            listen = listen()
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+fn devices_in(doc: &Value, state: &str, names: &[&str]) -> bool {
+    names
+        .iter()
+        .all(|d| state_of(doc, "devices", "name", d) == state)
+}
+
+fn wait_all_up(daemon: &Daemon) {
+    daemon.wait_for(
+        "/api/v1/devices",
+        "every device up",
+        Duration::from_secs(15),
+        |doc| devices_in(doc, "up", &DEVICES),
+    );
+}
+
+/// Pipes a scrape into `promtool check metrics`; fails with its findings.
+fn promtool_check(body: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run promtool ({e}); install the Debian package `prometheus`")
+        });
+    child
+        .stdin
+        .take()
+        .expect("promtool stdin")
+        .write_all(body.as_bytes())
+        .expect("write to promtool");
+    let out = child.wait_with_output().expect("wait for promtool");
+    let findings = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && findings.trim().is_empty(),
+        "promtool check metrics ({}) found:\n{findings}\n--- scrape:\n{body}",
+        out.status
+    );
+}
+
+/// The value of a sample that must be there.
+fn must(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    sample(text, name, labels)
+        .unwrap_or_else(|| panic!("no sample {name} {labels:?} in the scrape:\n{text}"))
+}
+
+fn record<'v>(doc: &'v Value, list: &str, key: &str, name: &str) -> &'v Value {
+    doc[list]
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d[key] == name))
+        .unwrap_or_else(|| panic!("{name} missing from {list}: {doc}"))
+}
+
+/// An RFC 3339 time printed in the configured zone; returns it parsed.
+fn api_time(v: &Value, field: &str) -> Timestamp {
+    let text = v[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is not a string in {v}"));
+    assert!(
+        text.ends_with(OFFSET),
+        "{field} {text:?} must carry the offset of daemon.timezone ({OFFSET}): {v}"
+    );
+    text.parse()
+        .unwrap_or_else(|e| panic!("{field} {text:?} is not RFC 3339: {e}"))
+}
+
+#[test]
+fn metrics_scrape_is_promtool_clean_and_has_every_family() {
+    let ns = NetNs::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path());
+
+    // A first run leaves up time in the ledger, so the availability gauges
+    // (refreshed at start, then every 60 s) have figures at the second start.
+    let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run1.log"));
+    wait_all_up(&daemon);
+    std::thread::sleep(Duration::from_secs(1));
+    let status = daemon.stop();
+    assert!(status.success(), "netkpi exited with {status}");
+
+    let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run2.log"));
+    wait_all_up(&daemon);
+    let m = daemon.metrics();
+    assert_eq!(must(&m, "netkpi_units_connected_ratio", &[]), 1.0, "{m}");
+
+    // One far-end device down: one of the two units is cut off.
+    ns.take_down("127.0.20.2");
+    daemon.wait_for(
+        "/api/v1/devices",
+        "acc-002 down",
+        Duration::from_secs(10),
+        |doc| state_of(doc, "devices", "name", "acc-002") == "down",
+    );
+    let lines = daemon.get_json("/api/v1/lines");
+    let l2 = record(&lines, "lines", "id", "L-002");
+    assert_eq!(l2["state"], "down", "{l2}");
+    assert_eq!(l2["cause"], "device:acc-002", "{l2}");
+    assert_eq!(state_of(&lines, "lines", "id", "L-001"), "up", "{lines}");
+    let m = daemon.metrics();
+    assert_eq!(must(&m, "netkpi_units_connected_ratio", &[]), 0.5, "{m}");
+    assert_eq!(
+        must(&m, "netkpi_device_up", &[("device", "acc-002")]),
+        0.0,
+        "{m}"
+    );
+    assert_eq!(must(&m, "netkpi_line_up", &[("line", "L-002")]), 0.0, "{m}");
+    assert_eq!(must(&m, "netkpi_line_up", &[("line", "L-001")]), 1.0, "{m}");
+    assert_eq!(
+        must(&m, "netkpi_icmp_loss_ratio", &[("device", "acc-002")]),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, "netkpi_icmp_rtt_seconds", &[("device", "acc-002")]),
+        None,
+        "no RTT for a round where nothing answered:\n{m}"
+    );
+
+    ns.bring_up("127.0.20.2");
+    wait_all_up(&daemon);
+
+    // The plain scrape: Prometheus text 0.0.4, clean for promtool.
+    let plain = daemon.request("/metrics", &[]);
+    assert_eq!(plain.status, 200, "{}", plain.body);
+    let content_type = plain.header("content-type").unwrap_or_default();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "a plain scrape must get the 0.0.4 text format, got content-type {content_type:?}"
+    );
+    promtool_check(&plain.body);
+    let m = plain.body;
+
+    // Every family of SPEC §5 that applies to an ICMP-only daemon.
+    assert_eq!(must(&m, "netkpi_units_connected_ratio", &[]), 1.0, "{m}");
+    for (device, role, site) in [
+        ("core-r1", "router", "core-room"),
+        ("acc-001", "access_egress", "finance-bureau"),
+        ("acc-002", "access_egress", "tax-office"),
+    ] {
+        let labels = [("device", device), ("role", role), ("site", site)];
+        assert_eq!(must(&m, "netkpi_device_up", &labels), 1.0, "{device}");
+        let rtt = must(&m, "netkpi_icmp_rtt_seconds", &[("device", device)]);
+        assert!(rtt > 0.0 && rtt < 0.3, "{device}: loopback RTT {rtt}");
+        assert_eq!(
+            must(&m, "netkpi_icmp_loss_ratio", &[("device", device)]),
+            0.0,
+            "{device}"
+        );
+    }
+    for (line, unit, carrier) in [
+        ("L-001", "Finance Bureau", "Carrier A"),
+        ("L-002", "Tax Office", "Carrier B"),
+    ] {
+        let labels = [("line", line), ("unit", unit), ("carrier", carrier)];
+        assert_eq!(must(&m, "netkpi_line_up", &labels), 1.0, "{line}");
+    }
+    let targets = DEVICES
+        .iter()
+        .map(|d| (*d, "device"))
+        .chain(LINES.iter().map(|l| (*l, "line")));
+    for (target, kind) in targets {
+        let up = must(
+            &m,
+            "netkpi_state_seconds_total",
+            &[("target", target), ("kind", kind), ("state", "up")],
+        );
+        assert!(up > 1.0, "{target} has been up for a while: {up}");
+        for state in ["degraded", "down", "unknown", "maintenance"] {
+            must(
+                &m,
+                "netkpi_state_seconds_total",
+                &[("target", target), ("kind", kind), ("state", state)],
+            );
+        }
+        // Computed at this run's start, before the outage: up all along.
+        for window in ["1d", "30d", "ytd"] {
+            let ratio = must(
+                &m,
+                "netkpi_availability_ratio",
+                &[("target", target), ("kind", kind), ("window", window)],
+            );
+            assert_eq!(ratio, 1.0, "{target} {window}");
+        }
+    }
+    let down = must(
+        &m,
+        "netkpi_state_seconds_total",
+        &[("target", "acc-002"), ("kind", "device"), ("state", "down")],
+    );
+    assert!(down > 0.0, "acc-002 was down for a while: {down}");
+    assert_eq!(
+        must(&m, "netkpi_devices_monitored", &[("role", "router")]),
+        1.0
+    );
+    assert_eq!(
+        must(&m, "netkpi_devices_monitored", &[("role", "access_egress")]),
+        2.0
+    );
+    assert_eq!(
+        must(&m, "netkpi_devices_monitored", &[("role", "firewall")]),
+        0.0
+    );
+    assert_eq!(must(&m, "netkpi_devices_planned", &[("role", "core")]), 2.0);
+    assert_eq!(
+        must(&m, "netkpi_devices_planned", &[("role", "access_egress")]),
+        3.0
+    );
+    assert_eq!(must(&m, "netkpi_lines_configured", &[]), 2.0);
+    assert_eq!(must(&m, "netkpi_lines_planned", &[]), 4.0);
+    let rounds = must(
+        &m,
+        "netkpi_poll_duration_seconds_count",
+        &[("prober", "icmp")],
+    );
+    assert!(rounds >= 9.0, "three devices polled every second: {rounds}");
+    assert_eq!(
+        must(
+            &m,
+            "netkpi_poll_duration_seconds_bucket",
+            &[("prober", "icmp"), ("le", "+Inf")]
+        ),
+        rounds
+    );
+    let timeouts = must(
+        &m,
+        "netkpi_poll_errors_total",
+        &[("prober", "icmp"), ("reason", "timeout")],
+    );
+    assert!(
+        timeouts >= 2.0,
+        "down_after = 2 failed rounds at least: {timeouts}"
+    );
+    let sent = must(&m, "netkpi_icmp_echoes_sent_total", &[]);
+    let received = must(&m, "netkpi_icmp_replies_received_total", &[]);
+    assert!(
+        received > 0.0 && received < sent,
+        "echoes to acc-002 went unanswered: sent {sent}, received {received}"
+    );
+    assert_eq!(must(&m, "netkpi_store_healthy", &[]), 1.0);
+    assert_eq!(must(&m, "netkpi_store_write_errors_total", &[]), 0.0);
+    assert!(must(&m, "netkpi_store_transitions_written_total", &[]) > 0.0);
+    assert_eq!(
+        must(
+            &m,
+            "netkpi_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+    for (name, kind) in [
+        ("netkpi_device_up", "gauge"),
+        ("netkpi_availability_ratio", "gauge"),
+        ("netkpi_poll_duration_seconds", "histogram"),
+    ] {
+        assert!(
+            m.contains(&format!("# TYPE {name} {kind}\n")),
+            "{name} must be typed {kind}:\n{m}"
+        );
+    }
+
+    // OpenMetrics only when the scraper asks for it.
+    let om = daemon.request(
+        "/metrics",
+        &[("Accept", "application/openmetrics-text; version=1.0.0")],
+    );
+    assert_eq!(om.status, 200, "{}", om.body);
+    let content_type = om.header("content-type").unwrap_or_default();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "content-type {content_type:?}"
+    );
+    assert!(
+        om.body.ends_with("# EOF\n"),
+        "OpenMetrics ends with # EOF:\n{}",
+        om.body
+    );
+    assert!(
+        sample(&om.body, "netkpi_device_up", &[("device", "acc-002")]) == Some(1.0),
+        "{}",
+        om.body
+    );
+    assert!(
+        !m.contains("# EOF"),
+        "the 0.0.4 text has no # EOF marker:\n{m}"
+    );
+
+    let status = daemon.stop();
+    assert!(status.success(), "netkpi exited with {status}");
+}
+
+/// Adds an nftables table that drops two of every three echo requests to
+/// `addr`: a deterministic 2/3 loss, so every round answers but degraded.
+fn make_lossy(ns: &NetNs, addr: &str) {
+    ns.nft(&format!(
+        r#"
+table inet lossy {{
+  chain in {{
+    type filter hook input priority -10; policy accept;
+    ip daddr {addr} icmp type echo-request numgen inc mod 3 != 0 drop
+  }}
+}}
+"#
+    ));
+}
+
+fn error_of(daemon: &Daemon, path: &str, expect_status: u16) -> String {
+    let r = daemon.request(path, &[]);
+    assert_eq!(r.status, expect_status, "GET {path}: {}", r.body);
+    let content_type = r.header("content-type").unwrap_or_default();
+    assert!(
+        content_type.starts_with("application/json"),
+        "GET {path}: an error is JSON, got content-type {content_type:?}"
+    );
+    let doc: Value = serde_json::from_str(&r.body)
+        .unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {}", r.body));
+    let message = doc["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("GET {path}: no \"error\" string: {doc}"));
+    assert!(!message.is_empty(), "GET {path}: empty error");
+    message.to_string()
+}
+
+#[test]
+fn api_shapes_errors_and_a_degraded_device() {
+    let ns = NetNs::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path());
+    let started = Timestamp::now();
+    let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run.log"));
+    wait_all_up(&daemon);
+
+    make_lossy(&ns, "127.0.20.2");
+    daemon.wait_for(
+        "/api/v1/devices",
+        "acc-002 degraded",
+        Duration::from_secs(10),
+        |doc| state_of(doc, "devices", "name", "acc-002") == "degraded",
+    );
+    let now = Timestamp::now();
+
+    let devices = daemon.get_json("/api/v1/devices");
+    let list = devices["devices"].as_array().expect("devices array");
+    assert_eq!(list.len(), DEVICES.len(), "{devices}");
+    for d in list {
+        for field in [
+            "name",
+            "role",
+            "site",
+            "address",
+            "parent",
+            "state",
+            "since",
+            "cause",
+            "rtt_seconds",
+            "loss_ratio",
+            "last_probe_at",
+            "last_failure",
+            "probers",
+        ] {
+            assert!(d.get(field).is_some(), "device field {field} missing: {d}");
+        }
+        let since = api_time(d, "since");
+        assert!(started <= since && since <= now, "since {since}: {d}");
+        let probed = api_time(d, "last_probe_at");
+        assert!(since <= probed && probed <= now, "last_probe_at: {d}");
+        assert_eq!(d["probers"], serde_json::json!(["icmp"]), "{d}");
+        assert!(d["rtt_seconds"].as_f64().is_some_and(|r| r > 0.0), "{d}");
+    }
+    let core = record(&devices, "devices", "name", "core-r1");
+    assert_eq!(core["role"], "router", "{core}");
+    assert_eq!(core["site"], "core-room", "{core}");
+    assert_eq!(core["address"], "127.0.10.1", "{core}");
+    assert_eq!(core["parent"], Value::Null, "{core}");
+    assert_eq!(core["state"], "up", "{core}");
+    assert_eq!(core["loss_ratio"].as_f64(), Some(0.0), "{core}");
+    assert_eq!(core["last_failure"], Value::Null, "{core}");
+    let acc = record(&devices, "devices", "name", "acc-002");
+    assert_eq!(acc["parent"], "core-r1", "{acc}");
+    assert_eq!(acc["role"], "access_egress", "{acc}");
+    let loss = acc["loss_ratio"].as_f64().expect("loss_ratio");
+    assert!(
+        (loss - 2.0 / 3.0).abs() < 1e-9,
+        "two of three echoes dropped: {acc}"
+    );
+
+    let lines = daemon.get_json("/api/v1/lines");
+    let list = lines["lines"].as_array().expect("lines array");
+    assert_eq!(list.len(), LINES.len(), "{lines}");
+    for l in list {
+        for field in [
+            "id",
+            "unit",
+            "carrier",
+            "bandwidth",
+            "device",
+            "state",
+            "since",
+            "cause",
+        ] {
+            assert!(l.get(field).is_some(), "line field {field} missing: {l}");
+        }
+        let since = api_time(l, "since");
+        assert!(started <= since && since <= now, "since {since}: {l}");
+    }
+    let l2 = record(&lines, "lines", "id", "L-002");
+    assert_eq!(l2["state"], "degraded", "{l2}");
+    assert_eq!(l2["unit"], "Tax Office", "{l2}");
+    assert_eq!(l2["carrier"], "Carrier B", "{l2}");
+    assert_eq!(l2["bandwidth"], "50M", "{l2}");
+    assert_eq!(l2["device"], "acc-002", "{l2}");
+    assert_eq!(state_of(&lines, "lines", "id", "L-001"), "up", "{lines}");
+
+    // Degraded still serves its unit.
+    let m = daemon.metrics();
+    assert_eq!(
+        must(&m, "netkpi_device_up", &[("device", "acc-002")]),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(must(&m, "netkpi_units_connected_ratio", &[]), 1.0, "{m}");
+    let lossm = must(&m, "netkpi_icmp_loss_ratio", &[("device", "acc-002")]);
+    assert!((lossm - 2.0 / 3.0).abs() < 1e-9, "{m}");
+
+    // The default period: from the start of the year in the configured zone.
+    let whole = daemon.get_json("/api/v1/availability");
+    let from = whole["from"].as_str().expect("from");
+    let year = now.to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap());
+    assert_eq!(
+        from,
+        format!("{}-01-01T00:00:00.000{OFFSET}", year.year()),
+        "{whole}"
+    );
+    api_time(&whole, "to");
+    let targets = whole["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), DEVICES.len() + LINES.len(), "{whole}");
+    for t in targets {
+        for field in [
+            "target",
+            "kind",
+            "up_s",
+            "degraded_s",
+            "down_s",
+            "unknown_s",
+            "maintenance_s",
+            "availability",
+            "coverage",
+            "outages",
+            "longest_outage_s",
+        ] {
+            assert!(t.get(field).is_some(), "figure {field} missing: {t}");
+        }
+    }
+
+    // Bad requests name what is wrong.
+    let e = error_of(&daemon, "/api/v1/availability?from=garbage", 400);
+    assert!(e.contains("from"), "{e}");
+    assert!(e.contains("garbage"), "{e}");
+    let e = error_of(&daemon, "/api/v1/availability?to=2026-13-01T00:00:00Z", 400);
+    assert!(e.contains("to="), "{e}");
+    let e = error_of(
+        &daemon,
+        "/api/v1/availability?from=2026-02-01T00:00:00%2B08:00&to=2026-01-01T00:00:00%2B08:00",
+        400,
+    );
+    assert!(e.contains("to") && e.contains("from"), "{e}");
+    let e = error_of(&daemon, "/api/v1/availability?window=1d", 400);
+    assert!(e.contains("window"), "{e}");
+    let e = error_of(&daemon, "/api/v1/nope", 404);
+    assert!(e.contains("/api/v1/devices"), "{e}");
+    error_of(&daemon, "/nope", 404);
+
+    // The loss ends: degraded → up takes up_after rounds.
+    ns.nft("delete table inet lossy\n");
+    wait_all_up(&daemon);
+
+    let status = daemon.stop();
+    assert!(status.success(), "netkpi exited with {status}");
+}
