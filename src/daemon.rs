@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use jiff::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -35,8 +35,11 @@ const RETRY_EVERY: Duration = Duration::from_secs(2);
 /// Transitions held in memory while the store fails; beyond this the span is
 /// recorded as unknown when the store recovers.
 const WRITE_BUFFER_LIMIT: usize = 100_000;
-/// The availability gauges are recomputed from the store this often.
+/// The availability gauges are recomputed from the store this often, and
+/// soon after every committed transition (but at most once per
+/// [`AVAILABILITY_MIN_GAP`], so a burst of changes costs one recomputation).
 const AVAILABILITY_EVERY: Duration = Duration::from_secs(60);
+const AVAILABILITY_MIN_GAP: Duration = Duration::from_secs(2);
 /// ICMP socket receive buffer: with the default (~200 KiB) only about half of
 /// 10,000 in-flight replies arrived in our measurements; with 8 MiB all did.
 const ICMP_RECV_BUFFER: usize = 8 << 20;
@@ -272,8 +275,10 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
         icmp: probing.pinger.clone(),
         store: store_stats.clone(),
     });
+    let ledger_changed = Arc::new(Notify::new());
     let writer = {
         let live = live.clone();
+        let ledger_changed = ledger_changed.clone();
         crate::store::spawn_writer(
             store,
             WriterOptions {
@@ -282,7 +287,10 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
                 buffer_limit: WRITE_BUFFER_LIMIT,
             },
             store_stats.clone(),
-            Box::new(move |batch: &[Transition]| live.apply(batch)),
+            Box::new(move |batch: &[Transition]| {
+                live.apply(batch);
+                ledger_changed.notify_one();
+            }),
         )
     };
 
@@ -311,18 +319,24 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
     {
         let shared = shared.clone();
         let cancel = cancel.clone();
+        let ledger_changed = ledger_changed.clone();
         background.spawn(async move {
             let mut ticks = tokio::time::interval(AVAILABILITY_EVERY);
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = ticks.tick() => {}
+                    _ = ledger_changed.notified() => {}
                 }
                 let shared = shared.clone();
                 let result =
                     tokio::task::spawn_blocking(move || refresh_availability(&shared)).await;
                 if let Ok(Err(err)) = result {
                     tracing::warn!(error = %format!("{err:#}"), "cannot refresh availability figures");
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(AVAILABILITY_MIN_GAP) => {}
                 }
             }
         });

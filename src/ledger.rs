@@ -113,7 +113,7 @@ impl Ledger {
                 .device_index(&l.device)
                 .map_or(State::Unknown, |i| self.trackers[i].state());
             let cause = match state {
-                State::Down => Some(format!("device:{}", l.device)),
+                State::Down | State::Degraded => Some(format!("device:{}", l.device)),
                 State::Unknown => Some("monitoring_started".to_string()),
                 _ => None,
             };
@@ -173,7 +173,7 @@ impl Ledger {
                 kind: TargetKind::Line,
                 at: change.at,
                 state: change.state,
-                cause: (change.state == State::Down).then(|| format!("device:{}", device.name)),
+                cause: (change.state != State::Up).then(|| format!("device:{}", device.name)),
             });
         }
         out
