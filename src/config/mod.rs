@@ -14,6 +14,7 @@ use jiff::Timestamp;
 pub mod builtin;
 mod load;
 mod raw;
+pub mod secret;
 mod span;
 mod validate;
 
@@ -21,6 +22,7 @@ mod validate;
 mod tests;
 
 pub use load::{load, load_str};
+pub use secret::Secret;
 
 /// The line `netkpi check` prints for a valid config (SPEC §1).
 pub fn summary(config: &Config) -> String {

@@ -2,6 +2,7 @@
 //! the reason it failed, as a [`FailureKind`] with a stable snake_case name.
 
 pub mod icmp;
+pub mod snmp;
 
 pub use icmp::{IcmpError, IcmpPinger, IcmpRound, IcmpStats};
 
