@@ -6,87 +6,17 @@
 mod common;
 
 use std::io::Write;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{sample, state_of, Daemon, NetNs};
+use common::{
+    listen, sample, state_of, write_lab_config, Daemon, NetNs, DEVICES, LINES, TIMEOUT_S,
+};
 use jiff::Timestamp;
 use serde_json::Value;
 
-const DEVICES: [&str; 3] = ["core-r1", "acc-001", "acc-002"];
-const LINES: [&str; 2] = ["L-001", "L-002"];
 /// Asia/Shanghai has no DST: every time the API prints carries this offset.
 const OFFSET: &str = "+08:00";
-
-fn listen() -> SocketAddr {
-    "127.0.0.1:9731".parse().unwrap()
-}
-
-fn write_config(dir: &Path) -> PathBuf {
-    let path = dir.join("netkpi.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[daemon]
-listen = "{listen}"
-data_dir = "data"
-timezone = "Asia/Shanghai"
-
-[defaults]
-icmp = {{ interval = "1s", timeout = "300ms", count = 3, down_after = 2, up_after = 2, degraded_loss = 0.5 }}
-
-[[device]]
-name = "core-r1"
-role = "router"
-address = "127.0.10.1"
-site = "core-room"
-icmp = {{}}
-
-[[device]]
-name = "acc-001"
-role = "access_egress"
-address = "127.0.20.1"
-site = "finance-bureau"
-parent = "core-r1"
-icmp = {{}}
-
-[[device]]
-name = "acc-002"
-role = "access_egress"
-address = "127.0.20.2"
-site = "tax-office"
-parent = "core-r1"
-icmp = {{}}
-
-[[line]]
-id = "L-001"
-unit = "Finance Bureau"
-carrier = "Carrier A"
-bandwidth = "100M"
-device = "acc-001"
-
-[[line]]
-id = "L-002"
-unit = "Tax Office"
-carrier = "Carrier B"
-bandwidth = "50M"
-device = "acc-002"
-
-[planned]
-core_rooms = 1
-core_devices = 2
-access_devices = 3
-leased_lines = 4
-"#,
-            listen = listen()
-        ),
-    )
-    .expect("write config");
-    path
-}
 
 fn devices_in(doc: &Value, state: &str, names: &[&str]) -> bool {
     names
@@ -163,7 +93,7 @@ fn api_time(v: &Value, field: &str) -> Timestamp {
 fn metrics_scrape_is_promtool_clean_and_has_every_family() {
     let ns = NetNs::new();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path());
+    let config = write_lab_config(dir.path(), "data");
 
     let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run.log"));
     wait_all_up(&daemon);
@@ -227,7 +157,7 @@ fn metrics_scrape_is_promtool_clean_and_has_every_family() {
         let labels = [("device", device), ("role", role), ("site", site)];
         assert_eq!(must(&m, "netkpi_device_up", &labels), 1.0, "{device}");
         let rtt = must(&m, "netkpi_icmp_rtt_seconds", &[("device", device)]);
-        assert!(rtt > 0.0 && rtt < 0.3, "{device}: loopback RTT {rtt}");
+        assert!(rtt > 0.0 && rtt < TIMEOUT_S, "{device}: loopback RTT {rtt}");
         assert_eq!(
             must(&m, "netkpi_icmp_loss_ratio", &[("device", device)]),
             0.0,
@@ -416,7 +346,7 @@ fn error_of(daemon: &Daemon, path: &str, expect_status: u16) -> String {
 fn api_shapes_errors_and_a_degraded_device() {
     let ns = NetNs::new();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path());
+    let config = write_lab_config(dir.path(), "data");
     let started = Timestamp::now();
     let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run.log"));
     wait_all_up(&daemon);

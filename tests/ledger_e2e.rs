@@ -4,71 +4,16 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{figures, q, secs, state_of, Daemon, NetNs};
+use common::{
+    figures, listen, q, secs, state_of, write_lab_config, Daemon, NetNs, DEVICES, INTERVAL_S,
+    TIMEOUT_S,
+};
 use jiff::Timestamp;
 
-/// Probe timing used below: a round every second, each echo waiting 300 ms.
-const INTERVAL_S: f64 = 1.0;
-const TIMEOUT_S: f64 = 0.3;
-
-fn write_config(dir: &std::path::Path, listen: SocketAddr) -> std::path::PathBuf {
-    let path = dir.join("netkpi.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[daemon]
-listen = "{listen}"
-data_dir = "data"
-timezone = "Asia/Shanghai"
-
-[defaults]
-icmp = {{ interval = "1s", timeout = "300ms", count = 3, down_after = 2, up_after = 2, degraded_loss = 0.5 }}
-
-[[device]]
-name = "core-r1"
-role = "router"
-address = "127.0.10.1"
-site = "core-room"
-icmp = {{}}
-
-[[device]]
-name = "acc-001"
-role = "access_egress"
-address = "127.0.20.1"
-parent = "core-r1"
-icmp = {{}}
-
-[[device]]
-name = "acc-002"
-role = "access_egress"
-address = "127.0.20.2"
-parent = "core-r1"
-icmp = {{}}
-
-[[line]]
-id = "L-001"
-unit = "Finance Bureau"
-carrier = "Carrier A"
-device = "acc-001"
-
-[[line]]
-id = "L-002"
-unit = "Tax Office"
-carrier = "Carrier B"
-device = "acc-002"
-"#
-        ),
-    )
-    .expect("write config");
-    path
-}
-
 fn all_up(doc: &serde_json::Value) -> bool {
-    ["core-r1", "acc-001", "acc-002"]
+    DEVICES
         .iter()
         .all(|d| state_of(doc, "devices", "name", d) == "up")
 }
@@ -77,11 +22,10 @@ fn all_up(doc: &serde_json::Value) -> bool {
 fn outage_is_measured_and_survives_a_crash() {
     let ns = NetNs::new();
     let dir = tempfile::tempdir().expect("tempdir");
-    let listen: SocketAddr = "127.0.0.1:9731".parse().unwrap();
-    let config = write_config(dir.path(), listen);
+    let config = write_lab_config(dir.path(), "data");
     let test_start = Timestamp::now();
 
-    let daemon = Daemon::start(&ns, &config, listen, dir.path().join("run1.log"));
+    let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run1.log"));
     daemon.wait_for(
         "/api/v1/devices",
         "every device up",
@@ -150,7 +94,7 @@ fn outage_is_measured_and_survives_a_crash() {
     daemon.kill9();
     let crashed_at = Instant::now();
     std::thread::sleep(Duration::from_secs(4));
-    let daemon = Daemon::start(&ns, &config, listen, dir.path().join("run2.log"));
+    let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run2.log"));
     let gap_s = crashed_at.elapsed().as_secs_f64();
     daemon.wait_for(
         "/api/v1/devices",

@@ -5,62 +5,15 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{figures, q, sample, secs, state_of, Daemon, NetNs};
+use common::{
+    figures, listen, q, sample, secs, state_of, write_lab_config, Daemon, NetNs, DEVICES,
+    ECHO_COUNT, INTERVAL_S, TIMEOUT_S,
+};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
-
-/// Probe timing used below: a round every second, each echo waiting 300 ms.
-const INTERVAL_S: f64 = 1.0;
-const TIMEOUT_S: f64 = 0.3;
-
-fn listen() -> SocketAddr {
-    "127.0.0.1:9731".parse().unwrap()
-}
-
-fn write_config(dir: &Path, data_dir: &str) -> PathBuf {
-    let path = dir.join("netkpi.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[daemon]
-listen = "{listen}"
-data_dir = "{data_dir}"
-timezone = "Asia/Shanghai"
-
-[defaults]
-icmp = {{ interval = "1s", timeout = "300ms", count = 3, down_after = 2, up_after = 2, degraded_loss = 0.5 }}
-
-[[device]]
-name = "core-r1"
-role = "router"
-address = "127.0.10.1"
-site = "core-room"
-icmp = {{}}
-
-[[device]]
-name = "acc-001"
-role = "access_egress"
-address = "127.0.20.1"
-parent = "core-r1"
-icmp = {{}}
-
-[[line]]
-id = "L-001"
-unit = "Finance Bureau"
-carrier = "Carrier A"
-device = "acc-001"
-"#,
-            listen = listen()
-        ),
-    )
-    .expect("write config");
-    path
-}
 
 fn device<'v>(doc: &'v Value, name: &str) -> &'v Value {
     doc["devices"]
@@ -82,7 +35,7 @@ fn between(a: Timestamp, b: Timestamp) -> f64 {
 fn transitions_wait_for_the_store_and_keep_their_time() {
     let ns = NetNs::new();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(dir.path(), "data");
+    let config = write_lab_config(dir.path(), "data");
     let test_start = Timestamp::now();
     let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run.log"));
     daemon.wait_for(
@@ -90,7 +43,7 @@ fn transitions_wait_for_the_store_and_keep_their_time() {
         "every device up",
         Duration::from_secs(15),
         |doc| {
-            ["core-r1", "acc-001"]
+            DEVICES
                 .iter()
                 .all(|d| state_of(doc, "devices", "name", d) == "up")
         },
@@ -140,9 +93,12 @@ fn transitions_wait_for_the_store_and_keep_their_time() {
     std::thread::sleep(Duration::from_secs(2));
     let m = daemon.metrics();
     let sent_later = must(&m, "netkpi_icmp_echoes_sent_total");
+    // At least one full round of every device in those two seconds.
+    let round = (DEVICES.len() as u32 * ECHO_COUNT) as f64;
     assert!(
-        sent_later >= sent + 6.0,
-        "two devices × 3 echoes a second keep going out: {sent} then {sent_later}"
+        sent_later >= sent + round,
+        "{} devices × {ECHO_COUNT} echoes a second keep going out: {sent} then {sent_later}",
+        DEVICES.len()
     );
     let devices = daemon.get_json("/api/v1/devices");
     let acc = device(&devices, "acc-001");
@@ -272,7 +228,7 @@ fn a_data_dir_that_is_a_file_stops_the_start_with_a_remedy() {
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, "I am a file\n").expect("write the file");
     let file = file.to_str().expect("utf-8 path");
-    let config = write_config(dir.path(), file);
+    let config = write_lab_config(dir.path(), file);
     let log = dir.path().join("run.log");
 
     let started = Instant::now();

@@ -28,6 +28,111 @@ table inet outage {
 }
 "#;
 
+/// The lab network the e2e tests run against (ledger_e2e, api_e2e,
+/// store_failure_e2e): a core router and two access devices on loopback
+/// addresses, each access device carrying one leased line.
+///
+/// ```text
+/// core-r1  127.0.10.1  router         core-room
+/// ├─ acc-001  127.0.20.1  access_egress  finance-bureau  L-001  Finance Bureau  Carrier A  100M
+/// └─ acc-002  127.0.20.2  access_egress  tax-office      L-002  Tax Office      Carrier B   50M
+/// ```
+///
+/// `[planned]` asks for 1 core room, 2 core devices, 3 access devices and 4
+/// leased lines, so planned and configured counts differ. A test that needs
+/// one more target appends its `[[device]]`/`[[line]]` text to
+/// [`lab_config`] rather than writing a config of its own.
+pub const LISTEN: &str = "127.0.0.1:9731";
+
+/// The lab's devices, in config order.
+pub const DEVICES: [&str; 3] = ["core-r1", "acc-001", "acc-002"];
+/// The lab's lines, in config order.
+pub const LINES: [&str; 2] = ["L-001", "L-002"];
+
+/// ICMP probe timing of the lab (`[defaults] icmp`): a round every
+/// `INTERVAL_MS`, each echo waiting `TIMEOUT_MS`, `ECHO_COUNT` echoes a round;
+/// down or up after 2 rounds, degraded from 50 % loss.
+pub const INTERVAL_MS: u64 = 1000;
+pub const TIMEOUT_MS: u64 = 300;
+pub const ECHO_COUNT: u32 = 3;
+/// [`INTERVAL_MS`] in seconds: the period of a probe round.
+pub const INTERVAL_S: f64 = INTERVAL_MS as f64 / 1000.0;
+/// [`TIMEOUT_MS`] in seconds: how long a round waits for its echoes.
+/// A state change is stamped at most `INTERVAL_S + TIMEOUT_S` after the
+/// event that caused it.
+pub const TIMEOUT_S: f64 = TIMEOUT_MS as f64 / 1000.0;
+
+/// The address the lab daemon listens on ([`LISTEN`]).
+pub fn listen() -> SocketAddr {
+    LISTEN.parse().expect("LISTEN is a socket address")
+}
+
+/// The lab config text (see [`LISTEN`]) with `data_dir` as given (relative
+/// paths are taken from the config file's directory).
+pub fn lab_config(data_dir: &str) -> String {
+    format!(
+        r#"
+[daemon]
+listen = "{LISTEN}"
+data_dir = "{data_dir}"
+timezone = "Asia/Shanghai"
+
+[defaults]
+icmp = {{ interval = "{INTERVAL_MS}ms", timeout = "{TIMEOUT_MS}ms", count = {ECHO_COUNT}, down_after = 2, up_after = 2, degraded_loss = 0.5 }}
+
+[[device]]
+name = "core-r1"
+role = "router"
+address = "127.0.10.1"
+site = "core-room"
+icmp = {{}}
+
+[[device]]
+name = "acc-001"
+role = "access_egress"
+address = "127.0.20.1"
+site = "finance-bureau"
+parent = "core-r1"
+icmp = {{}}
+
+[[device]]
+name = "acc-002"
+role = "access_egress"
+address = "127.0.20.2"
+site = "tax-office"
+parent = "core-r1"
+icmp = {{}}
+
+[[line]]
+id = "L-001"
+unit = "Finance Bureau"
+carrier = "Carrier A"
+bandwidth = "100M"
+device = "acc-001"
+
+[[line]]
+id = "L-002"
+unit = "Tax Office"
+carrier = "Carrier B"
+bandwidth = "50M"
+device = "acc-002"
+
+[planned]
+core_rooms = 1
+core_devices = 2
+access_devices = 3
+leased_lines = 4
+"#
+    )
+}
+
+/// Writes [`lab_config`] to `dir/netkpi.toml` and returns its path.
+pub fn write_lab_config(dir: &Path, data_dir: &str) -> PathBuf {
+    let path = dir.join("netkpi.toml");
+    std::fs::write(&path, lab_config(data_dir)).expect("write config");
+    path
+}
+
 /// A private network namespace with loopback up, kept alive by a holder
 /// process; dropped with it.
 pub struct NetNs {
