@@ -44,3 +44,65 @@ pub const SLA_AVAILABILITY_TARGET: f64 = 0.999;
 pub const SLA_RESPOND_WITHIN: Duration = Duration::from_secs(30 * 60);
 /// Restore service within four hours.
 pub const SLA_RESTORE_WITHIN: Duration = Duration::from_secs(4 * 3600);
+
+/// 60 s between polls: counters and sensor values change slowly, and a
+/// city's few hundred agents (many of them UPS and air-conditioning cards
+/// with weak CPUs) are walked about once a second in total.
+pub const SNMP_INTERVAL: Duration = Duration::from_secs(60);
+/// An agent that has not answered in 2 s is busy or gone; waiting longer
+/// only delays the verdict (a loaded core switch still answers in well under
+/// a second).
+pub const SNMP_TIMEOUT: Duration = Duration::from_secs(2);
+/// One retry: UDP drops a datagram now and then, and a single loss should
+/// not fail a poll.
+pub const SNMP_RETRIES: u32 = 1;
+/// v2c: what nearly every agent speaks, and it has GETBULK (v1 has not).
+pub const SNMP_VERSION: &str = "2c";
+/// SPEC §2 shows `community = "public"`, the factory default of net-snmp and
+/// of most vendors' agents, so an unchanged lab device answers. It is not a
+/// recommendation: operators are expected to set their own community (or
+/// `community_file`), or to use SNMPv3.
+pub const SNMP_COMMUNITY: &str = "public";
+/// The registered SNMP agent port (RFC 3417 §4).
+pub const SNMP_PORT: u16 = 161;
+/// 25 varbinds per GETBULK: a reply of counters stays well inside one
+/// 1500-byte Ethernet frame, so it is not fragmented on the WAN, while a
+/// 48-port switch's column still takes only two round trips.
+pub const SNMP_MAX_REPETITIONS: u32 = 25;
+
+/// Polling faster than every second loads the agents' CPUs (SNMP runs on the
+/// control plane) without telling anything new.
+pub const SNMP_MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Slower polls would hide outages of SNMP-only devices (UPS cards that do not
+/// answer ping) shorter than the interval from the ledger.
+pub const SNMP_MAX_INTERVAL: Duration = Duration::from_secs(3600);
+/// More retries only delay the verdict on a dead agent.
+pub const SNMP_MAX_RETRIES: u32 = 10;
+/// GETBULK larger than this makes replies too big for one UDP datagram on
+/// most agents, which then answer `tooBig` or not at all.
+pub const SNMP_MAX_MAX_REPETITIONS: u32 = 1000;
+/// net-snmp refuses pass phrases shorter than 8 characters
+/// (`USM_LENGTH_P_MIN`), and so do most agents built on it: a shorter one
+/// could never match the device.
+pub const SNMP_MIN_PASS_PHRASE: usize = 8;
+
+/// Profiles that ship with netkpi (SPEC §2, issue 3). Users add their own as
+/// `*.toml` files in `daemon.profile_dirs`, named by the file's stem.
+pub const BUILTIN_PROFILE_NAMES: &[&str] = &[
+    "system",
+    "if_mib",
+    "ups_mib",
+    "entity_sensor",
+    "host_resources",
+    "apc_powernet",
+    "liebert",
+    "huawei",
+    "h3c",
+];
+
+/// Where the SNMP trap receiver listens when `[traps]` is present without
+/// `listen` (SPEC §2): every address, the registered trap port (RFC 3417 §4),
+/// which needs CAP_NET_BIND_SERVICE.
+pub const TRAPS_LISTEN: &str = "0.0.0.0:162";
+/// SPEC §2 shows `communities = ["public"]`, the agents' factory default.
+pub const TRAPS_COMMUNITY: &str = "public";

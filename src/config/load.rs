@@ -8,21 +8,22 @@
 //! reports every unknown key and wrong type rather than the first.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
+use super::builtin::BUILTIN_PROFILE_NAMES;
 use super::raw::{
     Entry, RawConfig, RawDaemon, RawDefaults, RawDevice, RawLine, RawMaintenance, RawPlanned,
-    RawSla,
+    RawSla, RawTrapUser, RawTraps,
 };
 use super::span::{path_at, Diags};
 use super::{validate, Config, Diagnostic};
 
 /// The sections SPEC §2 defines that this version reads.
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "daemon",
     "defaults",
     "device",
@@ -30,23 +31,37 @@ const SECTIONS: [&str; 7] = [
     "maintenance",
     "sla",
     "planned",
+    "traps",
 ];
 
-pub(super) const SNMP_UNSUPPORTED: &str = "SNMP polling is not supported by this version yet; \
-     remove `snmp` (ICMP monitoring works without it)";
-const TRAPS_UNSUPPORTED: &str =
-    "the SNMP trap receiver is not supported by this version yet; remove [traps]";
-const ALARM_UNSUPPORTED: &str = "alarms on polled values are not supported by this version yet \
-     (they need SNMP polling); remove [[alarm]]";
+const ALARM_UNSUPPORTED: &str = "alarms on polled values are not supported by this version yet; \
+     remove [[alarm]] (polled values are still exported as metrics, where Prometheus rules can alert on them)";
+
+/// Keys whose values are secrets: a wrong-typed value there is reported
+/// without the value, which may be the secret itself (`community = 12345`).
+const SECRET_KEYS: [&str; 2] = ["community", "communities"];
 
 /// A key that is dropped and retried this many times per entry before giving
 /// up: far more than any real entry has keys, only a guard against a loop.
 const MAX_RETRIES: usize = 64;
 
-/// Reads and validates the config file at `path`.
+/// Reads and validates the config file at `path`; the profiles it may name
+/// are the built-in ones and the user files in its `daemon.profile_dirs`
+/// ([`profile_names`]).
 pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
+    load_with(path, profile_names)
+}
+
+/// [`load`], with the names of the profiles a device may poll given by
+/// `known_profiles`, which is called once with the resolved, existing
+/// `daemon.profile_dirs` (e.g. to parse the profile files, which this module
+/// does not read). A name it does not return is an error at the device.
+pub fn load_with(
+    path: &Path,
+    known_profiles: impl FnOnce(&[PathBuf]) -> Vec<String>,
+) -> Result<Config, Vec<Diagnostic>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => load_str(path, &text),
+        Ok(text) => load_str_with(path, &text, known_profiles),
         Err(e) => Err(vec![Diagnostic {
             file: path.to_path_buf(),
             line: 0,
@@ -58,8 +73,17 @@ pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
 }
 
 /// Validates `text` as if read from `path` (which names it in messages and is
-/// the base for relative `data_dir` and `api_token_file`).
+/// the base for relative paths: `data_dir`, `profile_dirs`, secret files).
 pub fn load_str(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
+    load_str_with(path, text, profile_names)
+}
+
+/// [`load_str`] with the known profiles given as in [`load_with`].
+pub fn load_str_with(
+    path: &Path,
+    text: &str,
+    known_profiles: impl FnOnce(&[PathBuf]) -> Vec<String>,
+) -> Result<Config, Vec<Diagnostic>> {
     let mut diags = Diags::new(path, text);
 
     let (root, syntax) = DeTable::parse_recoverable(text);
@@ -83,12 +107,43 @@ pub fn load_str(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
     let raw = read_sections(root, &mut diags);
     let structural = diags.len();
     diags.sort_from(0);
-    let config = validate::resolve(path, raw, &mut diags);
+    let config = validate::resolve(path, raw, &mut diags, known_profiles);
     diags.sort_from(structural);
     match config {
         Some(config) if diags.is_empty() => Ok(config),
         _ => Err(diags.into_vec()),
     }
+}
+
+/// The built-in profile names, then the stem of every `*.toml` file in
+/// `profile_dirs` (sorted; a name in several places is listed once).
+pub fn profile_names(profile_dirs: &[PathBuf]) -> Vec<String> {
+    let mut names: Vec<String> = BUILTIN_PROFILE_NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let mut user = Vec::new();
+    for dir in profile_dirs {
+        // Unreadable folders were reported when `profile_dirs` was checked.
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|e| e == "toml") && p.is_file() {
+                if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+                    user.push(stem.to_string());
+                }
+            }
+        }
+    }
+    user.sort();
+    for name in user {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 fn syntax_message(e: &toml::de::Error) -> String {
@@ -125,7 +180,7 @@ fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig
             "maintenance" => {
                 raw.maintenance = entries::<RawMaintenance>(key.span(), value, "maintenance", diags)
             }
-            "traps" => diags.at(key.span(), "traps", TRAPS_UNSUPPORTED),
+            "traps" => read_traps(key.span(), value, &mut raw, diags),
             "alarm" => diags.at(key.span(), "alarm", ALARM_UNSUPPORTED),
             other => diags.at(
                 key.span(),
@@ -139,6 +194,28 @@ fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig
         }
     }
     raw
+}
+
+/// `[traps]`: its own keys as one section, its `[[traps.v3_user]]` entries
+/// one by one like `[[device]]`.
+fn read_traps(
+    key_span: Range<usize>,
+    mut value: Spanned<DeValue<'_>>,
+    raw: &mut RawConfig,
+    diags: &mut Diags<'_>,
+) {
+    let users = match value.get_mut() {
+        DeValue::Table(table) => table.remove_entry("v3_user"),
+        _ => None,
+    };
+    let span = value.span();
+    let span = if span == (0..0) { key_span } else { span };
+    if let Some(traps) = section::<RawTraps>(value, "traps", diags) {
+        raw.traps = Some((traps, span));
+    }
+    if let Some((users_key, users)) = users {
+        raw.trap_users = entries::<RawTrapUser>(users_key.span(), users, "traps.v3_user", diags);
+    }
 }
 
 /// A single-table section such as `[daemon]`.
@@ -257,11 +334,30 @@ fn deserialize<T: DeserializeOwned>(
         };
         let text = match found.kind {
             Found::Key => unknown_key_message(&found.path, &message),
+            Found::Value if is_secret(&found.path) => type_message(&without_values(&message)),
             Found::Value => type_message(&message),
         };
         diags.at(span, found.path, text);
     }
     None
+}
+
+/// Whether the value at `path` (e.g. `traps.communities[1]`) is a secret.
+fn is_secret(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let key = last.split('[').next().unwrap_or(last);
+    SECRET_KEYS.contains(&key)
+}
+
+/// serde's message with every quoted value (`` `5` ``) left out.
+fn without_values(serde_message: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in serde_message.split('`').enumerate() {
+        if i % 2 == 0 {
+            out.push_str(part);
+        }
+    }
+    out.replace("  ", " ").replace(" ,", ",")
 }
 
 enum Found {
@@ -317,29 +413,6 @@ fn remove_at(value: &mut DeValue<'_>, span: &Range<usize>, path: &str) -> Option
 /// `path` is the unknown key's full path, e.g. `defaults.icmp.intervall`.
 fn unknown_key_message(path: &str, serde_message: &str) -> String {
     let (context, key) = path.rsplit_once('.').unwrap_or(("", path));
-    let shape: String = {
-        // `device[3]` → `device[]`, to recognise the place whatever the index.
-        let mut out = String::new();
-        let mut in_index = false;
-        for c in context.chars() {
-            match c {
-                '[' => {
-                    in_index = true;
-                    out.push('[');
-                }
-                ']' => {
-                    in_index = false;
-                    out.push(']');
-                }
-                _ if in_index => {}
-                _ => out.push(c),
-            }
-        }
-        out
-    };
-    if key == "snmp" && (shape == "defaults" || shape == "device[]") {
-        return SNMP_UNSUPPORTED.to_string();
-    }
     // serde: "unknown field `x`, expected one of `a`, `b`" / "expected `a`".
     let expected: Vec<&str> = serde_message
         .split('`')

@@ -21,18 +21,19 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use load::{load, load_str};
+pub use builtin::BUILTIN_PROFILE_NAMES;
+pub use load::{load, load_str, load_str_with, load_with, profile_names};
 pub use secret::Secret;
 
-/// The line `netkpi check` prints for a valid config (SPEC §1).
+/// The line `netkpi check` prints for a valid config (SPEC §1). K is the
+/// number of distinct profiles the devices name (what `check` validated),
+/// not the number available.
 pub fn summary(config: &Config) -> String {
-    // SNMP profiles do not exist yet, so none can be named.
-    let profiles = 0;
     format!(
         "ok: {} devices, {} lines, {} profiles",
         config.devices.len(),
         config.lines.len(),
-        profiles
+        config.profiles_in_use().len()
     )
 }
 
@@ -73,6 +74,23 @@ pub struct Config {
     pub maintenance: Vec<Maintenance>,
     pub sla: Sla,
     pub planned: Planned,
+    /// `Some` when the config has a `[traps]` section.
+    pub traps: Option<Traps>,
+}
+
+impl Config {
+    /// Every profile some device polls, each once, in the order first named.
+    pub fn profiles_in_use(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for d in &self.devices {
+            for p in d.snmp.iter().flat_map(|s| &s.profiles) {
+                if !out.contains(&p.as_str()) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +102,10 @@ pub struct Daemon {
     /// The IANA name as written, for display.
     pub timezone_name: String,
     pub api_token_file: Option<PathBuf>,
+    /// Folders of user profiles (`*.toml`, named by file stem), resolved
+    /// against the config file's directory; each existed when loaded. Empty
+    /// when not given: only the built-in profiles are known.
+    pub profile_dirs: Vec<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -198,6 +220,213 @@ pub struct Device {
     pub parent: Option<String>,
     /// `Some` when ICMP probing is enabled for this device.
     pub icmp: Option<IcmpSettings>,
+    /// `Some` when SNMP polling is enabled for this device.
+    pub snmp: Option<SnmpSettings>,
+}
+
+/// How one device is polled over SNMP. Every field is resolved (device keys
+/// over `[defaults.snmp]` over the built-in defaults).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SnmpSettings {
+    /// Time between the starts of two polls.
+    pub interval: Duration,
+    /// How long to wait for each reply.
+    pub timeout: Duration,
+    /// Requests re-sent after a timeout, so one poll takes at most
+    /// `timeout * (retries + 1)`, which is shorter than `interval`.
+    pub retries: u32,
+    pub version: SnmpVersion,
+    pub port: u16,
+    /// GETBULK `max-repetitions` (unused with v1, which has no GETBULK).
+    pub max_repetitions: u32,
+    /// Profile names, at least one, each known, no repeats.
+    pub profiles: Vec<String>,
+    /// Matches `version`: `Community` for v1 and v2c, `V3` for v3.
+    pub credentials: SnmpCredentials,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SnmpVersion {
+    V1,
+    V2c,
+    V3,
+}
+
+impl SnmpVersion {
+    pub const ALL: [SnmpVersion; 3] = [SnmpVersion::V1, SnmpVersion::V2c, SnmpVersion::V3];
+
+    /// As written in the config: `"1"`, `"2c"`, `"3"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnmpVersion::V1 => "1",
+            SnmpVersion::V2c => "2c",
+            SnmpVersion::V3 => "3",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SnmpVersion> {
+        SnmpVersion::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SnmpCredentials {
+    /// v1/v2c community, from `community` or `community_file`.
+    Community(Secret),
+    /// v3 user-based security (RFC 3414). `privacy` is only ever `Some` when
+    /// `auth` is: there is no privacy without authentication.
+    V3 {
+        user: String,
+        auth: Option<(SnmpAuth, Secret)>,
+        privacy: Option<(SnmpPriv, Secret)>,
+        /// How a too-short localized key is stretched for AES-192/256;
+        /// `None` uses it as it is (enough with SHA-256 or longer).
+        key_extension: Option<KeyExtension>,
+    },
+}
+
+/// The v3 authentication protocol: HMAC-MD5-96 and HMAC-SHA-96 (RFC 3414),
+/// the HMAC-SHA-2 family (RFC 7860).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SnmpAuth {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl SnmpAuth {
+    pub const ALL: [SnmpAuth; 6] = [
+        SnmpAuth::Md5,
+        SnmpAuth::Sha1,
+        SnmpAuth::Sha224,
+        SnmpAuth::Sha256,
+        SnmpAuth::Sha384,
+        SnmpAuth::Sha512,
+    ];
+
+    /// As written in the config; `"sha"` is SHA-1, as in net-snmp.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnmpAuth::Md5 => "md5",
+            SnmpAuth::Sha1 => "sha",
+            SnmpAuth::Sha224 => "sha224",
+            SnmpAuth::Sha256 => "sha256",
+            SnmpAuth::Sha384 => "sha384",
+            SnmpAuth::Sha512 => "sha512",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SnmpAuth> {
+        SnmpAuth::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Length of the localized key (the hash's output, RFC 3414 §2.6).
+    pub fn key_len(self) -> usize {
+        match self {
+            SnmpAuth::Md5 => 16,
+            SnmpAuth::Sha1 => 20,
+            SnmpAuth::Sha224 => 28,
+            SnmpAuth::Sha256 => 32,
+            SnmpAuth::Sha384 => 48,
+            SnmpAuth::Sha512 => 64,
+        }
+    }
+}
+
+/// The v3 privacy protocol: CBC-DES (RFC 3414), CFB-AES-128 (RFC 3826), and
+/// the AES-192/256 variants of draft-blumenthal-aes-usm-04.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SnmpPriv {
+    Des,
+    Aes128,
+    Aes192,
+    Aes256,
+}
+
+impl SnmpPriv {
+    pub const ALL: [SnmpPriv; 4] = [
+        SnmpPriv::Des,
+        SnmpPriv::Aes128,
+        SnmpPriv::Aes192,
+        SnmpPriv::Aes256,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnmpPriv::Des => "des",
+            SnmpPriv::Aes128 => "aes128",
+            SnmpPriv::Aes192 => "aes192",
+            SnmpPriv::Aes256 => "aes256",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SnmpPriv> {
+        SnmpPriv::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// Key material the cipher takes from the localized key (DES: 8 bytes
+    /// of key and 8 of pre-IV, RFC 3414 §8.1.1.1).
+    pub fn key_len(self) -> usize {
+        match self {
+            SnmpPriv::Des | SnmpPriv::Aes128 => 16,
+            SnmpPriv::Aes192 => 24,
+            SnmpPriv::Aes256 => 32,
+        }
+    }
+}
+
+/// How the localized key is lengthened when the auth hash is shorter than an
+/// AES-192/256 key. Agents differ, and the two methods give different keys,
+/// so it has to match the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyExtension {
+    /// draft-reeder-snmpv3-usm-3desede: Cisco IOS (net-snmp's
+    /// `AES192C`/`AES256C`).
+    Reeder,
+    /// draft-blumenthal-aes-usm-04: net-snmp's `AES192`/`AES256`
+    /// and most other agents.
+    Blumenthal,
+}
+
+impl KeyExtension {
+    pub const ALL: [KeyExtension; 2] = [KeyExtension::Reeder, KeyExtension::Blumenthal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyExtension::Reeder => "reeder",
+            KeyExtension::Blumenthal => "blumenthal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyExtension> {
+        KeyExtension::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// The SNMP trap and inform receiver (`[traps]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Traps {
+    pub listen: SocketAddr,
+    /// v1/v2c traps and informs are accepted with any of these; empty means
+    /// only v3 is accepted.
+    pub communities: Vec<Secret>,
+    /// `[[traps.v3_user]]`: the v3 senders accepted.
+    pub v3_users: Vec<TrapUser>,
+}
+
+/// One v3 trap sender: a USM user as configured on the sending device, whose
+/// keys are localized to that device's engine ID (RFC 3414 §2.6).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrapUser {
+    pub user: String,
+    /// The sender's snmpEngineID, 5 to 32 bytes (RFC 3411 §5).
+    pub engine_id: Vec<u8>,
+    pub auth: Option<(SnmpAuth, Secret)>,
+    pub privacy: Option<(SnmpPriv, Secret)>,
+    pub key_extension: Option<KeyExtension>,
 }
 
 #[derive(Clone, Debug)]

@@ -18,14 +18,14 @@ pub(super) struct RawDaemon {
     pub data_dir: Option<S<String>>,
     pub timezone: Option<S<String>>,
     pub api_token_file: Option<S<String>>,
+    pub profile_dirs: Option<S<Vec<S<String>>>>,
 }
 
-/// `[defaults]`. `snmp` is recognised by `load.rs` and refused with its own
-/// message until SNMP polling exists.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDefaults {
     pub icmp: Option<S<RawIcmp>>,
+    pub snmp: Option<S<RawSnmp>>,
 }
 
 /// Integers are read as `i64` so that a negative or oversized value gets a
@@ -50,6 +50,53 @@ pub(super) struct RawDevice {
     pub site: Option<S<String>>,
     pub parent: Option<S<String>>,
     pub icmp: Option<S<RawIcmp>>,
+    pub snmp: Option<S<RawSnmp>>,
+}
+
+/// A device's `snmp` and `[defaults.snmp]`: one shape, so that any key can be
+/// defaulted; `validate.rs` refuses `profiles` in the defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSnmp {
+    pub interval: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub retries: Option<S<i64>>,
+    pub version: Option<S<String>>,
+    pub port: Option<S<i64>>,
+    pub max_repetitions: Option<S<i64>>,
+    pub profiles: Option<S<Vec<S<String>>>>,
+    pub community: Option<S<String>>,
+    pub community_file: Option<S<String>>,
+    pub user: Option<S<String>>,
+    pub auth: Option<S<String>>,
+    pub auth_pass_file: Option<S<String>>,
+    #[serde(rename = "priv")]
+    pub privacy: Option<S<String>>,
+    pub priv_pass_file: Option<S<String>>,
+    pub key_extension: Option<S<String>>,
+}
+
+/// `[traps]` without its `[[traps.v3_user]]` entries, which `load.rs` reads
+/// one by one like `[[device]]` so each gets its own messages.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTraps {
+    pub listen: Option<S<String>>,
+    pub communities: Option<S<Vec<S<String>>>>,
+}
+
+/// One `[[traps.v3_user]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTrapUser {
+    pub user: Option<S<String>>,
+    pub engine_id: Option<S<String>>,
+    pub auth: Option<S<String>>,
+    pub auth_pass_file: Option<S<String>>,
+    #[serde(rename = "priv")]
+    pub privacy: Option<S<String>>,
+    pub priv_pass_file: Option<S<String>>,
+    pub key_extension: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +166,9 @@ pub(super) struct RawConfig {
     pub maintenance: Vec<Entry<RawMaintenance>>,
     pub sla: Option<RawSla>,
     pub planned: Option<RawPlanned>,
+    /// `[traps]`, with the span of its header for messages about it as a whole.
+    pub traps: Option<(RawTraps, std::ops::Range<usize>)>,
+    pub trap_users: Vec<Entry<RawTrapUser>>,
     /// `name` of every `[[device]]` table that has a string one, even when
     /// the entry failed to deserialize, so references to it are not reported
     /// as dangling on top of the real mistake.

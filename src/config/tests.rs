@@ -36,7 +36,7 @@ fn load_ok(path: &Path) -> Config {
 /// One entry per rule: the fixture and exactly what `netkpi check` prints.
 const INVALID: &[(&str, &[&str])] = &[
     ("invalid-alarm.toml", &[
-        "invalid-alarm.toml:2:3: alarm: alarms on polled values are not supported by this version yet (they need SNMP polling); remove [[alarm]]",
+        "invalid-alarm.toml:2:3: alarm: alarms on polled values are not supported by this version yet; remove [[alarm]] (polled values are still exported as metrics, where Prometheus rules can alert on them)",
     ]),
     ("invalid-count.toml", &[
         "invalid-count.toml:6:18: device[0].icmp.count: count must be between 1 and 100 (echoes per round), not 0",
@@ -105,7 +105,11 @@ const INVALID: &[(&str, &[&str])] = &[
         "invalid-line-id-is-device.toml:13:6: line[0].id: line id \"acc-001\" is also the name of device[1]; maintenance targets name devices and lines alike, so rename one",
     ]),
     ("invalid-line-interface-missing-name.toml", &[
-        "invalid-line-interface-missing-name.toml:16:13: line[0].interface.name: missing `name`: the port's ifName, e.g. \"GigabitEthernet0/0/1\"",
+        "invalid-line-interface-missing-name.toml:17:13: line[0].interface.name: missing `name`: the port's ifName, e.g. \"GigabitEthernet0/0/1\"",
+    ]),
+    ("invalid-line-interface-no-if-mib.toml", &[
+        "invalid-line-interface-no-if-mib.toml:22:24: line[0].interface.device: device \"core-r1\" has no SNMP polling with the if_mib profile; a line's interface state comes from IF-MIB, so give that device snmp = { profiles = [\"if_mib\"] }",
+        "invalid-line-interface-no-if-mib.toml:28:24: line[1].interface.device: device \"core-r2\" has no SNMP polling with the if_mib profile; a line's interface state comes from IF-MIB, so add \"if_mib\" to that device's snmp profiles",
     ]),
     ("invalid-line-interface-unknown-device.toml", &[
         "invalid-line-interface-unknown-device.toml:16:24: line[0].interface.device: no device named \"core-r9\"",
@@ -143,17 +147,113 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-planned-negative.toml", &[
         "invalid-planned-negative.toml:4:18: planned.access_devices: access_devices is a planned quantity and cannot be negative (-150)",
     ]),
+    ("invalid-profile-dirs-missing.toml", &[
+        "invalid-profile-dirs-missing.toml:3:29: daemon.profile_dirs[1]: cannot read profile folder \"no-such-folder\": no such folder (a relative path starts at this config file's folder); create it or remove it from profile_dirs",
+    ]),
     ("invalid-sla-target.toml", &[
         "invalid-sla-target.toml:3:23: sla.availability_target: availability_target must be a ratio greater than 0 and at most 1, not 99.9; for 99.9% write 0.999",
     ]),
     ("invalid-sla-zero-duration.toml", &[
         "invalid-sla-zero-duration.toml:3:18: sla.respond_within: must be longer than 0",
     ]),
+    ("invalid-snmp-auth-without-pass-file.toml", &[
+        "invalid-snmp-auth-without-pass-file.toml:6:8: device[0].snmp.auth_pass_file: missing `auth_pass_file`: auth = \"sha256\" needs the file holding its pass phrase",
+    ]),
+    ("invalid-snmp-community-and-file.toml", &[
+        "invalid-snmp-community-and-file.toml:6:49: device[0].snmp.community_file: set either community or community_file, not both",
+    ]),
+    ("invalid-snmp-community-on-v3.toml", &[
+        "invalid-snmp-community-on-v3.toml:6:51: device[0].snmp.community: community is only for SNMPv1 and v2c; SNMPv3 authenticates with user, auth and priv",
+    ]),
+    ("invalid-snmp-defaults-profiles.toml", &[
+        "invalid-snmp-defaults-profiles.toml:3:21: defaults.snmp.profiles: profiles are chosen per device (a UPS and a router need different ones); move them to each device's snmp",
+    ]),
     ("invalid-snmp-defaults.toml", &[
-        "invalid-snmp-defaults.toml:3:1: defaults.snmp: SNMP polling is not supported by this version yet; remove `snmp` (ICMP monitoring works without it)",
+        "invalid-snmp-defaults.toml:3:55: defaults.snmp.user: user is only for SNMPv3; set version = \"3\"",
     ]),
     ("invalid-snmp-device.toml", &[
-        "invalid-snmp-device.toml:6:1: device[0].snmp: SNMP polling is not supported by this version yet; remove `snmp` (ICMP monitoring works without it)",
+        "invalid-snmp-device.toml:6:8: device[0].snmp.profiles: missing `profiles`: the profiles to poll, e.g. profiles = [\"system\", \"if_mib\"]",
+    ]),
+    ("invalid-snmp-duplicate-profile.toml", &[
+        "invalid-snmp-duplicate-profile.toml:6:42: device[0].snmp.profiles[2]: profile \"system\" is listed twice; name each profile once",
+    ]),
+    ("invalid-snmp-empty-profiles.toml", &[
+        "invalid-snmp-empty-profiles.toml:6:21: device[0].snmp.profiles: must name at least one profile, e.g. [\"system\", \"if_mib\"]",
+    ]),
+    ("invalid-snmp-interval-too-long.toml", &[
+        "invalid-snmp-interval-too-long.toml:3:21: defaults.snmp.interval: interval must be at most 1h: outages of devices watched only over SNMP that are shorter than the interval would go unrecorded",
+    ]),
+    ("invalid-snmp-interval-too-short.toml", &[
+        "invalid-snmp-interval-too-short.toml:3:21: defaults.snmp.interval: interval must be at least 1s: faster polls load the agents' CPUs without telling anything new",
+    ]),
+    ("invalid-snmp-key-extension-without-aes256.toml", &[
+        "invalid-snmp-key-extension-without-aes256.toml:6:162: device[0].snmp.key_extension: key_extension only applies to priv = \"aes192\" or \"aes256\"; remove it",
+    ]),
+    ("invalid-snmp-max-repetitions-v1.toml", &[
+        "invalid-snmp-max-repetitions-v1.toml:6:43: device[0].snmp.max_repetitions: max_repetitions is for GETBULK, which SNMPv1 does not have; remove it or set version = \"2c\"",
+    ]),
+    ("invalid-snmp-max-repetitions.toml", &[
+        "invalid-snmp-max-repetitions.toml:3:28: defaults.snmp.max_repetitions: max_repetitions must be between 1 and 1000 (rows asked for in one GETBULK request), not 5000",
+    ]),
+    ("invalid-snmp-pass-file-empty.toml", &[
+        "invalid-snmp-pass-file-empty.toml:6:70: device[0].snmp.auth_pass_file: \"secrets/empty_pass\" is empty; put the pass phrase in it",
+    ]),
+    ("invalid-snmp-pass-file-missing.toml", &[
+        "invalid-snmp-pass-file-missing.toml:6:70: device[0].snmp.auth_pass_file: cannot read \"secrets/no-such-file\": no such file (a relative path starts at this config file's folder)",
+    ]),
+    ("invalid-snmp-pass-file-short.toml", &[
+        "invalid-snmp-pass-file-short.toml:6:70: device[0].snmp.auth_pass_file: the pass phrase in \"secrets/short_pass\" is shorter than 8 characters; net-snmp refuses shorter ones, so it cannot be the one set on the device",
+    ]),
+    ("invalid-snmp-pass-file-two-lines.toml", &[
+        "invalid-snmp-pass-file-two-lines.toml:6:70: device[0].snmp.auth_pass_file: \"secrets/two_lines\" has more than one line; put only the pass phrase in it",
+    ]),
+    ("invalid-snmp-pass-file-without-protocol.toml", &[
+        "invalid-snmp-pass-file-without-protocol.toml:6:56: device[0].snmp.auth_pass_file: auth_pass_file is set but auth is not; set auth to the protocol the device uses: one of md5, sha, sha224, sha256, sha384, sha512",
+        "invalid-snmp-pass-file-without-protocol.toml:11:108: device[1].snmp.priv_pass_file: priv_pass_file is set but priv is not; set priv to the cipher the device uses: one of des, aes128, aes192, aes256",
+    ]),
+    ("invalid-snmp-port.toml", &[
+        "invalid-snmp-port.toml:6:17: device[0].snmp.port: port must be between 1 and 65535 (the agent's UDP port), not 0",
+    ]),
+    ("invalid-snmp-priv-without-auth.toml", &[
+        "invalid-snmp-priv-without-auth.toml:6:46: device[0].snmp.priv: priv needs auth: SNMPv3 has no privacy without authentication (RFC 3414); set auth and auth_pass_file as well",
+    ]),
+    ("invalid-snmp-priv-without-pass-file.toml", &[
+        "invalid-snmp-priv-without-pass-file.toml:6:8: device[0].snmp.priv_pass_file: missing `priv_pass_file`: priv = \"aes128\" needs the file holding its pass phrase",
+    ]),
+    ("invalid-snmp-retries.toml", &[
+        "invalid-snmp-retries.toml:3:20: defaults.snmp.retries: retries must be between 0 and 10 (requests sent again after a timeout), not -1",
+    ]),
+    ("invalid-snmp-short-key-needs-extension.toml", &[
+        "invalid-snmp-short-key-needs-extension.toml:6:98: device[0].snmp.priv: priv = \"aes256\" needs a 32-byte key but auth = \"sha\" gives 20 bytes; set key_extension = \"blumenthal\" (net-snmp and most agents) or \"reeder\" (Cisco), as the device does",
+    ]),
+    ("invalid-snmp-timeout-retries.toml", &[
+        "invalid-snmp-timeout-retries.toml:9:20: device[0].snmp.retries: timeout 3s from [defaults.snmp] × (1 + retries 3) = 12s must be shorter than interval 10s from [defaults.snmp]: a poll and its retries have to finish before the next poll starts",
+    ]),
+    ("invalid-snmp-timeout-zero.toml", &[
+        "invalid-snmp-timeout-zero.toml:3:20: defaults.snmp.timeout: timeout must be longer than 0, e.g. \"2s\"",
+    ]),
+    ("invalid-snmp-unknown-key.toml", &[
+        "invalid-snmp-unknown-key.toml:6:10: device[0].snmp.comunity: unknown key `comunity` in device[0].snmp; expected one of: interval, timeout, retries, version, port, max_repetitions, profiles, community, community_file, user, auth, auth_pass_file, priv, priv_pass_file, key_extension (did you mean `community`?)",
+    ]),
+    ("invalid-snmp-unknown-profile.toml", &[
+        "invalid-snmp-unknown-profile.toml:6:32: device[0].snmp.profiles[1]: unknown profile \"if-mib\"; known: system, if_mib, ups_mib, entity_sensor, host_resources, apc_powernet, liebert, huawei, h3c (did you mean `if_mib`?)",
+    ]),
+    ("invalid-snmp-unknown-protocols.toml", &[
+        "invalid-snmp-unknown-protocols.toml:6:46: device[0].snmp.auth: unknown auth protocol \"SHA1\"; expected one of: md5, sha, sha224, sha256, sha384, sha512 (did you mean `sha`?)",
+        "invalid-snmp-unknown-protocols.toml:6:99: device[0].snmp.priv: unknown priv protocol \"aes\"; expected one of: des, aes128, aes192, aes256 (did you mean `aes128`?)",
+        "invalid-snmp-unknown-protocols.toml:6:160: device[0].snmp.key_extension: unknown key_extension \"cisco\"; expected one of: reeder, blumenthal",
+    ]),
+    ("invalid-snmp-user-empty.toml", &[
+        "invalid-snmp-user-empty.toml:6:32: device[0].snmp.user: user must be 1 to 32 characters long (an SNMPv3 user name, as configured on the device)",
+    ]),
+    ("invalid-snmp-v3-key-on-v2c.toml", &[
+        "invalid-snmp-v3-key-on-v2c.toml:6:17: device[0].snmp.user: user is only for SNMPv3; set version = \"3\"",
+    ]),
+    ("invalid-snmp-v3-missing-user.toml", &[
+        "invalid-snmp-v3-missing-user.toml:6:8: device[0].snmp.user: missing `user`: SNMPv3 needs the user name configured on the device",
+    ]),
+    ("invalid-snmp-version.toml", &[
+        "invalid-snmp-version.toml:6:20: device[0].snmp.version: unknown SNMP version \"v2c\"; expected one of: 1, 2c, 3 (did you mean `2c`?)",
     ]),
     ("invalid-syntax.toml", &[
         "invalid-syntax.toml:3:25: daemon.listen: TOML syntax error: invalid basic string, expected `\"`",
@@ -172,14 +272,34 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-timezone.toml", &[
         "invalid-timezone.toml:3:12: daemon.timezone: unknown time zone \"Asia/Shangai\"; use an IANA name such as \"Asia/Shanghai\" or \"UTC\"",
     ]),
+    ("invalid-traps-duplicate-user.toml", &[
+        "invalid-traps-duplicate-user.toml:9:8: traps.v3_user[1].user: traps.v3_user[0] (line 5) already has user \"trap\" with this engine_id; list each user and engine once",
+    ]),
+    ("invalid-traps-empty-community.toml", &[
+        "invalid-traps-empty-community.toml:3:28: traps.communities[1]: must not be empty; write a community the devices send traps with",
+    ]),
+    ("invalid-traps-engine-id.toml", &[
+        "invalid-traps-engine-id.toml:6:13: traps.v3_user[0].engine_id: engine_id \"80:00:1f:88\" is not hex; write the engine ID as an even number of hex digits, e.g. \"80001f8880e9630000d61ff449\"",
+        "invalid-traps-engine-id.toml:10:13: traps.v3_user[1].engine_id: engine_id is 4 bytes long; an SNMP engine ID is 5 to 32 bytes (RFC 3411), e.g. \"80001f8880e9630000d61ff449\"",
+    ]),
+    ("invalid-traps-unknown-key.toml", &[
+        "invalid-traps-unknown-key.toml:6:1: traps.v3_user[0].engine: unknown key `engine` in traps.v3_user[0]; expected one of: user, engine_id, auth, auth_pass_file, priv, priv_pass_file, key_extension",
+        "invalid-traps-unknown-key.toml:4:1: traps.v3_user[0].engine_id: missing `engine_id`: v3 traps are keyed to the sending device's snmpEngineID (RFC 3414 §2.6); read it on the device (SNMP-FRAMEWORK-MIB::snmpEngineID.0) and write it in hex",
+    ]),
+    ("invalid-traps-v3-missing-engine-id.toml", &[
+        "invalid-traps-v3-missing-engine-id.toml:4:1: traps.v3_user[0].engine_id: missing `engine_id`: v3 traps are keyed to the sending device's snmpEngineID (RFC 3414 §2.6); read it on the device (SNMP-FRAMEWORK-MIB::snmpEngineID.0) and write it in hex",
+    ]),
+    ("invalid-traps-v3-priv-without-auth.toml", &[
+        "invalid-traps-v3-priv-without-auth.toml:7:8: traps.v3_user[0].priv: priv needs auth: SNMPv3 has no privacy without authentication (RFC 3414); set auth and auth_pass_file as well",
+    ]),
     ("invalid-traps.toml", &[
-        "invalid-traps.toml:2:2: traps: the SNMP trap receiver is not supported by this version yet; remove [traps]",
+        "invalid-traps.toml:3:10: traps.listen: invalid listen address \"0.0.0.0\"; write IP:PORT, e.g. \"0.0.0.0:162\" (every address) or \"10.1.0.9:1162\"",
     ]),
     ("invalid-unknown-key.toml", &[
         "invalid-unknown-key.toml:3:1: defaults.icmp.intervall: unknown key `intervall` in defaults.icmp; expected one of: interval, timeout, count, down_after, up_after, degraded_loss (did you mean `interval`?)",
     ]),
     ("invalid-unknown-section.toml", &[
-        "invalid-unknown-section.toml:2:2: deamon: unknown section `deamon`; expected one of: daemon, defaults, device, line, maintenance, sla, planned (did you mean `daemon`?)",
+        "invalid-unknown-section.toml:2:2: deamon: unknown section `deamon`; expected one of: daemon, defaults, device, line, maintenance, sla, planned, traps (did you mean `daemon`?)",
     ]),
     ("invalid-unquoted-address.toml", &[
         "invalid-unquoted-address.toml:5:15: device[0].address: TOML syntax error: invalid float; if this is text (an address, a name), put it in quotes",
@@ -254,6 +374,9 @@ fn minimal_file_takes_every_default() {
     assert_eq!(c.sla.respond_within, Duration::from_secs(30 * 60));
     assert_eq!(c.sla.restore_within, Duration::from_secs(4 * 3600));
     assert_eq!(c.planned.core_devices, 0);
+    assert_eq!(c.daemon.profile_dirs, Vec::<PathBuf>::new());
+    assert_eq!(c.devices[0].snmp, None, "no `snmp` key: not polled");
+    assert!(c.traps.is_none(), "no [traps]: no receiver");
     assert_eq!(summary(&c), "ok: 1 devices, 0 lines, 0 profiles");
 }
 
@@ -271,6 +394,7 @@ fn full_fixture_resolves_every_field() {
         c.daemon.api_token_file,
         Some(fixtures().join("secrets/api_token"))
     );
+    assert_eq!(c.daemon.profile_dirs, [fixtures().join("profiles")]);
 
     let defaults = IcmpSettings {
         interval: Duration::from_secs(20),
@@ -282,7 +406,7 @@ fn full_fixture_resolves_every_field() {
     };
     assert_eq!(c.defaults.icmp, defaults);
 
-    assert_eq!(c.devices.len(), 3);
+    assert_eq!(c.devices.len(), 4);
     let r1 = &c.devices[0];
     assert_eq!(
         (r1.name.as_str(), r1.role, r1.address.as_str()),
@@ -309,6 +433,97 @@ fn full_fixture_resolves_every_field() {
     let acc = &c.devices[2];
     assert_eq!(acc.address, "acc-001.wan.example.gov.cn");
     assert_eq!(acc.icmp, None, "no `icmp` key: not pinged");
+
+    // [defaults.snmp] over the built-ins; every key differs from them.
+    let snmp_defaults = |profiles: &[&str], credentials| SnmpSettings {
+        interval: Duration::from_secs(30),
+        timeout: Duration::from_secs(3),
+        retries: 2,
+        version: SnmpVersion::V2c,
+        port: 1161,
+        max_repetitions: 50,
+        profiles: profiles.iter().map(|p| p.to_string()).collect(),
+        credentials,
+    };
+    let community = |s: &str| SnmpCredentials::Community(Secret::new(s));
+    assert_eq!(
+        r1.snmp,
+        Some(SnmpSettings {
+            interval: Duration::from_secs(20),
+            ..snmp_defaults(&["system", "if_mib"], community("ops-ro"))
+        }),
+        "device keys over [defaults.snmp]; `community` over `community_file`"
+    );
+    assert_eq!(
+        sw1.snmp,
+        Some(SnmpSettings {
+            version: SnmpVersion::V3,
+            port: 161,
+            ..snmp_defaults(
+                &["system", "if_mib", "entity_sensor"],
+                SnmpCredentials::V3 {
+                    user: "netkpi".into(),
+                    auth: Some((SnmpAuth::Sha1, Secret::new("fixture-auth-pass"))),
+                    privacy: Some((SnmpPriv::Aes256, Secret::new("fixture-priv-pass"))),
+                    key_extension: Some(KeyExtension::Reeder),
+                }
+            )
+        })
+    );
+    assert_eq!(
+        acc.snmp,
+        Some(SnmpSettings {
+            version: SnmpVersion::V1,
+            ..snmp_defaults(&["system"], community("fixture-community"))
+        }),
+        "v1 inherits the community file (its trailing newline dropped) and max_repetitions"
+    );
+    let ups = &c.devices[3];
+    assert_eq!((ups.role, ups.icmp.as_ref()), (Role::Ups, None));
+    assert_eq!(
+        ups.snmp,
+        Some(SnmpSettings {
+            version: SnmpVersion::V3,
+            ..snmp_defaults(
+                &["ups_mib", "site_ups"],
+                SnmpCredentials::V3 {
+                    user: "ups".into(),
+                    auth: Some((SnmpAuth::Sha512, Secret::new("fixture-auth-pass"))),
+                    privacy: None,
+                    key_extension: None,
+                }
+            )
+        }),
+        "authNoPriv, written as a [device.snmp] table, with a user profile"
+    );
+
+    let traps = c.traps.as_ref().expect("[traps]");
+    assert_eq!(traps.listen, "0.0.0.0:1162".parse().unwrap());
+    assert_eq!(
+        traps.communities,
+        [Secret::new("ops-trap"), Secret::new("public")]
+    );
+    assert_eq!(
+        traps.v3_users,
+        [
+            TrapUser {
+                user: "trap".into(),
+                engine_id: vec![
+                    0x80, 0x00, 0x1f, 0x88, 0x80, 0xe9, 0x63, 0x00, 0x00, 0xd6, 0x1f, 0xf4, 0x49
+                ],
+                auth: Some((SnmpAuth::Sha256, Secret::new("fixture-auth-pass"))),
+                privacy: Some((SnmpPriv::Aes128, Secret::new("fixture-priv-pass"))),
+                key_extension: None,
+            },
+            TrapUser {
+                user: "trap-noauth".into(),
+                engine_id: vec![0x80, 0, 0, 0, 1, 2, 3, 4],
+                auth: None,
+                privacy: None,
+                key_extension: None,
+            },
+        ]
+    );
 
     assert_eq!(c.lines.len(), 2);
     let l1 = &c.lines[0];
@@ -346,7 +561,11 @@ fn full_fixture_resolves_every_field() {
         ),
         (1, 17, 150, 150)
     );
-    assert_eq!(summary(&c), "ok: 3 devices, 2 lines, 0 profiles");
+    assert_eq!(
+        c.profiles_in_use(),
+        ["system", "if_mib", "entity_sensor", "ups_mib", "site_ups"]
+    );
+    assert_eq!(summary(&c), "ok: 4 devices, 2 lines, 5 profiles");
 }
 
 #[test]
@@ -365,7 +584,19 @@ fn shipped_example_config_loads() {
 #[test]
 fn shipped_full_config_loads() {
     let c = load_ok(&manifest_dir().join("config/full.toml"));
-    assert_eq!(summary(&c), "ok: 7 devices, 4 lines, 0 profiles");
+    assert_eq!(summary(&c), "ok: 7 devices, 4 lines, 4 profiles");
+    let v3 = c.devices[1].snmp.as_ref().expect("core-sw1 polls SNMP");
+    assert!(
+        matches!(
+            &v3.credentials,
+            SnmpCredentials::V3 {
+                privacy: Some(_),
+                ..
+            }
+        ),
+        "{v3:?}"
+    );
+    assert_eq!(c.traps.as_ref().map(|t| t.v3_users.len()), Some(1));
 }
 
 #[test]
@@ -393,4 +624,268 @@ fn a_refused_value_is_not_also_reported_missing() {
     assert_eq!(got.len(), 1, "{got:#?}");
     assert_eq!(got[0].path, "device[0].name");
     assert_eq!(got[0].message, "expected a string, found integer 5");
+}
+
+#[test]
+fn a_device_snmp_with_only_profiles_takes_every_builtin_default() {
+    let text = "[[device]]\nname = \"r1\"\nrole = \"router\"\naddress = \"10.0.0.1\"\nsnmp = { profiles = [\"system\"] }\n";
+    let c = load_str(Path::new("t.toml"), text).expect("loads");
+    assert_eq!(
+        c.devices[0].snmp,
+        Some(SnmpSettings {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(2),
+            retries: 1,
+            version: SnmpVersion::V2c,
+            port: 161,
+            max_repetitions: 25,
+            profiles: vec!["system".into()],
+            credentials: SnmpCredentials::Community(Secret::new("public")),
+        })
+    );
+    assert_eq!(summary(&c), "ok: 1 devices, 0 lines, 1 profiles");
+}
+
+#[test]
+fn a_traps_section_alone_takes_the_builtin_listen_and_community() {
+    let c = load_str(Path::new("t.toml"), "[traps]\n").expect("loads");
+    let traps = c.traps.expect("[traps] present");
+    assert_eq!(traps.listen, "0.0.0.0:162".parse().unwrap());
+    assert_eq!(traps.communities, [Secret::new("public")]);
+    assert!(traps.v3_users.is_empty());
+}
+
+/// `[defaults.snmp]` may prepare one SNMP version and a device use another:
+/// keys inherited for the other version are not used, and not errors.
+#[test]
+fn keys_inherited_for_another_version_are_ignored() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("auth"), "inherited-auth-pass\n").unwrap();
+    let text = r#"
+[defaults]
+snmp = { version = "3", user = "mon", auth = "sha256", auth_pass_file = "auth" }
+
+[[device]]
+name = "v3"
+role = "router"
+address = "10.0.0.1"
+snmp = { profiles = ["system"] }
+
+[[device]]
+name = "v2c"
+role = "router"
+address = "10.0.0.2"
+snmp = { version = "2c", community = "ops-ro", profiles = ["system"] }
+"#;
+    let c = load_str(&dir.path().join("netkpi.toml"), text).unwrap_or_else(|ds| panic!("{ds:#?}"));
+    assert_eq!(
+        c.devices[0].snmp.as_ref().map(|s| &s.credentials),
+        Some(&SnmpCredentials::V3 {
+            user: "mon".into(),
+            auth: Some((SnmpAuth::Sha256, Secret::new("inherited-auth-pass"))),
+            privacy: None,
+            key_extension: None,
+        })
+    );
+    assert_eq!(
+        c.devices[1].snmp.as_ref().map(|s| &s.credentials),
+        Some(&SnmpCredentials::Community(Secret::new("ops-ro")))
+    );
+}
+
+#[test]
+fn a_problem_inherited_by_many_devices_is_reported_once_where_written() {
+    let text = r#"
+[defaults]
+snmp = { version = "3", user = "mon", priv = "aes128", priv_pass_file = "nowhere" }
+
+[[device]]
+name = "a"
+role = "router"
+address = "10.0.0.1"
+snmp = { profiles = ["system"] }
+
+[[device]]
+name = "b"
+role = "router"
+address = "10.0.0.2"
+snmp = { profiles = ["system"] }
+"#;
+    let got: Vec<String> = load_str(Path::new("t.toml"), text)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "t.toml:3:46: defaults.snmp.priv: priv needs auth: SNMPv3 has no privacy without authentication (RFC 3414); set auth and auth_pass_file as well",
+            "t.toml:3:73: defaults.snmp.priv_pass_file: cannot read \"nowhere\": no such file (a relative path starts at this config file's folder)",
+        ]
+    );
+}
+
+#[test]
+fn known_profiles_come_from_the_caller_with_the_resolved_profile_dirs() {
+    let text = "[daemon]\nprofile_dirs = [\"profiles\"]\n\n[[device]]\nname = \"r1\"\nrole = \"router\"\naddress = \"10.0.0.1\"\nsnmp = { profiles = [\"mine\", \"system\"] }\n";
+    let path = fixtures().join("t.toml");
+    let mut asked = Vec::new();
+    let c = load_str_with(&path, text, |dirs| {
+        asked = dirs.to_vec();
+        vec!["mine".to_string(), "system".to_string()]
+    })
+    .unwrap_or_else(|ds| panic!("{ds:#?}"));
+    assert_eq!(asked, [fixtures().join("profiles")]);
+    assert_eq!(
+        c.devices[0].snmp.as_ref().unwrap().profiles,
+        ["mine", "system"]
+    );
+
+    let err = load_str_with(&path, text, |_| vec!["system".to_string()]).unwrap_err();
+    assert_eq!(err.len(), 1, "{err:#?}");
+    assert_eq!(err[0].path, "device[0].snmp.profiles[0]");
+    assert_eq!(err[0].message, "unknown profile \"mine\"; known: system");
+}
+
+#[test]
+fn profile_names_are_the_builtins_then_the_user_files() {
+    let names = profile_names(&[fixtures().join("profiles")]);
+    let mut expected: Vec<String> = BUILTIN_PROFILE_NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    expected.push("site_ups".into());
+    assert_eq!(names, expected);
+}
+
+/// Sentinel values in every place a secret can be written (issue 3, "Bad
+/// input"; STYLE.md habit 5): they reach the resolved config, but neither its
+/// Debug output nor any diagnostic.
+#[test]
+fn secrets_never_appear_in_debug_output_or_diagnostics() {
+    const SENTINEL: &str = "SENTINEL-4711";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, value: &str| std::fs::write(dir.path().join(name), value).unwrap();
+    write("community", &format!("{SENTINEL}-community-file\n"));
+    write("auth", &format!("{SENTINEL}-auth\r\n"));
+    write("priv", &format!("{SENTINEL}-priv"));
+    write("two-lines", &format!("{SENTINEL}-one\n{SENTINEL}-two\n"));
+    write("short", "S4711x"); // too short: its own sentinel
+    let path = dir.path().join("netkpi.toml");
+
+    let good = format!(
+        r#"
+[defaults]
+snmp = {{ community_file = "community" }}
+
+[[device]]
+name = "inline"
+role = "router"
+address = "10.0.0.1"
+snmp = {{ community = "{SENTINEL}-inline", profiles = ["system"] }}
+
+[[device]]
+name = "from-file"
+role = "router"
+address = "10.0.0.2"
+snmp = {{ profiles = ["system"] }}
+
+[[device]]
+name = "v3"
+role = "router"
+address = "10.0.0.3"
+snmp = {{ version = "3", user = "mon", auth = "sha", auth_pass_file = "auth", priv = "aes128", priv_pass_file = "priv", profiles = ["system"] }}
+
+[traps]
+communities = ["{SENTINEL}-trap"]
+
+[[traps.v3_user]]
+user = "trap"
+engine_id = "80001f8880e9630000d61ff449"
+auth = "sha"
+auth_pass_file = "auth"
+"#
+    );
+    let c = load_str(&path, &good).unwrap_or_else(|ds| panic!("{ds:#?}"));
+    // The values are there for the one place that sends them...
+    let creds: Vec<&SnmpCredentials> = c
+        .devices
+        .iter()
+        .map(|d| &d.snmp.as_ref().unwrap().credentials)
+        .collect();
+    assert_eq!(
+        creds[0],
+        &SnmpCredentials::Community(Secret::new(format!("{SENTINEL}-inline")))
+    );
+    assert_eq!(
+        creds[1],
+        &SnmpCredentials::Community(Secret::new(format!("{SENTINEL}-community-file")))
+    );
+    let SnmpCredentials::V3 { auth, privacy, .. } = creds[2] else {
+        panic!("{:?}", creds[2]);
+    };
+    assert_eq!(
+        auth.as_ref().unwrap().1.expose(),
+        format!("{SENTINEL}-auth")
+    );
+    assert_eq!(
+        privacy.as_ref().unwrap().1.expose(),
+        format!("{SENTINEL}-priv")
+    );
+    // ...and nowhere else.
+    for text in [format!("{c:?}"), format!("{c:#?}")] {
+        assert!(!text.contains("SENTINEL"), "{text}");
+    }
+
+    // Every kind of mistake next to a secret.
+    let bad = format!(
+        r#"
+[[device]]
+name = "both"
+role = "router"
+address = "10.0.0.1"
+snmp = {{ community = "{SENTINEL}-a", community_file = "community", profiles = ["system"] }}
+
+[[device]]
+name = "v3-with-community"
+role = "router"
+address = "10.0.0.2"
+snmp = {{ version = "3", user = "mon", community = "{SENTINEL}-b", profiles = ["system"] }}
+
+[[device]]
+name = "files"
+role = "router"
+address = "10.0.0.3"
+snmp = {{ version = "3", user = "mon", auth = "sha", auth_pass_file = "short", priv = "des", priv_pass_file = "two-lines", profiles = ["system"] }}
+
+[[device]]
+name = "typo-and-number"
+role = "router"
+address = "10.0.0.4"
+snmp = {{ comunity = "{SENTINEL}-c", profiles = ["system"] }}
+
+[[device]]
+name = "number"
+role = "router"
+address = "10.0.0.5"
+snmp = {{ community = 47114711, profiles = ["system"] }}
+
+[traps]
+communities = ["{SENTINEL}-d", 47114712]
+"#
+    );
+    let diags = load_str(&path, &bad).unwrap_err();
+    let printed: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert_eq!(printed.len(), 7, "{printed:#?}");
+    for text in printed.iter().cloned().chain([format!("{diags:?}")]) {
+        for secret in ["SENTINEL", "S4711x", "4711471"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+    assert!(
+        printed
+            .iter()
+            .any(|p| p.ends_with("device[4].snmp.community: expected a string, found integer")),
+        "{printed:#?}"
+    );
 }

@@ -20,11 +20,24 @@ use super::{
     Role, Sla,
 };
 
+mod snmp;
+
+use snmp::SnmpLayer;
+
 /// Builds the resolved config. Problems go to `diags`; the returned value is
-/// only meaningful when none were reported.
-pub(super) fn resolve(path: &Path, mut raw: RawConfig, diags: &mut Diags<'_>) -> Option<Config> {
+/// only meaningful when none were reported. `known_profiles` is asked once,
+/// with the checked `daemon.profile_dirs`, for the profile names devices may use.
+pub(super) fn resolve(
+    path: &Path,
+    mut raw: RawConfig,
+    diags: &mut Diags<'_>,
+    known_profiles: impl FnOnce(&[PathBuf]) -> Vec<String>,
+) -> Option<Config> {
     let base_dir = path.parent().unwrap_or(Path::new(""));
-    let daemon = daemon(base_dir, raw.daemon.take().unwrap_or_default(), diags);
+    let raw_daemon = raw.daemon.take().unwrap_or_default();
+    let profile_dirs = snmp::profile_dirs(base_dir, &raw_daemon.profile_dirs, diags);
+    let known = profile_dirs.as_deref().map(known_profiles);
+    let daemon = daemon(base_dir, raw_daemon, profile_dirs, diags);
 
     let default_icmp = match raw.defaults.as_ref().and_then(|d| d.icmp.as_ref()) {
         Some(icmp) => icmp_layer(
@@ -37,8 +50,31 @@ pub(super) fn resolve(path: &Path, mut raw: RawConfig, diags: &mut Diags<'_>) ->
         None => IcmpSettings::default(),
     };
 
-    let devices = devices(&raw, &default_icmp, diags);
+    let default_snmp = match raw.defaults.as_ref().and_then(|d| d.snmp.as_ref()) {
+        Some(snmp) => {
+            snmp::check_defaults(snmp.get_ref(), diags);
+            snmp::snmp_layer(
+                snmp.get_ref(),
+                &SnmpLayer::builtin(),
+                "the built-in defaults",
+                "defaults.snmp",
+                base_dir,
+                diags,
+            )
+        }
+        None => SnmpLayer::builtin(),
+    };
+
+    let devices = devices(
+        &raw,
+        &default_icmp,
+        &default_snmp,
+        known.as_deref(),
+        base_dir,
+        diags,
+    );
     let lines = lines(&raw, diags);
+    let traps = snmp::traps(&raw, base_dir, diags);
     let maintenance = maintenance(&raw, diags);
     let sla = sla(raw.sla.take().unwrap_or_default(), diags);
     let planned = planned(raw.planned.take().unwrap_or_default(), diags);
@@ -52,10 +88,16 @@ pub(super) fn resolve(path: &Path, mut raw: RawConfig, diags: &mut Diags<'_>) ->
         maintenance,
         sla,
         planned,
+        traps,
     })
 }
 
-fn daemon(base_dir: &Path, raw: super::raw::RawDaemon, diags: &mut Diags<'_>) -> Option<Daemon> {
+fn daemon(
+    base_dir: &Path,
+    raw: super::raw::RawDaemon,
+    profile_dirs: Option<Vec<PathBuf>>,
+    diags: &mut Diags<'_>,
+) -> Option<Daemon> {
     let listen = match &raw.listen {
         None => builtin::LISTEN.parse().ok(),
         Some(s) => match s.get_ref().parse::<SocketAddr>() {
@@ -108,6 +150,7 @@ fn daemon(base_dir: &Path, raw: super::raw::RawDaemon, diags: &mut Diags<'_>) ->
         timezone: timezone?,
         timezone_name,
         api_token_file,
+        profile_dirs: profile_dirs?,
     })
 }
 
@@ -344,7 +387,14 @@ fn check_name(s: &S<String>, path: &str, what: &str, diags: &mut Diags<'_>) -> b
     ok
 }
 
-fn devices(raw: &RawConfig, default_icmp: &IcmpSettings, diags: &mut Diags<'_>) -> Vec<Device> {
+fn devices(
+    raw: &RawConfig,
+    default_icmp: &IcmpSettings,
+    default_snmp: &SnmpLayer,
+    known_profiles: Option<&[String]>,
+    base_dir: &Path,
+    diags: &mut Diags<'_>,
+) -> Vec<Device> {
     let mut out = Vec::new();
     // name → (index, span of the name), for duplicates and references.
     let mut names: HashMap<&str, (usize, Range<usize>)> = HashMap::new();
@@ -433,6 +483,19 @@ fn devices(raw: &RawConfig, default_icmp: &IcmpSettings, diags: &mut Diags<'_>) 
             )
         });
 
+        let snmp = d.snmp.as_ref().map(|snmp| {
+            let spath = format!("{path}.snmp");
+            let layer = snmp::snmp_layer(
+                snmp.get_ref(),
+                default_snmp,
+                "[defaults.snmp]",
+                &spath,
+                base_dir,
+                diags,
+            );
+            snmp::device_snmp(layer, snmp, &spath, known_profiles, diags)
+        });
+
         if let (Some(name), Some(role), Some(address)) = (name, role, address) {
             out.push(Device {
                 name: name.get_ref().clone(),
@@ -444,6 +507,7 @@ fn devices(raw: &RawConfig, default_icmp: &IcmpSettings, diags: &mut Diags<'_>) 
                     .map_or(String::new(), |s| s.get_ref().clone()),
                 parent: d.parent.as_ref().map(|p| p.get_ref().clone()),
                 icmp,
+                snmp: snmp.flatten(),
             });
         }
     }
@@ -662,6 +726,12 @@ fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
                     );
                 }
                 ok
+            })
+            .filter(|d| {
+                let Some(j) = device_index(d.get_ref()) else {
+                    return true; // its entry is unreadable, and reported
+                };
+                interface_device_polls_if_mib(raw, j, d, &format!("{ipath}.device"), diags)
             });
             let name = required(
                 &iface.name,
@@ -693,6 +763,42 @@ fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
         }
     }
     out
+}
+
+/// A line's `interface` is watched through IF-MIB's ifOperStatus on the
+/// device that has the port, so that device must poll `if_mib`.
+fn interface_device_polls_if_mib(
+    raw: &RawConfig,
+    j: usize,
+    d: &S<String>,
+    path: &str,
+    diags: &mut Diags<'_>,
+) -> bool {
+    const IF_MIB: &str = "if_mib";
+    // A device whose `snmp` was refused is reported there already.
+    if diags.reported_under(&format!("device[{j}].snmp")) {
+        return true;
+    }
+    let snmp = raw.devices[j]
+        .value
+        .as_ref()
+        .and_then(|dev| dev.snmp.as_ref());
+    let fix = match snmp.map(|s| s.get_ref().profiles.as_ref()) {
+        None => format!("so give that device snmp = {{ profiles = [\"{IF_MIB}\"] }}"),
+        // No `profiles`: reported at the device.
+        Some(None) => return true,
+        Some(Some(list)) if list.get_ref().iter().any(|p| p.get_ref() == IF_MIB) => return true,
+        Some(Some(_)) => format!("so add \"{IF_MIB}\" to that device's snmp profiles"),
+    };
+    diags.at(
+        d.span(),
+        path,
+        format!(
+            "device {:?} has no SNMP polling with the {IF_MIB} profile; a line's interface state comes from IF-MIB, {fix}",
+            d.get_ref()
+        ),
+    );
+    false
 }
 
 fn non_empty(s: &S<String>, path: &str, diags: &mut Diags<'_>) -> bool {
