@@ -335,6 +335,11 @@ fn deserialize<T: DeserializeOwned>(
         let text = match found.kind {
             Found::Key => unknown_key_message(&found.path, &message),
             Found::Value if is_secret(&found.path) => type_message(&without_values(&message)),
+            // `version = 3`: the version is a string because of "2c".
+            Found::Value if found.path.ends_with("snmp.version") => format!(
+                "{}; write the version in quotes: \"1\", \"2c\" or \"3\"",
+                type_message(&message)
+            ),
             Found::Value => type_message(&message),
         };
         diags.at(span, found.path, text);

@@ -252,6 +252,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-snmp-v3-missing-user.toml", &[
         "invalid-snmp-v3-missing-user.toml:6:8: device[0].snmp.user: missing `user`: SNMPv3 needs the user name configured on the device",
     ]),
+    ("invalid-snmp-version-number.toml", &[
+        "invalid-snmp-version-number.toml:3:20: defaults.snmp.version: expected a string, found integer 3; write the version in quotes: \"1\", \"2c\" or \"3\"",
+    ]),
     ("invalid-snmp-version.toml", &[
         "invalid-snmp-version.toml:6:20: device[0].snmp.version: unknown SNMP version \"v2c\"; expected one of: 1, 2c, 3 (did you mean `2c`?)",
     ]),

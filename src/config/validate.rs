@@ -56,7 +56,7 @@ pub(super) fn resolve(
             snmp::snmp_layer(
                 snmp.get_ref(),
                 &SnmpLayer::builtin(),
-                "the built-in defaults",
+                "[defaults.snmp]",
                 "defaults.snmp",
                 base_dir,
                 diags,
@@ -488,7 +488,7 @@ fn devices(
             let layer = snmp::snmp_layer(
                 snmp.get_ref(),
                 default_snmp,
-                "[defaults.snmp]",
+                "this device",
                 &spath,
                 base_dir,
                 diags,

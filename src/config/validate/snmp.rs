@@ -115,6 +115,11 @@ pub(in crate::config) struct SnmpLayer {
     version: SnmpVersion,
     port: u16,
     max_repetitions: u32,
+    /// Where `interval`, `timeout` and `retries` were set, for messages about
+    /// a value this table did not write.
+    interval_from: &'static str,
+    timeout_from: &'static str,
+    retries_from: &'static str,
     /// The built-in layer has one, so v1/v2c always resolve to a community.
     community: Key<Secret>,
     usm: UsmKeys,
@@ -129,23 +134,29 @@ impl SnmpLayer {
             version: SnmpVersion::parse(builtin::SNMP_VERSION).unwrap_or(SnmpVersion::V2c),
             port: builtin::SNMP_PORT,
             max_repetitions: builtin::SNMP_MAX_REPETITIONS,
+            interval_from: BUILTIN,
+            timeout_from: BUILTIN,
+            retries_from: BUILTIN,
             community: Key {
                 value: Some(Secret::new(builtin::SNMP_COMMUNITY)),
                 span: 0..0,
-                path: "the built-in defaults".into(),
+                path: BUILTIN.into(),
             },
             usm: UsmKeys::default(),
         }
     }
 }
 
+const BUILTIN: &str = "the built-in defaults";
+
 /// Resolves one `snmp` table over `base` (the built-ins for
 /// `[defaults.snmp]`, the defaults for a device). A refused value falls back
-/// to `base`, so one mistake is reported once, where it was written.
+/// to `base`, so one mistake is reported once, where it was written. `name`
+/// is how messages about a layer built on this one refer to it.
 pub(in crate::config) fn snmp_layer(
     raw: &RawSnmp,
     base: &SnmpLayer,
-    base_name: &str,
+    name: &'static str,
     path: &str,
     base_dir: &Path,
     diags: &mut Diags<'_>,
@@ -172,6 +183,7 @@ pub(in crate::config) fn snmp_layer(
                 );
             } else {
                 out.interval = d;
+                out.interval_from = name;
                 interval_ok = true;
             }
         }
@@ -183,6 +195,7 @@ pub(in crate::config) fn snmp_layer(
                 diags.at(s.span(), p, "timeout must be longer than 0, e.g. \"2s\"");
             } else {
                 out.timeout = d;
+                out.timeout_from = name;
                 timeout_ok = true;
             }
         }
@@ -197,6 +210,7 @@ pub(in crate::config) fn snmp_layer(
         diags,
     ) {
         out.retries = v;
+        out.retries_from = name;
         retries_ok = true;
     }
     if let Some(v) = count(
@@ -245,11 +259,11 @@ pub(in crate::config) fn snmp_layer(
             (_, Some(r), _) if retries_ok => (r.span(), "retries"),
             (_, _, i) => (i.as_ref().map_or(0..0, |i| i.span()), "interval"),
         };
-        let from = |set_here: bool| {
+        let from = |set_here: bool, origin: &str| {
             if set_here {
                 String::new()
             } else {
-                format!(" from {base_name}")
+                format!(" from {origin}")
             }
         };
         diags.at(
@@ -258,12 +272,12 @@ pub(in crate::config) fn snmp_layer(
             format!(
                 "timeout {}{} × (1 + retries {}{}) = {} must be shorter than interval {}{}: a poll and its retries have to finish before the next poll starts",
                 crate::duration::format(out.timeout),
-                from(timeout_ok),
+                from(timeout_ok, base.timeout_from),
                 out.retries,
-                from(retries_ok),
+                from(retries_ok, base.retries_from),
                 crate::duration::format(poll),
                 crate::duration::format(out.interval),
-                from(interval_ok),
+                from(interval_ok, base.interval_from),
             ),
         );
     }
