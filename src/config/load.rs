@@ -180,7 +180,7 @@ fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig
             "maintenance" => {
                 raw.maintenance = entries::<RawMaintenance>(key.span(), value, "maintenance", diags)
             }
-            "traps" => read_traps(key.span(), value, &mut raw, diags),
+            "traps" => read_traps(value, &mut raw, diags),
             "alarm" => diags.at(key.span(), "alarm", ALARM_UNSUPPORTED),
             other => diags.at(
                 key.span(),
@@ -198,21 +198,12 @@ fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig
 
 /// `[traps]`: its own keys as one section, its `[[traps.v3_user]]` entries
 /// one by one like `[[device]]`.
-fn read_traps(
-    key_span: Range<usize>,
-    mut value: Spanned<DeValue<'_>>,
-    raw: &mut RawConfig,
-    diags: &mut Diags<'_>,
-) {
+fn read_traps(mut value: Spanned<DeValue<'_>>, raw: &mut RawConfig, diags: &mut Diags<'_>) {
     let users = match value.get_mut() {
         DeValue::Table(table) => table.remove_entry("v3_user"),
         _ => None,
     };
-    let span = value.span();
-    let span = if span == (0..0) { key_span } else { span };
-    if let Some(traps) = section::<RawTraps>(value, "traps", diags) {
-        raw.traps = Some((traps, span));
-    }
+    raw.traps = section::<RawTraps>(value, "traps", diags);
     if let Some((users_key, users)) = users {
         raw.trap_users = entries::<RawTrapUser>(users_key.span(), users, "traps.v3_user", diags);
     }

@@ -166,8 +166,7 @@ pub(super) struct RawConfig {
     pub maintenance: Vec<Entry<RawMaintenance>>,
     pub sla: Option<RawSla>,
     pub planned: Option<RawPlanned>,
-    /// `[traps]`, with the span of its header for messages about it as a whole.
-    pub traps: Option<(RawTraps, std::ops::Range<usize>)>,
+    pub traps: Option<RawTraps>,
     pub trap_users: Vec<Entry<RawTrapUser>>,
     /// `name` of every `[[device]]` table that has a string one, even when
     /// the entry failed to deserialize, so references to it are not reported

@@ -882,7 +882,7 @@ pub(in crate::config) fn traps(
     base_dir: &Path,
     diags: &mut Diags<'_>,
 ) -> Option<Traps> {
-    let (t, _span) = raw.traps.as_ref()?;
+    let t = raw.traps.as_ref()?;
     let listen = match &t.listen {
         None => builtin::TRAPS_LISTEN.parse().ok(),
         Some(s) => match s.get_ref().parse::<SocketAddr>() {
