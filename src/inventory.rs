@@ -16,6 +16,9 @@ pub struct Inventory {
     line_index: HashMap<String, usize>,
     /// For each device (by index), the lines that end on it.
     lines_on_device: Vec<Vec<usize>>,
+    /// For each device (by index), the lines whose core-side interface it
+    /// carries (`line.interface.device`).
+    lines_watched_on: Vec<Vec<usize>>,
     /// Planned windows per target, indexed by [`TargetKind`] as `usize`.
     maintenance: [HashMap<String, Vec<Span>>; 2],
 }
@@ -35,9 +38,17 @@ impl Inventory {
             .map(|(i, l)| (l.id.clone(), i))
             .collect();
         let mut lines_on_device = vec![Vec::new(); devices.len()];
+        let mut lines_watched_on = vec![Vec::new(); devices.len()];
         for (li, line) in lines.iter().enumerate() {
             if let Some(&di) = device_index.get(&line.device) {
                 lines_on_device[di].push(li);
+            }
+            if let Some(di) = line
+                .interface
+                .as_ref()
+                .and_then(|i| device_index.get(&i.device))
+            {
+                lines_watched_on[*di].push(li);
             }
         }
         let mut maintenance: [HashMap<String, Vec<Span>>; 2] = Default::default();
@@ -76,6 +87,7 @@ impl Inventory {
             device_index,
             line_index,
             lines_on_device,
+            lines_watched_on,
             maintenance,
         }
     }
@@ -92,8 +104,18 @@ impl Inventory {
         self.line_index.get(id).map(|&i| &self.lines[i])
     }
 
-    pub fn lines_on(&self, device: usize) -> impl Iterator<Item = &Line> {
-        self.lines_on_device[device].iter().map(|&i| &self.lines[i])
+    pub fn line_index(&self, id: &str) -> Option<usize> {
+        self.line_index.get(id).copied()
+    }
+
+    /// Indices of the lines that end on `device`.
+    pub fn lines_on(&self, device: usize) -> &[usize] {
+        &self.lines_on_device[device]
+    }
+
+    /// Indices of the lines whose core-side interface `device` carries.
+    pub fn lines_watched_on(&self, device: usize) -> &[usize] {
+        &self.lines_watched_on[device]
     }
 
     /// The planned windows covering a target (empty when none).

@@ -1,20 +1,46 @@
 //! The ledger task: turns observations into transitions.
 //!
-//! One task owns every device's [`Tracker`], so a device can consult its
-//! parent's state and a line follows its far-end device without locks. It
-//! does no I/O: transitions go to the store writer, which announces them
-//! (live view, metrics) only after they are on disk.
+//! One task owns every device's [`Tracker`] and every line's state, so a
+//! device can consult its parent's state and a line follows its far-end
+//! device and its watched interface without locks. It does no I/O:
+//! transitions go to the store writer, which announces them (live view,
+//! metrics) only after they are on disk.
+//!
+//! A device may have several probers (ICMP, SNMP). Each observation updates
+//! that prober's latest result; the round fed to the state machine combines
+//! the fresh results of every enabled prober (SPEC §3, issue 3): all failing
+//! is a failed round, some failing is degraded (with the failing prober as
+//! the cause, e.g. the agent is dead but the box pings), none failing is the
+//! worst of what they saw.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{builtin, Device, Line};
 use crate::inventory::Inventory;
 use crate::model::{State, TargetKind, Transition};
 use crate::probes::icmp::IcmpRound;
+use crate::probes::snmp::SnmpFailure;
 use crate::state::{classify, RoundClass, Thresholds, Tracker};
+
+/// What one SNMP poll of a device showed.
+#[derive(Debug, Default, Clone)]
+pub struct SnmpOutcome {
+    pub failure: Option<SnmpFailure>,
+    /// ifName → ifOperStatus is up(1), for devices polled with `if_mib`.
+    pub interfaces: Vec<(String, bool)>,
+}
+
+/// What one prober saw in one round.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Icmp(IcmpRound),
+    Snmp(SnmpOutcome),
+}
 
 /// One probe round of one device.
 #[derive(Debug)]
@@ -24,9 +50,9 @@ pub struct Observation {
     pub generation: u64,
     /// Index into [`Inventory::devices`] of that generation.
     pub device: usize,
-    /// When the round started: the time of its first echo.
+    /// When the round started: the time of its first request.
     pub at: Timestamp,
-    pub round: IcmpRound,
+    pub outcome: Outcome,
 }
 
 /// What the ledger task receives, in order.
@@ -40,27 +66,118 @@ pub enum Input {
     },
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Prober {
+    Icmp = 0,
+    Snmp = 1,
+}
+
+/// A prober's latest round on one device.
+#[derive(Clone, Debug)]
+struct Latest {
+    at: Timestamp,
+    class: RoundClass,
+    cause: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct DeviceLedger {
+    tracker: Tracker,
+    latest: [Option<Latest>; 2],
+    /// ifName → oper up, from the latest successful SNMP poll.
+    interfaces: Vec<(String, bool)>,
+    interfaces_at: Option<Timestamp>,
+}
+
+/// How long a prober's latest result counts for the device's state: two
+/// intervals and the time one round may take, so one late round does not
+/// drop a prober from the combination but a prober that stopped does.
+fn fresh_for(device: &Device, prober: Prober) -> Option<Duration> {
+    match prober {
+        Prober::Icmp => device.icmp.as_ref().map(|s| s.interval * 2 + s.timeout),
+        Prober::Snmp => device
+            .snmp
+            .as_ref()
+            .map(|s| s.interval * 2 + s.timeout * (s.retries + 1)),
+    }
+}
+
+fn is_fresh(latest: &Latest, now: Timestamp, window: Duration) -> bool {
+    let age = now.duration_since(latest.at);
+    age < SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX)
+}
+
+/// Confirmation thresholds: the device's ICMP settings, or the built-in
+/// ICMP defaults for a device polled over SNMP only.
+fn thresholds(device: &Device) -> Thresholds {
+    match &device.icmp {
+        Some(s) => Thresholds {
+            down_after: s.down_after,
+            up_after: s.up_after,
+        },
+        None => Thresholds {
+            down_after: builtin::ICMP_DOWN_AFTER,
+            up_after: builtin::ICMP_UP_AFTER,
+        },
+    }
+}
+
+/// The round fed to the state machine: the combination of every enabled
+/// prober's fresh result, and the cause to record.
+fn combine(results: &[&Latest]) -> Option<(RoundClass, Option<String>)> {
+    if results.is_empty() {
+        return None;
+    }
+    let failed: Vec<&&Latest> = results
+        .iter()
+        .filter(|r| r.class == RoundClass::Failed)
+        .collect();
+    let causes = |rs: &[&&Latest]| {
+        let joined: Vec<&str> = rs.iter().filter_map(|r| r.cause.as_deref()).collect();
+        (!joined.is_empty()).then(|| joined.join("+"))
+    };
+    if failed.len() == results.len() {
+        return Some((RoundClass::Failed, causes(&failed)));
+    }
+    if !failed.is_empty() {
+        return Some((RoundClass::Degraded, causes(&failed)));
+    }
+    let degraded: Vec<&&Latest> = results
+        .iter()
+        .filter(|r| r.class == RoundClass::Degraded)
+        .collect();
+    if degraded.is_empty() {
+        Some((RoundClass::Good, None))
+    } else {
+        Some((RoundClass::Degraded, causes(&degraded)))
+    }
+}
+
 pub struct Ledger {
     inventory: Arc<Inventory>,
     generation: u64,
-    trackers: Vec<Tracker>,
+    devices: Vec<DeviceLedger>,
+    /// Each line's committed-to-be state and cause, by line index.
+    lines: Vec<(State, Option<String>)>,
 }
 
 impl Ledger {
     pub fn new(inventory: Arc<Inventory>) -> Ledger {
-        let trackers = inventory.devices.iter().map(|_| Tracker::new()).collect();
+        let devices = vec![DeviceLedger::default(); inventory.devices.len()];
+        let lines = vec![(State::Unknown, None); inventory.lines.len()];
         Ledger {
             inventory,
             generation: 0,
-            trackers,
+            devices,
+            lines,
         }
     }
 
     /// Puts a reloaded inventory in force at `at`, keeping the state of every
-    /// device that is still configured. Returns the transitions the change
+    /// target that is still configured. Returns the transitions the change
     /// itself causes: targets no longer configured become unknown, new ones
-    /// start unknown, and a line whose far-end device changed takes that
-    /// device's state.
+    /// start unknown, and a line whose far-end device or interface changed
+    /// takes its new state.
     pub fn reload(
         &mut self,
         inventory: Arc<Inventory>,
@@ -68,16 +185,26 @@ impl Ledger {
         at: Timestamp,
     ) -> Vec<Transition> {
         let old = std::mem::replace(&mut self.inventory, inventory);
-        let mut old_trackers = std::mem::take(&mut self.trackers);
+        let mut old_devices = std::mem::take(&mut self.devices);
+        let old_lines = std::mem::take(&mut self.lines);
         self.generation = generation;
-        self.trackers = self
+        self.devices = self
             .inventory
             .devices
             .iter()
             .map(|d| {
                 old.device_index(&d.name)
-                    .map(|i| std::mem::take(&mut old_trackers[i]))
+                    .map(|i| std::mem::take(&mut old_devices[i]))
                     .unwrap_or_default()
+            })
+            .collect();
+        self.lines = self
+            .inventory
+            .lines
+            .iter()
+            .map(|l| {
+                old.line_index(&l.id)
+                    .map_or((State::Unknown, None), |i| old_lines[i].clone())
             })
             .collect();
         let unknown = |kind, name: &str, cause: &str| Transition {
@@ -103,19 +230,21 @@ impl Ledger {
                 out.push(unknown(TargetKind::Device, &d.name, "monitoring_started"));
             }
         }
-        for l in &self.inventory.lines {
-            let same_device = old.line(&l.id).is_some_and(|o| o.device == l.device);
-            if same_device {
+        let inventory = Arc::clone(&self.inventory);
+        for (li, l) in inventory.lines.iter().enumerate() {
+            if old
+                .line(&l.id)
+                .is_some_and(|o| o.device == l.device && same_interface(o, l))
+            {
                 continue;
             }
-            let state = self
-                .inventory
-                .device_index(&l.device)
-                .map_or(State::Unknown, |i| self.trackers[i].state());
-            let cause = match state {
-                State::Down | State::Degraded => Some(format!("device:{}", l.device)),
-                State::Unknown => Some("monitoring_started".to_string()),
-                _ => None,
+            // New, or now explained by another device or interface: it takes
+            // the state those give it from now on.
+            let derived = self.derive_line(l);
+            self.lines[li] = derived.clone();
+            let (state, cause) = match derived {
+                (State::Unknown, _) => (State::Unknown, Some("monitoring_started".to_string())),
+                derived => derived,
             };
             out.push(Transition {
                 target: l.id.clone(),
@@ -129,7 +258,8 @@ impl Ledger {
     }
 
     /// The transitions one observation causes: the device's, and those of
-    /// every line ending on it. Empty when nothing changed.
+    /// every line it explains (ending on it, or watched on its interface).
+    /// Empty when nothing changed.
     pub fn observe(&mut self, obs: &Observation) -> Vec<Transition> {
         if obs.generation != self.generation {
             return Vec::new();
@@ -138,51 +268,174 @@ impl Ledger {
         let Some(device) = inventory.devices.get(obs.device) else {
             return Vec::new();
         };
-        let Some(settings) = &device.icmp else {
-            return Vec::new();
+        let (prober, latest) = match &obs.outcome {
+            Outcome::Icmp(round) => {
+                let Some(settings) = &device.icmp else {
+                    return Vec::new();
+                };
+                let class = classify(round.sent, round.received, settings.degraded_loss);
+                let cause = match class {
+                    RoundClass::Failed => Some(format!(
+                        "icmp:{}",
+                        round.failure.map_or("no_answer", |f| f.as_str())
+                    )),
+                    RoundClass::Degraded => Some("icmp:loss".to_string()),
+                    RoundClass::Good => None,
+                };
+                (
+                    Prober::Icmp,
+                    Latest {
+                        at: obs.at,
+                        class,
+                        cause,
+                    },
+                )
+            }
+            Outcome::Snmp(snmp) => {
+                if device.snmp.is_none() {
+                    return Vec::new();
+                }
+                let (class, cause) = match snmp.failure {
+                    Some(f) => (RoundClass::Failed, Some(format!("snmp:{}", f.as_str()))),
+                    None => (RoundClass::Good, None),
+                };
+                if snmp.failure.is_none() {
+                    let entry = &mut self.devices[obs.device];
+                    entry.interfaces = snmp.interfaces.clone();
+                    entry.interfaces_at = Some(obs.at);
+                }
+                (
+                    Prober::Snmp,
+                    Latest {
+                        at: obs.at,
+                        class,
+                        cause,
+                    },
+                )
+            }
         };
-        let class = classify(obs.round.sent, obs.round.received, settings.degraded_loss);
-        let reason = match class {
-            RoundClass::Failed => obs.round.failure.map(|f| f.as_str()),
-            _ => None,
+        self.devices[obs.device].latest[prober as usize] = Some(latest);
+
+        let entry = &self.devices[obs.device];
+        let results: Vec<&Latest> = [Prober::Icmp, Prober::Snmp]
+            .into_iter()
+            .filter_map(|p| {
+                let window = fresh_for(device, p)?;
+                entry.latest[p as usize]
+                    .as_ref()
+                    .filter(|l| is_fresh(l, obs.at, window))
+            })
+            .collect();
+        let Some((class, cause)) = combine(&results) else {
+            return Vec::new();
         };
         let parent_down = device.parent.as_deref().filter(|parent| {
             inventory
                 .device_index(parent)
-                .is_some_and(|i| self.trackers[i].state() == State::Down)
+                .is_some_and(|i| self.devices[i].tracker.state() == State::Down)
         });
-        let thresholds = Thresholds {
-            down_after: settings.down_after,
-            up_after: settings.up_after,
-        };
-        let Some(change) =
-            self.trackers[obs.device].observe(obs.at, class, reason, parent_down, thresholds)
-        else {
-            return Vec::new();
-        };
-        let mut out = vec![Transition {
-            target: device.name.clone(),
-            kind: TargetKind::Device,
-            at: change.at,
-            state: change.state,
-            cause: change.cause.clone(),
-        }];
-        for line in inventory.lines_on(obs.device) {
+        let change = self.devices[obs.device].tracker.observe(
+            obs.at,
+            class,
+            cause.as_deref(),
+            parent_down,
+            thresholds(device),
+        );
+        let mut out = Vec::new();
+        let mut line_time = obs.at;
+        if let Some(change) = change {
+            line_time = change.at;
+            let cause = match change.state {
+                State::Degraded => cause,
+                _ => change.cause,
+            };
             out.push(Transition {
-                target: line.id.clone(),
-                kind: TargetKind::Line,
+                target: device.name.clone(),
+                kind: TargetKind::Device,
                 at: change.at,
                 state: change.state,
-                cause: (change.state != State::Up).then(|| format!("device:{}", device.name)),
+                cause,
             });
+        }
+        let affected: Vec<usize> = inventory
+            .lines_on(obs.device)
+            .iter()
+            .chain(inventory.lines_watched_on(obs.device))
+            .copied()
+            .collect();
+        for li in affected {
+            out.extend(self.update_line(li, line_time));
         }
         out
     }
 
+    /// Re-derives a line's state from its far-end device and its watched
+    /// interface (SPEC §3); a transition at `at` when it changed.
+    fn update_line(&mut self, li: usize, at: Timestamp) -> Option<Transition> {
+        let inventory = Arc::clone(&self.inventory);
+        let line = &inventory.lines[li];
+        let (state, cause) = self.derive_line(line);
+        if (state, &cause) == (self.lines[li].0, &self.lines[li].1) {
+            return None;
+        }
+        self.lines[li] = (state, cause.clone());
+        Some(Transition {
+            target: line.id.clone(),
+            kind: TargetKind::Line,
+            at,
+            state,
+            cause,
+        })
+    }
+
+    fn derive_line(&self, line: &Line) -> (State, Option<String>) {
+        let device_state = self
+            .inventory
+            .device_index(&line.device)
+            .map_or(State::Unknown, |i| self.devices[i].tracker.state());
+        let interface_up = line.interface.as_ref().and_then(|iface| {
+            let di = self.inventory.device_index(&iface.device)?;
+            let entry = &self.devices[di];
+            let device = &self.inventory.devices[di];
+            let at = entry.interfaces_at?;
+            let window = fresh_for(device, Prober::Snmp)?;
+            let last_ok = Latest {
+                at,
+                class: RoundClass::Good,
+                cause: None,
+            };
+            if !is_fresh(&last_ok, Timestamp::now().max(at), window) {
+                return None;
+            }
+            entry
+                .interfaces
+                .iter()
+                .find(|(name, _)| *name == iface.name)
+                .map(|(_, up)| *up)
+        });
+        let device_cause = || Some(format!("device:{}", line.device));
+        match (interface_up, device_state) {
+            (Some(false), _) => {
+                let iface = line.interface.as_ref().map_or(String::new(), |i| {
+                    format!("interface:{}/{}", i.device, i.name)
+                });
+                (State::Down, Some(iface))
+            }
+            (_, State::Down) => (State::Down, device_cause()),
+            (_, State::Degraded) => (State::Degraded, device_cause()),
+            (_, State::Up) => (State::Up, None),
+            (Some(true), _) => (State::Up, None),
+            (None, _) => (State::Unknown, None),
+        }
+    }
+
     /// Every configured target goes to unknown at `at` (the daemon stops).
     pub fn stop_all(&mut self, at: Timestamp) -> Vec<Transition> {
-        for tracker in &mut self.trackers {
-            tracker.reset_unknown();
+        for entry in &mut self.devices {
+            *entry = DeviceLedger::default();
+        }
+        for line in &mut self.lines {
+            *line = (State::Unknown, None);
         }
         self.inventory
             .targets()
@@ -194,6 +447,14 @@ impl Ledger {
                 cause: Some("daemon_stopped".into()),
             })
             .collect()
+    }
+}
+
+fn same_interface(a: &Line, b: &Line) -> bool {
+    match (&a.interface, &b.interface) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x.device == y.device && x.name == y.name,
+        _ => false,
     }
 }
 
@@ -302,7 +563,7 @@ device = "acc-001"
             generation: 0,
             device,
             at: at(s),
-            round: round(received),
+            outcome: Outcome::Icmp(round(received)),
         }
     }
 

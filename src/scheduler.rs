@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Device, IcmpSettings};
-use crate::ledger::{Input, Observation};
+use crate::ledger::{Input, Observation, Outcome};
 use crate::live::{Live, ProbeStatus};
 use crate::metrics::Metrics;
 use crate::probes::icmp::{IcmpPinger, IcmpRound};
@@ -113,7 +113,7 @@ impl IcmpTask {
                 generation: self.generation,
                 device: self.index,
                 at,
-                round,
+                outcome: Outcome::Icmp(round),
             });
             if self.observations.send(obs).await.is_err() {
                 return; // the ledger has stopped: we are shutting down

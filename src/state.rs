@@ -108,9 +108,10 @@ impl Tracker {
         self.run.as_ref().map(|r| r.since)
     }
 
-    /// Feeds one round observed at `at`. `reason` is the failure kind of a failed
-    /// round (`timeout`, `unreachable`, ...); `parent_down` names the parent
-    /// device when it is down at this moment.
+    /// Feeds one round observed at `at`. `reason` is the cause of a failed
+    /// round as the ledger writes it (`icmp:timeout`, `snmp:auth_failed`, ...;
+    /// `no_answer` when none is given); `parent_down` names the parent device
+    /// when it is down at this moment, which then becomes the cause.
     ///
     /// A threshold of 0 is treated as 1: a change needs at least one round.
     pub fn observe(
@@ -171,8 +172,8 @@ impl Tracker {
             Goal::Down => {
                 let cause = match (parent_down, &run.reason) {
                     (Some(parent), _) => format!("parent:{parent}"),
-                    (None, Some(reason)) => format!("icmp:{reason}"),
-                    (None, None) => "icmp".to_owned(),
+                    (None, Some(reason)) => reason.clone(),
+                    (None, None) => "no_answer".to_owned(),
                 };
                 (State::Down, Some(cause))
             }
@@ -223,7 +224,7 @@ mod tests {
         let mut out = Vec::new();
         for (k, &c) in classes.iter().enumerate() {
             let i = start + k as i64;
-            let reason = (c == F).then_some("timeout");
+            let reason = (c == F).then_some("icmp:timeout");
             if let Some(ch) = tr.observe(t(i), c, reason, None, th) {
                 out.push((i, ch));
             }
@@ -307,43 +308,46 @@ mod tests {
     }
 
     #[test]
-    fn cause_uses_reason_of_first_failed_round_or_bare_icmp() {
+    fn cause_uses_reason_of_first_failed_round_or_no_answer() {
         let mut tr = up_tracker();
-        assert_eq!(tr.observe(t(1), F, Some("unreachable"), None, TH), None);
-        assert_eq!(tr.observe(t(2), F, Some("timeout"), None, TH), None);
-        let ch = tr.observe(t(3), F, Some("timeout"), None, TH).unwrap();
+        assert_eq!(
+            tr.observe(t(1), F, Some("icmp:unreachable"), None, TH),
+            None
+        );
+        assert_eq!(tr.observe(t(2), F, Some("icmp:timeout"), None, TH), None);
+        let ch = tr.observe(t(3), F, Some("icmp:timeout"), None, TH).unwrap();
         assert_eq!(ch.cause.as_deref(), Some("icmp:unreachable"));
 
         let mut tr = up_tracker();
         for i in 1..3 {
             assert_eq!(tr.observe(t(i), F, None, None, TH), None);
         }
-        let ch = tr.observe(t(3), F, Some("timeout"), None, TH).unwrap();
-        assert_eq!(ch.cause.as_deref(), Some("icmp"));
+        let ch = tr.observe(t(3), F, Some("icmp:timeout"), None, TH).unwrap();
+        assert_eq!(ch.cause.as_deref(), Some("no_answer"));
     }
 
     #[test]
     fn parent_cause_when_parent_down_at_confirmation() {
         let mut tr = up_tracker();
         // The parent is not yet down at the first round, but is at confirmation.
-        assert_eq!(tr.observe(t(1), F, Some("timeout"), None, TH), None);
+        assert_eq!(tr.observe(t(1), F, Some("icmp:timeout"), None, TH), None);
         assert_eq!(
-            tr.observe(t(2), F, Some("timeout"), Some("core-sw1"), TH),
+            tr.observe(t(2), F, Some("icmp:timeout"), Some("core-sw1"), TH),
             None
         );
         let ch = tr
-            .observe(t(3), F, Some("timeout"), Some("core-sw1"), TH)
+            .observe(t(3), F, Some("icmp:timeout"), Some("core-sw1"), TH)
             .unwrap();
         assert_eq!(ch, change(1, State::Down, Some("parent:core-sw1")));
 
         // Parent down early but back by confirmation time: the target's own cause.
         let mut tr = up_tracker();
         assert_eq!(
-            tr.observe(t(1), F, Some("timeout"), Some("core-sw1"), TH),
+            tr.observe(t(1), F, Some("icmp:timeout"), Some("core-sw1"), TH),
             None
         );
-        assert_eq!(tr.observe(t(2), F, Some("timeout"), None, TH), None);
-        let ch = tr.observe(t(3), F, Some("timeout"), None, TH).unwrap();
+        assert_eq!(tr.observe(t(2), F, Some("icmp:timeout"), None, TH), None);
+        let ch = tr.observe(t(3), F, Some("icmp:timeout"), None, TH).unwrap();
         assert_eq!(ch.cause.as_deref(), Some("icmp:timeout"));
     }
 
@@ -481,9 +485,11 @@ mod tests {
     fn clock_stepping_backwards_does_not_panic_and_stamps_first_round() {
         let mut tr = up_tracker();
         // Rounds at 100, then the clock steps back to 40, 50.
-        assert_eq!(tr.observe(t(100), F, Some("timeout"), None, TH), None);
-        assert_eq!(tr.observe(t(40), F, Some("timeout"), None, TH), None);
-        let ch = tr.observe(t(50), F, Some("timeout"), None, TH).unwrap();
+        assert_eq!(tr.observe(t(100), F, Some("icmp:timeout"), None, TH), None);
+        assert_eq!(tr.observe(t(40), F, Some("icmp:timeout"), None, TH), None);
+        let ch = tr
+            .observe(t(50), F, Some("icmp:timeout"), None, TH)
+            .unwrap();
         assert_eq!(ch, change(100, State::Down, Some("icmp:timeout")));
         // And extremes of the representable range are only copied.
         let got = tr.observe(Timestamp::MIN, G, None, None, TH);
