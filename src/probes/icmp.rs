@@ -498,15 +498,16 @@ impl IcmpPinger {
                     let outcome = outcome.unwrap_or(EchoOutcome::Reply(
                         now.saturating_duration_since(entry.sent_at),
                     ));
-                    let delivered = entry
-                        .waiter
-                        .take()
-                        .is_some_and(|(tx, index)| tx.send(Event { index, outcome }).is_ok());
-                    if !delivered {
+                    let waiter = entry.waiter.take().filter(|(tx, _)| !tx.is_closed());
+                    let Some((tx, index)) = waiter else {
                         // The round gave up (it finished or was dropped).
                         entry.state = EchoState::Expired;
                         Self::bump(&stats.late);
-                    } else if outcome == EchoOutcome::Unreachable {
+                        continue;
+                    };
+                    // Counted before the round is woken, so a round that
+                    // reads the statistics sees its own reply counted.
+                    if outcome == EchoOutcome::Unreachable {
                         // Later replies to it are late, not duplicates.
                         entry.state = EchoState::Expired;
                         Self::bump(&stats.errors_received);
@@ -514,6 +515,9 @@ impl IcmpPinger {
                         entry.state = EchoState::Answered;
                         Self::bump(&stats.replies_received);
                     }
+                    // Fails only if the round was dropped this instant; the
+                    // reply was then on time and stays counted.
+                    let _ = tx.send(Event { index, outcome });
                 }
             }
         }
