@@ -7,8 +7,6 @@
 pub const INTEGER: u8 = 0x02;
 pub const OCTET_STRING: u8 = 0x04;
 #[cfg(test)]
-pub const NULL: u8 = 0x05;
-#[cfg(test)]
 pub const OBJECT_IDENTIFIER: u8 = 0x06;
 pub const SEQUENCE: u8 = 0x30;
 pub const GET_REQUEST: u8 = 0xa0;
