@@ -1691,5 +1691,22 @@ mod tests {
                 wall1.as_secs_f64() * 1e6 / f64::from(n),
             );
         }
+        // What the engine cache saves: a v3 GET on a client that has never
+        // seen the agent (discovery, two key derivations, the GET).
+        let get = [Request::Get(vec![oid(SYS_UP_TIME)])];
+        let n = 100u32;
+        let cpu0 = cpu();
+        for _ in 0..n {
+            Snmp2Client::new(1).poll(&v3, &get).await.unwrap();
+        }
+        let cold = (cpu() - cpu0).as_secs_f64() * 1e6 / f64::from(n);
+        let cpu0 = cpu();
+        for _ in 0..n {
+            client.poll(&v3, &get).await.unwrap();
+        }
+        let warm = (cpu() - cpu0).as_secs_f64() * 1e6 / f64::from(n);
+        println!(
+            "v3 GET sysUpTime: CPU {cold:.1} µs without the engine cache, {warm:.1} µs with it"
+        );
     }
 }
