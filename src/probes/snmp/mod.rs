@@ -3,6 +3,9 @@
 //! Values are owned copies of what came off the wire (the `snmp2` crate
 //! lends them from its receive buffer), so a walk can outlive its session.
 
+pub mod profile;
+pub mod snmprec;
+
 use std::fmt;
 use std::str::FromStr;
 
