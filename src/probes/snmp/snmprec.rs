@@ -150,13 +150,23 @@ fn to_value(tag: u32, bytes: Vec<u8>, raw_hex: bool) -> Result<Value, String> {
                 .map_err(|_| "IpAddress needs 4 octets".to_string())?;
             Value::IpAddress(octets)
         }
-        64 => {
-            let t = text()?;
-            let ip: std::net::Ipv4Addr = t
-                .parse()
-                .map_err(|_| format!("IpAddress value {t:?} is not dotted-quad"))?;
-            Value::IpAddress(ip.octets())
-        }
+        64 => match text()
+            .ok()
+            .and_then(|t| t.parse::<std::net::Ipv4Addr>().ok())
+        {
+            Some(ip) => Value::IpAddress(ip.octets()),
+            // The recorder writes some addresses as their four raw octets
+            // (pysnmp accepts either form), e.g. `64|eEij` in snmpsim-data.
+            None => match <[u8; 4]>::try_from(bytes.as_slice()) {
+                Ok(octets) => Value::IpAddress(octets),
+                Err(_) => {
+                    let shown = String::from_utf8_lossy(&bytes);
+                    return Err(format!(
+                        "IpAddress value {shown:?} is neither dotted-quad nor 4 octets"
+                    ));
+                }
+            },
+        },
         65 => Value::Counter32(ranged("Counter32", 0, u32max)? as u32),
         66 => Value::Gauge32(ranged("Gauge32", 0, u32max)? as u32),
         67 => Value::TimeTicks(ranged("TimeTicks", 0, u32max)? as u32),
@@ -185,6 +195,7 @@ mod tests {
 1.3.6.1.2.1.2.2.1.8.2|2:writecache|value=2
 1.3.6.1.2.1.4.20.1.1.10.0.0.1|64|10.0.0.1
 1.3.6.1.2.1.4.20.1.1.10.0.0.2|64x|0a000002
+1.3.6.1.2.1.4.20.1.1.10.0.0.3|64|eEij
 1.3.6.1.2.1.2.2.1.10.1|65|4294967295
 1.3.6.1.2.1.2.2.1.5.1|66|1000000000
 1.3.6.1.2.1.31.1.1.1.6.1|70|18446744073709551615
@@ -217,6 +228,10 @@ mod tests {
         assert_eq!(
             get("1.3.6.1.2.1.4.20.1.1.10.0.0.2"),
             Value::IpAddress([10, 0, 0, 2])
+        );
+        assert_eq!(
+            get("1.3.6.1.2.1.4.20.1.1.10.0.0.3"),
+            Value::IpAddress(*b"eEij")
         );
         assert_eq!(get("1.3.6.1.2.1.2.2.1.10.1"), Value::Counter32(u32::MAX));
         assert_eq!(get("1.3.6.1.2.1.31.1.1.1.6.1"), Value::Counter64(u64::MAX));
