@@ -15,7 +15,7 @@ pub mod builtin;
 mod load;
 mod raw;
 pub mod secret;
-mod span;
+pub(crate) mod span;
 mod validate;
 
 #[cfg(test)]

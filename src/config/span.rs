@@ -8,7 +8,7 @@ use super::Diagnostic;
 
 /// Where each line starts, to turn a byte offset into a 1-based line and a
 /// 1-based column counted in characters (what editors show).
-pub(super) struct LineIndex<'t> {
+pub(crate) struct LineIndex<'t> {
     text: &'t str,
     starts: Vec<usize>,
 }
@@ -34,7 +34,7 @@ impl<'t> LineIndex<'t> {
 }
 
 /// Every problem found, in the order found; `finish` sorts them by place.
-pub(super) struct Diags<'t> {
+pub(crate) struct Diags<'t> {
     file: PathBuf,
     index: LineIndex<'t>,
     items: Vec<Diagnostic>,
@@ -103,7 +103,7 @@ impl<'t> Diags<'t> {
 /// The dotted path of the place at `offset`, for TOML syntax errors (where
 /// there is no parsed tree to ask): the last table header above it, counted
 /// like `device[2]` for arrays of tables, plus the key on the error's line.
-pub(super) fn path_at(text: &str, offset: usize) -> String {
+pub(crate) fn path_at(text: &str, offset: usize) -> String {
     let offset = offset.min(text.len());
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let mut table = String::new();

@@ -4,6 +4,9 @@
 //! lends them from its receive buffer), so a walk can outlive its session.
 
 pub mod client;
+pub mod profile;
+pub mod snmprec;
+
 use std::fmt;
 use std::str::FromStr;
 
