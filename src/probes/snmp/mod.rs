@@ -3,6 +3,7 @@
 //! Values are owned copies of what came off the wire (the `snmp2` crate
 //! lends them from its receive buffer), so a walk can outlive its session.
 
+pub mod traps;
 use std::fmt;
 use std::str::FromStr;
 
