@@ -728,7 +728,18 @@ impl ReceiveTask {
                 r = self.socket.recv_from(&mut buf) => r,
             };
             match received {
-                Ok((len, source)) => self.handle(&buf[..len], source).await,
+                Ok((len, source)) => {
+                    // On a dual-stack `[::]` socket IPv4 senders arrive as
+                    // ::ffff:a.b.c.d; devices are known by their IPv4 address.
+                    let source = match source.ip() {
+                        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                            Some(v4) => SocketAddr::new(IpAddr::V4(v4), source.port()),
+                            None => source,
+                        },
+                        IpAddr::V4(_) => source,
+                    };
+                    self.handle(&buf[..len], source).await
+                }
                 // A reply's ICMP port-unreachable surfaces on the next read.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
                 Err(e) => {

@@ -381,14 +381,24 @@ fn ups_mib_traps_in_both_spellings() {
     let on_battery = Some(o("1.3.6.1.2.1.33.1.6.3.2"));
     let d = dec(&v2c_trap("public", "1.3.6.1.2.1.33.2.1", &[])).unwrap();
     assert_eq!(d.kind, TrapKind::UpsOnBattery);
-    let d = dec(&v2c_trap("public", "1.3.6.1.2.1.33.2.3", &[alarm.clone()])).unwrap();
+    let d = dec(&v2c_trap(
+        "public",
+        "1.3.6.1.2.1.33.2.3",
+        std::slice::from_ref(&alarm),
+    ))
+    .unwrap();
     assert_eq!(
         d.kind,
         TrapKind::UpsAlarmAdded {
             alarm: on_battery.clone()
         }
     );
-    let d = dec(&v2c_trap("public", "1.3.6.1.2.1.33.2.4", &[alarm.clone()])).unwrap();
+    let d = dec(&v2c_trap(
+        "public",
+        "1.3.6.1.2.1.33.2.4",
+        std::slice::from_ref(&alarm),
+    ))
+    .unwrap();
     assert_eq!(d.kind, TrapKind::UpsAlarmRemoved { alarm: on_battery });
     let d = dec(&v2c_trap("public", "1.3.6.1.2.1.33.2.2", &[])).unwrap();
     assert_eq!(d.kind, TrapKind::Other, "upsTrapTestCompleted");

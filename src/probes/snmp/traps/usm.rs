@@ -446,7 +446,7 @@ pub fn decode_v3(whole: &[u8], mut msg: Reader<'_>, keys: &UsmKeys) -> Result<V3
     let mut sec = keys_for_engine
         .clone()
         .with_engine_boots_and_time(i64::from(boots), i64::from(time));
-    let mut copy = whole.to_vec();
+    let copy = whole.to_vec();
     let pdu = match snmp2::Pdu::from_bytes_with_security(&copy, Some(&mut sec)) {
         Ok(p) if encrypted => from_snmp2(&p),
         Ok(_) => {
@@ -455,7 +455,6 @@ pub fn decode_v3(whole: &[u8], mut msg: Reader<'_>, keys: &UsmKeys) -> Result<V3
         }
         Err(e) => Err(failed(snmp2_reason(&e))),
     };
-    copy.clear();
     let pdu = pdu?;
     user.learn(engine_id, keys_for_engine);
     Ok(V3Decoded {
@@ -551,6 +550,7 @@ fn snmp2_reason(e: &snmp2::Error) -> &'static str {
 
 /// Our notion of each sender engine's clock (RFC 3414 §3.2.7 b), which
 /// refuses authenticated messages replayed from outside the time window.
+#[derive(Default)]
 pub struct TimeWindow {
     engines: HashMap<Vec<u8>, Notion>,
 }
@@ -562,14 +562,6 @@ struct Notion {
     latest: u32,
     /// When `latest` was received, to advance the notion with our clock.
     at: Instant,
-}
-
-impl Default for TimeWindow {
-    fn default() -> Self {
-        TimeWindow {
-            engines: HashMap::new(),
-        }
-    }
 }
 
 impl TimeWindow {
