@@ -941,3 +941,53 @@ fn stats_list_every_reason_and_version() {
         vec![("v1", 0), ("v2c", 1), ("v3", 0)]
     );
 }
+
+/// `-u aes192user -l authPriv -a SHA -A authpass123 -x AES-192 -X privpass123`, coldStart.
+const V3_SHA_AES192: &str = "3081a20201033011020452de7d1c020300ffe30401030201030438303604088000000001020304020101020303b3b0040a61657331393275736572040ceb9bb187c328a62d6c1aea870408f4f46e931470bb980450ccf96ac7b60e47755c7a3278855bf7d9a323a3c693f3a75469426489914e396f7f9b8b81930f5993b67a97410aa829dba7148d519d7980a4a5a0766e266f27b85f332e306bb47fe549baf486b6c19632";
+/// `-u aes256cuser -l authPriv -a SHA -A authpass123 -x AES-256-C -X privpass123`, warmStart.
+const V3_SHA_AES256C: &str = "3081a3020103301102040b412d80020300ffe30401030201030439303704088000000001020304020101020303b3b1040b6165733235366375736572040c60067933a922a6554a6e3b7c040869bbbbd5779dd1270450ba37425ddc4ace99f0b39a0140b7e468f4d2ee4d8131e88ecd8d96d6a53d6596bb29960146da8adfe911f25abb8cb28ffc1827fce1f7ecd4466540fde4ad20a2ed044b7567b8bf7183db2378e0b4a94a";
+
+#[test]
+fn aes_192_and_256_keys_are_extended_as_net_snmp_does() {
+    let case = |fixture: &str, name: &str, protocol, extension| {
+        let mut u = user(
+            name,
+            Some((AuthProtocol::Sha1, "authpass123")),
+            Some((protocol, "privpass123")),
+        );
+        u.privacy.as_mut().unwrap().key_extension = Some(extension);
+        let keys = UsmKeys::new(&[u]).unwrap();
+        decode(&hex(fixture), &config(), &keys).map(|d| d.kind)
+    };
+    // net-snmp's AES-192/AES-256 follow Blumenthal; its "-C" (Cisco)
+    // variants follow Reeder.
+    assert_eq!(
+        case(
+            V3_SHA_AES192,
+            "aes192user",
+            PrivProtocol::Aes192,
+            KeyExtension::Blumenthal
+        ),
+        Ok(TrapKind::ColdStart)
+    );
+    assert_eq!(
+        case(
+            V3_SHA_AES192,
+            "aes192user",
+            PrivProtocol::Aes192,
+            KeyExtension::Reeder
+        )
+        .unwrap_err()
+        .reason,
+        RejectReason::AuthFailed
+    );
+    assert_eq!(
+        case(
+            V3_SHA_AES256C,
+            "aes256cuser",
+            PrivProtocol::Aes256,
+            KeyExtension::Reeder
+        ),
+        Ok(TrapKind::WarmStart)
+    );
+}
