@@ -6,6 +6,7 @@
 pub mod client;
 pub mod profile;
 pub mod snmprec;
+pub mod traps;
 
 use std::fmt;
 use std::str::FromStr;
