@@ -11,6 +11,8 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
+use crate::probes::snmp::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
+
 pub mod builtin;
 mod load;
 mod raw;
@@ -242,168 +244,7 @@ pub struct SnmpSettings {
     /// Profile names, at least one, each known, no repeats.
     pub profiles: Vec<String>,
     /// Matches `version`: `Community` for v1 and v2c, `V3` for v3.
-    pub credentials: SnmpCredentials,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SnmpVersion {
-    V1,
-    V2c,
-    V3,
-}
-
-impl SnmpVersion {
-    pub const ALL: [SnmpVersion; 3] = [SnmpVersion::V1, SnmpVersion::V2c, SnmpVersion::V3];
-
-    /// As written in the config: `"1"`, `"2c"`, `"3"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnmpVersion::V1 => "1",
-            SnmpVersion::V2c => "2c",
-            SnmpVersion::V3 => "3",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<SnmpVersion> {
-        SnmpVersion::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum SnmpCredentials {
-    /// v1/v2c community, from `community` or `community_file`.
-    Community(Secret),
-    /// v3 user-based security (RFC 3414). `privacy` is only ever `Some` when
-    /// `auth` is: there is no privacy without authentication.
-    V3 {
-        user: String,
-        auth: Option<(SnmpAuth, Secret)>,
-        privacy: Option<(SnmpPriv, Secret)>,
-        /// How a too-short localized key is stretched for AES-192/256;
-        /// `None` uses it as it is (enough with SHA-256 or longer).
-        key_extension: Option<KeyExtension>,
-    },
-}
-
-/// The v3 authentication protocol: HMAC-MD5-96 and HMAC-SHA-96 (RFC 3414),
-/// the HMAC-SHA-2 family (RFC 7860).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SnmpAuth {
-    Md5,
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl SnmpAuth {
-    pub const ALL: [SnmpAuth; 6] = [
-        SnmpAuth::Md5,
-        SnmpAuth::Sha1,
-        SnmpAuth::Sha224,
-        SnmpAuth::Sha256,
-        SnmpAuth::Sha384,
-        SnmpAuth::Sha512,
-    ];
-
-    /// As written in the config; `"sha"` is SHA-1, as in net-snmp.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnmpAuth::Md5 => "md5",
-            SnmpAuth::Sha1 => "sha",
-            SnmpAuth::Sha224 => "sha224",
-            SnmpAuth::Sha256 => "sha256",
-            SnmpAuth::Sha384 => "sha384",
-            SnmpAuth::Sha512 => "sha512",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<SnmpAuth> {
-        SnmpAuth::ALL.into_iter().find(|a| a.as_str() == s)
-    }
-
-    /// Length of the localized key (the hash's output, RFC 3414 §2.6).
-    pub fn key_len(self) -> usize {
-        match self {
-            SnmpAuth::Md5 => 16,
-            SnmpAuth::Sha1 => 20,
-            SnmpAuth::Sha224 => 28,
-            SnmpAuth::Sha256 => 32,
-            SnmpAuth::Sha384 => 48,
-            SnmpAuth::Sha512 => 64,
-        }
-    }
-}
-
-/// The v3 privacy protocol: CBC-DES (RFC 3414), CFB-AES-128 (RFC 3826), and
-/// the AES-192/256 variants of draft-blumenthal-aes-usm-04.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SnmpPriv {
-    Des,
-    Aes128,
-    Aes192,
-    Aes256,
-}
-
-impl SnmpPriv {
-    pub const ALL: [SnmpPriv; 4] = [
-        SnmpPriv::Des,
-        SnmpPriv::Aes128,
-        SnmpPriv::Aes192,
-        SnmpPriv::Aes256,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnmpPriv::Des => "des",
-            SnmpPriv::Aes128 => "aes128",
-            SnmpPriv::Aes192 => "aes192",
-            SnmpPriv::Aes256 => "aes256",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<SnmpPriv> {
-        SnmpPriv::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    /// Key material the cipher takes from the localized key (DES: 8 bytes
-    /// of key and 8 of pre-IV, RFC 3414 §8.1.1.1).
-    pub fn key_len(self) -> usize {
-        match self {
-            SnmpPriv::Des | SnmpPriv::Aes128 => 16,
-            SnmpPriv::Aes192 => 24,
-            SnmpPriv::Aes256 => 32,
-        }
-    }
-}
-
-/// How the localized key is lengthened when the auth hash is shorter than an
-/// AES-192/256 key. Agents differ, and the two methods give different keys,
-/// so it has to match the device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KeyExtension {
-    /// draft-reeder-snmpv3-usm-3desede: Cisco IOS (net-snmp's
-    /// `AES192C`/`AES256C`).
-    Reeder,
-    /// draft-blumenthal-aes-usm-04: net-snmp's `AES192`/`AES256`
-    /// and most other agents.
-    Blumenthal,
-}
-
-impl KeyExtension {
-    pub const ALL: [KeyExtension; 2] = [KeyExtension::Reeder, KeyExtension::Blumenthal];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyExtension::Reeder => "reeder",
-            KeyExtension::Blumenthal => "blumenthal",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<KeyExtension> {
-        KeyExtension::ALL.into_iter().find(|k| k.as_str() == s)
-    }
+    pub credentials: Credentials,
 }
 
 /// The SNMP trap and inform receiver (`[traps]`).
@@ -424,8 +265,8 @@ pub struct TrapUser {
     pub user: String,
     /// The sender's snmpEngineID, 5 to 32 bytes (RFC 3411 §5).
     pub engine_id: Vec<u8>,
-    pub auth: Option<(SnmpAuth, Secret)>,
-    pub privacy: Option<(SnmpPriv, Secret)>,
+    pub auth: Option<(AuthProtocol, Secret)>,
+    pub privacy: Option<(PrivProtocol, Secret)>,
     pub key_extension: Option<KeyExtension>,
 }
 

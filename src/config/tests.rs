@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::probes::snmp::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -448,7 +449,7 @@ fn full_fixture_resolves_every_field() {
         profiles: profiles.iter().map(|p| p.to_string()).collect(),
         credentials,
     };
-    let community = |s: &str| SnmpCredentials::Community(Secret::new(s));
+    let community = |s: &str| Credentials::Community(Secret::new(s));
     assert_eq!(
         r1.snmp,
         Some(SnmpSettings {
@@ -464,10 +465,10 @@ fn full_fixture_resolves_every_field() {
             port: 161,
             ..snmp_defaults(
                 &["system", "if_mib", "entity_sensor"],
-                SnmpCredentials::V3 {
+                Credentials::V3 {
                     user: "netkpi".into(),
-                    auth: Some((SnmpAuth::Sha1, Secret::new("fixture-auth-pass"))),
-                    privacy: Some((SnmpPriv::Aes256, Secret::new("fixture-priv-pass"))),
+                    auth: Some((AuthProtocol::Sha1, Secret::new("fixture-auth-pass"))),
+                    privacy: Some((PrivProtocol::Aes256, Secret::new("fixture-priv-pass"))),
                     key_extension: Some(KeyExtension::Reeder),
                 }
             )
@@ -489,9 +490,9 @@ fn full_fixture_resolves_every_field() {
             version: SnmpVersion::V3,
             ..snmp_defaults(
                 &["ups_mib", "site_ups"],
-                SnmpCredentials::V3 {
+                Credentials::V3 {
                     user: "ups".into(),
-                    auth: Some((SnmpAuth::Sha512, Secret::new("fixture-auth-pass"))),
+                    auth: Some((AuthProtocol::Sha512, Secret::new("fixture-auth-pass"))),
                     privacy: None,
                     key_extension: None,
                 }
@@ -514,8 +515,8 @@ fn full_fixture_resolves_every_field() {
                 engine_id: vec![
                     0x80, 0x00, 0x1f, 0x88, 0x80, 0xe9, 0x63, 0x00, 0x00, 0xd6, 0x1f, 0xf4, 0x49
                 ],
-                auth: Some((SnmpAuth::Sha256, Secret::new("fixture-auth-pass"))),
-                privacy: Some((SnmpPriv::Aes128, Secret::new("fixture-priv-pass"))),
+                auth: Some((AuthProtocol::Sha256, Secret::new("fixture-auth-pass"))),
+                privacy: Some((PrivProtocol::Aes128, Secret::new("fixture-priv-pass"))),
                 key_extension: None,
             },
             TrapUser {
@@ -592,7 +593,7 @@ fn shipped_full_config_loads() {
     assert!(
         matches!(
             &v3.credentials,
-            SnmpCredentials::V3 {
+            Credentials::V3 {
                 privacy: Some(_),
                 ..
             }
@@ -643,7 +644,7 @@ fn a_device_snmp_with_only_profiles_takes_every_builtin_default() {
             port: 161,
             max_repetitions: 25,
             profiles: vec!["system".into()],
-            credentials: SnmpCredentials::Community(Secret::new("public")),
+            credentials: Credentials::Community(Secret::new("public")),
         })
     );
     assert_eq!(summary(&c), "ok: 1 devices, 0 lines, 1 profiles");
@@ -683,16 +684,16 @@ snmp = { version = "2c", community = "ops-ro", profiles = ["system"] }
     let c = load_str(&dir.path().join("netkpi.toml"), text).unwrap_or_else(|ds| panic!("{ds:#?}"));
     assert_eq!(
         c.devices[0].snmp.as_ref().map(|s| &s.credentials),
-        Some(&SnmpCredentials::V3 {
+        Some(&Credentials::V3 {
             user: "mon".into(),
-            auth: Some((SnmpAuth::Sha256, Secret::new("inherited-auth-pass"))),
+            auth: Some((AuthProtocol::Sha256, Secret::new("inherited-auth-pass"))),
             privacy: None,
             key_extension: None,
         })
     );
     assert_eq!(
         c.devices[1].snmp.as_ref().map(|s| &s.credentials),
-        Some(&SnmpCredentials::Community(Secret::new("ops-ro")))
+        Some(&Credentials::Community(Secret::new("ops-ro")))
     );
 }
 
@@ -811,20 +812,20 @@ auth_pass_file = "auth"
     );
     let c = load_str(&path, &good).unwrap_or_else(|ds| panic!("{ds:#?}"));
     // The values are there for the one place that sends them...
-    let creds: Vec<&SnmpCredentials> = c
+    let creds: Vec<&Credentials> = c
         .devices
         .iter()
         .map(|d| &d.snmp.as_ref().unwrap().credentials)
         .collect();
     assert_eq!(
         creds[0],
-        &SnmpCredentials::Community(Secret::new(format!("{SENTINEL}-inline")))
+        &Credentials::Community(Secret::new(format!("{SENTINEL}-inline")))
     );
     assert_eq!(
         creds[1],
-        &SnmpCredentials::Community(Secret::new(format!("{SENTINEL}-community-file")))
+        &Credentials::Community(Secret::new(format!("{SENTINEL}-community-file")))
     );
-    let SnmpCredentials::V3 { auth, privacy, .. } = creds[2] else {
+    let Credentials::V3 { auth, privacy, .. } = creds[2] else {
         panic!("{:?}", creds[2]);
     };
     assert_eq!(

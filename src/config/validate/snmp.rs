@@ -17,11 +17,9 @@ use super::super::builtin;
 use super::super::load::did_you_mean;
 use super::super::raw::{RawConfig, RawSnmp, RawTrapUser, S};
 use super::super::span::Diags;
-use super::super::{
-    KeyExtension, Secret, SnmpAuth, SnmpCredentials, SnmpPriv, SnmpSettings, SnmpVersion, TrapUser,
-    Traps,
-};
+use super::super::{Secret, SnmpSettings, TrapUser, Traps};
 use super::{count, duration, required};
+use crate::probes::snmp::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
 
 /// A value as written at `path`; `value` is `None` when it was refused (and
 /// reported), so that checks depending on it stay quiet.
@@ -36,9 +34,9 @@ struct Key<T> {
 #[derive(Clone, Debug, Default)]
 struct UsmKeys {
     user: Option<Key<String>>,
-    auth: Option<Key<SnmpAuth>>,
+    auth: Option<Key<AuthProtocol>>,
     auth_pass: Option<Key<Secret>>,
-    privacy: Option<Key<SnmpPriv>>,
+    privacy: Option<Key<PrivProtocol>>,
     priv_pass: Option<Key<Secret>>,
     key_extension: Option<Key<KeyExtension>>,
 }
@@ -385,7 +383,7 @@ pub(in crate::config) fn device_snmp(
     let span = raw.span();
     let profiles = profiles(raw.get_ref(), &span, path, known, diags);
     let credentials = match layer.version {
-        SnmpVersion::V1 | SnmpVersion::V2c => SnmpCredentials::Community(layer.community.value?),
+        SnmpVersion::V1 | SnmpVersion::V2c => Credentials::Community(layer.community.value?),
         SnmpVersion::V3 => {
             let usm = usm_finish(
                 &layer.usm,
@@ -394,7 +392,7 @@ pub(in crate::config) fn device_snmp(
                 "SNMPv3 needs the user name configured on the device",
                 diags,
             )?;
-            SnmpCredentials::V3 {
+            Credentials::V3 {
                 user: usm.user,
                 auth: usm.auth,
                 privacy: usm.privacy,
@@ -558,8 +556,8 @@ fn usm_keys(raw: &RawUsm<'_>, path: &str, base_dir: &Path, diags: &mut Diags<'_>
             s,
             &p,
             "auth protocol",
-            &SnmpAuth::ALL,
-            SnmpAuth::as_str,
+            &AuthProtocol::ALL,
+            AuthProtocol::as_str,
             diags,
         );
         out.auth = Some(Key {
@@ -584,8 +582,8 @@ fn usm_keys(raw: &RawUsm<'_>, path: &str, base_dir: &Path, diags: &mut Diags<'_>
             s,
             &p,
             "priv protocol",
-            &SnmpPriv::ALL,
-            SnmpPriv::as_str,
+            &PrivProtocol::ALL,
+            PrivProtocol::as_str,
             diags,
         );
         out.privacy = Some(Key {
@@ -626,8 +624,8 @@ fn usm_keys(raw: &RawUsm<'_>, path: &str, base_dir: &Path, diags: &mut Diags<'_>
 /// A complete v3 user.
 struct Usm {
     user: String,
-    auth: Option<(SnmpAuth, Secret)>,
-    privacy: Option<(SnmpPriv, Secret)>,
+    auth: Option<(AuthProtocol, Secret)>,
+    privacy: Option<(PrivProtocol, Secret)>,
     key_extension: Option<KeyExtension>,
 }
 
@@ -653,11 +651,11 @@ fn usm_finish(
         missing(diags, "user", user_why.to_string());
         ok = false;
     }
-    let auth_names = SnmpAuth::ALL.map(SnmpAuth::as_str).join(", ");
-    let priv_names = SnmpPriv::ALL.map(SnmpPriv::as_str).join(", ");
+    let auth_names = AuthProtocol::ALL.map(AuthProtocol::as_str).join(", ");
+    let priv_names = PrivProtocol::ALL.map(PrivProtocol::as_str).join(", ");
     match (&keys.auth, &keys.auth_pass) {
         (Some(a), None) => {
-            let name = a.value.map_or("…", SnmpAuth::as_str);
+            let name = a.value.map_or("…", AuthProtocol::as_str);
             missing(
                 diags,
                 "auth_pass_file",
@@ -677,7 +675,7 @@ fn usm_finish(
     }
     match (&keys.privacy, &keys.priv_pass) {
         (Some(p), None) => {
-            let name = p.value.map_or("…", SnmpPriv::as_str);
+            let name = p.value.map_or("…", PrivProtocol::as_str);
             missing(
                 diags,
                 "priv_pass_file",
@@ -707,7 +705,10 @@ fn usm_finish(
     }
     let priv_value = keys.privacy.as_ref().and_then(|p| p.value);
     if let Some(k) = &keys.key_extension {
-        if !matches!(priv_value, Some(SnmpPriv::Aes192 | SnmpPriv::Aes256)) {
+        if !matches!(
+            priv_value,
+            Some(PrivProtocol::Aes192 | PrivProtocol::Aes256)
+        ) {
             diags.at(
                 k.span.clone(),
                 k.path.clone(),

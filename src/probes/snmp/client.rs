@@ -45,8 +45,11 @@ use snmp2::AsyncSession;
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 
-use super::{Oid, SnmpFailure, Value, Varbind};
-use crate::config::Secret;
+use super::{
+    AuthProtocol, Credentials, KeyExtension, Oid, PrivProtocol, SnmpFailure, SnmpVersion, Value,
+    Varbind,
+};
+use crate::config::{Secret, SnmpSettings};
 
 /// A walk returning more varbinds than this is stopped with an error: no
 /// table we poll comes near it (a 48-port switch's IF-MIB is ~2,000), and an
@@ -71,61 +74,6 @@ const V3_MAX_SIZE: i64 = 65_507;
 /// chase a clock that keeps jumping.
 const MAX_ENGINE_UPDATES: u32 = 2;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SnmpVersion {
-    V1,
-    V2c,
-    V3,
-}
-
-/// USM authentication (RFC 3414 MD5/SHA-1; RFC 7860 SHA-2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AuthProtocol {
-    Md5,
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-/// USM privacy (RFC 3414 DES, RFC 3826 AES-128; AES-192/256 from the
-/// Blumenthal draft, with a key-extension method, see [`KeyExtension`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PrivProtocol {
-    Des,
-    Aes128,
-    Aes192,
-    Aes256,
-}
-
-/// How an AES-192/256 key is lengthened when the authentication hash is
-/// shorter than the key (MD5 or SHA-1 with AES-192/256, SHA-224 with AES-256).
-/// Vendors disagree, so it is chosen per device; other pairs ignore it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum KeyExtension {
-    /// draft-blumenthal-aes-usm-04 §3.1.2.1: append H(key). net-snmp's
-    /// "AES-192"/"AES-256". The default.
-    #[default]
-    Blumenthal,
-    /// draft-reeder-snmpv3-usm-3desede §2.1: append password-to-key(key).
-    /// Cisco's AES-192/256, net-snmp's "AES-192-C"/"AES-256-C".
-    Reeder,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Credentials {
-    /// SNMPv1/v2c community.
-    Community(Secret),
-    /// SNMPv3 USM user. No `auth` means noAuthNoPriv; `privacy` needs `auth`.
-    V3 {
-        user: String,
-        auth: Option<(AuthProtocol, Secret)>,
-        privacy: Option<(PrivProtocol, Secret)>,
-        key_extension: Option<KeyExtension>,
-    },
-}
-
 /// One agent as the client needs to know it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Agent {
@@ -138,6 +86,21 @@ pub struct Agent {
     pub retries: u32,
     /// GETBULK max-repetitions (v2c/v3 walks); halved on `tooBig`.
     pub max_repetitions: u32,
+}
+
+impl Agent {
+    /// The agent at `addr` (the device's address, resolved, on
+    /// `settings.port`) as its resolved `snmp` settings say to poll it.
+    pub fn new(addr: SocketAddr, settings: &SnmpSettings) -> Agent {
+        Agent {
+            addr,
+            version: settings.version,
+            credentials: settings.credentials.clone(),
+            timeout: settings.timeout,
+            retries: settings.retries,
+            max_repetitions: settings.max_repetitions,
+        }
+    }
 }
 
 /// What a poll asks, in order.
@@ -967,12 +930,7 @@ fn security_for(credentials: &Credentials) -> Result<v3::Security, SnmpError> {
         (None, None) => v3::Auth::NoAuthNoPriv,
         (Some(_), None) => v3::Auth::AuthNoPriv,
         (Some(_), Some((cipher, pass))) => v3::Auth::AuthPriv {
-            cipher: match cipher {
-                PrivProtocol::Des => v3::Cipher::Des,
-                PrivProtocol::Aes128 => v3::Cipher::Aes128,
-                PrivProtocol::Aes192 => v3::Cipher::Aes192,
-                PrivProtocol::Aes256 => v3::Cipher::Aes256,
-            },
+            cipher: cipher.to_snmp2(),
             privacy_password: nonempty(pass, "privacy")?,
         },
         (None, Some(_)) => {
@@ -982,20 +940,49 @@ fn security_for(credentials: &Credentials) -> Result<v3::Security, SnmpError> {
             ))
         }
     };
+    // Without a key extension Blumenthal's is used; it only matters for the
+    // pairs that need one, and the config requires it to be named for those.
+    let key_extension = key_extension.unwrap_or(KeyExtension::Blumenthal);
     Ok(v3::Security::new(user.as_bytes(), &auth_pass)
-        .with_auth_protocol(match auth_protocol {
+        .with_auth_protocol(auth_protocol.to_snmp2())
+        .with_auth(level)
+        .with_key_extension_method(key_extension.to_snmp2()))
+}
+
+// The shared protocol words as `snmp2` spells them (the trap receiver's USM
+// uses these too).
+
+impl AuthProtocol {
+    pub(crate) fn to_snmp2(self) -> v3::AuthProtocol {
+        match self {
             AuthProtocol::Md5 => v3::AuthProtocol::Md5,
             AuthProtocol::Sha1 => v3::AuthProtocol::Sha1,
             AuthProtocol::Sha224 => v3::AuthProtocol::Sha224,
             AuthProtocol::Sha256 => v3::AuthProtocol::Sha256,
             AuthProtocol::Sha384 => v3::AuthProtocol::Sha384,
             AuthProtocol::Sha512 => v3::AuthProtocol::Sha512,
-        })
-        .with_auth(level)
-        .with_key_extension_method(match key_extension.unwrap_or_default() {
+        }
+    }
+}
+
+impl PrivProtocol {
+    pub(crate) fn to_snmp2(self) -> v3::Cipher {
+        match self {
+            PrivProtocol::Des => v3::Cipher::Des,
+            PrivProtocol::Aes128 => v3::Cipher::Aes128,
+            PrivProtocol::Aes192 => v3::Cipher::Aes192,
+            PrivProtocol::Aes256 => v3::Cipher::Aes256,
+        }
+    }
+}
+
+impl KeyExtension {
+    pub(crate) fn to_snmp2(self) -> v3::KeyExtension {
+        match self {
             KeyExtension::Blumenthal => v3::KeyExtension::Blumenthal,
             KeyExtension::Reeder => v3::KeyExtension::Reeder,
-        }))
+        }
+    }
 }
 
 async fn bind_connected(addr: SocketAddr) -> Result<UdpSocket, SnmpError> {
@@ -1093,6 +1080,38 @@ mod tests {
 
     fn oids(varbinds: &[Varbind]) -> Vec<String> {
         varbinds.iter().map(|vb| vb.oid.to_string()).collect()
+    }
+
+    #[test]
+    fn an_agent_is_made_from_a_devices_resolved_settings() {
+        let credentials = Credentials::V3 {
+            user: "ops".into(),
+            auth: Some((AuthProtocol::Sha256, Secret::new("auth-pass"))),
+            privacy: Some((PrivProtocol::Aes256, Secret::new("priv-pass"))),
+            key_extension: None,
+        };
+        let settings = SnmpSettings {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(3),
+            retries: 2,
+            version: SnmpVersion::V3,
+            port: 1161,
+            max_repetitions: 25,
+            profiles: vec!["system".into()],
+            credentials: credentials.clone(),
+        };
+        let addr: SocketAddr = "192.0.2.7:1161".parse().unwrap();
+        assert_eq!(
+            Agent::new(addr, &settings),
+            Agent {
+                addr,
+                version: SnmpVersion::V3,
+                credentials,
+                timeout: Duration::from_secs(3),
+                retries: 2,
+                max_repetitions: 25,
+            }
+        );
     }
 
     /// What the agent has received so far, read over v2c (the read itself

@@ -1,12 +1,16 @@
-//! SNMP: the words shared by the client, the profiles and the trap receiver.
+//! SNMP: the words shared by the config, the client, the profiles and the
+//! trap receiver.
 //!
 //! Values are owned copies of what came off the wire (the `snmp2` crate
 //! lends them from its receive buffer), so a walk can outlive its session.
 
 pub mod client;
 pub mod profile;
+mod security;
 pub mod snmprec;
 pub mod traps;
+
+pub use security::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
 
 use std::fmt;
 use std::str::FromStr;

@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use super::client::Request;
 use super::{Oid, Value, Varbind};
 use crate::config::Diagnostic;
 
@@ -36,16 +37,6 @@ mod tests;
 
 /// Prefix of every exported metric name (SPEC §5).
 pub const METRIC_PREFIX: &str = "netkpi_";
-
-/// A request for one poll. Stands in for the client's request type until the
-/// two are unified.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Request {
-    /// GET these instances (scalars), in one PDU where the agent allows.
-    Get(Vec<Oid>),
-    /// GETNEXT/GETBULK everything under this subtree.
-    Walk(Oid),
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SampleKind {

@@ -35,11 +35,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use self::ber::Reader;
-pub use self::usm::{
-    AuthProtocol, EngineClock, KeyExtension, PrivProtocol, UsmKeys, V3Auth, V3Privacy, V3TrapUser,
-};
+pub use self::usm::{EngineClock, UsmKeys, V3Auth, V3Privacy, V3TrapUser};
 use super::{Oid, Value, Varbind};
-use crate::config::Secret;
+use crate::config::{Secret, Traps};
 
 /// Receive buffer: the largest UDP payload. A longer datagram cannot exist;
 /// a cut one fails to decode like any other truncation.
@@ -82,6 +80,17 @@ pub struct TrapConfig {
     /// Accepted v1/v2c communities; empty refuses all v1 and v2c.
     pub communities: Vec<Secret>,
     pub v3_users: Vec<V3TrapUser>,
+}
+
+impl TrapConfig {
+    /// The receiver's settings from the config's `[traps]`.
+    pub fn from_config(traps: &Traps) -> TrapConfig {
+        TrapConfig {
+            listen: traps.listen,
+            communities: traps.communities.clone(),
+            v3_users: traps.v3_users.iter().map(V3TrapUser::from).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

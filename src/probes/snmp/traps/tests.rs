@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use super::ber::{self, Reader};
 use super::*;
+use crate::probes::snmp::{AuthProtocol, KeyExtension, PrivProtocol};
 
 pub const ENGINE: [u8; 8] = [0x80, 0, 0, 0, 0x01, 0x02, 0x03, 0x04];
 
@@ -253,6 +254,49 @@ pub fn valid_datagrams() -> Vec<Vec<u8>> {
         hex(V3_SHA256_AES256),
         hex(V3_SHA_DES),
     ]
+}
+
+#[test]
+fn the_receiver_is_configured_from_the_traps_section() {
+    let traps = crate::config::Traps {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        communities: vec![Secret::new("public")],
+        v3_users: vec![
+            crate::config::TrapUser {
+                user: "tuser".into(),
+                engine_id: ENGINE.to_vec(),
+                auth: Some((AuthProtocol::Sha1, Secret::new("authpass123"))),
+                privacy: Some((PrivProtocol::Aes128, Secret::new("privpass123"))),
+                key_extension: None,
+            },
+            crate::config::TrapUser {
+                user: "aes192user".into(),
+                engine_id: ENGINE.to_vec(),
+                auth: Some((AuthProtocol::Sha1, Secret::new("authpass123"))),
+                privacy: Some((PrivProtocol::Aes192, Secret::new("privpass123"))),
+                key_extension: Some(KeyExtension::Blumenthal),
+            },
+        ],
+    };
+    let config = TrapConfig::from_config(&traps);
+    assert_eq!(config.listen, traps.listen);
+    assert_eq!(config.communities, traps.communities);
+    let aes192 = &config.v3_users[1];
+    assert_eq!(aes192.user, "aes192user");
+    assert_eq!(aes192.engine_id.as_deref(), Some(&ENGINE[..]));
+    let privacy = aes192.privacy.as_ref().unwrap();
+    assert_eq!(privacy.protocol, PrivProtocol::Aes192);
+    assert_eq!(privacy.key_extension, Some(KeyExtension::Blumenthal));
+    // The keys made from them open what net-snmp sent.
+    let keys = UsmKeys::new(&config.v3_users).unwrap();
+    assert_eq!(
+        decode(&hex(V3_SHA_AES), &config, &keys).map(|d| d.kind),
+        Ok(TrapKind::LinkDown { if_index: Some(7) })
+    );
+    assert_eq!(
+        decode(&hex(V3_SHA_AES192), &config, &keys).map(|d| d.kind),
+        Ok(TrapKind::ColdStart)
+    );
 }
 
 #[test]

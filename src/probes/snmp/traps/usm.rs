@@ -22,8 +22,8 @@ use snmp2::v3::{Auth, Security};
 
 use super::ber::{self, Reader, OCTET_STRING, SEQUENCE};
 use super::{parse_pdu, Pdu, Reject, RejectReason, TrapError};
-use crate::config::Secret;
-use crate::probes::snmp::{Value, Varbind};
+use crate::config::{Secret, TrapUser};
+use crate::probes::snmp::{AuthProtocol, KeyExtension, PrivProtocol, Value, Varbind};
 
 /// RFC 3414 §2.2.3: the time window, in seconds.
 const TIME_WINDOW: u32 = 150;
@@ -41,71 +41,6 @@ const SNMP2_MAX_SIZE: i64 = 65_507;
 
 const FLAG_AUTH: u8 = 0x01;
 const FLAG_PRIV: u8 = 0x02;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthProtocol {
-    Md5,
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl AuthProtocol {
-    /// Octets of msgAuthenticationParameters (RFC 3414 §6.3.1, RFC 7860 §4.2.1).
-    fn mac_len(self) -> usize {
-        match self {
-            AuthProtocol::Md5 | AuthProtocol::Sha1 => 12,
-            AuthProtocol::Sha224 => 16,
-            AuthProtocol::Sha256 => 24,
-            AuthProtocol::Sha384 => 32,
-            AuthProtocol::Sha512 => 48,
-        }
-    }
-
-    fn to_snmp2(self) -> snmp2::v3::AuthProtocol {
-        use snmp2::v3::AuthProtocol as P;
-        match self {
-            AuthProtocol::Md5 => P::Md5,
-            AuthProtocol::Sha1 => P::Sha1,
-            AuthProtocol::Sha224 => P::Sha224,
-            AuthProtocol::Sha256 => P::Sha256,
-            AuthProtocol::Sha384 => P::Sha384,
-            AuthProtocol::Sha512 => P::Sha512,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PrivProtocol {
-    Des,
-    Aes128,
-    Aes192,
-    Aes256,
-}
-
-impl PrivProtocol {
-    fn to_snmp2(self) -> snmp2::v3::Cipher {
-        use snmp2::v3::Cipher as C;
-        match self {
-            PrivProtocol::Des => C::Des,
-            PrivProtocol::Aes128 => C::Aes128,
-            PrivProtocol::Aes192 => C::Aes192,
-            PrivProtocol::Aes256 => C::Aes256,
-        }
-    }
-}
-
-/// How an AES-192/256 key is stretched when the hash is shorter than the
-/// key: Blumenthal (draft-blumenthal-aes-usm-04, net-snmp's `AES192`/`AES256`)
-/// or Reeder (draft-reeder-snmpv3-usm-3desede-00, Cisco's and net-snmp's
-/// `AES192C`/`AES256C`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyExtension {
-    Blumenthal,
-    Reeder,
-}
 
 #[derive(Clone, Debug)]
 pub struct V3Auth {
@@ -132,6 +67,26 @@ pub struct V3TrapUser {
     /// The sender's snmpEngineID (net-snmp `snmptrap -e`). `None` accepts
     /// any engine, localising the keys for each new one on first sight.
     pub engine_id: Option<Vec<u8>>,
+}
+
+impl From<&TrapUser> for V3TrapUser {
+    /// A `[[traps.v3_user]]` as the receiver takes it; the key extension
+    /// goes with the privacy protocol it stretches the key for.
+    fn from(user: &TrapUser) -> V3TrapUser {
+        V3TrapUser {
+            user: user.user.clone(),
+            auth: user.auth.as_ref().map(|(protocol, pass)| V3Auth {
+                protocol: *protocol,
+                pass: pass.clone(),
+            }),
+            privacy: user.privacy.as_ref().map(|(protocol, pass)| V3Privacy {
+                protocol: *protocol,
+                pass: pass.clone(),
+                key_extension: user.key_extension,
+            }),
+            engine_id: Some(user.engine_id.clone()),
+        }
+    }
 }
 
 impl V3TrapUser {
@@ -240,11 +195,8 @@ impl UserKeys {
                 let cipher = p.protocol.to_snmp2();
                 if cipher.priv_key_needs_extension(&auth.protocol.to_snmp2()) {
                     match p.key_extension {
-                        Some(KeyExtension::Blumenthal) => {
-                            sec = sec.with_key_extension_method(snmp2::v3::KeyExtension::Blumenthal)
-                        }
-                        Some(KeyExtension::Reeder) => {
-                            sec = sec.with_key_extension_method(snmp2::v3::KeyExtension::Reeder)
+                        Some(extension) => {
+                            sec = sec.with_key_extension_method(extension.to_snmp2())
                         }
                         None => {
                             return Err(
