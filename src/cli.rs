@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config;
+use crate::loader;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -59,9 +60,9 @@ pub fn main() -> ExitCode {
 }
 
 fn check(path: &std::path::Path) -> ExitCode {
-    match config::load(path) {
-        Ok(cfg) => {
-            println!("{}", config::summary(&cfg));
+    match loader::load(path) {
+        Ok(loaded) => {
+            println!("{}", config::summary(&loaded.config));
             ExitCode::SUCCESS
         }
         Err(diagnostics) => {
@@ -74,8 +75,8 @@ fn check(path: &std::path::Path) -> ExitCode {
 }
 
 fn run(path: &std::path::Path) -> ExitCode {
-    let cfg = match config::load(path) {
-        Ok(cfg) => cfg,
+    let loaded = match loader::load(path) {
+        Ok(loaded) => loaded,
         Err(diagnostics) => {
             for d in &diagnostics {
                 eprintln!("{d}");
@@ -97,7 +98,7 @@ fn run(path: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(crate::daemon::run(path, cfg)) {
+    match runtime.block_on(crate::daemon::run(path, loaded)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");

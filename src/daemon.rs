@@ -1,9 +1,11 @@
 //! `netkpi run`: wires config, store, probers, ledger, metrics and HTTP
 //! together, and takes them down in order on SIGINT/SIGTERM.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,15 +17,20 @@ use tokio_util::task::TaskTracker;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::availability::{self, WINDOWS};
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::http;
 use crate::inventory::Inventory;
 use crate::ledger::{self, Input, Ledger};
 use crate::live::{ByTarget, Live};
+use crate::loader::{self, Loaded, ProfileSet};
+use crate::metrics::TrapLabels;
 use crate::metrics::{Metrics, Sources};
 use crate::model::{State, Transition};
 use crate::probes::icmp::IcmpPinger;
+use crate::probes::snmp::client::Snmp2Client;
+use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver};
 use crate::scheduler::IcmpTask;
+use crate::scheduler::SnmpTask;
 use crate::store::{Store, StoreStats, WriterOptions};
 
 /// How often the writer records that the daemon is alive. After a crash, the
@@ -45,6 +52,13 @@ const AVAILABILITY_MIN_GAP: Duration = Duration::from_secs(2);
 const ICMP_RECV_BUFFER: usize = 8 << 20;
 /// Observations queued between the probe tasks and the ledger.
 const OBSERVATION_QUEUE: usize = 4096;
+/// SNMP polls in flight at once, across all devices: memory is bounded by
+/// this, not by the number of devices (each poll holds a session of about
+/// 130 KB), and a few silent agents cannot take every slot.
+const SNMP_POLLS_IN_FLIGHT: usize = 256;
+/// Trap events queued for the handler; beyond this they are counted and
+/// dropped (informs are then not acknowledged, so the sender retries).
+const TRAP_QUEUE: usize = 1024;
 
 /// The parts the HTTP layer reads.
 pub struct Shared {
@@ -140,17 +154,33 @@ fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
 struct Probing {
     tasks: TaskTracker,
     pinger: Option<Arc<IcmpPinger>>,
+    snmp: Arc<Snmp2Client>,
     inputs: mpsc::Sender<Input>,
     live: Arc<Live>,
     metrics: Arc<Metrics>,
+    /// Who sent a trap: device addresses to the device's "poll now" signal.
+    trap_routes: Arc<RwLock<TrapRoutes>>,
     root: CancellationToken,
     generation: u64,
     current: CancellationToken,
 }
 
+/// Matches a trap's sender to a device (SPEC: by source address, and by
+/// agent-addr for v1 traps relayed by another host).
+#[derive(Default)]
+struct TrapRoutes {
+    by_address: HashMap<IpAddr, (String, Arc<Notify>)>,
+}
+
 impl Probing {
-    /// Starts one task per probed device of `inventory` as generation `generation`.
-    fn start(&mut self, inventory: &Inventory, generation: u64) -> anyhow::Result<()> {
+    /// Starts one task per prober of each device of `inventory`, as
+    /// generation `generation`; the previous generation's tasks stop.
+    fn start(
+        &mut self,
+        inventory: &Inventory,
+        profiles: &ProfileSet,
+        generation: u64,
+    ) -> anyhow::Result<()> {
         let needs_icmp = inventory.devices.iter().any(|d| d.icmp.is_some());
         if needs_icmp && self.pinger.is_none() {
             self.pinger = Some(IcmpPinger::open(ICMP_RECV_BUFFER, self.root.child_token())?);
@@ -158,11 +188,9 @@ impl Probing {
         self.current.cancel();
         self.current = self.root.child_token();
         self.generation = generation;
-        if let Some(pinger) = &self.pinger {
-            for (index, device) in inventory.devices.iter().enumerate() {
-                let Some(settings) = device.icmp.clone() else {
-                    continue;
-                };
+        let mut routes = TrapRoutes::default();
+        for (index, device) in inventory.devices.iter().enumerate() {
+            if let (Some(settings), Some(pinger)) = (device.icmp.clone(), &self.pinger) {
                 IcmpTask {
                     generation,
                     index,
@@ -175,8 +203,66 @@ impl Probing {
                 }
                 .spawn(&self.tasks, self.current.clone());
             }
+            if let Some(settings) = device.snmp.clone() {
+                let poll_now = Arc::new(Notify::new());
+                if let Ok(ip) = device.address.parse::<IpAddr>() {
+                    routes
+                        .by_address
+                        .insert(ip, (device.name.clone(), poll_now.clone()));
+                }
+                SnmpTask {
+                    generation,
+                    index,
+                    device: device.clone(),
+                    profiles: profiles.select(&settings.profiles),
+                    settings,
+                    client: self.snmp.clone(),
+                    observations: self.inputs.clone(),
+                    live: self.live.clone(),
+                    metrics: self.metrics.clone(),
+                    poll_now,
+                }
+                .spawn(&self.tasks, self.current.clone());
+            }
         }
+        *self.trap_routes.write().unwrap_or_else(|e| e.into_inner()) = routes;
         Ok(())
+    }
+}
+
+/// Receives trap events: counts them, keeps the recent ones for the API and
+/// makes the sending device poll at once. A trap never changes a state by
+/// itself: a lost linkUp must not hold a line down forever, so only the poll
+/// it triggers does.
+async fn handle_traps(
+    mut events: mpsc::Receiver<TrapEvent>,
+    routes: Arc<RwLock<TrapRoutes>>,
+    live: Arc<Live>,
+    metrics: Arc<Metrics>,
+) {
+    while let Some(event) = events.recv().await {
+        metrics
+            .traps_received_total
+            .get_or_create(&TrapLabels {
+                version: event.version.as_str().into(),
+                kind: event.kind.as_str().into(),
+            })
+            .inc();
+        let device = {
+            let routes = routes.read().unwrap_or_else(|e| e.into_inner());
+            let by_source = routes.by_address.get(&event.source.ip());
+            let by_agent = event
+                .agent_addr
+                .and_then(|a| routes.by_address.get(&IpAddr::V4(a)));
+            by_source.or(by_agent).map(|(name, poll_now)| {
+                poll_now.notify_one();
+                name.clone()
+            })
+        };
+        if device.is_none() {
+            tracing::debug!(source = %event.source, kind = event.kind.as_str(), "trap from an address that is no polled device");
+        }
+        live.record_trap(device, &event);
     }
 }
 
@@ -184,8 +270,8 @@ impl Probing {
 /// without a restart; the ledger keeps every still-configured target's state.
 /// An invalid config is reported and the running one stays.
 async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_generation: &mut u64) {
-    let config = match config::load(path) {
-        Ok(c) => c,
+    let Loaded { config, profiles } = match loader::load(path) {
+        Ok(loaded) => loaded,
         Err(diagnostics) => {
             for d in &diagnostics {
                 tracing::error!("{d}");
@@ -215,7 +301,10 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
     let inventory = Arc::new(Inventory::new(&config));
     *next_generation += 1;
     let generation = *next_generation;
-    if let Err(err) = probing.start(&inventory, generation) {
+    if config.traps != old.traps {
+        tracing::warn!("[traps] changed: it takes effect only after a restart");
+    }
+    if let Err(err) = probing.start(&inventory, &profiles, generation) {
         tracing::error!(error = %format!("{err:#}"), "reload: cannot start probing");
         return;
     }
@@ -240,7 +329,8 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
     );
 }
 
-pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
+pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
+    let Loaded { config, profiles } = loaded;
     let config = Arc::new(config);
     let inventory = Arc::new(Inventory::new(&config));
     let data_dir = config.daemon.data_dir.clone();
@@ -257,24 +347,53 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let cancel = CancellationToken::new();
     let (inputs, inputs_rx) = mpsc::channel(OBSERVATION_QUEUE);
+    let trap_routes = Arc::new(RwLock::new(TrapRoutes::default()));
     let mut probing = Probing {
         tasks: TaskTracker::new(),
         pinger: None,
+        snmp: Arc::new(Snmp2Client::new(SNMP_POLLS_IN_FLIGHT)),
         inputs,
+        trap_routes: trap_routes.clone(),
         live: live.clone(),
         metrics: metrics.clone(),
         root: cancel.child_token(),
         generation: 0,
         current: CancellationToken::new(),
     };
-    probing.start(&inventory, 0)?;
+    probing.start(&inventory, &profiles, 0)?;
 
     let store_stats = Arc::new(StoreStats::default());
+    let trap_stats = Arc::new(OnceLock::new());
     metrics.attach(Sources {
         live: live.clone(),
         icmp: probing.pinger.clone(),
         store: store_stats.clone(),
+        traps: trap_stats.clone(),
     });
+    let background = TaskTracker::new();
+    if let Some(traps) = &config.traps {
+        let (events_tx, events_rx) = mpsc::channel(TRAP_QUEUE);
+        let stats = TrapReceiver::start(
+            TrapConfig::from_config(traps),
+            events_tx,
+            cancel.child_token(),
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "cannot start the trap receiver on {} ([traps] listen)",
+                traps.listen
+            )
+        })?;
+        let _ = trap_stats.set(stats);
+        background.spawn(handle_traps(
+            events_rx,
+            trap_routes,
+            live.clone(),
+            metrics.clone(),
+        ));
+        tracing::info!(listen = %traps.listen, "receiving traps");
+    }
     let ledger_changed = Arc::new(Notify::new());
     let writer = {
         let live = live.clone();
@@ -315,7 +434,6 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
         })
     };
 
-    let background = TaskTracker::new();
     {
         let shared = shared.clone();
         let cancel = cancel.clone();

@@ -30,6 +30,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/devices", get(devices))
         .route("/api/v1/lines", get(lines))
         .route("/api/v1/availability", get(availability_handler))
+        .route("/api/v1/traps", get(traps))
         .fallback(not_found)
         .with_state(shared)
 }
@@ -125,6 +126,21 @@ fn device_json(shared: &Shared, now: Timestamp) -> Vec<Value> {
                 .displayed_state(TargetKind::Device, &d.name, now);
             let status = shared.live.status(TargetKind::Device, &d.name);
             let probe = shared.live.probe(&d.name);
+            let snmp = d.snmp.as_ref().map(|_| {
+                let status = shared.live.snmp(&d.name);
+                json!({
+                    "last_poll_at": opt_time(status.at, tz),
+                    "last_failure": status.failure,
+                    "samples": status.samples.len(),
+                })
+            });
+            let mut probers = Vec::new();
+            if d.icmp.is_some() {
+                probers.push("icmp");
+            }
+            if d.snmp.is_some() {
+                probers.push("snmp");
+            }
             json!({
                 "name": d.name,
                 "role": d.role.as_str(),
@@ -138,7 +154,8 @@ fn device_json(shared: &Shared, now: Timestamp) -> Vec<Value> {
                 "loss_ratio": probe.loss_ratio,
                 "last_probe_at": opt_time(probe.at, tz),
                 "last_failure": probe.failure,
-                "probers": if d.icmp.is_some() { vec!["icmp"] } else { vec![] },
+                "probers": probers,
+                "snmp": snmp,
             })
         })
         .collect()
@@ -175,6 +192,31 @@ fn line_json(shared: &Shared, now: Timestamp) -> Vec<Value> {
 
 async fn lines(AxumState(shared): AxumState<AppState>) -> Json<Value> {
     Json(json!({ "lines": line_json(&shared, Timestamp::now()) }))
+}
+
+/// `GET /api/v1/traps`: the most recent traps received (newest first, up to
+/// 500), including those from unknown senders and of unknown kinds.
+async fn traps(AxumState(shared): AxumState<AppState>) -> Json<Value> {
+    let config = shared.config();
+    let tz = &config.daemon.timezone;
+    let traps: Vec<Value> = shared
+        .live
+        .recent_traps()
+        .into_iter()
+        .map(|t| {
+            json!({
+                "received_at": format_time(t.received_at, tz),
+                "source": t.source,
+                "device": t.device,
+                "version": t.version,
+                "inform": t.inform,
+                "kind": t.kind,
+                "trap_oid": t.trap_oid,
+                "varbinds": t.varbinds.iter().map(|(oid, value)| json!({"oid": oid, "value": value})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(json!({ "traps": traps }))
 }
 
 fn parse_time(params: &HashMap<String, String>, key: &str) -> Result<Option<Timestamp>, ApiError> {

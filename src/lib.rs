@@ -32,6 +32,7 @@ pub mod http;
 pub mod inventory;
 pub mod ledger;
 pub mod live;
+pub mod loader;
 pub mod metrics;
 pub mod model;
 pub mod probes;

@@ -11,6 +11,8 @@ use jiff::Timestamp;
 use crate::availability;
 use crate::inventory::Inventory;
 use crate::model::{Span, State, TargetKind, Transition};
+use crate::probes::snmp::profile::Sample;
+use crate::probes::snmp::traps::TrapEvent;
 use crate::store::Histories;
 
 /// Seconds spent in each state, indexed like [`State::ALL`].
@@ -41,6 +43,33 @@ pub struct TargetStatus {
     /// Seconds per state from the target's first ledger entry up to `since`.
     settled: StateSeconds,
 }
+
+/// The latest SNMP poll of a device: what its profiles read, or why it
+/// failed (then no samples: a value that could not be read is absent, not
+/// repeated from an older poll).
+#[derive(Clone, Debug, Default)]
+pub struct SnmpStatus {
+    pub at: Option<Timestamp>,
+    pub failure: Option<&'static str>,
+    pub samples: Arc<Vec<Sample>>,
+}
+
+/// A received trap as the API shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TrapRecord {
+    pub received_at: Timestamp,
+    pub source: String,
+    /// The device it was matched to, if any.
+    pub device: Option<String>,
+    pub version: &'static str,
+    pub inform: bool,
+    pub kind: &'static str,
+    pub trap_oid: String,
+    pub varbinds: Vec<(String, String)>,
+}
+
+/// How many received traps the API keeps (the counters count all of them).
+const RECENT_TRAPS: usize = 500;
 
 /// The latest ICMP round of a device.
 #[derive(Clone, Debug, Default)]
@@ -97,6 +126,8 @@ pub type WindowRatios = [Option<f64>; 3];
 struct Inner {
     targets: ByTarget<TargetStatus>,
     probes: HashMap<String, ProbeStatus>,
+    snmp: HashMap<String, SnmpStatus>,
+    traps: std::collections::VecDeque<TrapRecord>,
     availability: ByTarget<WindowRatios>,
 }
 
@@ -214,6 +245,44 @@ impl Live {
     pub fn record_probe(&self, device: &str, status: ProbeStatus) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.probes.insert(device.to_string(), status);
+    }
+
+    pub fn record_snmp(&self, device: &str, status: SnmpStatus) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.snmp.insert(device.to_string(), status);
+    }
+
+    pub fn record_trap(&self, device: Option<String>, event: &TrapEvent) {
+        let record = TrapRecord {
+            received_at: event.received_at,
+            source: event.source.to_string(),
+            device,
+            version: event.version.as_str(),
+            inform: event.inform,
+            kind: event.kind.as_str(),
+            trap_oid: event.trap_oid.to_string(),
+            varbinds: event
+                .varbinds
+                .iter()
+                .map(|v| (v.oid.to_string(), v.value.as_label()))
+                .collect(),
+        };
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if inner.traps.len() == RECENT_TRAPS {
+            inner.traps.pop_front();
+        }
+        inner.traps.push_back(record);
+    }
+
+    /// The most recent traps, newest first.
+    pub fn recent_traps(&self) -> Vec<TrapRecord> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.traps.iter().rev().cloned().collect()
+    }
+
+    pub fn snmp(&self, device: &str) -> SnmpStatus {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.snmp.get(device).cloned().unwrap_or_default()
     }
 
     pub fn probe(&self, device: &str) -> ProbeStatus {

@@ -22,14 +22,25 @@ use prometheus_client::registry::Registry;
 
 use crate::availability::WINDOWS;
 use crate::config::Role;
-use crate::live::Live;
+use std::collections::BTreeMap;
+
+use crate::inventory::Inventory;
+use crate::live::{Live, SnmpStatus};
 use crate::model::{State, TargetKind};
 use crate::probes::icmp::IcmpPinger;
+use crate::probes::snmp::profile::{Sample, SampleKind};
+use crate::probes::snmp::traps::TrapStats;
 use crate::store::StoreStats;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProberLabels {
     pub prober: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TrapLabels {
+    pub version: String,
+    pub kind: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,6 +58,7 @@ pub struct Metrics {
     registry: Registry,
     pub poll_duration_seconds: Family<ProberLabels, Histogram>,
     pub poll_errors_total: Family<ProberReason, Counter>,
+    pub traps_received_total: Family<TrapLabels, Counter>,
     /// Filled in once the daemon's parts exist; read at scrape time.
     sources: Arc<OnceLock<Sources>>,
 }
@@ -57,6 +69,8 @@ pub struct Sources {
     pub live: Arc<Live>,
     pub icmp: Option<Arc<IcmpPinger>>,
     pub store: Arc<StoreStats>,
+    /// Set once the trap receiver runs.
+    pub traps: Arc<OnceLock<Arc<TrapStats>>>,
 }
 
 impl Metrics {
@@ -76,6 +90,12 @@ impl Metrics {
             "Probe rounds that failed, by reason",
             poll_errors_total.clone(),
         );
+        let traps_received_total = Family::<TrapLabels, Counter>::default();
+        registry.register(
+            "netkpi_traps_received",
+            "Traps and informs accepted, by SNMP version and kind (link_down, link_up, cold_start, ups_on_battery, other, ...)",
+            traps_received_total.clone(),
+        );
         registry.register(
             "netkpi_build",
             "Version of the running netkpi",
@@ -89,6 +109,7 @@ impl Metrics {
             registry,
             poll_duration_seconds,
             poll_errors_total,
+            traps_received_total,
             sources,
         }
     }
@@ -174,6 +195,52 @@ fn family<'a>(
         encoder: encoder.encode_descriptor(name, help, None, metric_type)?,
         metric_type,
     })
+}
+
+/// One metric name's samples across devices: kind, help, (device, sample).
+type SampleFamily<'a> = (SampleKind, &'a str, Vec<(&'a str, &'a Sample)>);
+
+/// The values the devices' SNMP profiles read, one family per metric name
+/// across devices, each sample labelled with its device.
+fn encode_profile_samples(
+    encoder: &mut DescriptorEncoder,
+    live: &Live,
+    inventory: &Inventory,
+) -> Result<(), std::fmt::Error> {
+    let polled: Vec<(&str, SnmpStatus)> = inventory
+        .devices
+        .iter()
+        .filter(|d| d.snmp.is_some())
+        .map(|d| (d.name.as_str(), live.snmp(&d.name)))
+        .collect();
+    let mut families: BTreeMap<&str, SampleFamily> = BTreeMap::new();
+    for (device, status) in &polled {
+        for sample in status.samples.iter() {
+            families
+                .entry(sample.name.as_str())
+                .or_insert((sample.kind, sample.help.as_str(), Vec::new()))
+                .2
+                .push((device, sample));
+        }
+    }
+    for (name, (kind, help, samples)) in families {
+        // The encoder appends `_total` to counters itself.
+        let (name, metric_type) = match kind {
+            SampleKind::Counter => (
+                name.strip_suffix("_total").unwrap_or(name),
+                MetricType::Counter,
+            ),
+            SampleKind::Gauge | SampleKind::Info => (name, MetricType::Gauge),
+        };
+        let mut f = family(encoder, name, help, metric_type)?;
+        for (device, sample) in samples {
+            let mut labels: Vec<(&str, &str)> = Vec::with_capacity(sample.labels.len() + 1);
+            labels.push(("device", device));
+            labels.extend(sample.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            f.sample(&labels, sample.value)?;
+        }
+    }
+    Ok(())
 }
 
 /// 1 for a target that delivers service, 0 for one that does not; `None`
@@ -353,6 +420,27 @@ impl Collector for Snapshot {
             MetricType::Gauge,
         )?
         .sample(&[], inventory.planned.leased_lines.into())?;
+
+        encode_profile_samples(&mut encoder, live, &inventory)?;
+
+        if let Some(traps) = sources.traps.get() {
+            let mut f = family(
+                &mut encoder,
+                "netkpi_traps_rejected",
+                "Trap and inform datagrams refused, by reason (bad community, failed v3 authentication, malformed, ...)",
+                MetricType::Counter,
+            )?;
+            for (reason, n) in traps.rejected_by_reason() {
+                f.sample(&[("reason", reason)], n as f64)?;
+            }
+            family(
+                &mut encoder,
+                "netkpi_trap_informs_acknowledged",
+                "SNMP informs answered",
+                MetricType::Counter,
+            )?
+            .sample(&[], traps.informs_acknowledged() as f64)?;
+        }
 
         if let Some(pinger) = &sources.icmp {
             let icmp = pinger.stats();

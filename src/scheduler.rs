@@ -12,11 +12,21 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Device, IcmpSettings};
+use std::net::SocketAddr;
+
+use tokio::sync::Notify;
+
+use crate::config::{Device, IcmpSettings, SnmpSettings};
+use crate::ledger::SnmpOutcome;
 use crate::ledger::{Input, Observation, Outcome};
+use crate::live::SnmpStatus;
 use crate::live::{Live, ProbeStatus};
+use crate::loader;
 use crate::metrics::Metrics;
 use crate::probes::icmp::{IcmpPinger, IcmpRound};
+use crate::probes::snmp::client::{Agent, Snmp2Client, SnmpClient, SnmpError};
+use crate::probes::snmp::profile::{Profile, Sample};
+use crate::probes::snmp::SnmpFailure;
 use crate::probes::FailureKind;
 
 /// How often a DNS name is looked up again (addresses of member-unit
@@ -120,6 +130,115 @@ impl IcmpTask {
             }
         }
     }
+}
+
+pub struct SnmpTask {
+    /// The config generation this task polls for.
+    pub generation: u64,
+    pub index: usize,
+    pub device: Device,
+    pub settings: SnmpSettings,
+    pub profiles: Vec<Arc<Profile>>,
+    pub client: Arc<Snmp2Client>,
+    pub observations: mpsc::Sender<Input>,
+    pub live: Arc<Live>,
+    pub metrics: Arc<Metrics>,
+    /// Notified by the trap receiver: poll now instead of at the next tick
+    /// (a linkDown shows faster than polling, but only a poll confirms it).
+    pub poll_now: Arc<Notify>,
+}
+
+/// After a trap-triggered poll, at most one more is made this soon, so a trap
+/// storm cannot turn into a poll storm.
+const MIN_TRIGGERED_GAP: Duration = Duration::from_secs(1);
+
+impl SnmpTask {
+    pub fn spawn(self, tasks: &TaskTracker, cancel: CancellationToken) {
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = self.run() => {}
+            }
+        });
+    }
+
+    async fn run(self) {
+        let interval = self.settings.interval;
+        let start = Instant::now() + phase(&self.device.name, interval);
+        let mut ticks = tokio::time::interval_at(start, interval);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut resolver = Resolver::new(self.device.address.clone());
+        let requests = loader::requests(&self.profiles);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = self.poll_now.notified() => {
+                    tracing::debug!(device = %self.device.name, "trap: polling now");
+                }
+            }
+            let at = Timestamp::now();
+            let started = Instant::now();
+            let result = match resolver.address().await {
+                Some(ip) => {
+                    let agent = Agent::new(SocketAddr::new(ip, self.settings.port), &self.settings);
+                    self.client.poll(&agent, &requests).await
+                }
+                None => Err(SnmpError {
+                    kind: SnmpFailure::ResolveError,
+                    detail: format!("cannot resolve {}", self.device.address),
+                }),
+            };
+            let failure = result.as_ref().err().map(|e| e.kind);
+            self.metrics.observe_poll(
+                "snmp",
+                started.elapsed().as_secs_f64(),
+                failure.map(|f| f.as_str()),
+            );
+            let samples: Vec<Sample> = match &result {
+                Ok(varbinds) => self
+                    .profiles
+                    .iter()
+                    .flat_map(|p| p.evaluate(varbinds))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            let interfaces = oper_status_by_name(&samples);
+            self.live.record_snmp(
+                &self.device.name,
+                SnmpStatus {
+                    at: Some(at),
+                    failure: failure.map(|f| f.as_str()),
+                    samples: Arc::new(samples),
+                },
+            );
+            let obs = Input::Observation(Observation {
+                generation: self.generation,
+                device: self.index,
+                at,
+                outcome: Outcome::Snmp(SnmpOutcome {
+                    failure,
+                    interfaces,
+                }),
+            });
+            if self.observations.send(obs).await.is_err() {
+                return;
+            }
+            // Drop a trap that arrived during this poll: its news is in it.
+            tokio::time::sleep(MIN_TRIGGERED_GAP).await;
+        }
+    }
+}
+
+/// ifName → ifOperStatus up, from the `if_mib` profile's samples.
+fn oper_status_by_name(samples: &[Sample]) -> Vec<(String, bool)> {
+    samples
+        .iter()
+        .filter(|s| s.name == "netkpi_if_oper_up")
+        .filter_map(|s| {
+            let name = s.labels.iter().find(|(k, _)| k == "if_name")?.1.clone();
+            (!name.is_empty()).then_some((name, s.value == 1.0))
+        })
+        .collect()
 }
 
 /// Resolves a device address: literals once, DNS names at start and every

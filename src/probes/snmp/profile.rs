@@ -49,6 +49,15 @@ pub enum SampleKind {
 }
 
 impl SampleKind {
+    /// The `# TYPE` a scrape shows: the Prometheus text format 0.0.4 has no
+    /// info type, so an info metric is a gauge of value 1 there.
+    pub fn exposition_type(self) -> &'static str {
+        match self {
+            SampleKind::Counter => "counter",
+            SampleKind::Gauge | SampleKind::Info => "gauge",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SampleKind::Gauge => "gauge",

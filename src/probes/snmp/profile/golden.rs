@@ -89,7 +89,7 @@ pub(super) fn render(samples: &[Sample]) -> String {
     for (name, (first, mut lines)) in by_name {
         lines.sort();
         let _ = writeln!(out, "# HELP {name} {}", first.help);
-        let _ = writeln!(out, "# TYPE {name} {}", first.kind.as_str());
+        let _ = writeln!(out, "# TYPE {name} {}", first.kind.exposition_type());
         for l in lines {
             let _ = writeln!(out, "{l}");
         }
