@@ -50,6 +50,8 @@ pub struct TargetStatus {
 #[derive(Clone, Debug, Default)]
 pub struct SnmpStatus {
     pub at: Option<Timestamp>,
+    /// Wall time of the poll: which device is slow.
+    pub duration_seconds: Option<f64>,
     pub failure: Option<&'static str>,
     pub samples: Arc<Vec<Sample>>,
 }
@@ -75,6 +77,8 @@ const RECENT_TRAPS: usize = 500;
 #[derive(Clone, Debug, Default)]
 pub struct ProbeStatus {
     pub at: Option<Timestamp>,
+    /// Wall time of the round.
+    pub duration_seconds: Option<f64>,
     pub rtt_seconds: Option<f64>,
     pub loss_ratio: Option<f64>,
     pub failure: Option<&'static str>,

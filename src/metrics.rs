@@ -421,6 +421,28 @@ impl Collector for Snapshot {
         )?
         .sample(&[], inventory.planned.leased_lines.into())?;
 
+        let mut f = family(
+            &mut encoder,
+            "netkpi_poll_last_duration_seconds",
+            "Wall time of each device's latest round, by prober: which device is slow",
+            MetricType::Gauge,
+        )?;
+        for d in &inventory.devices {
+            let icmp = d
+                .icmp
+                .as_ref()
+                .and_then(|_| live.probe(&d.name).duration_seconds);
+            let snmp = d
+                .snmp
+                .as_ref()
+                .and_then(|_| live.snmp(&d.name).duration_seconds);
+            for (prober, seconds) in [("icmp", icmp), ("snmp", snmp)] {
+                if let Some(v) = seconds {
+                    f.sample(&[("device", d.name.as_str()), ("prober", prober)], v)?;
+                }
+            }
+        }
+
         encode_profile_samples(&mut encoder, live, &inventory)?;
 
         if let Some(traps) = sources.traps.get() {

@@ -103,17 +103,16 @@ impl IcmpTask {
                     failure: Some(FailureKind::ResolveError),
                 },
             };
-            self.metrics.observe_poll(
-                "icmp",
-                started.elapsed().as_secs_f64(),
-                round.failure.map(|f| f.as_str()),
-            );
+            let duration = started.elapsed().as_secs_f64();
+            self.metrics
+                .observe_poll("icmp", duration, round.failure.map(|f| f.as_str()));
             let rtt = round.rtt_avg.map(|d| d.as_secs_f64());
             let loss = (round.sent > 0).then(|| round.loss_ratio());
             self.live.record_probe(
                 &self.device.name,
                 ProbeStatus {
                     at: Some(at),
+                    duration_seconds: Some(duration),
                     rtt_seconds: rtt,
                     loss_ratio: loss,
                     failure: round.failure.map(|f| f.as_str()),
@@ -189,11 +188,9 @@ impl SnmpTask {
                 }),
             };
             let failure = result.as_ref().err().map(|e| e.kind);
-            self.metrics.observe_poll(
-                "snmp",
-                started.elapsed().as_secs_f64(),
-                failure.map(|f| f.as_str()),
-            );
+            let duration = started.elapsed().as_secs_f64();
+            self.metrics
+                .observe_poll("snmp", duration, failure.map(|f| f.as_str()));
             let samples: Vec<Sample> = match &result {
                 Ok(varbinds) => self
                     .profiles
@@ -207,6 +204,7 @@ impl SnmpTask {
                 &self.device.name,
                 SnmpStatus {
                     at: Some(at),
+                    duration_seconds: Some(duration),
                     failure: failure.map(|f| f.as_str()),
                     samples: Arc::new(samples),
                 },
