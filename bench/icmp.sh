@@ -1,72 +1,232 @@
 #!/bin/sh
-# ICMP prober benchmark: netkpi's IcmpPinger against fping, same targets,
-# same number of echoes, same run, inside a private network namespace.
+# ICMP benchmark of the real daemon: `netkpi run` pinging N devices, against
+# fping pinging the same targets with the same number of echoes, in the same
+# run, inside a private network namespace.
 #
-#   bench/icmp.sh [TARGETS=1000] [DURATION_S=60]
+#   bench/icmp.sh [N=1000] [DURATION_S=60]
 #
-# Targets are N loopback addresses from 127.1.0.1 on (every 127/8 address
-# answers on Linux). netkpi: release build of src/bin/icmp-bench.rs, one task
-# per target starting at a random offset, a round of 3 echoes 1 s apart every
-# 10 s, timeout 1 s. fping: the same number of echoes per target spread over
-# the same time (-C rounds*3, -p 10000/3 ms). The two run one after the
-# other so neither sees the other's replies on its raw socket. CPU is
-# user+system from /usr/bin/time; needs root, unshare, fping, time.
+# Devices are N loopback addresses from 127.1.0.1 on (every 127/8 address
+# answers on Linux), role access_egress, `icmp = {}` with the defaults
+# interval 10s, timeout 1s, count 3. netkpi runs DURATION_S seconds with its
+# ledger in a temporary data_dir and listens on 127.0.0.1:9731 (inside the
+# namespace), then gets SIGTERM. Everything is measured from outside the
+# process, just before SIGTERM so that shutdown is not counted:
+#   - CPU: utime + stime from /proc/PID/stat (also at the moment /healthz first
+#     answers, reported as the startup cost, and per thread name);
+#   - peak RSS: VmHWM from /proc/PID/status;
+#   - echoes sent, replies received, packets ignored: the daemon's /metrics;
+#     replies lost = sent - received (a reply later than the timeout counts
+#     as lost, and shows as ignored "late");
+#   - kernel drops on the daemon's raw sockets: /proc/net/raw{,6};
+#   - one /metrics scrape: wall time (curl) and the daemon's CPU for it.
+# Then, after netkpi has exited (so that neither sees the other's replies on
+# its raw socket), fping pings the same targets, the same number of echoes
+# per target spread over the same time (-C, -p, -i), CPU and peak RSS from
+# /usr/bin/time. The figure to compare is the ratio of CPU per echo: absolute
+# figures drift between machines and runs.
+#
+# Needs root (unshare, raw sockets), cargo, fping, curl, /usr/bin/time.
 set -eu
 
 N=${1:-1000}
 DURATION=${2:-60}
 INTERVAL=10
 COUNT=3
-SPACING_MS=1000
 TIMEOUT_MS=1000
+LISTEN=127.0.0.1:9731
 
 if [ "${NETKPI_BENCH_NETNS:-}" != 1 ]; then
-    repo=$(cd "$(dirname "$0")/.." && pwd)
-    target_dir=${CARGO_TARGET_DIR:-$repo/target}
-    (cd "$repo" && CARGO_TARGET_DIR=$target_dir cargo build --quiet --release --bin icmp-bench)
-    for tool in unshare fping /usr/bin/time; do
+    case $N in '' | *[!0-9]*) echo "bench/icmp.sh: N must be a number" >&2; exit 2 ;; esac
+    case $DURATION in '' | *[!0-9]*) echo "bench/icmp.sh: DURATION_S must be a number" >&2; exit 2 ;; esac
+    if [ "$N" -lt 1 ] || [ "$N" -gt 62500 ] || [ "$DURATION" -lt "$INTERVAL" ] || [ "$DURATION" -gt 3600 ]; then
+        echo "bench/icmp.sh: need 1 <= N <= 62500 and $INTERVAL <= DURATION_S <= 3600" >&2
+        exit 2
+    fi
+    for tool in cargo unshare ip fping curl getconf /usr/bin/time; do
         command -v "$tool" >/dev/null || { echo "bench/icmp.sh: $tool is required" >&2; exit 1; }
     done
-    exec unshare --net env NETKPI_BENCH_NETNS=1 BENCH_BIN="$target_dir/release/icmp-bench" sh "$0" "$@"
+    repo=$(cd "$(dirname "$0")/.." && pwd)
+    target_dir=${CARGO_TARGET_DIR:-$repo/target}
+    (cd "$repo" && CARGO_TARGET_DIR=$target_dir cargo build --quiet --release --locked --bin netkpi)
+    exec unshare --net env NETKPI_BENCH_NETNS=1 NETKPI_BIN="$target_dir/release/netkpi" sh "$0" "$@"
 fi
 
 ip link set lo up
+TCK=$(getconf CLK_TCK)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pid=
+cleanup() {
+    if [ -n "$pid" ] && [ -e "/proc/$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+# utime + stime of a process or thread, in clock ticks (fields 14 and 15;
+# the command name in parentheses may contain spaces, so cut after it).
+ticks() { sed 's/^.*) //' "$1/stat" | awk '{ print $12 + $13 }'; }
+state() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $1 }'; }
+metric() { awk -v m="$1" '$1 == m { v = $2 } END { printf "%d\n", v }' "${2:-$work/metrics.txt}"; }
+# Sleeps until T seconds after netkpi was started.
+sleep_until() {
+    sleep "$(awk -v t0="$t0" -v t="$1" -v now="$(now)" 'BEGIN { s = t0 + t - now; printf "%.3f", (s > 0 ? s : 0) }')"
+}
+# Every live thread: "TID NAME TICKS CONTEXT_SWITCHES" (voluntary, i.e.
+# sleeps and wakeups, plus involuntary).
+thread_ticks() {
+    for t in /proc/"$pid"/task/*; do
+        printf '%s %s %s %s\n' "${t##*/}" "$(tr ' ' _ < "$t/comm")" "$(ticks "$t")" \
+            "$(awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }' "$t/status")"
+    done
+}
+rss_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$pid/status"; }
+scrape() { curl -fsS -o "$1" -w '%{time_total}' --max-time 30 "http://$LISTEN/metrics"; }
+
 awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "127.1.%d.%d\n", int(i / 250), i % 250 + 1 }' > "$work/targets"
+{
+    printf '[daemon]\nlisten = "%s"\ndata_dir = "%s/data"\n\n' "$LISTEN" "$work"
+    printf '[defaults]\nicmp = { interval = "%ss", timeout = "%sms", count = %s }\n' "$INTERVAL" "$TIMEOUT_MS" "$COUNT"
+    awk '{ printf "\n[[device]]\nname = \"acc-%05d\"\nrole = \"access_egress\"\naddress = \"%s\"\nicmp = {}\n", NR, $1 }' "$work/targets"
+} > "$work/netkpi.toml"
+"$NETKPI_BIN" check --config "$work/netkpi.toml" > /dev/null
 
-# Each target starts at an offset in [0, INTERVAL) and runs a round while
-# start + k * INTERVAL < DURATION: ceil(DURATION / INTERVAL) rounds.
-ROUNDS=$(( (DURATION + INTERVAL - 1) / INTERVAL ))
-ECHOES=$(( ROUNDS * COUNT ))
+# --- netkpi -----------------------------------------------------------------
+t0=$(now)
+"$NETKPI_BIN" run --config "$work/netkpi.toml" 2> "$work/netkpi.log" &
+pid=$!
+ready=
+i=0
+while [ $i -lt 600 ]; do
+    if [ "$(state "$pid")" = Z ] || [ ! -e "/proc/$pid" ]; then break; fi
+    if curl -fsS -o /dev/null --max-time 1 "http://$LISTEN/healthz" 2>/dev/null; then
+        ready=$(now)
+        ready_ticks=$(ticks "/proc/$pid")
+        ready_rss_kb=$(rss_kb VmRSS)
+        break
+    fi
+    sleep 0.05
+    i=$((i + 1))
+done
+if [ -z "$ready" ]; then
+    echo "bench/icmp.sh: netkpi did not become healthy within 30 s; its log:" >&2
+    tail -n 20 "$work/netkpi.log" >&2
+    exit 1
+fi
+
+# Steady state: from WARM seconds on, when every device has had its first
+# round (phase < INTERVAL, a round lasts < 4 s) and its first transition
+# (unknown -> up, one ledger write per device) is behind it.
+WARM=$((INTERVAL + 5))
+warm=
+if [ "$DURATION" -ge $((WARM + INTERVAL)) ]; then
+    sleep_until "$WARM"
+    warm=$(now)
+    warm_rss_kb=$(rss_kb VmRSS)
+    thread_ticks > "$work/threads.warm"
+    warm_ticks=$(ticks "/proc/$pid")
+    scrape "$work/metrics.warm" > /dev/null
+    warm_ticks_after=$(ticks "/proc/$pid")
+    warm_sent=$(metric netkpi_icmp_echoes_sent_total "$work/metrics.warm")
+fi
+
+sleep_until "$DURATION"
+# Just before SIGTERM: CPU first (so that the scrape below is not counted in
+# the per-echo figure), then per-thread CPU, kernel drops, the scrape, RSS.
+end=$(now)
+end_ticks=$(ticks "/proc/$pid")
+thread_ticks > "$work/threads"
+end_rss_kb=$(rss_kb VmRSS)
+raw_drops=$(cat /proc/net/raw /proc/net/raw6 2>/dev/null | awk '$1 ~ /^[0-9]+:$/ { d += $NF } END { print d + 0 }')
+scrape_s=$(scrape "$work/metrics.txt")
+scrape_ticks=$(ticks "/proc/$pid")
+hwm_kb=$(rss_kb VmHWM)
+threads=$(wc -l < "$work/threads")
+
+kill -TERM "$pid"
+i=0
+while [ -e "/proc/$pid" ] && [ "$(state "$pid")" != Z ] && [ $i -lt 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+stop=$(now)
+[ $i -lt 300 ] || { echo "bench/icmp.sh: netkpi did not stop within 30 s of SIGTERM" >&2; kill -KILL "$pid"; }
+rc=0
+wait "$pid" || rc=$?
+pid=
+[ "$rc" = 0 ] || { echo "bench/icmp.sh: netkpi exited with status $rc; its log:" >&2; tail -n 20 "$work/netkpi.log" >&2; exit 1; }
+
+nk_sent=$(metric netkpi_icmp_echoes_sent_total)
+nk_recv=$(metric netkpi_icmp_replies_received_total)
+ignored=$(awk -F'[{}" ]+' '/^netkpi_icmp_packets_ignored_total\{/ { for (i = 1; i < NF; i++) if ($i == "reason=") r = $(i + 1); printf "%s%s=%d", sep, r, $NF; sep = " " }' "$work/metrics.txt")
+timeouts=$(awk '/^netkpi_poll_errors_total\{/ && /prober="icmp"/ && /reason="timeout"/ { v = $NF } END { printf "%d", v }' "$work/metrics.txt")
+scrape_lines=$(wc -l < "$work/metrics.txt")
+scrape_bytes=$(wc -c < "$work/metrics.txt")
+
+# --- fping ------------------------------------------------------------------
+# As many echoes per target as netkpi sent on average (each device starts at
+# a phase in [0, INTERVAL), so its last round may not have finished).
+ECHOES=$(awk -v s="$nk_sent" -v n="$N" 'BEGIN { e = int(s / n + 0.5); print (e > 0 ? e : 1) }')
+# One echo to every target per period, -i apart between targets; a pass over
+# all targets fits in half a period.
 PERIOD_MS=$(( INTERVAL * 1000 / COUNT ))
-# fping sends one echo to every target per period, -i apart: fit a pass in
-# half a period.
 GAP_MS=$(awk -v p="$PERIOD_MS" -v n="$N" 'BEGIN { g = p / n / 2; if (g > 10) g = 10; printf "%.3f", g }')
-
-echo "targets=$N duration=${DURATION}s interval=${INTERVAL}s echoes/round=$COUNT echoes/target=$ECHOES"
-
-/usr/bin/time -f "%U %S %M" -o "$work/netkpi.time" \
-    "$BENCH_BIN" "$work/targets" "$DURATION" "$INTERVAL" "$COUNT" "$SPACING_MS" "$TIMEOUT_MS" > "$work/netkpi.out"
+fp_start=$(now)
 /usr/bin/time -f "%U %S %M" -o "$work/fping.time" \
     fping -q -C "$ECHOES" -p "$PERIOD_MS" -i "$GAP_MS" -t "$TIMEOUT_MS" -f "$work/targets" 2> "$work/fping.out" || true
+fp_end=$(now)
+fp_sent=$(awk -v e="$ECHOES" '$2 == ":" { s += e } END { print s + 0 }' "$work/fping.out")
+fp_lost=$(awk '$2 == ":" { for (i = 3; i <= NF; i++) if ($i == "-") l++ } END { print l + 0 }' "$work/fping.out")
+[ "$fp_sent" -gt 0 ] || { echo "bench/icmp.sh: fping printed no results:" >&2; tail -n 5 "$work/fping.out" >&2; exit 1; }
 
-echo "netkpi: $(cat "$work/netkpi.out")"
-awk -v echoes="$ECHOES" '
-    FNR == NR { nk_u = $1; nk_s = $2; nk_rss = $3; next }
-    FILENAME ~ /netkpi.out$/ {
-        for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "echoes_sent") nk_sent = kv[2]; if (kv[1] == "lost") nk_lost = kv[2] }
-        next
+# --- report -----------------------------------------------------------------
+log_warnings=$(grep -c -E ' (WARN|ERROR) ' "$work/netkpi.log" || true)
+awk -v n="$N" -v d="$DURATION" -v interval="$INTERVAL" -v count="$COUNT" -v timeout="$TIMEOUT_MS" \
+    -v tck="$TCK" -v t0="$t0" -v ready="$ready" -v end="$end" -v stop="$stop" \
+    -v ready_ticks="$ready_ticks" -v end_ticks="$end_ticks" -v scrape_ticks="$scrape_ticks" \
+    -v warm="$warm" -v warm_ticks="${warm_ticks:-0}" -v warm_ticks_after="${warm_ticks_after:-0}" -v warm_sent="${warm_sent:-0}" \
+    -v ready_rss="$ready_rss_kb" -v warm_rss="${warm_rss_kb:-0}" -v end_rss="$end_rss_kb" -v hwm_kb="$hwm_kb" \
+    -v nk_sent="$nk_sent" -v nk_recv="$nk_recv" -v nthreads="$threads" -v log_warnings="$log_warnings" \
+    -v ignored="$ignored" -v timeouts="$timeouts" -v raw_drops="$raw_drops" \
+    -v scrape_s="$scrape_s" -v scrape_lines="$scrape_lines" -v scrape_bytes="$scrape_bytes" \
+    -v fp_sent="$fp_sent" -v fp_lost="$fp_lost" -v fp_wall="$(awk -v a="$fp_start" -v b="$fp_end" 'BEGIN { print b - a }')" \
+    -v fp_time="$(cat "$work/fping.time")" -v threads_end="$work/threads" -v threads_warm="$work/threads.warm" '
+    function by_name(title, with_warm, echoes,   line, f, tid, name, t, c, w, wc, by, nt, cs, out) {
+        while ((getline line < threads_end) > 0) {
+            split(line, f, " "); tid = f[1]; name[tid] = f[2]; t[tid] = f[3]; c[tid] = f[4]
+        }
+        close(threads_end)
+        if (with_warm) while ((getline line < threads_warm) > 0) { split(line, f, " "); w[f[1]] = f[3]; wc[f[1]] = f[4] }
+        close(threads_warm)
+        for (tid in t) {
+            by[name[tid]] += t[tid] - (with_warm ? w[tid] : 0); nt[name[tid]]++
+            cs += c[tid] - (with_warm ? wc[tid] : 0)
+        }
+        out = ""
+        for (tid in by) out = out sprintf(" %s(x%d)=%.2fs", tid, nt[tid], by[tid] / tck)
+        printf "netkpi CPU by live thread, %s:%s; context switches %d (%.2f per echo)\n", title, out, cs, echoes ? cs / echoes : 0
     }
-    FILENAME ~ /fping.time$/ { fp_u = $1; fp_s = $2; fp_rss = $3; next }
-    $2 == ":" { fp_sent += echoes; for (i = 3; i <= NF; i++) if ($i == "-") fp_lost++ }
-    END {
-        nk_cpu = nk_u + nk_s; fp_cpu = fp_u + fp_s
+    BEGIN {
+        split(fp_time, ft, " ")
+        nk_cpu = end_ticks / tck; st_cpu = ready_ticks / tck; fp_cpu = ft[1] + ft[2]
         nk_per = nk_sent ? nk_cpu / nk_sent * 1000 : 0
         fp_per = fp_sent ? fp_cpu / fp_sent * 1000 : 0
-        printf "%-7s %12s %12s %10s %18s %12s\n", "", "echoes_sent", "replies_lost", "cpu_s", "cpu_s_per_1k_echo", "peak_rss_mb"
-        printf "%-7s %12d %12d %10.2f %18.4f %12.1f\n", "netkpi", nk_sent, nk_lost, nk_cpu, nk_per, nk_rss / 1024
-        printf "%-7s %12d %12d %10.2f %18.4f %12.1f\n", "fping", fp_sent, fp_lost, fp_cpu, fp_per, fp_rss / 1024
-        if (fp_per > 0) printf "cpu per echo, netkpi/fping: %.2f\n", nk_per / fp_per
-    }
-' "$work/netkpi.time" "$work/netkpi.out" "$work/fping.time" "$work/fping.out"
+        printf "netkpi ICMP benchmark: N=%d devices, %d s, interval %ds, count %d, timeout %dms, private netns, loopback\n", n, d, interval, count, timeout
+        printf "%-7s %11s %13s %12s %7s %17s %11s\n", "", "echoes_sent", "echoes/target", "replies_lost", "cpu_s", "cpu_s_per_1k_echo", "peak_rss_mb"
+        printf "%-7s %11d %13.1f %12d %7.2f %17.4f %11.1f\n", "netkpi", nk_sent, nk_sent / n, nk_sent - nk_recv, nk_cpu, nk_per, hwm_kb / 1024
+        printf "%-7s %11d %13.1f %12d %7.2f %17.4f %11.1f\n", "fping", fp_sent, fp_sent / n, fp_lost, fp_cpu, fp_per, ft[3] / 1024
+        if (fp_per > 0) printf "cpu per echo, netkpi/fping: %.2f (whole run up to SIGTERM, startup included)\n", nk_per / fp_per
+        if (warm != "" && nk_sent > warm_sent && fp_per > 0) {
+            sc = (end_ticks - warm_ticks_after) / tck; se = nk_sent - warm_sent
+            printf "  steady state, %.0f s to %.0f s (first round and its ledger writes behind): %d echoes, %.2f s CPU, %.4f s per 1k echoes, netkpi/fping %.2f\n", warm - t0, end - t0, se, sc, sc / se * 1000, sc / se * 1000 / fp_per
+        }
+        printf "netkpi startup: healthy after %.2f s, %.2f s CPU; stopped %.2f s after SIGTERM; %d warnings/errors logged\n", ready - t0, st_cpu, stop - end, log_warnings
+        printf "netkpi RSS: %.1f MB when healthy", ready_rss / 1024
+        if (warm != "") printf ", %.1f MB at %.0f s", warm_rss / 1024, warm - t0
+        printf ", %.1f MB at %.0f s before the scrape, peak (VmHWM) %.1f MB after it\n", end_rss / 1024, end - t0, hwm_kb / 1024
+        printf "netkpi /metrics scrape at N=%d: %.3f s wall, %.2f s daemon CPU, %d lines, %.2f MB\n", n, scrape_s, (scrape_ticks - end_ticks) / tck, scrape_lines, scrape_bytes / 1e6
+        printf "netkpi ignored packets: %s; failed rounds (timeout): %d; kernel drops on its raw sockets: %d\n", ignored, timeouts, raw_drops
+        by_name("whole run", 0, nk_sent)
+        if (warm != "") by_name("steady state", 1, nk_sent - warm_sent)
+        printf "fping: %.1f s wall, %.2f s user, %.2f s system\n", fp_wall, ft[1], ft[2]
+    }'

@@ -38,6 +38,11 @@ pub struct ProberLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeviceLabel {
+    pub device: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TrapLabels {
     pub version: String,
     pub kind: String,
@@ -59,6 +64,7 @@ pub struct Metrics {
     pub poll_duration_seconds: Family<ProberLabels, Histogram>,
     pub poll_errors_total: Family<ProberReason, Counter>,
     pub traps_received_total: Family<TrapLabels, Counter>,
+    pub reboots_total: Family<DeviceLabel, Counter>,
     /// Filled in once the daemon's parts exist; read at scrape time.
     sources: Arc<OnceLock<Sources>>,
 }
@@ -96,6 +102,12 @@ impl Metrics {
             "Traps and informs accepted, by SNMP version and kind (link_down, link_up, cold_start, ups_on_battery, other, ...)",
             traps_received_total.clone(),
         );
+        let reboots_total = Family::<DeviceLabel, Counter>::default();
+        registry.register(
+            "netkpi_device_reboots",
+            "Reboots seen over SNMP (sysUpTime went back) since netkpi started",
+            reboots_total.clone(),
+        );
         registry.register(
             "netkpi_build",
             "Version of the running netkpi",
@@ -110,6 +122,7 @@ impl Metrics {
             poll_duration_seconds,
             poll_errors_total,
             traps_received_total,
+            reboots_total,
             sources,
         }
     }
@@ -132,6 +145,14 @@ impl Metrics {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    pub fn count_reboot(&self, device: &str) {
+        self.reboots_total
+            .get_or_create(&DeviceLabel {
+                device: device.to_string(),
+            })
+            .inc();
     }
 
     pub fn observe_poll(&self, prober: &str, seconds: f64, failure: Option<&str>) {

@@ -24,9 +24,9 @@ use crate::live::{Live, ProbeStatus};
 use crate::loader;
 use crate::metrics::Metrics;
 use crate::probes::icmp::{IcmpPinger, IcmpRound};
-use crate::probes::snmp::client::{Agent, Snmp2Client, SnmpClient, SnmpError};
+use crate::probes::snmp::client::{Agent, Request, Snmp2Client, SnmpClient, SnmpError};
 use crate::probes::snmp::profile::{Profile, Sample};
-use crate::probes::snmp::SnmpFailure;
+use crate::probes::snmp::{Oid, SnmpFailure, Value, Varbind};
 use crate::probes::FailureKind;
 
 /// How often a DNS name is looked up again (addresses of member-unit
@@ -167,7 +167,9 @@ impl SnmpTask {
         let mut ticks = tokio::time::interval_at(start, interval);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut resolver = Resolver::new(self.device.address.clone());
-        let requests = loader::requests(&self.profiles);
+        let plan = loader::poll_plan(&self.profiles);
+        let with_lookups: Vec<Request> = plan.values.iter().chain(&plan.lookups).cloned().collect();
+        let mut lookups: Option<LookupCache> = None;
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
@@ -177,10 +179,45 @@ impl SnmpTask {
             }
             let at = Timestamp::now();
             let started = Instant::now();
+            let refresh = !plan.lookups.is_empty()
+                && lookups
+                    .as_ref()
+                    .is_none_or(|c| c.polls >= LOOKUP_REFRESH_POLLS);
+            let requests = if refresh { &with_lookups } else { &plan.values };
             let result = match resolver.address().await {
                 Some(ip) => {
                     let agent = Agent::new(SocketAddr::new(ip, self.settings.port), &self.settings);
-                    self.client.poll(&agent, &requests).await
+                    let mut result = self.client.poll(&agent, requests).await;
+                    if let Ok(varbinds) = &mut result {
+                        let uptime = uptime_ticks(varbinds);
+                        let rebooted = lookups
+                            .as_ref()
+                            .and_then(|c| Some(uptime? < c.uptime?))
+                            .unwrap_or(false);
+                        if rebooted {
+                            tracing::info!(device = %self.device.name, "device rebooted (sysUpTime went back)");
+                            self.metrics.count_reboot(&self.device.name);
+                        }
+                        if refresh {
+                            lookups = Some(LookupCache::keep(varbinds, &plan.lookups, uptime));
+                        } else if rebooted && !plan.lookups.is_empty() {
+                            // Rows may be renumbered after a reboot: read the
+                            // lookups again before using them.
+                            lookups = match self.client.poll(&agent, &plan.lookups).await {
+                                Ok(fresh) => Some(LookupCache::keep(&fresh, &plan.lookups, uptime)),
+                                Err(_) => None,
+                            };
+                        } else if let Some(cache) = &mut lookups {
+                            cache.polls += 1;
+                            cache.uptime = uptime.or(cache.uptime);
+                        }
+                        if !refresh {
+                            if let Some(cache) = &lookups {
+                                varbinds.extend(cache.varbinds.iter().cloned());
+                            }
+                        }
+                    }
+                    result
                 }
                 None => Err(SnmpError {
                     kind: SnmpFailure::ResolveError,
@@ -225,6 +262,49 @@ impl SnmpTask {
             tokio::time::sleep(MIN_TRIGGERED_GAP).await;
         }
     }
+}
+
+/// Lookup columns (names, aliases, precision) are read again after this many
+/// polls, and at once after a reboot; in between each poll reads only the
+/// values (for IF-MIB: 7 of 9 columns).
+const LOOKUP_REFRESH_POLLS: u32 = 10;
+
+/// The lookup answers of a device's last full poll.
+struct LookupCache {
+    varbinds: Vec<Varbind>,
+    /// Polls made since they were read.
+    polls: u32,
+    /// sysUpTime at the last poll, in hundredths of a second.
+    uptime: Option<u32>,
+}
+
+impl LookupCache {
+    fn keep(varbinds: &[Varbind], lookups: &[Request], uptime: Option<u32>) -> LookupCache {
+        let wanted = |oid: &Oid| {
+            lookups.iter().any(|r| match r {
+                Request::Walk(root) => oid.starts_with(root),
+                Request::Get(oids) => oids.contains(oid),
+            })
+        };
+        LookupCache {
+            varbinds: varbinds
+                .iter()
+                .filter(|v| wanted(&v.oid))
+                .cloned()
+                .collect(),
+            polls: 0,
+            uptime,
+        }
+    }
+}
+
+fn uptime_ticks(varbinds: &[Varbind]) -> Option<u32> {
+    varbinds
+        .iter()
+        .find_map(|v| match (&v.value, v.oid.arcs() == loader::SYS_UPTIME) {
+            (Value::TimeTicks(t), true) => Some(*t),
+            _ => None,
+        })
 }
 
 /// ifName → ifOperStatus up, from the `if_mib` profile's samples.

@@ -35,6 +35,35 @@ mod golden;
 #[cfg(test)]
 mod tests;
 
+/// Which columns of a profile: see [`Profile::columns`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Values,
+    Lookups,
+}
+
+/// Requests for a set of table columns (walked) and scalar instances (one
+/// GET): a column inside another walked subtree is not walked again, and a
+/// scalar inside a walked subtree is not fetched again.
+pub fn plan(walks: BTreeSet<Oid>, gets: BTreeSet<Oid>) -> Vec<Request> {
+    let mut roots: Vec<Oid> = Vec::new();
+    for oid in walks {
+        // BTreeSet order puts a subtree's root before everything under it.
+        if !roots.last().is_some_and(|r| oid.starts_with(r)) {
+            roots.push(oid);
+        }
+    }
+    let gets: Vec<Oid> = gets
+        .into_iter()
+        .filter(|g| !roots.iter().any(|r| g.starts_with(r)))
+        .collect();
+    let mut out: Vec<Request> = roots.into_iter().map(Request::Walk).collect();
+    if !gets.is_empty() {
+        out.push(Request::Get(gets));
+    }
+    out
+}
+
 /// Prefix of every exported metric name (SPEC §5).
 pub const METRIC_PREFIX: &str = "netkpi_";
 
@@ -178,14 +207,33 @@ impl Profile {
     /// however many metrics or lookups read it, nothing under a subtree that
     /// is walked anyway, walks first (in OID order), then one GET.
     pub fn requests(&self) -> Vec<Request> {
+        let (mut walks, mut gets) = self.columns(Part::Values);
+        let (lookup_walks, lookup_gets) = self.columns(Part::Lookups);
+        walks.extend(lookup_walks);
+        gets.extend(lookup_gets);
+        plan(walks, gets)
+    }
+
+    /// The columns of one part of the profile: `Values` are what changes
+    /// from poll to poll (the metrics and their filters); `Lookups` describe
+    /// rows and rarely change (names, aliases, sensor precision), so a poller
+    /// may read them less often ([`plan`] turns columns into requests).
+    pub fn columns(&self, part: Part) -> (BTreeSet<Oid>, BTreeSet<Oid>) {
         let mut walks = BTreeSet::new();
         let mut gets = BTreeSet::new();
         for m in &self.metrics {
-            let columns = std::iter::once(&m.oid)
-                .chain(m.lookups.iter().map(|l| &l.oid))
-                .chain(m.filters.iter().map(|f| &f.oid))
-                .chain(m.precision_oid.iter())
-                .chain(m.si_prefix_oid.iter());
+            let columns: Vec<&Oid> = match part {
+                Part::Values => std::iter::once(&m.oid)
+                    .chain(m.filters.iter().map(|f| &f.oid))
+                    .collect(),
+                Part::Lookups => m
+                    .lookups
+                    .iter()
+                    .map(|l| &l.oid)
+                    .chain(m.precision_oid.iter())
+                    .chain(m.si_prefix_oid.iter())
+                    .collect(),
+            };
             for oid in columns {
                 if m.indexes.is_empty() {
                     gets.insert(oid.child(0));
@@ -194,22 +242,7 @@ impl Profile {
                 }
             }
         }
-        let mut roots: Vec<Oid> = Vec::new();
-        for oid in walks {
-            // BTreeSet order puts a subtree's root before everything under it.
-            if !roots.last().is_some_and(|r| oid.starts_with(r)) {
-                roots.push(oid);
-            }
-        }
-        let gets: Vec<Oid> = gets
-            .into_iter()
-            .filter(|g| !roots.iter().any(|r| g.starts_with(r)))
-            .collect();
-        let mut out: Vec<Request> = roots.into_iter().map(Request::Walk).collect();
-        if !gets.is_empty() {
-            out.push(Request::Get(gets));
-        }
-        out
+        (walks, gets)
     }
 
     /// The samples in one poll's answers. Pure: exceptions (noSuchObject …)

@@ -551,18 +551,34 @@ impl std::io::Write for Captured {
     }
 }
 
+/// The trap receiver's log lines, captured process-wide. A scoped
+/// (`set_default`) subscriber lost lines when the whole test binary ran in
+/// parallel: `tracing` caches each call site's interest across threads. A
+/// global subscriber limited to the receiver's module sees every line and
+/// leaves the other tests' call sites disabled (cheap).
+fn trap_log() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::Layer as _;
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || writer.clone());
+        let only_traps = tracing_subscriber::filter::Targets::new()
+            .with_target("netkpi::probes::snmp::traps", tracing::Level::TRACE);
+        let subscriber = tracing_subscriber::registry().with(layer.with_filter(only_traps));
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in the unit tests");
+        captured
+    })
+}
+
 #[test]
 fn sentinel_secrets_never_reach_the_log() {
     let sentinel = "sentinel4711";
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Current-thread: the receive task logs on this thread, under the guard.
+    let captured = trap_log().clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
