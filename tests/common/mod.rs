@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+pub mod snmpd;
+pub mod snmpsim;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,13 +20,15 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// The nftables ruleset from LAB.md: addresses in `down4` stop answering
-/// ICMP echo (dropped on input, as a real outage looks to the sender).
+/// ICMP echo and SNMP on the ports the test agents use (dropped on input, as
+/// a real outage looks to the sender).
 pub const OUTAGE_RULES: &str = r#"
 table inet outage {
   set down4 { type ipv4_addr; }
   chain in {
     type filter hook input priority 0; policy accept;
     ip daddr @down4 icmp type echo-request drop
+    ip daddr @down4 udp dport { 161, 1161, 11161 } drop
   }
 }
 "#;
@@ -174,6 +179,25 @@ impl NetNs {
         cmd.arg(format!("--net={}", self.ns_path.display()))
             .arg("--");
         cmd
+    }
+
+    /// A command that runs `program` inside the namespace (`nsenter` execs
+    /// it, so the child is the program itself), for callers that need their
+    /// own environment or stdio.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = self.nsenter();
+        cmd.arg(program);
+        cmd
+    }
+
+    /// Runs a command inside the namespace and returns its output, whether
+    /// or not it succeeded.
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        self.command(program)
+            .args(args)
+            .env("MIBS", "")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
     }
 
     /// Runs a command inside the namespace and returns its output; panics

@@ -1,0 +1,146 @@
+//! A private net-snmp `snmpd` inside a test's network namespace (LAB.md):
+//! its own config, persistent state and log in a temporary folder, listening
+//! on the given addresses and port, killed on drop.
+//!
+//! It answers v2c for community [`COMMUNITY`] from anywhere in the namespace
+//! and v3 authPriv for user [`V3_USER`] (SHA-1 / AES-128, pass phrases
+//! [`AUTH_PASS`] / [`PRIV_PASS`]), and calls itself [`SYS_NAME`]. Inside a
+//! fresh namespace its IF-MIB lists `lo` (ifIndex 1), up.
+//!
+//! Needs `snmpd` and `snmpget` (packages `snmpd`, `snmp`); fails loudly
+//! without them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use super::NetNs;
+
+pub const COMMUNITY: &str = "public";
+pub const V3_USER: &str = "testv3";
+pub const AUTH_PASS: &str = "authpass123";
+pub const PRIV_PASS: &str = "privpass123";
+/// sysName.0 as the agent reports it (`sysName` in its config).
+pub const SYS_NAME: &str = "netkpi-lab-snmpd";
+
+pub struct Snmpd<'a> {
+    ns: &'a NetNs,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    /// `IP:PORT` of every address it listens on.
+    pub endpoints: Vec<String>,
+}
+
+impl<'a> Snmpd<'a> {
+    /// Starts snmpd on `port` of each of `addresses` (IPv4 literals inside
+    /// the namespace) and waits until each answers a v2c GET.
+    pub fn start(ns: &'a NetNs, addresses: &[&str], port: u16) -> Snmpd<'a> {
+        let dir = tempfile::tempdir().expect("temporary folder for snmpd");
+        let endpoints: Vec<String> = addresses.iter().map(|a| format!("{a}:{port}")).collect();
+        let agent_address = endpoints
+            .iter()
+            .map(|e| format!("udp:{e}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let conf = dir.path().join("snmpd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "agentAddress {agent_address}\n\
+                 rocommunity {COMMUNITY} default\n\
+                 createUser {V3_USER} SHA \"{AUTH_PASS}\" AES \"{PRIV_PASS}\"\n\
+                 rouser {V3_USER} priv\n\
+                 sysName {SYS_NAME}\n\
+                 sysLocation netkpi test namespace\n"
+            ),
+        )
+        .expect("write snmpd.conf");
+        let log = dir.path().join("snmpd.log");
+        let child = ns
+            .command("snmpd")
+            .args(["-f", "-C", "-c"])
+            .arg(&conf)
+            .arg("-Lf")
+            .arg(&log)
+            // Numeric OIDs only: no MIB files to load (Debian ships almost none).
+            .env("MIBS", "")
+            .env("MIBDIRS", dir.path())
+            .env("SNMP_PERSISTENT_DIR", dir.path().join("persist"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start snmpd (apt-get install snmpd): {e}"));
+        let mut snmpd = Snmpd {
+            ns,
+            child: Some(child),
+            dir,
+            endpoints,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for endpoint in snmpd.endpoints.clone() {
+            loop {
+                if let Some(Ok(Some(status))) = snmpd.child.as_mut().map(|c| c.try_wait()) {
+                    panic!("snmpd exited with {status}; log:\n{}", snmpd.log());
+                }
+                if snmpd.answers(&endpoint) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "snmpd does not answer on {endpoint}; log:\n{}",
+                    snmpd.log()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        snmpd
+    }
+
+    /// A v2c GET of sysUpTime.0 by net-snmp's `snmpget`, from inside the
+    /// namespace.
+    fn answers(&self, endpoint: &str) -> bool {
+        let out = self.ns.run(
+            "snmpget",
+            &[
+                "-v2c",
+                "-c",
+                COMMUNITY,
+                "-t",
+                "0.3",
+                "-r",
+                "0",
+                "-On",
+                endpoint,
+                "1.3.6.1.2.1.1.3.0",
+            ],
+        );
+        out.status.success()
+    }
+
+    /// SIGKILL: the agent dies, the box stays (it still pings).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("snmpd.log")).unwrap_or_default()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn persist_dir(&self) -> PathBuf {
+        self.dir.path().join("persist")
+    }
+}
+
+impl Drop for Snmpd<'_> {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
