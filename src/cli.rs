@@ -88,6 +88,7 @@ fn run(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    limit_malloc_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -105,6 +106,18 @@ fn run(path: &std::path::Path) -> ExitCode {
             eprintln!("netkpi: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// glibc gives every thread that allocates its own malloc arena (up to 8 per
+/// core), each holding freed memory of its own: measured with 10,000 devices,
+/// that was 10-15 MB of RSS for nothing (bench/icmp.sh). Two arenas keep
+/// allocation contention low for a daemon whose hot paths are a few tasks.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 
