@@ -325,12 +325,12 @@ const SIM_INTERVAL_S: i64 = 3;
 /// How long the slow device takes to answer the request that reads sysUpTime
 /// (one per poll): most of an interval, so a poller that made the others
 /// wait for it would shift their polls by seconds.
-const SLOW_WAIT_MS: u64 = 2200;
+const SLOW_WAIT_MS: u64 = 1800;
 
 /// snmpsim serving a Huawei switch, a Cisco switch, a Palo Alto firewall and
 /// an Eaton UPS (UPS-MIB): profile metrics equal the recorded values. Then
 /// the firewall goes silent (nftables) and is down, while the other three
-/// and a slow device (its own snmpsim, every poll 2.2 s late) keep being
+/// and a slow device (its own snmpsim, every poll 1.8 s late) keep being
 /// polled on schedule.
 #[test]
 fn snmpsim_recordings_outage_and_a_slow_device() {
@@ -352,7 +352,7 @@ fn snmpsim_recordings_outage_and_a_slow_device() {
         ],
     );
     // The slow device: the Eaton recording whose sysUpTime.0 answers after
-    // 2.2 s (snmpsim `delay`), served by a process of its own because
+    // 1.8 s (snmpsim `delay`), served by a process of its own because
     // snmpsim stalls while it waits.
     let slow_endpoint = format!("{SLOW}:{SIM_PORT}");
     let _slow_sim = Snmpsim::start(
@@ -399,7 +399,7 @@ snmp = {{ community = "eaton-93e-80", profiles = ["system", "ups_mib"] }}
 name = "ups-slow"
 role = "ups"
 address = "{SLOW}"
-snmp = {{ community = "slow-ups", timeout = "2700ms", retries = 0, profiles = ["system", "ups_mib"] }}
+snmp = {{ community = "slow-ups", timeout = "2500ms", retries = 0, profiles = ["system", "ups_mib"] }}
 "#
         ),
         &[],

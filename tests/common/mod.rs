@@ -192,12 +192,20 @@ impl NetNs {
 
     /// Runs a command inside the namespace and returns its output, whether
     /// or not it succeeded.
+    /// A program that is not installed fails the test (never a silent skip).
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
-        self.command(program)
+        let out = self
+            .command(program)
             .args(args)
             .env("MIBS", "")
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("failed to execute"),
+            "cannot run {program} (not installed?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
     }
 
     /// Runs a command inside the namespace and returns its output; panics
@@ -431,14 +439,26 @@ impl<'a> Daemon<'a> {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// A GET of a JSON document; fails the test with the daemon's log when
+    /// the request fails or does not answer 200 with JSON.
     pub fn get_json(&self, path: &str) -> Value {
-        self.ns.get_json(self.listen, path)
+        let (status, body) = self
+            .ns
+            .http_get(self.listen, path)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\nlog:\n{}", self.log_text()));
+        assert_eq!(
+            status,
+            200,
+            "GET {path} answered {status}: {body}\nlog:\n{}",
+            self.log_text()
+        );
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
     }
 
     pub fn get(&self, path: &str) -> (u16, String) {
         self.ns
             .http_get(self.listen, path)
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\nlog:\n{}", self.log_text()))
     }
 
     /// A GET with extra request headers.

@@ -81,7 +81,11 @@ impl<'a> Snmpd<'a> {
         for endpoint in snmpd.endpoints.clone() {
             loop {
                 if let Some(Ok(Some(status))) = snmpd.child.as_mut().map(|c| c.try_wait()) {
-                    panic!("snmpd exited with {status}; log:\n{}", snmpd.log());
+                    panic!(
+                        "snmpd exited with {status} (exit status 127: not installed, \
+                         apt-get install snmpd); log:\n{}",
+                        snmpd.log()
+                    );
                 }
                 if snmpd.answers(&endpoint) {
                     break;
