@@ -30,7 +30,7 @@ use crate::probes::icmp::IcmpPinger;
 use crate::probes::snmp::client::Snmp2Client;
 use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver};
 use crate::scheduler::IcmpTask;
-use crate::scheduler::SnmpTask;
+use crate::scheduler::{SnmpPlan, SnmpTask};
 use crate::store::{Store, StoreStats, WriterOptions};
 
 /// How often the writer records that the daemon is alive. After a crash, the
@@ -189,6 +189,8 @@ impl Probing {
         self.current = self.root.child_token();
         self.generation = generation;
         let mut routes = TrapRoutes::default();
+        // One plan per distinct profile list, shared by its devices.
+        let mut plans: HashMap<&[String], Arc<SnmpPlan>> = HashMap::new();
         for (index, device) in inventory.devices.iter().enumerate() {
             if let (Some(settings), Some(pinger)) = (device.icmp.clone(), &self.pinger) {
                 IcmpTask {
@@ -203,18 +205,23 @@ impl Probing {
                 }
                 .spawn(&self.tasks, self.current.clone());
             }
-            if let Some(settings) = device.snmp.clone() {
+            if let Some(snmp) = &device.snmp {
+                let settings = snmp.clone();
                 let poll_now = Arc::new(Notify::new());
                 if let Ok(ip) = device.address.parse::<IpAddr>() {
                     routes
                         .by_address
                         .insert(ip, (device.name.clone(), poll_now.clone()));
                 }
+                let plan = plans
+                    .entry(snmp.profiles.as_slice())
+                    .or_insert_with(|| Arc::new(SnmpPlan::new(profiles.select(&settings.profiles))))
+                    .clone();
                 SnmpTask {
                     generation,
                     index,
                     device: device.clone(),
-                    profiles: profiles.select(&settings.profiles),
+                    plan,
                     settings,
                     client: self.snmp.clone(),
                     observations: self.inputs.clone(),

@@ -137,7 +137,8 @@ pub struct SnmpTask {
     pub index: usize,
     pub device: Device,
     pub settings: SnmpSettings,
-    pub profiles: Vec<Arc<Profile>>,
+    /// Shared by every device with the same profile list.
+    pub plan: Arc<SnmpPlan>,
     pub client: Arc<Snmp2Client>,
     pub observations: mpsc::Sender<Input>,
     pub live: Arc<Live>,
@@ -167,8 +168,6 @@ impl SnmpTask {
         let mut ticks = tokio::time::interval_at(start, interval);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut resolver = Resolver::new(self.device.address.clone());
-        let plan = loader::poll_plan(&self.profiles);
-        let with_lookups: Vec<Request> = plan.values.iter().chain(&plan.lookups).cloned().collect();
         let mut lookups: Option<LookupCache> = None;
         loop {
             tokio::select! {
@@ -177,89 +176,129 @@ impl SnmpTask {
                     tracing::debug!(device = %self.device.name, "trap: polling now");
                 }
             }
-            let at = Timestamp::now();
-            let started = Instant::now();
-            let refresh = !plan.lookups.is_empty()
-                && lookups
-                    .as_ref()
-                    .is_none_or(|c| c.polls >= LOOKUP_REFRESH_POLLS);
-            let requests = if refresh { &with_lookups } else { &plan.values };
-            let result = match resolver.address().await {
-                Some(ip) => {
-                    let agent = Agent::new(SocketAddr::new(ip, self.settings.port), &self.settings);
-                    let mut result = self.client.poll(&agent, requests).await;
-                    if let Ok(varbinds) = &mut result {
-                        let uptime = uptime_ticks(varbinds);
-                        let rebooted = lookups
-                            .as_ref()
-                            .and_then(|c| Some(uptime? < c.uptime?))
-                            .unwrap_or(false);
-                        if rebooted {
-                            tracing::info!(device = %self.device.name, "device rebooted (sysUpTime went back)");
-                            self.metrics.count_reboot(&self.device.name);
-                        }
-                        if refresh {
-                            lookups = Some(LookupCache::keep(varbinds, &plan.lookups, uptime));
-                        } else if rebooted && !plan.lookups.is_empty() {
-                            // Rows may be renumbered after a reboot: read the
-                            // lookups again before using them.
-                            lookups = match self.client.poll(&agent, &plan.lookups).await {
-                                Ok(fresh) => Some(LookupCache::keep(&fresh, &plan.lookups, uptime)),
-                                Err(_) => None,
-                            };
-                        } else if let Some(cache) = &mut lookups {
-                            cache.polls += 1;
-                            cache.uptime = uptime.or(cache.uptime);
-                        }
-                        if !refresh {
-                            if let Some(cache) = &lookups {
-                                varbinds.extend(cache.varbinds.iter().cloned());
-                            }
-                        }
-                    }
-                    result
-                }
-                None => Err(SnmpError {
-                    kind: SnmpFailure::ResolveError,
-                    detail: format!("cannot resolve {}", self.device.address),
-                }),
-            };
-            let failure = result.as_ref().err().map(|e| e.kind);
-            let duration = started.elapsed().as_secs_f64();
-            self.metrics
-                .observe_poll("snmp", duration, failure.map(|f| f.as_str()));
-            let samples: Vec<Sample> = match &result {
-                Ok(varbinds) => self
-                    .profiles
-                    .iter()
-                    .flat_map(|p| p.evaluate(varbinds))
-                    .collect(),
-                Err(_) => Vec::new(),
-            };
-            let interfaces = oper_status_by_name(&samples);
-            self.live.record_snmp(
-                &self.device.name,
-                SnmpStatus {
-                    at: Some(at),
-                    duration_seconds: Some(duration),
-                    failure: failure.map(|f| f.as_str()),
-                    samples: Arc::new(samples),
-                },
-            );
-            let obs = Input::Observation(Observation {
-                generation: self.generation,
-                device: self.index,
-                at,
-                outcome: Outcome::Snmp(SnmpOutcome {
-                    failure,
-                    interfaces,
-                }),
-            });
-            if self.observations.send(obs).await.is_err() {
+            // Boxed: a poll's state (the client's walk, several KB) exists
+            // only while it runs, not in each of thousands of idle tasks.
+            if !Box::pin(self.poll(&mut resolver, &mut lookups)).await {
                 return;
             }
             // Drop a trap that arrived during this poll: its news is in it.
             tokio::time::sleep(MIN_TRIGGERED_GAP).await;
+        }
+    }
+
+    /// One poll, its samples and its observation; false once the ledger has
+    /// stopped (we are shutting down).
+    async fn poll(&self, resolver: &mut Resolver, lookups: &mut Option<LookupCache>) -> bool {
+        let plan = &*self.plan;
+        let at = Timestamp::now();
+        let started = Instant::now();
+        let refresh = !plan.lookups.is_empty()
+            && lookups
+                .as_ref()
+                .is_none_or(|c| c.polls >= LOOKUP_REFRESH_POLLS);
+        let requests = if refresh {
+            &plan.with_lookups
+        } else {
+            &plan.values
+        };
+        let result = match resolver.address().await {
+            Some(ip) => {
+                let agent = Agent::new(SocketAddr::new(ip, self.settings.port), &self.settings);
+                let mut result = self.client.poll(&agent, requests).await;
+                if let Ok(varbinds) = &mut result {
+                    let uptime = uptime_ticks(varbinds);
+                    let rebooted = lookups
+                        .as_ref()
+                        .and_then(|c| Some(uptime? < c.uptime?))
+                        .unwrap_or(false);
+                    if rebooted {
+                        tracing::info!(device = %self.device.name, "device rebooted (sysUpTime went back)");
+                        self.metrics.count_reboot(&self.device.name);
+                    }
+                    if refresh {
+                        *lookups = Some(LookupCache::keep(varbinds, &plan.lookups, uptime));
+                    } else if rebooted && !plan.lookups.is_empty() {
+                        // Rows may be renumbered after a reboot: read the
+                        // lookups again before using them.
+                        *lookups = match self.client.poll(&agent, &plan.lookups).await {
+                            Ok(fresh) => Some(LookupCache::keep(&fresh, &plan.lookups, uptime)),
+                            Err(_) => None,
+                        };
+                    } else if let Some(cache) = lookups.as_mut() {
+                        cache.polls += 1;
+                        cache.uptime = uptime.or(cache.uptime);
+                    }
+                    if !refresh {
+                        if let Some(cache) = lookups.as_ref() {
+                            varbinds.extend(cache.varbinds.iter().cloned());
+                        }
+                    }
+                }
+                result
+            }
+            None => Err(SnmpError {
+                kind: SnmpFailure::ResolveError,
+                detail: format!("cannot resolve {}", self.device.address),
+            }),
+        };
+        let failure = result.as_ref().err().map(|e| e.kind);
+        let duration = started.elapsed().as_secs_f64();
+        self.metrics
+            .observe_poll("snmp", duration, failure.map(|f| f.as_str()));
+        let samples: Vec<Sample> = match &result {
+            Ok(varbinds) => plan
+                .profiles
+                .iter()
+                .flat_map(|p| p.evaluate(varbinds))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        drop(result);
+        let interfaces = oper_status_by_name(&samples);
+        self.live.record_snmp(
+            &self.device.name,
+            SnmpStatus {
+                at: Some(at),
+                duration_seconds: Some(duration),
+                failure: failure.map(|f| f.as_str()),
+                samples: Arc::new(samples),
+            },
+        );
+        let obs = Input::Observation(Observation {
+            generation: self.generation,
+            device: self.index,
+            at,
+            outcome: Outcome::Snmp(SnmpOutcome {
+                failure,
+                interfaces,
+            }),
+        });
+        self.observations.send(obs).await.is_ok()
+    }
+}
+
+/// What the devices with one profile list poll: computed once per distinct
+/// list and shared, not once per device.
+#[derive(Debug)]
+pub struct SnmpPlan {
+    pub profiles: Vec<Arc<Profile>>,
+    /// Read at every poll.
+    pub values: Vec<Request>,
+    /// Read when the device's lookup cache is missing, old or invalidated.
+    pub lookups: Vec<Request>,
+    /// `values` then `lookups`: a poll that refreshes the cache.
+    pub with_lookups: Vec<Request>,
+}
+
+impl SnmpPlan {
+    pub fn new(profiles: Vec<Arc<Profile>>) -> SnmpPlan {
+        let plan = loader::poll_plan(&profiles);
+        let with_lookups = plan.values.iter().chain(&plan.lookups).cloned().collect();
+        SnmpPlan {
+            profiles,
+            values: plan.values,
+            lookups: plan.lookups,
+            with_lookups,
         }
     }
 }
