@@ -53,7 +53,8 @@ pub struct SnmpStatus {
     /// Wall time of the poll: which device is slow.
     pub duration_seconds: Option<f64>,
     pub failure: Option<&'static str>,
-    pub samples: Arc<Vec<Sample>>,
+    /// Exactly as long as it needs to be: every device's are kept.
+    pub samples: Arc<[Sample]>,
 }
 
 /// A received trap as the API shows it.

@@ -238,8 +238,8 @@ fn encode_profile_samples(
     for (device, status) in &polled {
         for sample in status.samples.iter() {
             families
-                .entry(sample.name.as_str())
-                .or_insert((sample.kind, sample.help.as_str(), Vec::new()))
+                .entry(sample.name())
+                .or_insert((sample.kind(), sample.help(), Vec::new()))
                 .2
                 .push((device, sample));
         }
@@ -257,7 +257,7 @@ fn encode_profile_samples(
         for (device, sample) in samples {
             let mut labels: Vec<(&str, &str)> = Vec::with_capacity(sample.labels.len() + 1);
             labels.push(("device", device));
-            labels.extend(sample.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            labels.extend(sample.labels.iter().map(|(k, v)| (&**k, &**v)));
             f.sample(&labels, sample.value)?;
         }
     }

@@ -261,7 +261,7 @@ impl SnmpTask {
                 at: Some(at),
                 duration_seconds: Some(duration),
                 failure: failure.map(|f| f.as_str()),
-                samples: Arc::new(samples),
+                samples: samples.into(),
             },
         );
         let obs = Input::Observation(Observation {
@@ -350,10 +350,10 @@ fn uptime_ticks(varbinds: &[Varbind]) -> Option<u32> {
 fn oper_status_by_name(samples: &[Sample]) -> Vec<(String, bool)> {
     samples
         .iter()
-        .filter(|s| s.name == "netkpi_if_oper_up")
+        .filter(|s| s.name() == "netkpi_if_oper_up")
         .filter_map(|s| {
-            let name = s.labels.iter().find(|(k, _)| k == "if_name")?.1.clone();
-            (!name.is_empty()).then_some((name, s.value == 1.0))
+            let name = s.label("if_name")?;
+            (!name.is_empty()).then(|| (name.to_string(), s.value == 1.0))
         })
         .collect()
 }

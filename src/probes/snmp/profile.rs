@@ -21,8 +21,9 @@
 //! [`Profile::requests`] says what one poll must fetch; [`Profile::evaluate`]
 //! turns what came back into [`Sample`]s. Both are pure.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use super::client::Request;
 use super::{Oid, Value, Varbind};
@@ -96,14 +97,53 @@ impl SampleKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Sample {
-    /// Full name, e.g. `netkpi_if_in_octets_total`.
+/// What a metric is: its name, type and help, shared by the metric's
+/// definition and every sample of it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Family {
+    /// Full name, with [`METRIC_PREFIX`], e.g. `netkpi_if_in_octets_total`.
     pub name: String,
     pub kind: SampleKind,
     pub help: String,
-    pub labels: Vec<(String, String)>,
+}
+
+/// A sample's labels, in order: names (shared with the profile's
+/// definition) and values. Metrics of one row with the same index and lookup
+/// labels share one set.
+pub type Labels = Arc<[(Arc<str>, Arc<str>)]>;
+
+/// One value a poll read. Compact, since the latest samples of every device
+/// are kept (10,000 24-port switches: 2.4 million samples): the metric's
+/// name, type and help are shared with its definition, the labels with the
+/// other metrics of the row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub family: Arc<Family>,
+    pub labels: Labels,
     pub value: f64,
+}
+
+impl Sample {
+    /// Full name, e.g. `netkpi_if_in_octets_total`.
+    pub fn name(&self) -> &str {
+        &self.family.name
+    }
+
+    pub fn kind(&self) -> SampleKind {
+        self.family.kind
+    }
+
+    pub fn help(&self) -> &str {
+        &self.family.help
+    }
+
+    /// The value of the label `key`, if the sample has it.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -115,11 +155,9 @@ pub struct Profile {
 
 #[derive(Clone, Debug)]
 pub(crate) struct Metric {
-    /// Full name, with [`METRIC_PREFIX`].
-    pub name: String,
+    /// Name, type and help.
+    pub family: Arc<Family>,
     pub oid: Oid,
-    pub kind: SampleKind,
-    pub help: String,
     /// Empty for a scalar, whose only instance is `oid.0`.
     pub indexes: Vec<Index>,
     pub lookups: Vec<Lookup>,
@@ -139,12 +177,12 @@ pub(crate) struct Metric {
     /// Only rows where each filter's column holds one of its `values`.
     pub filters: Vec<Filter>,
     /// Info metrics: the label that carries the polled value as text.
-    pub value_label: Option<String>,
+    pub value_label: Option<Arc<str>>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Index {
-    pub label: String,
+    pub label: Arc<str>,
     pub kind: IndexKind,
 }
 
@@ -162,9 +200,9 @@ pub(crate) enum IndexKind {
     Oid,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Lookup {
-    pub label: String,
+    pub label: Arc<str>,
     /// The column whose cell at this row's index gives the label's value.
     pub oid: Oid,
     /// Which index labels form the lookup row's index (default: all, i.e. the
@@ -255,12 +293,27 @@ impl Profile {
             .filter(|vb| !vb.value.is_exception())
             .map(|vb| (&vb.oid, &vb.value))
             .collect();
+        // Metrics with the same index and lookup labels label a row alike:
+        // its label set is built once and shared (`groups[i]` is the first
+        // metric labelled like metric i).
+        let groups: Vec<usize> = self
+            .metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                self.metrics[..i]
+                    .iter()
+                    .position(|o| o.indexes == m.indexes && o.lookups == m.lookups)
+                    .unwrap_or(i)
+            })
+            .collect();
+        let mut rows: RowLabels<'_> = HashMap::new();
         let mut out = Vec::new();
-        for m in &self.metrics {
+        for (m, &group) in self.metrics.iter().zip(&groups) {
             if m.indexes.is_empty() {
                 let instance = m.oid.child(0);
                 if let Some(v) = cells.get(&instance) {
-                    m.sample(&[0], &[], v, &cells, &mut out);
+                    m.sample(&[0], &[], v, &cells, (group, &mut rows), &mut out);
                 }
                 continue;
             }
@@ -269,7 +322,7 @@ impl Profile {
                     break;
                 };
                 if let Some(parts) = decode_index(&m.indexes, index) {
-                    m.sample(index, &parts, v, &cells, &mut out);
+                    m.sample(index, &parts, v, &cells, (group, &mut rows), &mut out);
                 }
             }
         }
@@ -281,13 +334,27 @@ impl Profile {
     pub fn metric_names(&self) -> Vec<(&str, SampleKind)> {
         let mut seen = BTreeMap::new();
         for m in &self.metrics {
-            seen.entry(m.name.as_str()).or_insert(m.kind);
+            seen.entry(m.family.name.as_str()).or_insert(m.family.kind);
         }
         seen.into_iter().collect()
     }
 }
 
 type Cells<'a> = BTreeMap<&'a Oid, &'a Value>;
+
+/// The label sets built during one evaluation, by label group and row index.
+type RowLabels<'a> = HashMap<(usize, &'a [u32]), Labels>;
+
+/// A label value; the empty one (a lookup without answer, an empty ifAlias)
+/// is one shared allocation.
+fn label_text(text: String) -> Arc<str> {
+    static EMPTY: OnceLock<Arc<str>> = OnceLock::new();
+    if text.is_empty() {
+        EMPTY.get_or_init(|| Arc::from("")).clone()
+    } else {
+        Arc::from(text)
+    }
+}
 
 /// One index label's arcs and its text.
 struct IndexPart {
@@ -296,12 +363,13 @@ struct IndexPart {
 }
 
 impl Metric {
-    fn sample(
+    fn sample<'a>(
         &self,
-        index: &[u32],
+        index: &'a [u32],
         parts: &[IndexPart],
         value: &Value,
         cells: &Cells<'_>,
+        (group, rows): (usize, &mut RowLabels<'a>),
         out: &mut Vec<Sample>,
     ) {
         let cell = |column: &Oid| -> Option<&Value> {
@@ -318,20 +386,8 @@ impl Metric {
             }
         }
 
-        let mut labels: Vec<(String, String)> = self
-            .indexes
-            .iter()
-            .zip(parts)
-            .map(|(ix, p)| (ix.label.clone(), p.text.clone()))
-            .collect();
-
-        let number = match self.kind {
-            SampleKind::Info => {
-                if let Some(label) = &self.value_label {
-                    labels.push((label.clone(), value.as_label()));
-                }
-                1.0
-            }
+        let number = match self.family.kind {
+            SampleKind::Info => 1.0,
             SampleKind::Gauge | SampleKind::Counter => {
                 let raw = as_int(value);
                 if raw.is_some_and(|r| self.skip_values.contains(&r)) {
@@ -374,26 +430,42 @@ impl Metric {
             }
         };
 
-        for l in &self.lookups {
-            let text = match &l.using {
-                None => cell(&l.oid).map(Value::as_label),
-                Some(using) => {
-                    let mut oid = l.oid.clone();
-                    for &i in using {
-                        oid.0.extend_from_slice(&index[parts[i].arcs.clone()]);
+        // Index labels, the value label (info metrics), then lookups.
+        let build = |value_label: Option<(Arc<str>, Arc<str>)>| -> Labels {
+            let indexes = self
+                .indexes
+                .iter()
+                .zip(parts)
+                .map(|(ix, p)| (ix.label.clone(), label_text(p.text.clone())));
+            let lookups = self.lookups.iter().map(|l| {
+                let text = match &l.using {
+                    None => cell(&l.oid).map(Value::as_label),
+                    Some(using) => {
+                        let mut oid = l.oid.clone();
+                        for &i in using {
+                            oid.0.extend_from_slice(&index[parts[i].arcs.clone()]);
+                        }
+                        cells.get(&oid).map(|v| v.as_label())
                     }
-                    cells.get(&oid).map(|v| v.as_label())
                 }
+                .unwrap_or_default();
+                let text = l.names.get(&text).cloned().unwrap_or(text);
+                (l.label.clone(), label_text(text))
+            });
+            indexes.chain(value_label).chain(lookups).collect()
+        };
+        let labels = match (&self.value_label, self.family.kind) {
+            (Some(label), SampleKind::Info) => {
+                build(Some((label.clone(), label_text(value.as_label()))))
             }
-            .unwrap_or_default();
-            let text = l.names.get(&text).cloned().unwrap_or(text);
-            labels.push((l.label.clone(), text));
-        }
+            _ => rows
+                .entry((group, index))
+                .or_insert_with(|| build(None))
+                .clone(),
+        };
 
         out.push(Sample {
-            name: self.name.clone(),
-            kind: self.kind,
-            help: self.help.clone(),
+            family: self.family.clone(),
             labels,
             value: number,
         });

@@ -75,12 +75,12 @@ pub(super) fn render(samples: &[Sample]) -> String {
             .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
             .collect();
         let line = if labels.is_empty() {
-            format!("{} {}", s.name, s.value)
+            format!("{} {}", s.name(), s.value)
         } else {
-            format!("{}{{{}}} {}", s.name, labels.join(","), s.value)
+            format!("{}{{{}}} {}", s.name(), labels.join(","), s.value)
         };
         by_name
-            .entry(&s.name)
+            .entry(s.name())
             .or_insert((s, Vec::new()))
             .1
             .push(line);
@@ -88,8 +88,8 @@ pub(super) fn render(samples: &[Sample]) -> String {
     let mut out = String::new();
     for (name, (first, mut lines)) in by_name {
         lines.sort();
-        let _ = writeln!(out, "# HELP {name} {}", first.help);
-        let _ = writeln!(out, "# TYPE {name} {}", first.kind.exposition_type());
+        let _ = writeln!(out, "# HELP {name} {}", first.help());
+        let _ = writeln!(out, "# TYPE {name} {}", first.kind().exposition_type());
         for l in lines {
             let _ = writeln!(out, "{l}");
         }

@@ -5,11 +5,14 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::{Filter, Index, IndexKind, Lookup, Metric, Profile, Ratio, SampleKind, METRIC_PREFIX};
+use super::{
+    Family, Filter, Index, IndexKind, Lookup, Metric, Profile, Ratio, SampleKind, METRIC_PREFIX,
+};
 use crate::config::span::{path_at, Diags};
 use crate::config::Diagnostic;
 use crate::probes::snmp::Oid;
@@ -114,13 +117,16 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Profile, Vec<Diagnostic>>
     // (an old and a new vendor subtree) but must then agree on what it is.
     let mut first: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for (i, (m, span)) in metrics.iter().enumerate() {
-        match first.get(m.name.as_str()) {
+        match first.get(m.family.name.as_str()) {
             None => {
-                first.insert(&m.name, (i, span.start));
+                first.insert(&m.family.name, (i, span.start));
             }
             Some(&(j, at)) => {
                 let o = &metrics[j].0;
-                if o.kind != m.kind || o.help != m.help || label_names(o) != label_names(m) {
+                if o.family.kind != m.family.kind
+                    || o.family.help != m.family.help
+                    || label_names(o) != label_names(m)
+                {
                     let line = r.diags.line_of(at);
                     r.at(
                         span.clone(),
@@ -128,7 +134,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Profile, Vec<Diagnostic>>
                         format!(
                             "`{}` is also defined at line {line} with a different type, \
                              help or labels; one name must mean one thing",
-                            m.name.trim_start_matches(METRIC_PREFIX)
+                            m.family.name.trim_start_matches(METRIC_PREFIX)
                         ),
                     );
                 }
@@ -150,9 +156,9 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Profile, Vec<Diagnostic>>
 fn label_names(m: &Metric) -> Vec<&str> {
     m.indexes
         .iter()
-        .map(|i| i.label.as_str())
+        .map(|i| &*i.label)
         .chain(m.value_label.as_deref())
-        .chain(m.lookups.iter().map(|l| l.label.as_str()))
+        .chain(m.lookups.iter().map(|l| &*l.label))
         .collect()
 }
 
@@ -382,7 +388,7 @@ impl Reader<'_, '_> {
                 }
             }
         }
-        let index_labels: Vec<String> = indexes.iter().map(|i| i.label.clone()).collect();
+        let index_labels: Vec<String> = indexes.iter().map(|i| i.label.to_string()).collect();
 
         let mut lookups = Vec::new();
         if let Some(v) = t.get("lookups") {
@@ -513,7 +519,7 @@ impl Reader<'_, '_> {
             .iter()
             .map(String::as_str)
             .chain(value_label.iter().flatten().map(String::as_str))
-            .chain(lookups.iter().map(|l| l.label.as_str()));
+            .chain(lookups.iter().map(|l| &*l.label));
         for label in all {
             if seen.contains(&label) {
                 self.at(
@@ -546,10 +552,12 @@ impl Reader<'_, '_> {
             return None;
         }
         Some(Metric {
-            name: format!("{METRIC_PREFIX}{}", name?),
+            family: Arc::new(Family {
+                name: format!("{METRIC_PREFIX}{}", name?),
+                kind: kind?,
+                help: help?,
+            }),
             oid: oid?,
-            kind: kind?,
-            help: help?,
             indexes,
             lookups,
             values,
@@ -559,7 +567,7 @@ impl Reader<'_, '_> {
             precision_oid,
             si_prefix_oid,
             filters,
-            value_label,
+            value_label: value_label.map(Arc::from),
         })
     }
 
@@ -602,7 +610,7 @@ impl Reader<'_, '_> {
             Some(kind)
         });
         Some(Index {
-            label: label?,
+            label: label?.into(),
             kind: kind?,
         })
     }
@@ -672,7 +680,7 @@ impl Reader<'_, '_> {
             return None;
         }
         Some(Lookup {
-            label: label?,
+            label: label?.into(),
             oid: oid?,
             using,
             names,

@@ -21,8 +21,17 @@ fn errors(text: &str) -> Vec<String> {
 fn find<'a>(samples: &'a [Sample], name: &str, label: (&str, &str)) -> &'a Sample {
     samples
         .iter()
-        .find(|s| s.name == name && s.labels.iter().any(|(k, v)| k == label.0 && v == label.1))
+        .find(|s| {
+            s.name() == name
+                && s.labels
+                    .iter()
+                    .any(|(k, v)| &**k == label.0 && &**v == label.1)
+        })
         .unwrap_or_else(|| panic!("no {name} with {label:?} in {samples:#?}"))
+}
+
+fn labels(s: &Sample) -> Vec<(&str, &str)> {
+    s.labels.iter().map(|(k, v)| (&**k, &**v)).collect()
 }
 
 const IF_OPER: &str = r#"
@@ -56,6 +65,52 @@ scale = 0.01
 "#;
 
 #[test]
+fn metrics_of_one_row_labelled_alike_share_one_label_set() {
+    let p = parse_str(
+        "rows",
+        r#"
+[[metric]]
+name = "if_in_octets_total"
+oid  = "1.3.6.1.2.1.31.1.1.1.6"
+type = "counter"
+help = "octets"
+indexes = [{ label = "if_index", type = "integer" }]
+lookups = [{ label = "if_name", oid = "1.3.6.1.2.1.31.1.1.1.1" }]
+
+[[metric]]
+name = "if_out_octets_total"
+oid  = "1.3.6.1.2.1.31.1.1.1.10"
+type = "counter"
+help = "octets"
+indexes = [{ label = "if_index", type = "integer" }]
+lookups = [{ label = "if_name", oid = "1.3.6.1.2.1.31.1.1.1.1" }]
+"#,
+    );
+    let samples = p.evaluate(&[
+        vb(
+            "1.3.6.1.2.1.31.1.1.1.1.1",
+            Value::OctetString(b"a".to_vec()),
+        ),
+        vb(
+            "1.3.6.1.2.1.31.1.1.1.1.2",
+            Value::OctetString(b"b".to_vec()),
+        ),
+        vb("1.3.6.1.2.1.31.1.1.1.6.1", Value::Counter64(1)),
+        vb("1.3.6.1.2.1.31.1.1.1.6.2", Value::Counter64(2)),
+        vb("1.3.6.1.2.1.31.1.1.1.10.1", Value::Counter64(3)),
+        vb("1.3.6.1.2.1.31.1.1.1.10.2", Value::Counter64(4)),
+    ]);
+    let in1 = find(&samples, "netkpi_if_in_octets_total", ("if_index", "1"));
+    let out1 = find(&samples, "netkpi_if_out_octets_total", ("if_index", "1"));
+    let out2 = find(&samples, "netkpi_if_out_octets_total", ("if_index", "2"));
+    assert_eq!(labels(in1), vec![("if_index", "1"), ("if_name", "a")]);
+    assert_eq!(labels(out2), vec![("if_index", "2"), ("if_name", "b")]);
+    assert!(std::sync::Arc::ptr_eq(&in1.labels, &out1.labels));
+    assert!(std::sync::Arc::ptr_eq(&in1.family, &p.metrics[0].family));
+    assert_eq!(out1.value, 3.0);
+}
+
+#[test]
 fn evaluates_enums_lookups_counters_and_scalars() {
     let p = parse_str("if", IF_OPER);
     let samples = p.evaluate(&[
@@ -85,18 +140,18 @@ fn evaluates_enums_lookups_counters_and_scalars() {
     let up = find(&samples, "netkpi_if_oper_up", ("if_index", "1"));
     assert_eq!(up.value, 1.0);
     assert_eq!(
-        up.labels,
+        labels(up),
         vec![
-            ("if_index".to_string(), "1".to_string()),
-            ("if_name".to_string(), "Gi0/1".to_string()),
-            ("if_alias".to_string(), "L-001 Finance".to_string()),
+            ("if_index", "1"),
+            ("if_name", "Gi0/1"),
+            ("if_alias", "L-001 Finance"),
         ]
     );
     // down(2) and an unknown state are both "not up"; a missing ifAlias is
     // an empty label; an exception is no sample at all.
     let down = find(&samples, "netkpi_if_oper_up", ("if_index", "2"));
     assert_eq!(down.value, 0.0);
-    assert_eq!(down.labels[2], ("if_alias".into(), String::new()));
+    assert_eq!(labels(down)[2], ("if_alias", ""));
     assert_eq!(
         find(&samples, "netkpi_if_oper_up", ("if_index", "3")).value,
         0.0
@@ -105,11 +160,13 @@ fn evaluates_enums_lookups_counters_and_scalars() {
         .iter()
         .any(|s| s.labels.contains(&("if_index".into(), "4".into()))));
     let octets = find(&samples, "netkpi_if_in_octets_total", ("if_name", "Gi0/1"));
-    assert_eq!(octets.kind, SampleKind::Counter);
+    assert_eq!(octets.kind(), SampleKind::Counter);
+    // Other lookups, other labels: not shared.
+    assert!(!std::sync::Arc::ptr_eq(&up.labels, &octets.labels));
     assert_eq!(octets.value, (u64::from(u32::MAX) + 10) as f64);
     let up_s = samples
         .iter()
-        .find(|s| s.name == "netkpi_uptime_seconds")
+        .find(|s| s.name() == "netkpi_uptime_seconds")
         .unwrap();
     assert_eq!(up_s.value, 123.45);
     assert!(up_s.labels.is_empty());
@@ -195,7 +252,7 @@ fn entity_sensor_scale_precision_filters_and_names() {
     assert_eq!(
         samples
             .iter()
-            .filter(|s| s.name == "netkpi_temperature_celsius")
+            .filter(|s| s.name() == "netkpi_temperature_celsius")
             .count(),
         1
     );
@@ -245,12 +302,12 @@ lookups = [{ label = "vrf_descr", oid = "1.3.6.1.4.1.99.2.1", using = ["vrf"] }]
     ]);
     assert_eq!(samples.len(), 1);
     assert_eq!(
-        samples[0].labels,
+        labels(&samples[0]),
         vec![
-            ("vrf".into(), "ab".into()),
-            ("peer".into(), "10.0.0.1".into()),
-            ("rest".into(), "7.8".into()),
-            ("vrf_descr".into(), "office".into()),
+            ("vrf", "ab"),
+            ("peer", "10.0.0.1"),
+            ("rest", "7.8"),
+            ("vrf_descr", "office"),
         ]
     );
 }
@@ -438,16 +495,19 @@ fn shipped_profiles_parse_and_follow_the_naming_rules() {
     for p in &profiles {
         assert!(!p.requests().is_empty());
         for m in &p.metrics {
-            if let Some((kind, help, from)) = seen.get(&m.name) {
+            if let Some((kind, help, from)) = seen.get(&m.family.name) {
                 assert_eq!(
                     (*kind, help.as_str()),
-                    (m.kind, m.help.as_str()),
+                    (m.family.kind, m.family.help.as_str()),
                     "{} differs between {from} and {}",
-                    m.name,
+                    m.family.name,
                     p.name
                 );
             }
-            seen.insert(m.name.clone(), (m.kind, m.help.clone(), p.name.clone()));
+            seen.insert(
+                m.family.name.clone(),
+                (m.family.kind, m.family.help.clone(), p.name.clone()),
+            );
         }
     }
     for name in [
