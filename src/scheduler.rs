@@ -170,19 +170,24 @@ impl SnmpTask {
         let mut resolver = Resolver::new(self.device.address.clone());
         let mut lookups: Option<LookupCache> = None;
         loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
+            let triggered = tokio::select! {
+                _ = ticks.tick() => false,
                 _ = self.poll_now.notified() => {
                     tracing::debug!(device = %self.device.name, "trap: polling now");
+                    true
                 }
-            }
+            };
             // Boxed: a poll's state (the client's walk, several KB) exists
             // only while it runs, not in each of thousands of idle tasks.
             if !Box::pin(self.poll(&mut resolver, &mut lookups)).await {
                 return;
             }
-            // Drop a trap that arrived during this poll: its news is in it.
-            tokio::time::sleep(MIN_TRIGGERED_GAP).await;
+            // Only a trap-triggered poll waits before the next trigger may
+            // act, so a trap storm cannot become a poll storm; scheduled
+            // polls keep their phase.
+            if triggered {
+                tokio::time::sleep(MIN_TRIGGERED_GAP).await;
+            }
         }
     }
 
