@@ -102,3 +102,39 @@ fn an_unreadable_config_is_reported_not_panicked() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("/nonexistent/netkpi.toml"), "{stdout}");
 }
+
+#[test]
+fn check_points_at_a_broken_user_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profiles = dir.path().join("profiles");
+    std::fs::create_dir(&profiles).unwrap();
+    std::fs::write(
+        profiles.join("rack_pdu.toml"),
+        "description = \"a PDU\"\n\n[[metric]]\nname = \"pdu_load_amperes\"\noid  = \"1.3.6.1.4.1.318.x\"\ntype = \"gauge\"\nhelp = \"Load.\"\n",
+    )
+    .unwrap();
+    let config = dir.path().join("netkpi.toml");
+    std::fs::write(
+        &config,
+        "[daemon]\nprofile_dirs = [\"profiles\"]\n\n[[device]]\nname = \"pdu-1\"\nrole = \"other\"\naddress = \"127.0.0.1\"\nsnmp = { profiles = [\"rack_pdu\"] }\n",
+    )
+    .unwrap();
+    let out = netkpi()
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run netkpi");
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = format!("{}:5:", profiles.join("rack_pdu.toml").display());
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with(&expected) && l.contains("1.3.6.1.4.1.318.x")),
+        "the malformed OID is reported with its file and line:\n{stdout}"
+    );
+    assert!(
+        !stdout.contains("unknown profile"),
+        "a broken profile is not also reported as unknown:\n{stdout}"
+    );
+}
