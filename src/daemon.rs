@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use jiff::Timestamp;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-use tokio::signal::unix::{signal, SignalKind};
 
 use crate::availability::{self, WINDOWS};
 use crate::config::Config;
@@ -23,14 +22,12 @@ use crate::inventory::Inventory;
 use crate::ledger::{self, Input, Ledger};
 use crate::live::{ByTarget, Live};
 use crate::loader::{self, Loaded, ProfileSet};
-use crate::metrics::TrapLabels;
-use crate::metrics::{Metrics, Sources};
+use crate::metrics::{Metrics, Sources, TrapLabels};
 use crate::model::{State, Transition};
 use crate::probes::icmp::IcmpPinger;
 use crate::probes::snmp::client::Snmp2Client;
 use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver};
-use crate::scheduler::IcmpTask;
-use crate::scheduler::{SnmpPlan, SnmpTask};
+use crate::scheduler::{IcmpTask, SnmpPlan, SnmpTask};
 use crate::store::{Store, StoreStats, WriterOptions};
 
 /// How often the writer records that the daemon is alive. After a crash, the

@@ -1,26 +1,21 @@
-//! One task per probed device: rounds on a fixed period, started at a stable
-//! per-device offset so thousands of targets never burst at once.
+//! One task per prober of each device (ICMP rounds, SNMP polls): on a fixed
+//! period, started at a stable per-device offset so thousands of targets
+//! never burst at once; each sends its observations to the ledger.
 
 use std::hash::{Hash, Hasher};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use std::net::SocketAddr;
-
-use tokio::sync::Notify;
-
 use crate::config::{Device, IcmpSettings, SnmpSettings};
-use crate::ledger::SnmpOutcome;
-use crate::ledger::{Input, Observation, Outcome};
-use crate::live::SnmpStatus;
-use crate::live::{Live, ProbeStatus};
+use crate::ledger::{Input, Observation, Outcome, SnmpOutcome};
+use crate::live::{Live, ProbeStatus, SnmpStatus};
 use crate::loader;
 use crate::metrics::Metrics;
 use crate::probes::icmp::{IcmpPinger, IcmpRound};
@@ -42,6 +37,31 @@ pub fn echo_spacing(settings: &IcmpSettings) -> Duration {
     let budget = settings.interval.saturating_sub(settings.timeout);
     let per_echo = budget / settings.count.max(1);
     per_echo.min(MAX_ECHO_SPACING)
+}
+
+/// A device's prober schedule: ticks every `interval`, first at the device's
+/// stable [`phase`], so thousands of devices spread evenly and never burst.
+fn schedule(device: &str, interval: Duration) -> tokio::time::Interval {
+    let start = Instant::now() + phase(device, interval);
+    let mut ticks = tokio::time::interval_at(start, interval);
+    // A stalled runtime must not fire a burst of catch-up rounds.
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticks
+}
+
+/// Runs a prober task until `cancel` (shutdown, or a reload replacing its
+/// generation) or until it ends by itself.
+fn spawn_until_cancelled(
+    tasks: &TaskTracker,
+    cancel: CancellationToken,
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    tasks.spawn(async move {
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = task => {}
+        }
+    });
 }
 
 /// A stable offset in `[0, interval)` from the device name: the same device
@@ -67,21 +87,13 @@ pub struct IcmpTask {
 
 impl IcmpTask {
     pub fn spawn(self, tasks: &TaskTracker, cancel: CancellationToken) {
-        tasks.spawn(async move {
-            tokio::select! {
-                _ = cancel.cancelled() => {}
-                _ = self.run() => {}
-            }
-        });
+        spawn_until_cancelled(tasks, cancel, self.run());
     }
 
     async fn run(self) {
         let interval = self.settings.interval;
         let spacing = echo_spacing(&self.settings);
-        let start = Instant::now() + phase(&self.device.name, interval);
-        let mut ticks = tokio::time::interval_at(start, interval);
-        // A stalled runtime must not fire a burst of catch-up rounds.
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut ticks = schedule(&self.device.name, interval);
         let mut resolver = Resolver::new(self.device.address.clone());
         loop {
             ticks.tick().await;
@@ -154,19 +166,11 @@ const MIN_TRIGGERED_GAP: Duration = Duration::from_secs(1);
 
 impl SnmpTask {
     pub fn spawn(self, tasks: &TaskTracker, cancel: CancellationToken) {
-        tasks.spawn(async move {
-            tokio::select! {
-                _ = cancel.cancelled() => {}
-                _ = self.run() => {}
-            }
-        });
+        spawn_until_cancelled(tasks, cancel, self.run());
     }
 
     async fn run(self) {
-        let interval = self.settings.interval;
-        let start = Instant::now() + phase(&self.device.name, interval);
-        let mut ticks = tokio::time::interval_at(start, interval);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut ticks = schedule(&self.device.name, self.settings.interval);
         let mut resolver = Resolver::new(self.device.address.clone());
         let mut lookups: Option<LookupCache> = None;
         loop {
