@@ -527,6 +527,24 @@ fn choice<T: Copy>(
     None
 }
 
+/// One of a fixed set of words (a protocol name) at `path.key`.
+fn choice_key<T: Copy>(
+    s: &S<String>,
+    path: &str,
+    key: &str,
+    what: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+    diags: &mut Diags<'_>,
+) -> Key<T> {
+    let path = format!("{path}.{key}");
+    Key {
+        value: choice(s, &path, what, all, name, diags),
+        span: s.span(),
+        path,
+    }
+}
+
 fn usm_keys(raw: &RawUsm<'_>, path: &str, base_dir: &Path, diags: &mut Diags<'_>) -> UsmKeys {
     let key = |s: &S<String>, k: &str| (s.span(), format!("{path}.{k}"));
     let mut out = UsmKeys::default();
@@ -550,22 +568,17 @@ fn usm_keys(raw: &RawUsm<'_>, path: &str, base_dir: &Path, diags: &mut Diags<'_>
             path: p,
         });
     }
-    if let Some(s) = raw.auth {
-        let (span, p) = key(s, "auth");
-        let value = choice(
+    out.auth = raw.auth.as_ref().map(|s| {
+        choice_key(
             s,
-            &p,
+            path,
+            "auth",
             "auth protocol",
             &AuthProtocol::ALL,
             AuthProtocol::as_str,
             diags,
-        );
-        out.auth = Some(Key {
-            value,
-            span,
-            path: p,
-        });
-    }
+        )
+    });
     if let Some(s) = raw.auth_pass_file {
         out.auth_pass = Some(secret_file(
             base_dir,
@@ -576,22 +589,17 @@ fn usm_keys(raw: &RawUsm<'_>, path: &str, base_dir: &Path, diags: &mut Diags<'_>
             diags,
         ));
     }
-    if let Some(s) = raw.privacy {
-        let (span, p) = key(s, "priv");
-        let value = choice(
+    out.privacy = raw.privacy.as_ref().map(|s| {
+        choice_key(
             s,
-            &p,
+            path,
+            "priv",
             "priv protocol",
             &PrivProtocol::ALL,
             PrivProtocol::as_str,
             diags,
-        );
-        out.privacy = Some(Key {
-            value,
-            span,
-            path: p,
-        });
-    }
+        )
+    });
     if let Some(s) = raw.priv_pass_file {
         out.priv_pass = Some(secret_file(
             base_dir,
@@ -602,22 +610,17 @@ fn usm_keys(raw: &RawUsm<'_>, path: &str, base_dir: &Path, diags: &mut Diags<'_>
             diags,
         ));
     }
-    if let Some(s) = raw.key_extension {
-        let (span, p) = key(s, "key_extension");
-        let value = choice(
+    out.key_extension = raw.key_extension.as_ref().map(|s| {
+        choice_key(
             s,
-            &p,
+            path,
+            "key_extension",
             "key_extension",
             &KeyExtension::ALL,
             KeyExtension::as_str,
             diags,
-        );
-        out.key_extension = Some(Key {
-            value,
-            span,
-            path: p,
-        });
-    }
+        )
+    });
     out
 }
 
