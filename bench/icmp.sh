@@ -62,25 +62,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { date +%s.%N; }
-# utime + stime of a process or thread, in clock ticks (fields 14 and 15;
-# the command name in parentheses may contain spaces, so cut after it).
-ticks() { sed 's/^.*) //' "$1/stat" | awk '{ print $12 + $13 }'; }
-state() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $1 }'; }
-metric() { awk -v m="$1" '$1 == m { v = $2 } END { printf "%d\n", v }' "${2:-$work/metrics.txt}"; }
-# Sleeps until T seconds after netkpi was started.
-sleep_until() {
-    sleep "$(awk -v t0="$t0" -v t="$1" -v now="$(now)" 'BEGIN { s = t0 + t - now; printf "%.3f", (s > 0 ? s : 0) }')"
-}
-# Every live thread: "TID NAME TICKS CONTEXT_SWITCHES" (voluntary, i.e.
-# sleeps and wakeups, plus involuntary).
-thread_ticks() {
-    for t in /proc/"$pid"/task/*; do
-        printf '%s %s %s %s\n' "${t##*/}" "$(tr ' ' _ < "$t/comm")" "$(ticks "$t")" \
-            "$(awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }' "$t/status")"
-    done
-}
-rss_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$pid/status"; }
+. "$(dirname "$0")/lib.sh"
 scrape() { curl -fsS -o "$1" -w '%{time_total}' --max-time 30 "http://$LISTEN/metrics"; }
 
 awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "127.1.%d.%d\n", int(i / 250), i % 250 + 1 }' > "$work/targets"
@@ -92,27 +74,7 @@ awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "127.1.%d.%d\n", int(i / 2
 "$NETKPI_BIN" check --config "$work/netkpi.toml" > /dev/null
 
 # --- netkpi -----------------------------------------------------------------
-t0=$(now)
-"$NETKPI_BIN" run --config "$work/netkpi.toml" 2> "$work/netkpi.log" &
-pid=$!
-ready=
-i=0
-while [ $i -lt 600 ]; do
-    if [ "$(state "$pid")" = Z ] || [ ! -e "/proc/$pid" ]; then break; fi
-    if curl -fsS -o /dev/null --max-time 1 "http://$LISTEN/healthz" 2>/dev/null; then
-        ready=$(now)
-        ready_ticks=$(ticks "/proc/$pid")
-        ready_rss_kb=$(rss_kb VmRSS)
-        break
-    fi
-    sleep 0.05
-    i=$((i + 1))
-done
-if [ -z "$ready" ]; then
-    echo "bench/icmp.sh: netkpi did not become healthy within 30 s; its log:" >&2
-    tail -n 20 "$work/netkpi.log" >&2
-    exit 1
-fi
+start_netkpi
 
 # Steady state: from WARM seconds on, when every device has had its first
 # round (phase < INTERVAL, a round lasts < 4 s) and its first transition
@@ -122,7 +84,7 @@ warm=
 if [ "$DURATION" -ge $((WARM + INTERVAL)) ]; then
     sleep_until "$WARM"
     warm=$(now)
-    warm_rss_kb=$(rss_kb VmRSS)
+    warm_rss_kb=$(status_kb "$pid" VmRSS)
     thread_ticks > "$work/threads.warm"
     warm_ticks=$(ticks "/proc/$pid")
     scrape "$work/metrics.warm" > /dev/null
@@ -136,11 +98,11 @@ sleep_until "$DURATION"
 end=$(now)
 end_ticks=$(ticks "/proc/$pid")
 thread_ticks > "$work/threads"
-end_rss_kb=$(rss_kb VmRSS)
+end_rss_kb=$(status_kb "$pid" VmRSS)
 raw_drops=$(cat /proc/net/raw /proc/net/raw6 2>/dev/null | awk '$1 ~ /^[0-9]+:$/ { d += $NF } END { print d + 0 }')
 scrape_s=$(scrape "$work/metrics.txt")
 scrape_ticks=$(ticks "/proc/$pid")
-hwm_kb=$(rss_kb VmHWM)
+hwm_kb=$(status_kb "$pid" VmHWM)
 threads=$(wc -l < "$work/threads")
 
 kill -TERM "$pid"
@@ -156,8 +118,8 @@ wait "$pid" || rc=$?
 pid=
 [ "$rc" = 0 ] || { echo "bench/icmp.sh: netkpi exited with status $rc; its log:" >&2; tail -n 20 "$work/netkpi.log" >&2; exit 1; }
 
-nk_sent=$(metric netkpi_icmp_echoes_sent_total)
-nk_recv=$(metric netkpi_icmp_replies_received_total)
+nk_sent=$(metric netkpi_icmp_echoes_sent_total "$work/metrics.txt")
+nk_recv=$(metric netkpi_icmp_replies_received_total "$work/metrics.txt")
 ignored=$(awk -F'[{}" ]+' '/^netkpi_icmp_packets_ignored_total\{/ { for (i = 1; i < NF; i++) if ($i == "reason=") r = $(i + 1); printf "%s%s=%d", sep, r, $NF; sep = " " }' "$work/metrics.txt")
 timeouts=$(awk '/^netkpi_poll_errors_total\{/ && /prober="icmp"/ && /reason="timeout"/ { v = $NF } END { printf "%d", v }' "$work/metrics.txt")
 scrape_lines=$(wc -l < "$work/metrics.txt")

@@ -122,23 +122,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { date +%s.%N; }
-# utime + stime of a process or thread, in clock ticks (fields 14 and 15;
-# the command name in parentheses may contain spaces, so cut after it).
-ticks() { sed 's/^.*) //' "$1/stat" | awk '{ print $12 + $13 }'; }
-state() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $1 }'; }
-status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-metric() { awk -v m="$1" '$1 == m { v = $2 } END { printf "%d\n", v }' "$2"; }
-# Sleeps until T seconds after netkpi was started.
-sleep_until() {
-    sleep "$(awk -v t0="$t0" -v t="$1" -v now="$(now)" 'BEGIN { s = t0 + t - now; printf "%.3f", (s > 0 ? s : 0) }')"
-}
-# Every live thread of netkpi: "TID NAME TICKS".
-thread_ticks() {
-    for t in /proc/"$pid"/task/*; do
-        printf '%s %s %s\n' "${t##*/}" "$(tr ' ' _ < "$t/comm")" "$(ticks "$t")"
-    done
-}
+. "$(dirname "$0")/lib.sh"
 agents_ticks() { s=0; for p in $agent_pids; do s=$((s + $(ticks "/proc/$p"))); done; echo $s; }
 # Sum over the agents of snmpInPkts.0 and snmpInTotalReqVars.0 (each reading
 # adds one packet and two varbinds per agent to the next: negligible).
@@ -185,27 +169,7 @@ awk -v n="$N" -v a="$AGENTS" -v p="$BASE_PORT" \
 set -- $(agent_counters)
 ag_p0=$1 ag_v0=$2
 ag_t0=$(agents_ticks)
-t0=$(now)
-"$NETKPI_BIN" run --config "$work/netkpi.toml" 2> "$work/netkpi.log" &
-pid=$!
-ready=
-i=0
-while [ $i -lt 600 ]; do
-    if [ "$(state "$pid")" = Z ] || [ ! -e "/proc/$pid" ]; then break; fi
-    if curl -fsS -o /dev/null --max-time 1 "http://$LISTEN/healthz" 2>/dev/null; then
-        ready=$(now)
-        ready_ticks=$(ticks "/proc/$pid")
-        ready_rss_kb=$(status_kb "$pid" VmRSS)
-        break
-    fi
-    sleep 0.05
-    i=$((i + 1))
-done
-if [ -z "$ready" ]; then
-    echo "bench/snmp.sh: netkpi did not become healthy within 30 s; its log:" >&2
-    tail -n 20 "$work/netkpi.log" >&2
-    exit 1
-fi
+start_netkpi
 
 # Steady state from WARM on: every device has had its first poll (and its
 # first transition written).
