@@ -23,7 +23,7 @@ use crate::ledger::{self, Input, Ledger};
 use crate::live::{ByTarget, Live};
 use crate::loader::{self, Loaded, ProfileSet};
 use crate::metrics::{Metrics, Sources, TrapLabels};
-use crate::model::{State, Transition};
+use crate::model::{State, TargetKind, Transition};
 use crate::probes::icmp::IcmpPinger;
 use crate::probes::snmp::client::Snmp2Client;
 use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver};
@@ -99,8 +99,10 @@ fn close_gap(store: &mut Store, inventory: &Inventory, now: Timestamp) -> anyhow
             });
         }
     }
+    let known: std::collections::HashSet<(TargetKind, &str)> =
+        latest.iter().map(|t| (t.kind, t.target.as_str())).collect();
     for (kind, name) in inventory.targets() {
-        if !latest.iter().any(|t| t.kind == kind && t.target == name) {
+        if !known.contains(&(kind, name)) {
             batch.push(Transition {
                 target: name.to_string(),
                 kind,
