@@ -227,7 +227,13 @@ fn split_by_windows(segs: &[(i64, i64, State)], windows: &[(i64, i64)]) -> Vec<P
 /// the gap is a `Maintenance` entry that says nothing about the target). The
 /// device never delivered service in between, so reporting two outages would
 /// inflate the count; if the ledger shows it up or unknown inside the window,
-/// the outages really are separate. An outage's length counts only its down
+/// the outages really are separate.
+///
+/// Likewise, down time interrupted only by **unknown** time (the daemon was
+/// stopped or crashed, the store was failing) is one outage: nothing showed
+/// the target working in between, so a restart in the middle of an outage
+/// does not make it two. The unknown part stays unknown: it is not added to
+/// the outage's length. An outage's length counts only its down
 /// time outside maintenance, clipped to the period; an outage lying wholly
 /// inside maintenance or outside the period is not counted.
 fn count_outages(pieces: &[Piece]) -> (u32, i64) {
@@ -242,7 +248,8 @@ fn count_outages(pieces: &[Piece]) -> (u32, i64) {
     };
     for p in pieces {
         let counted_down = !p.in_window && p.state == State::Down;
-        let bridges = p.state == State::Maintenance || (p.in_window && p.state == State::Down);
+        let bridges = matches!(p.state, State::Maintenance | State::Unknown)
+            || (p.in_window && p.state == State::Down);
         if counted_down {
             *current.get_or_insert(0) += p.end - p.start;
         } else if !bridges {
@@ -473,6 +480,29 @@ mod tests {
         assert_eq!(f.longest_outage_s, 15.0 * 60.0);
         assert_eq!(f.down_s, (5 + 15 + 2 + 5) as f64 * 60.0);
         assert_sums_to_period(&f, 0, 60);
+    }
+
+    #[test]
+    fn outage_split_by_a_restart_gap_is_one_outage() {
+        // Down 10..20, the daemon not running 20..25 (unknown), down again
+        // 25..40: one outage of 25 down minutes, the 5 unknown ones apart.
+        let h = hist(&[(0, Up), (10, Dn), (20, Un), (25, Dn), (40, Up)]);
+        let f = compute(&h, t(0), t(60), t(60), &[]);
+        assert_eq!(
+            f,
+            fig(30, 0, 25, 5, 0, 1, 25, Some(30.0 / 55.0), Some(55.0 / 60.0))
+        );
+
+        // Seen up after the gap: the outage ended, the next one is another.
+        let h = hist(&[(0, Up), (10, Dn), (20, Un), (25, Up), (30, Dn), (40, Up)]);
+        let f = compute(&h, t(0), t(60), t(60), &[]);
+        assert_eq!((f.outages, f.longest_outage_s), (2, 600.0));
+
+        // Unknown before any outage bridges nothing; an outage still open
+        // into an unknown end of the period is one.
+        let h = hist(&[(0, Un), (10, Dn), (20, Un)]);
+        let f = compute(&h, t(0), t(60), t(60), &[]);
+        assert_eq!((f.outages, f.longest_outage_s), (1, 600.0));
     }
 
     #[test]

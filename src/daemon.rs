@@ -23,7 +23,7 @@ use crate::ledger::{self, Input, Ledger};
 use crate::live::{ByTarget, Live};
 use crate::loader::{self, Loaded, ProfileSet};
 use crate::metrics::{Metrics, Sources, TrapLabels};
-use crate::model::{State, TargetKind, Transition};
+use crate::model::{Mark, Transition};
 use crate::probes::icmp::IcmpPinger;
 use crate::probes::snmp::client::Snmp2Client;
 use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver};
@@ -76,51 +76,6 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
-}
-
-/// Records the time the daemon was not running as unknown, and gives every
-/// newly configured target its first ledger entry.
-fn close_gap(store: &mut Store, inventory: &Inventory, now: Timestamp) -> anyhow::Result<()> {
-    let heartbeat = store.last_heartbeat()?;
-    let latest = store.latest()?;
-    let mut batch = Vec::new();
-    for t in &latest {
-        if t.state != State::Unknown {
-            // The last heartbeat is the last instant we know the daemon was
-            // watching; a transition written after it (between two
-            // heartbeats) still holds from its own time.
-            let at = heartbeat.map_or(t.at, |h| h.max(t.at));
-            batch.push(Transition {
-                target: t.target.clone(),
-                kind: t.kind,
-                at,
-                state: State::Unknown,
-                cause: Some("daemon_not_running".into()),
-            });
-        }
-    }
-    let known: std::collections::HashSet<(TargetKind, &str)> =
-        latest.iter().map(|t| (t.kind, t.target.as_str())).collect();
-    for (kind, name) in inventory.targets() {
-        if !known.contains(&(kind, name)) {
-            batch.push(Transition {
-                target: name.to_string(),
-                kind,
-                at: now,
-                state: State::Unknown,
-                cause: Some("monitoring_started".into()),
-            });
-        }
-    }
-    if !batch.is_empty() {
-        tracing::info!(
-            targets = batch.len(),
-            last_heartbeat = ?heartbeat.map(|h| h.to_string()),
-            "recording the time netkpi was not running as unknown"
-        );
-    }
-    store.append(&batch, Some(now))?;
-    Ok(())
 }
 
 /// Recomputes the 1d/30d/ytd availability figures from the store.
@@ -344,11 +299,16 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
     let mut store = Store::open(&data_dir)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     let now = Timestamp::now();
-    close_gap(&mut store, &inventory, now).context("cannot write to the store")?;
+    ledger::resume::close_gap(&mut store, &inventory, now).context("cannot write to the store")?;
     store.record_run_start(now, env!("CARGO_PKG_VERSION"))?;
     let histories = store.histories(Timestamp::UNIX_EPOCH, now)?;
     let latest = store.latest()?;
-    let live = Arc::new(Live::from_histories(inventory.clone(), &histories, &latest));
+    let live = Arc::new(Live::from_histories(
+        inventory.clone(),
+        &histories,
+        &latest,
+        now,
+    ));
 
     let metrics = Arc::new(Metrics::new());
     let cancel = CancellationToken::new();
@@ -412,9 +372,14 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
                 buffer_limit: WRITE_BUFFER_LIMIT,
             },
             store_stats.clone(),
-            Box::new(move |batch: &[Transition]| {
-                live.apply(batch);
-                ledger_changed.notify_one();
+            Box::new(move |batch: &[Transition], marks: &[Mark]| {
+                let previous = live.apply(batch, marks);
+                for (t, before) in batch.iter().zip(previous) {
+                    ledger::log_committed(t, before);
+                }
+                if !batch.is_empty() {
+                    ledger_changed.notify_one();
+                }
             }),
         )
     };
@@ -430,11 +395,17 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
 
     let ledger_task = {
         let writer = writer.clone();
-        let ledger = Ledger::new(inventory.clone());
+        let ledger = Ledger::new(inventory.clone(), now);
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            let final_batch =
-                ledger::run(ledger, inputs_rx, cancel, |batch| writer.send(batch)).await;
+            let final_batch = ledger::run(
+                ledger,
+                inputs_rx,
+                cancel,
+                HEARTBEAT_EVERY,
+                |batch, marks| writer.send_with_marks(batch, marks),
+            )
+            .await;
             probing_alive.store(false, Ordering::Relaxed);
             final_batch
         })

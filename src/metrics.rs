@@ -281,7 +281,6 @@ impl Collector for Snapshot {
         };
         let live = &sources.live;
         let inventory = live.inventory();
-        let now = jiff::Timestamp::now();
 
         let mut f = family(
             &mut encoder,
@@ -330,10 +329,10 @@ impl Collector for Snapshot {
         let mut f = family(
             &mut encoder,
             "netkpi_state_seconds",
-            "Seconds each target has spent in each state since it was first monitored (from the durable ledger, survives restarts)",
+            "Seconds each target has spent in each state since it was first monitored, as far as the ledger holds it durably (survives restarts, never decreases)",
             MetricType::Counter,
         )?;
-        for (kind, name, seconds) in live.state_seconds(now) {
+        for (kind, name, seconds) in live.state_seconds() {
             let configured = match kind {
                 TargetKind::Device => inventory.device(&name).is_some(),
                 TargetKind::Line => inventory.line(&name).is_some(),

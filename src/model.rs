@@ -84,6 +84,21 @@ pub struct Transition {
     pub cause: Option<String>,
 }
 
+/// How far a target's current ledger state is durably settled: up to `until`
+/// the ledger holds the target in its latest recorded state, and no later
+/// transition can be stamped before it. It is what the ledger knows when no
+/// transition is written: the start of the latest round of the slowest
+/// prober, or the first round of a run that is still being confirmed (that
+/// time may yet belong to another state). After a crash the unknown gap
+/// starts here, and the state-seconds counters count up to here, never
+/// beyond, so neither ever has to take time back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub kind: TargetKind,
+    pub target: String,
+    pub until: Timestamp,
+}
+
 /// A half-open span of time `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Span {

@@ -110,8 +110,7 @@ impl Tracker {
 
     /// Feeds one round observed at `at`. `reason` is the cause of a failed
     /// round as the ledger writes it (`icmp:timeout`, `snmp:auth_failed`, ...;
-    /// `no_answer` when none is given); `parent_down` names the parent device
-    /// when it is down at this moment, which then becomes the cause.
+    /// `no_answer` when none is given).
     ///
     /// A threshold of 0 is treated as 1: a change needs at least one round.
     pub fn observe(
@@ -119,7 +118,6 @@ impl Tracker {
         at: Timestamp,
         class: RoundClass,
         reason: Option<&str>,
-        parent_down: Option<&str>,
         th: Thresholds,
     ) -> Option<Change> {
         let goal = match (self.state, class) {
@@ -170,11 +168,9 @@ impl Tracker {
 
         let (state, cause) = match goal {
             Goal::Down => {
-                let cause = match (parent_down, &run.reason) {
-                    (Some(parent), _) => format!("parent:{parent}"),
-                    (None, Some(reason)) => reason.clone(),
-                    (None, None) => "no_answer".to_owned(),
-                };
+                // Whether a parent's outage explains this one is the
+                // ledger's call: it knows when the parent's outage began.
+                let cause = run.reason.clone().unwrap_or_else(|| "no_answer".to_owned());
                 (State::Down, Some(cause))
             }
             Goal::Up => (State::Up, None),
@@ -225,7 +221,7 @@ mod tests {
         for (k, &c) in classes.iter().enumerate() {
             let i = start + k as i64;
             let reason = (c == F).then_some("icmp:timeout");
-            if let Some(ch) = tr.observe(t(i), c, reason, None, th) {
+            if let Some(ch) = tr.observe(t(i), c, reason, th) {
                 out.push((i, ch));
             }
         }
@@ -310,45 +306,17 @@ mod tests {
     #[test]
     fn cause_uses_reason_of_first_failed_round_or_no_answer() {
         let mut tr = up_tracker();
-        assert_eq!(
-            tr.observe(t(1), F, Some("icmp:unreachable"), None, TH),
-            None
-        );
-        assert_eq!(tr.observe(t(2), F, Some("icmp:timeout"), None, TH), None);
-        let ch = tr.observe(t(3), F, Some("icmp:timeout"), None, TH).unwrap();
+        assert_eq!(tr.observe(t(1), F, Some("icmp:unreachable"), TH), None);
+        assert_eq!(tr.observe(t(2), F, Some("icmp:timeout"), TH), None);
+        let ch = tr.observe(t(3), F, Some("icmp:timeout"), TH).unwrap();
         assert_eq!(ch.cause.as_deref(), Some("icmp:unreachable"));
 
         let mut tr = up_tracker();
         for i in 1..3 {
-            assert_eq!(tr.observe(t(i), F, None, None, TH), None);
+            assert_eq!(tr.observe(t(i), F, None, TH), None);
         }
-        let ch = tr.observe(t(3), F, Some("icmp:timeout"), None, TH).unwrap();
+        let ch = tr.observe(t(3), F, Some("icmp:timeout"), TH).unwrap();
         assert_eq!(ch.cause.as_deref(), Some("no_answer"));
-    }
-
-    #[test]
-    fn parent_cause_when_parent_down_at_confirmation() {
-        let mut tr = up_tracker();
-        // The parent is not yet down at the first round, but is at confirmation.
-        assert_eq!(tr.observe(t(1), F, Some("icmp:timeout"), None, TH), None);
-        assert_eq!(
-            tr.observe(t(2), F, Some("icmp:timeout"), Some("core-sw1"), TH),
-            None
-        );
-        let ch = tr
-            .observe(t(3), F, Some("icmp:timeout"), Some("core-sw1"), TH)
-            .unwrap();
-        assert_eq!(ch, change(1, State::Down, Some("parent:core-sw1")));
-
-        // Parent down early but back by confirmation time: the target's own cause.
-        let mut tr = up_tracker();
-        assert_eq!(
-            tr.observe(t(1), F, Some("icmp:timeout"), Some("core-sw1"), TH),
-            None
-        );
-        assert_eq!(tr.observe(t(2), F, Some("icmp:timeout"), None, TH), None);
-        let ch = tr.observe(t(3), F, Some("icmp:timeout"), None, TH).unwrap();
-        assert_eq!(ch.cause.as_deref(), Some("icmp:timeout"));
     }
 
     #[test]
@@ -485,16 +453,14 @@ mod tests {
     fn clock_stepping_backwards_does_not_panic_and_stamps_first_round() {
         let mut tr = up_tracker();
         // Rounds at 100, then the clock steps back to 40, 50.
-        assert_eq!(tr.observe(t(100), F, Some("icmp:timeout"), None, TH), None);
-        assert_eq!(tr.observe(t(40), F, Some("icmp:timeout"), None, TH), None);
-        let ch = tr
-            .observe(t(50), F, Some("icmp:timeout"), None, TH)
-            .unwrap();
+        assert_eq!(tr.observe(t(100), F, Some("icmp:timeout"), TH), None);
+        assert_eq!(tr.observe(t(40), F, Some("icmp:timeout"), TH), None);
+        let ch = tr.observe(t(50), F, Some("icmp:timeout"), TH).unwrap();
         assert_eq!(ch, change(100, State::Down, Some("icmp:timeout")));
         // And extremes of the representable range are only copied.
-        let got = tr.observe(Timestamp::MIN, G, None, None, TH);
+        let got = tr.observe(Timestamp::MIN, G, None, TH);
         assert_eq!(got, None);
-        let ch = tr.observe(Timestamp::MAX, G, None, None, TH).unwrap();
+        let ch = tr.observe(Timestamp::MAX, G, None, TH).unwrap();
         assert_eq!(ch.at, Timestamp::MIN);
         assert_eq!(ch.state, State::Up);
     }

@@ -9,7 +9,7 @@
 //! Times are stored as integer milliseconds since the Unix epoch; anything
 //! finer is dropped on the way in (see [`ledger_precision`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rusqlite::{ffi, params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::model::{State, TargetKind, Transition};
+use crate::model::{Mark, State, TargetKind, Transition};
 
 mod schema;
 mod writer;
@@ -363,6 +363,17 @@ impl Store {
         batch: &[Transition],
         heartbeat: Option<Timestamp>,
     ) -> Result<(), StoreError> {
+        self.append_with_marks(batch, &[], heartbeat)
+    }
+
+    /// [`Store::append`], with each target's settled mark (see [`Mark`])
+    /// replaced in the same transaction.
+    pub fn append_with_marks(
+        &mut self,
+        batch: &[Transition],
+        marks: &[Mark],
+        heartbeat: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
         self.check_writable("append transitions")?;
         let path = &self.path;
         let err = |what| move |e| StoreError::sqlite(path, what, e);
@@ -389,6 +400,19 @@ impl Store {
                     .map_err(err("insert a transition"))?;
             }
         }
+        if !marks.is_empty() {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO marks (kind, target, until_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (kind, target) DO UPDATE SET until_ms = excluded.until_ms",
+                )
+                .map_err(err("prepare the marks"))?;
+            for m in marks {
+                upsert
+                    .execute(params![m.kind.as_str(), m.target, ms_floor(m.until)])
+                    .map_err(err("write a mark"))?;
+            }
+        }
         if let Some(hb) = heartbeat {
             tx.execute(
                 "INSERT INTO heartbeat (id, at_ms) VALUES (1, ?1)
@@ -398,6 +422,34 @@ impl Store {
             .map_err(err("write the heartbeat"))?;
         }
         tx.commit().map_err(err("commit"))
+    }
+
+    /// Every target's latest settled mark: how far its last recorded state
+    /// was vouched for (see [`Mark`]).
+    pub fn marks(&self) -> Result<HashMap<(TargetKind, String), Timestamp>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, target, until_ms FROM marks")
+            .map_err(self.err("read the marks"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(self.err("read the marks"))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (kind, target, ms) = row.map_err(self.err("read the marks"))?;
+            // A row this binary cannot read vouches for nothing.
+            let Some(kind) = TargetKind::parse(&kind) else {
+                continue;
+            };
+            out.insert((kind, target), self.timestamp(ms, "mark")?);
+        }
+        Ok(out)
     }
 
     /// The last transition (by insertion order) of every (kind, target),

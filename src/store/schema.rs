@@ -48,8 +48,23 @@ CREATE TABLE meta (
 );
 ";
 
+/// v2: each target's settled mark. `heartbeat` says the daemon was alive;
+/// a mark says how far one target's latest recorded state is certain (the
+/// start of its slowest prober's latest round, or the first round of a run
+/// still being confirmed). After a crash the unknown gap starts at the mark,
+/// so a heartbeat never vouches for time in which a target was already
+/// failing. Rewritten in place: only the latest matters.
+const V2: &str = "
+CREATE TABLE marks (
+    kind     TEXT    NOT NULL,
+    target   TEXT    NOT NULL,
+    until_ms INTEGER NOT NULL,
+    PRIMARY KEY (kind, target)
+);
+";
+
 /// Every migration in order; the schema version is the number applied.
-pub(super) const MIGRATIONS: &[&str] = &[V1];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The newest schema version this binary knows.
 pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;

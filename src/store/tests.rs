@@ -441,3 +441,52 @@ fn daemon_runs_record_start_and_stop() {
     store.record_run_stop(ts(9_000)).unwrap();
     assert_eq!(store.runs().unwrap()[0].stopped, Some(ts(9_000)));
 }
+
+#[test]
+fn a_version_1_ledger_is_migrated_and_keeps_every_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join(DB_FILE);
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO transitions (target, kind, at_ms, state, cause) VALUES ('r1', 'device', 1000, 'up', NULL)",
+            [],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO heartbeat (id, at_ms) VALUES (1, 5000)", [])
+            .unwrap();
+    }
+    let mut store = Store::open(tmp.path()).unwrap();
+    assert_eq!(user_version(&path), schema::VERSION);
+    assert_eq!(store.latest().unwrap(), [dev("r1", 1000, State::Up)]);
+    assert_eq!(store.last_heartbeat().unwrap(), Some(ts(5000)));
+    assert!(store.marks().unwrap().is_empty());
+    let mark = Mark {
+        kind: TargetKind::Device,
+        target: "r1".into(),
+        until: ts(4000),
+    };
+    store
+        .append_with_marks(&[], std::slice::from_ref(&mark), None)
+        .unwrap();
+    store
+        .append_with_marks(
+            &[],
+            &[Mark {
+                until: ts(4500),
+                ..mark
+            }],
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .marks()
+            .unwrap()
+            .get(&(TargetKind::Device, "r1".to_string())),
+        Some(&ts(4500)),
+        "one row per target, replaced"
+    );
+}

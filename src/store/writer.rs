@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 use super::{ledger_precision, Store};
-use crate::model::{State, TargetKind, Transition};
+use crate::model::{Mark, State, TargetKind, Transition};
 
 /// The cause written on the `unknown` transitions of a lost span.
 pub const CAUSE_STORE_OVERFLOW: &str = "store_overflow";
@@ -32,8 +32,9 @@ pub const CAUSE_STORE_OVERFLOW: &str = "store_overflow";
 /// written reads as unknown after the last heartbeat on the next start.
 const SHUTDOWN_RETRY_FOR: Duration = Duration::from_secs(10);
 
-/// Called with each committed batch, on the writer thread, after the commit.
-pub type Announce = Box<dyn FnMut(&[Transition]) + Send>;
+/// Called with each committed batch and the marks committed with it, on the
+/// writer thread, after the commit.
+pub type Announce = Box<dyn FnMut(&[Transition], &[Mark]) + Send>;
 
 pub struct WriterOptions {
     /// Heartbeat interval while idle (every commit also writes one).
@@ -100,7 +101,7 @@ impl StoreStats {
 }
 
 enum Msg {
-    Batch(Vec<Transition>),
+    Batch(Vec<Transition>, Vec<Mark>),
     Flush(mpsc::SyncSender<bool>),
     Shutdown(Vec<Transition>),
 }
@@ -116,10 +117,17 @@ pub struct WriterHandle {
 impl WriterHandle {
     /// Queues transitions for the ledger, in order. Never blocks.
     pub fn send(&self, batch: Vec<Transition>) {
-        if batch.is_empty() {
+        self.send_with_marks(batch, Vec::new());
+    }
+
+    /// Queues transitions and the settled marks that go with them (see
+    /// [`Mark`]), in order. Marks alone are a heartbeat: they are committed
+    /// at once, with the heartbeat row. Never blocks.
+    pub fn send_with_marks(&self, batch: Vec<Transition>, marks: Vec<Mark>) {
+        if batch.is_empty() && marks.is_empty() {
             return;
         }
-        if self.tx.send(Msg::Batch(batch)).is_err() {
+        if self.tx.send(Msg::Batch(batch, marks)).is_err() {
             tracing::error!("store writer has stopped; transitions dropped");
         }
     }
@@ -164,6 +172,7 @@ pub fn spawn_writer(
         stats,
         announce,
         pending: Vec::new(),
+        marks: BTreeMap::new(),
         lost: None,
         known: BTreeMap::new(),
         failing: None,
@@ -235,6 +244,8 @@ struct Writer {
     announce: Announce,
     /// Transitions not yet committed, in the order they were sent.
     pending: Vec<Transition>,
+    /// Marks not yet committed: the latest of each target.
+    marks: BTreeMap<Key, Timestamp>,
     /// Set after an overflow: then `pending` is empty and new transitions fold in here.
     lost: Option<Lost>,
     /// Every target announced so far, with its last committed (state, cause).
@@ -260,7 +271,10 @@ impl Writer {
                     let mut next = Some(first);
                     while let Some(msg) = next {
                         match msg {
-                            Msg::Batch(batch) => self.enqueue(batch),
+                            Msg::Batch(batch, marks) => {
+                                self.enqueue(batch);
+                                self.enqueue_marks(marks);
+                            }
                             Msg::Flush(reply) => flushes.push(reply),
                             Msg::Shutdown(last) => shutdown = Some(last),
                         }
@@ -294,7 +308,17 @@ impl Writer {
     }
 
     fn has_pending(&self) -> bool {
-        !self.pending.is_empty() || self.lost.is_some()
+        !self.pending.is_empty() || self.lost.is_some() || !self.marks.is_empty()
+    }
+
+    fn enqueue_marks(&mut self, marks: Vec<Mark>) {
+        for m in marks {
+            let until = ledger_precision(m.until);
+            let slot = self.marks.entry((m.kind, m.target)).or_insert(until);
+            // A mark never goes back (a later-sent mark that is earlier
+            // comes from a clock step; the earlier vouching stands).
+            *slot = (*slot).max(until);
+        }
     }
 
     fn enqueue(&mut self, batch: Vec<Transition>) {
@@ -368,8 +392,17 @@ impl Writer {
             }
             None => &self.pending,
         };
+        let marks: Vec<Mark> = self
+            .marks
+            .iter()
+            .map(|((kind, target), &until)| Mark {
+                kind: *kind,
+                target: target.clone(),
+                until,
+            })
+            .collect();
         let started = Instant::now();
-        match self.store.append(batch, Some(now)) {
+        match self.store.append_with_marks(batch, &marks, Some(now)) {
             Ok(()) => {
                 let stats = &self.stats;
                 stats.commits_total.fetch_add(1, Ordering::Relaxed);
@@ -395,10 +428,10 @@ impl Writer {
                     self.known
                         .insert((t.kind, t.target.clone()), (t.state, t.cause.clone()));
                 }
-                if !batch.is_empty() {
+                if !batch.is_empty() || !marks.is_empty() {
                     // A panicking consumer must not stop the ledger.
                     let announce = &mut self.announce;
-                    if catch_unwind(AssertUnwindSafe(|| announce(batch))).is_err() {
+                    if catch_unwind(AssertUnwindSafe(|| announce(batch, &marks))).is_err() {
                         tracing::error!(
                             transitions = batch.len(),
                             "announce panicked after a commit; the ledger is intact, live views may lag"
@@ -406,6 +439,7 @@ impl Writer {
                     }
                 }
                 self.pending.clear();
+                self.marks.clear();
                 self.lost = None;
                 self.stats.pending.store(0, Ordering::Relaxed);
                 self.next_heartbeat = Instant::now() + self.opts.heartbeat_every;

@@ -38,7 +38,7 @@ fn recorder() -> (Announced, Announce) {
     let sink = seen.clone();
     (
         seen,
-        Box::new(move |batch: &[Transition]| sink.lock().unwrap().push(batch.to_vec())),
+        Box::new(move |batch: &[Transition], _: &[Mark]| sink.lock().unwrap().push(batch.to_vec())),
     )
 }
 
@@ -72,7 +72,7 @@ fn group_commit_announces_only_what_is_committed() {
     let seen: Announced = Arc::default();
     let sink = seen.clone();
     let reader_dir = dir.clone();
-    let announce = Box::new(move |batch: &[Transition]| {
+    let announce = Box::new(move |batch: &[Transition], _: &[Mark]| {
         // Every announced transition is already readable by another connection.
         let on_disk = all_rows(&reader_dir);
         assert!(
@@ -314,7 +314,7 @@ fn a_panicking_announce_does_not_stop_the_ledger() {
         store(tmp.path()),
         opts(1_000),
         Arc::default(),
-        Box::new(|_| panic!("consumer bug")),
+        Box::new(|_, _| panic!("consumer bug")),
     );
     handle.send(vec![dev("a", 1_000, State::Up)]);
     assert!(handle.flush());

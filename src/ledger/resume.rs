@@ -1,0 +1,221 @@
+//! Starting again on an existing ledger: the time netkpi was not watching is
+//! recorded as unknown, never as the state it last saw.
+
+use std::collections::HashSet;
+
+use jiff::Timestamp;
+
+use crate::inventory::Inventory;
+use crate::model::{State, TargetKind, Transition};
+use crate::store::{Store, StoreError};
+
+/// The cause of the unknown span covering the time the daemon was not
+/// running (a crash, a power cut, `kill -9`).
+pub const CAUSE_NOT_RUNNING: &str = "daemon_not_running";
+/// The cause of a configured target's first ledger entry.
+pub const CAUSE_STARTED: &str = "monitoring_started";
+
+/// The transitions that close the gap since the last run, at start time
+/// `now`: every target whose last entry is not unknown becomes unknown from
+/// the last point its state was vouched for (its settled mark, or the last
+/// heartbeat for a ledger written before marks existed; never before its own
+/// last entry), and every configured target without an entry gets its
+/// first, unknown, at `now`.
+pub fn gap_transitions(
+    store: &Store,
+    inventory: &Inventory,
+    now: Timestamp,
+) -> Result<Vec<Transition>, StoreError> {
+    let heartbeat = store.last_heartbeat()?;
+    let marks = store.marks()?;
+    let latest = store.latest()?;
+    let mut batch = Vec::new();
+    for t in &latest {
+        if t.state == State::Unknown {
+            continue;
+        }
+        let vouched = marks
+            .get(&(t.kind, t.target.clone()))
+            .copied()
+            .or(heartbeat);
+        batch.push(Transition {
+            target: t.target.clone(),
+            kind: t.kind,
+            at: vouched.map_or(t.at, |v| v.max(t.at)).min(now.max(t.at)),
+            state: State::Unknown,
+            cause: Some(CAUSE_NOT_RUNNING.into()),
+        });
+    }
+    let known: HashSet<(TargetKind, &str)> =
+        latest.iter().map(|t| (t.kind, t.target.as_str())).collect();
+    for (kind, name) in inventory.targets() {
+        if !known.contains(&(kind, name)) {
+            batch.push(Transition {
+                target: name.to_string(),
+                kind,
+                at: now,
+                state: State::Unknown,
+                cause: Some(CAUSE_STARTED.into()),
+            });
+        }
+    }
+    Ok(batch)
+}
+
+/// Writes [`gap_transitions`] (with a heartbeat at `now`).
+pub fn close_gap(
+    store: &mut Store,
+    inventory: &Inventory,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let batch = gap_transitions(store, inventory, now)?;
+    if !batch.is_empty() {
+        tracing::info!(
+            targets = batch.len(),
+            "recording the time netkpi was not running as unknown"
+        );
+    }
+    store.append(&batch, Some(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Mark;
+
+    const CONFIG: &str = r#"
+[[device]]
+name = "a"
+role = "router"
+address = "127.0.0.1"
+icmp = {}
+
+[[device]]
+name = "b"
+role = "router"
+address = "127.0.0.2"
+icmp = {}
+
+[[device]]
+name = "c"
+role = "router"
+address = "127.0.0.3"
+icmp = {}
+
+[[device]]
+name = "new"
+role = "router"
+address = "127.0.0.4"
+icmp = {}
+"#;
+
+    fn ts(s: i64) -> Timestamp {
+        Timestamp::from_second(1_780_000_000 + s).unwrap()
+    }
+
+    fn dev(name: &str, s: i64, state: State) -> Transition {
+        Transition {
+            target: name.into(),
+            kind: TargetKind::Device,
+            at: ts(s),
+            state,
+            cause: None,
+        }
+    }
+
+    fn mark(name: &str, s: i64) -> Mark {
+        Mark {
+            kind: TargetKind::Device,
+            target: name.into(),
+            until: ts(s),
+        }
+    }
+
+    fn summary(batch: &[Transition]) -> Vec<(&str, i64, State, &str)> {
+        let mut out: Vec<_> = batch
+            .iter()
+            .map(|t| {
+                (
+                    t.target.as_str(),
+                    t.at.as_second() - ts(0).as_second(),
+                    t.state,
+                    t.cause.as_deref().unwrap_or(""),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_gap_starts_at_each_targets_mark_not_at_the_heartbeat_nor_the_last_transition() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = Store::open(tmp.path()).unwrap();
+        let inventory = Inventory::new(
+            &crate::config::load_str(std::path::Path::new("t.toml"), CONFIG).unwrap(),
+        );
+        // a: up since 10, vouched up to 95; b: up since 10, a failure run
+        // pending since 80 (its mark stays there); c: already unknown.
+        store
+            .append(
+                &[
+                    dev("a", 10, State::Up),
+                    dev("b", 10, State::Up),
+                    dev("c", 10, State::Unknown),
+                ],
+                None,
+            )
+            .unwrap();
+        store
+            .append_with_marks(&[], &[mark("a", 95), mark("b", 80)], Some(ts(98)))
+            .unwrap();
+        let gap = gap_transitions(&store, &inventory, ts(200)).unwrap();
+        assert_eq!(
+            summary(&gap),
+            [
+                ("a", 95, State::Unknown, CAUSE_NOT_RUNNING),
+                ("b", 80, State::Unknown, CAUSE_NOT_RUNNING),
+                ("new", 200, State::Unknown, CAUSE_STARTED),
+            ]
+        );
+
+        // A transition committed after the mark holds from its own time.
+        store.append(&[dev("a", 97, State::Down)], None).unwrap();
+        let gap = gap_transitions(&store, &inventory, ts(200)).unwrap();
+        assert_eq!(
+            summary(&gap)[0],
+            ("a", 97, State::Unknown, CAUSE_NOT_RUNNING)
+        );
+    }
+
+    #[test]
+    fn a_ledger_without_marks_falls_back_to_the_heartbeat() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = Store::open(tmp.path()).unwrap();
+        let inventory = Inventory::new(
+            &crate::config::load_str(std::path::Path::new("t.toml"), CONFIG).unwrap(),
+        );
+        store
+            .append(
+                &[dev("a", 10, State::Up), dev("b", 10, State::Down)],
+                Some(ts(50)),
+            )
+            .unwrap();
+        store.append(&[dev("b", 60, State::Up)], None).unwrap();
+        let gap = gap_transitions(&store, &inventory, ts(200)).unwrap();
+        assert_eq!(
+            summary(&gap),
+            [
+                ("a", 50, State::Unknown, CAUSE_NOT_RUNNING),
+                ("b", 60, State::Unknown, CAUSE_NOT_RUNNING),
+                ("c", 200, State::Unknown, CAUSE_STARTED),
+                ("new", 200, State::Unknown, CAUSE_STARTED),
+            ]
+        );
+        // Closing the gap writes exactly that.
+        close_gap(&mut store, &inventory, ts(200)).unwrap();
+        assert!(gap_transitions(&store, &inventory, ts(300))
+            .unwrap()
+            .is_empty());
+    }
+}
