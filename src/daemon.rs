@@ -23,12 +23,13 @@ use crate::ledger::{self, Input, Ledger};
 use crate::live::{ByTarget, Live};
 use crate::loader::{self, Loaded, ProfileSet};
 use crate::metrics::{Metrics, Sources, TrapLabels};
-use crate::model::{Mark, Transition};
+use crate::model::Transition;
 use crate::probes::icmp::IcmpPinger;
 use crate::probes::snmp::client::Snmp2Client;
 use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver};
 use crate::scheduler::{IcmpTask, SnmpPlan, SnmpTask};
-use crate::store::{Store, StoreStats, WriterOptions};
+use crate::store::{Counting, Store, StoreStats, WriterOptions};
+use crate::tally::Tallies;
 
 /// How often the writer records that the daemon is alive. After a crash, the
 /// time since the last heartbeat is recorded as unknown, so at most this much
@@ -299,16 +300,11 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
     let mut store = Store::open(&data_dir)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     let now = Timestamp::now();
-    ledger::resume::close_gap(&mut store, &inventory, now).context("cannot write to the store")?;
+    let tallies = ledger::resume::close_gap(&mut store, &inventory, now)
+        .context("cannot write to the store")?;
     store.record_run_start(now, env!("CARGO_PKG_VERSION"))?;
-    let histories = store.histories(Timestamp::UNIX_EPOCH, now)?;
     let latest = store.latest()?;
-    let live = Arc::new(Live::from_histories(
-        inventory.clone(),
-        &histories,
-        &latest,
-        now,
-    ));
+    let live = Arc::new(Live::new(inventory.clone(), &latest, &tallies));
 
     let metrics = Arc::new(Metrics::new());
     let cancel = CancellationToken::new();
@@ -372,8 +368,15 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
                 buffer_limit: WRITE_BUFFER_LIMIT,
             },
             store_stats.clone(),
-            Box::new(move |batch: &[Transition], marks: &[Mark]| {
-                let previous = live.apply(batch, marks);
+            Counting {
+                tallies,
+                windows: {
+                    let live = live.clone();
+                    Box::new(move |kind, name| live.inventory().maintenance(kind, name).to_vec())
+                },
+            },
+            Box::new(move |batch: &[Transition], tallies: &Tallies| {
+                let previous = live.apply(batch, tallies);
                 for (t, before) in batch.iter().zip(previous) {
                     ledger::log_committed(t, before);
                 }

@@ -39,3 +39,4 @@ pub mod probes;
 pub mod scheduler;
 pub mod state;
 pub mod store;
+pub mod tally;

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use crate::inventory::Inventory;
 use crate::model::{State, TargetKind, Transition};
 use crate::store::{Store, StoreError};
+use crate::tally::{Tallies, Tally};
 
 /// The cause of the unknown span covering the time the daemon was not
 /// running (a crash, a power cut, `kill -9`).
@@ -17,26 +18,26 @@ pub const CAUSE_STARTED: &str = "monitoring_started";
 
 /// The transitions that close the gap since the last run, at start time
 /// `now`: every target whose last entry is not unknown becomes unknown from
-/// the last point its state was vouched for (its settled mark, or the last
-/// heartbeat for a ledger written before marks existed; never before its own
-/// last entry), and every configured target without an entry gets its
-/// first, unknown, at `now`.
+/// the last point its state was vouched for (how far its tally counted, or
+/// the last heartbeat for a ledger written before tallies existed; never
+/// before its own last entry), and every configured target without an
+/// entry gets its first, unknown, at `now`.
 pub fn gap_transitions(
     store: &Store,
     inventory: &Inventory,
     now: Timestamp,
 ) -> Result<Vec<Transition>, StoreError> {
     let heartbeat = store.last_heartbeat()?;
-    let marks = store.marks()?;
+    let tallies = store.tallies()?;
     let latest = store.latest()?;
     let mut batch = Vec::new();
     for t in &latest {
         if t.state == State::Unknown {
             continue;
         }
-        let vouched = marks
+        let vouched = tallies
             .get(&(t.kind, t.target.clone()))
-            .copied()
+            .map(|tally| tally.until)
             .or(heartbeat);
         batch.push(Transition {
             target: t.target.clone(),
@@ -62,12 +63,15 @@ pub fn gap_transitions(
     Ok(batch)
 }
 
-/// Writes [`gap_transitions`] (with a heartbeat at `now`).
+/// Writes [`gap_transitions`] (with a heartbeat at `now`) and returns every
+/// target's tally as of `now`, for the store writer to go on from: the
+/// stored tally advanced over the gap, or, for a ledger written before
+/// tallies were stored, one rebuilt from the whole history.
 pub fn close_gap(
     store: &mut Store,
     inventory: &Inventory,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<Tallies, StoreError> {
     let batch = gap_transitions(store, inventory, now)?;
     if !batch.is_empty() {
         tracing::info!(
@@ -75,13 +79,43 @@ pub fn close_gap(
             "recording the time netkpi was not running as unknown"
         );
     }
-    store.append(&batch, Some(now))
+    let mut tallies = store.tallies()?;
+    for t in &batch {
+        if let Some(tally) = tallies.get_mut(&(t.kind, t.target.clone())) {
+            tally.apply(t, inventory.maintenance(t.kind, &t.target));
+        }
+    }
+    store.append_with_tallies(&batch, &tallies, Some(now))?;
+    let mut out = Tallies::new();
+    let mut missing = Vec::new();
+    for t in store.latest()? {
+        let key = (t.kind, t.target);
+        match tallies.remove(&key) {
+            Some(mut tally) => {
+                tally.advance(now, inventory.maintenance(key.0, &key.1));
+                out.insert(key, tally);
+            }
+            None => missing.push(key),
+        }
+    }
+    if !missing.is_empty() {
+        // Up to and including `now`: the gap's own rows are stamped then.
+        let to = now + jiff::SignedDuration::from_millis(1);
+        let histories = store.histories(Timestamp::UNIX_EPOCH, to)?;
+        for key in missing {
+            let history = histories.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+            if let Some(tally) = Tally::rebuild(history, now, inventory.maintenance(key.0, &key.1))
+            {
+                out.insert(key, tally);
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Mark;
 
     const CONFIG: &str = r#"
 [[device]]
@@ -123,14 +157,6 @@ icmp = {}
         }
     }
 
-    fn mark(name: &str, s: i64) -> Mark {
-        Mark {
-            kind: TargetKind::Device,
-            target: name.into(),
-            until: ts(s),
-        }
-    }
-
     fn summary(batch: &[Transition]) -> Vec<(&str, i64, State, &str)> {
         let mut out: Vec<_> = batch
             .iter()
@@ -166,8 +192,19 @@ icmp = {}
                 None,
             )
             .unwrap();
+        let mut tallies = Tallies::new();
+        for (name, until) in [("a", 95), ("b", 80)] {
+            tallies.insert(
+                (TargetKind::Device, name.to_string()),
+                Tally {
+                    state: State::Up,
+                    until: ts(until),
+                    ms: [(until - 10) * 1000, 0, 0, 0, 0],
+                },
+            );
+        }
         store
-            .append_with_marks(&[], &[mark("a", 95), mark("b", 80)], Some(ts(98)))
+            .append_with_tallies(&[], &tallies, Some(ts(98)))
             .unwrap();
         let gap = gap_transitions(&store, &inventory, ts(200)).unwrap();
         assert_eq!(

@@ -9,7 +9,7 @@
 //! Times are stored as integer milliseconds since the Unix epoch; anything
 //! finer is dropped on the way in (see [`ledger_precision`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,12 +18,13 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rusqlite::{ffi, params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::model::{Mark, State, TargetKind, Transition};
+use crate::model::{State, TargetKind, Transition};
+use crate::tally::{Tallies, Tally};
 
 mod schema;
 mod writer;
 pub use writer::{
-    spawn_writer, Announce, StoreStats, WriterHandle, WriterOptions, CAUSE_STORE_OVERFLOW,
+    spawn_writer, Announce, Counting, StoreStats, WriterHandle, WriterOptions, CAUSE_STORE_OVERFLOW,
 };
 
 /// The database file inside `daemon.data_dir`.
@@ -363,15 +364,15 @@ impl Store {
         batch: &[Transition],
         heartbeat: Option<Timestamp>,
     ) -> Result<(), StoreError> {
-        self.append_with_marks(batch, &[], heartbeat)
+        self.append_with_tallies(batch, &Tallies::new(), heartbeat)
     }
 
-    /// [`Store::append`], with each target's settled mark (see [`Mark`])
+    /// [`Store::append`], with the tallies of the targets it counts
     /// replaced in the same transaction.
-    pub fn append_with_marks(
+    pub fn append_with_tallies(
         &mut self,
         batch: &[Transition],
-        marks: &[Mark],
+        tallies: &Tallies,
         heartbeat: Option<Timestamp>,
     ) -> Result<(), StoreError> {
         self.check_writable("append transitions")?;
@@ -400,17 +401,33 @@ impl Store {
                     .map_err(err("insert a transition"))?;
             }
         }
-        if !marks.is_empty() {
+        if !tallies.is_empty() {
             let mut upsert = tx
                 .prepare_cached(
-                    "INSERT INTO marks (kind, target, until_ms) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (kind, target) DO UPDATE SET until_ms = excluded.until_ms",
+                    "INSERT INTO tallies (kind, target, state, until_ms, up_ms, degraded_ms,
+                                          down_ms, unknown_ms, maintenance_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (kind, target) DO UPDATE SET
+                         state = excluded.state, until_ms = excluded.until_ms,
+                         up_ms = excluded.up_ms, degraded_ms = excluded.degraded_ms,
+                         down_ms = excluded.down_ms, unknown_ms = excluded.unknown_ms,
+                         maintenance_ms = excluded.maintenance_ms",
                 )
-                .map_err(err("prepare the marks"))?;
-            for m in marks {
+                .map_err(err("prepare the tallies"))?;
+            for ((kind, target), t) in tallies {
                 upsert
-                    .execute(params![m.kind.as_str(), m.target, ms_floor(m.until)])
-                    .map_err(err("write a mark"))?;
+                    .execute(params![
+                        kind.as_str(),
+                        target,
+                        t.state.as_str(),
+                        ms_floor(t.until),
+                        t.ms[0],
+                        t.ms[1],
+                        t.ms[2],
+                        t.ms[3],
+                        t.ms[4]
+                    ])
+                    .map_err(err("write a tally"))?;
             }
         }
         if let Some(hb) = heartbeat {
@@ -424,30 +441,38 @@ impl Store {
         tx.commit().map_err(err("commit"))
     }
 
-    /// Every target's latest settled mark: how far its last recorded state
-    /// was vouched for (see [`Mark`]).
-    pub fn marks(&self) -> Result<HashMap<(TargetKind, String), Timestamp>, StoreError> {
+    /// Every target's stored tally (see [`Tally`]).
+    pub fn tallies(&self) -> Result<Tallies, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT kind, target, until_ms FROM marks")
-            .map_err(self.err("read the marks"))?;
+            .prepare(
+                "SELECT kind, target, state, until_ms, up_ms, degraded_ms, down_ms, unknown_ms,
+                        maintenance_ms
+                 FROM tallies",
+            )
+            .map_err(self.err("read the tallies"))?;
+        type Row = (String, String, String, i64, [i64; 5]);
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([], |r| -> rusqlite::Result<Row> {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    [r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?],
                 ))
             })
-            .map_err(self.err("read the marks"))?;
-        let mut out = HashMap::new();
+            .map_err(self.err("read the tallies"))?;
+        let mut out = Tallies::new();
         for row in rows {
-            let (kind, target, ms) = row.map_err(self.err("read the marks"))?;
-            // A row this binary cannot read vouches for nothing.
-            let Some(kind) = TargetKind::parse(&kind) else {
+            let (kind, target, state, until_ms, ms) = row.map_err(self.err("read the tallies"))?;
+            // A row this binary cannot read counts nothing: the target's
+            // tally is then rebuilt from its ledger.
+            let (Some(kind), Some(state)) = (TargetKind::parse(&kind), State::parse(&state)) else {
                 continue;
             };
-            out.insert((kind, target), self.timestamp(ms, "mark")?);
+            let until = self.timestamp(until_ms, "tally")?;
+            out.insert((kind, target), Tally { state, until, ms });
         }
         Ok(out)
     }

@@ -48,17 +48,25 @@ CREATE TABLE meta (
 );
 ";
 
-/// v2: each target's settled mark. `heartbeat` says the daemon was alive;
-/// a mark says how far one target's latest recorded state is certain (the
-/// start of its slowest prober's latest round, or the first round of a run
-/// still being confirmed). After a crash the unknown gap starts at the mark,
-/// so a heartbeat never vouches for time in which a target was already
-/// failing. Rewritten in place: only the latest matters.
+/// v2: each target's tally: milliseconds per state as far as the ledger
+/// holds them (the `netkpi_state_seconds_total` counters), written in the
+/// same transaction as the transitions and settled marks they count, so the
+/// counters survive a crash exactly and never go back. `until_ms` is also
+/// where the unknown gap after a crash begins for that target: a heartbeat
+/// says the daemon was alive, a tally says how far one target's latest
+/// recorded state was certain (never into a run still being confirmed).
+/// Rewritten in place: only the latest matters.
 const V2: &str = "
-CREATE TABLE marks (
-    kind     TEXT    NOT NULL,
-    target   TEXT    NOT NULL,
-    until_ms INTEGER NOT NULL,
+CREATE TABLE tallies (
+    kind           TEXT    NOT NULL,
+    target         TEXT    NOT NULL,
+    state          TEXT    NOT NULL,
+    until_ms       INTEGER NOT NULL,
+    up_ms          INTEGER NOT NULL,
+    degraded_ms    INTEGER NOT NULL,
+    down_ms        INTEGER NOT NULL,
+    unknown_ms     INTEGER NOT NULL,
+    maintenance_ms INTEGER NOT NULL,
     PRIMARY KEY (kind, target)
 );
 ";

@@ -462,31 +462,20 @@ fn a_version_1_ledger_is_migrated_and_keeps_every_row() {
     assert_eq!(user_version(&path), schema::VERSION);
     assert_eq!(store.latest().unwrap(), [dev("r1", 1000, State::Up)]);
     assert_eq!(store.last_heartbeat().unwrap(), Some(ts(5000)));
-    assert!(store.marks().unwrap().is_empty());
-    let mark = Mark {
-        kind: TargetKind::Device,
-        target: "r1".into(),
-        until: ts(4000),
+    assert!(store.tallies().unwrap().is_empty());
+    let key = (TargetKind::Device, "r1".to_string());
+    let tally = |until_ms: i64, up_ms: i64| Tally {
+        state: State::Up,
+        until: ts(until_ms),
+        ms: [up_ms, 0, 0, 0, 0],
     };
-    store
-        .append_with_marks(&[], std::slice::from_ref(&mark), None)
-        .unwrap();
-    store
-        .append_with_marks(
-            &[],
-            &[Mark {
-                until: ts(4500),
-                ..mark
-            }],
-            None,
-        )
-        .unwrap();
+    for (until, up) in [(4000, 3000), (4500, 3500)] {
+        let tallies: Tallies = [(key.clone(), tally(until, up))].into();
+        store.append_with_tallies(&[], &tallies, None).unwrap();
+    }
     assert_eq!(
-        store
-            .marks()
-            .unwrap()
-            .get(&(TargetKind::Device, "r1".to_string())),
-        Some(&ts(4500)),
+        store.tallies().unwrap(),
+        [(key, tally(4500, 3500))].into(),
         "one row per target, replaced"
     );
 }

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 use super::{ledger_precision, Store};
-use crate::model::{Mark, State, TargetKind, Transition};
+use crate::model::{Mark, Span, State, TargetKind, Transition};
+use crate::tally::{Tallies, Tally};
 
 /// The cause written on the `unknown` transitions of a lost span.
 pub const CAUSE_STORE_OVERFLOW: &str = "store_overflow";
@@ -32,9 +33,29 @@ pub const CAUSE_STORE_OVERFLOW: &str = "store_overflow";
 /// written reads as unknown after the last heartbeat on the next start.
 const SHUTDOWN_RETRY_FOR: Duration = Duration::from_secs(10);
 
-/// Called with each committed batch and the marks committed with it, on the
-/// writer thread, after the commit.
-pub type Announce = Box<dyn FnMut(&[Transition], &[Mark]) + Send>;
+/// Called with each committed batch and the tallies committed with it (those
+/// of the targets it changed), on the writer thread, after the commit.
+pub type Announce = Box<dyn FnMut(&[Transition], &Tallies) + Send>;
+
+/// The maintenance windows in force for a target (they change on reload).
+pub type Windows = Box<dyn Fn(TargetKind, &str) -> Vec<Span> + Send>;
+
+/// How the writer keeps each target's [`Tally`]: the tallies it starts
+/// from (as stored, advanced over the gap since the last run) and the
+/// maintenance windows it classifies newly counted time with.
+pub struct Counting {
+    pub tallies: Tallies,
+    pub windows: Windows,
+}
+
+impl Default for Counting {
+    fn default() -> Self {
+        Counting {
+            tallies: Tallies::new(),
+            windows: Box::new(|_, _| Vec::new()),
+        }
+    }
+}
 
 pub struct WriterOptions {
     /// Heartbeat interval while idle (every commit also writes one).
@@ -162,6 +183,7 @@ pub fn spawn_writer(
     store: Store,
     opts: WriterOptions,
     stats: Arc<StoreStats>,
+    counting: Counting,
     announce: Announce,
 ) -> WriterHandle {
     let (tx, rx) = mpsc::channel();
@@ -173,6 +195,8 @@ pub fn spawn_writer(
         announce,
         pending: Vec::new(),
         marks: BTreeMap::new(),
+        tallies: counting.tallies,
+        windows: counting.windows,
         lost: None,
         known: BTreeMap::new(),
         failing: None,
@@ -246,6 +270,9 @@ struct Writer {
     pending: Vec<Transition>,
     /// Marks not yet committed: the latest of each target.
     marks: BTreeMap<Key, Timestamp>,
+    /// Every target's committed tally.
+    tallies: Tallies,
+    windows: Windows,
     /// Set after an overflow: then `pending` is empty and new transitions fold in here.
     lost: Option<Lost>,
     /// Every target announced so far, with its last committed (state, cause).
@@ -380,6 +407,45 @@ impl Writer {
         }
     }
 
+    /// The tallies `batch` and the pending marks make, for the targets they
+    /// touch, from the committed ones (kept until the commit succeeds).
+    fn count(&self, batch: &[Transition]) -> Tallies {
+        let mut next = Tallies::new();
+        for t in batch {
+            let key = (t.kind, t.target.clone());
+            let windows = (self.windows)(t.kind, &t.target);
+            match next.get_mut(&key) {
+                Some(tally) => tally.apply(t, &windows),
+                None => {
+                    let tally = match self.tallies.get(&key) {
+                        Some(committed) => {
+                            let mut tally = committed.clone();
+                            tally.apply(t, &windows);
+                            tally
+                        }
+                        None => Tally::start(t),
+                    };
+                    next.insert(key, tally);
+                }
+            }
+        }
+        for ((kind, target), &until) in &self.marks {
+            let key = (*kind, target.clone());
+            let Some(tally) = next.get(&key).or_else(|| self.tallies.get(&key)) else {
+                continue; // no ledger entry yet: nothing to count
+            };
+            let mut tally = tally.clone();
+            let mark = Mark {
+                kind: *kind,
+                target: target.clone(),
+                until,
+            };
+            tally.mark(&mark, &(self.windows)(*kind, target));
+            next.insert(key, tally);
+        }
+        next
+    }
+
     /// One transaction: every pending transition plus a heartbeat. Announces
     /// the batch only once it is committed. Returns whether it committed.
     fn attempt(&mut self) -> bool {
@@ -392,17 +458,9 @@ impl Writer {
             }
             None => &self.pending,
         };
-        let marks: Vec<Mark> = self
-            .marks
-            .iter()
-            .map(|((kind, target), &until)| Mark {
-                kind: *kind,
-                target: target.clone(),
-                until,
-            })
-            .collect();
+        let tallies = self.count(batch);
         let started = Instant::now();
-        match self.store.append_with_marks(batch, &marks, Some(now)) {
+        match self.store.append_with_tallies(batch, &tallies, Some(now)) {
             Ok(()) => {
                 let stats = &self.stats;
                 stats.commits_total.fetch_add(1, Ordering::Relaxed);
@@ -428,10 +486,12 @@ impl Writer {
                     self.known
                         .insert((t.kind, t.target.clone()), (t.state, t.cause.clone()));
                 }
-                if !batch.is_empty() || !marks.is_empty() {
+                self.tallies
+                    .extend(tallies.iter().map(|(k, t)| (k.clone(), t.clone())));
+                if !batch.is_empty() || !tallies.is_empty() {
                     // A panicking consumer must not stop the ledger.
                     let announce = &mut self.announce;
-                    if catch_unwind(AssertUnwindSafe(|| announce(batch, &marks))).is_err() {
+                    if catch_unwind(AssertUnwindSafe(|| announce(batch, &tallies))).is_err() {
                         tracing::error!(
                             transitions = batch.len(),
                             "announce panicked after a commit; the ledger is intact, live views may lag"

@@ -38,7 +38,9 @@ fn recorder() -> (Announced, Announce) {
     let sink = seen.clone();
     (
         seen,
-        Box::new(move |batch: &[Transition], _: &[Mark]| sink.lock().unwrap().push(batch.to_vec())),
+        Box::new(move |batch: &[Transition], _: &Tallies| {
+            sink.lock().unwrap().push(batch.to_vec())
+        }),
     )
 }
 
@@ -72,7 +74,7 @@ fn group_commit_announces_only_what_is_committed() {
     let seen: Announced = Arc::default();
     let sink = seen.clone();
     let reader_dir = dir.clone();
-    let announce = Box::new(move |batch: &[Transition], _: &[Mark]| {
+    let announce = Box::new(move |batch: &[Transition], _: &Tallies| {
         // Every announced transition is already readable by another connection.
         let on_disk = all_rows(&reader_dir);
         assert!(
@@ -87,7 +89,13 @@ fn group_commit_announces_only_what_is_committed() {
             gate_rx.recv().unwrap();
         }
     });
-    let handle = spawn_writer(store(&dir), opts(1_000), stats.clone(), announce);
+    let handle = spawn_writer(
+        store(&dir),
+        opts(1_000),
+        stats.clone(),
+        Counting::default(),
+        announce,
+    );
 
     let mut precise = dev("r0", 0, State::Up);
     precise.at = Timestamp::from_nanosecond(1_000_123_456).unwrap();
@@ -125,7 +133,13 @@ fn heartbeat_advances_while_idle() {
     let tmp = tempfile::tempdir().unwrap();
     let stats = Arc::new(StoreStats::default());
     let (_, announce) = recorder();
-    let handle = spawn_writer(store(tmp.path()), opts(1_000), stats.clone(), announce);
+    let handle = spawn_writer(
+        store(tmp.path()),
+        opts(1_000),
+        stats.clone(),
+        Counting::default(),
+        announce,
+    );
     assert!(handle.flush());
     let reader = Store::open_reader(tmp.path()).unwrap();
     let first = reader
@@ -147,7 +161,13 @@ fn failing_writes_are_retried_in_order_and_announced_once_committed() {
     let (seen, announce) = recorder();
     let store = store(tmp.path());
     let lock = hold_write_lock(tmp.path());
-    let handle = spawn_writer(store, opts(1_000), stats.clone(), announce);
+    let handle = spawn_writer(
+        store,
+        opts(1_000),
+        stats.clone(),
+        Counting::default(),
+        announce,
+    );
 
     let first = vec![dev("a", 1_000, State::Up), dev("b", 1_000, State::Up)];
     let second = vec![dev("a", 2_000, State::Down)];
@@ -182,7 +202,13 @@ fn overflow_collapses_into_an_unknown_span_then_restates_at_recovery() {
     let tmp = tempfile::tempdir().unwrap();
     let stats = Arc::new(StoreStats::default());
     let (seen, announce) = recorder();
-    let handle = spawn_writer(store(tmp.path()), opts(4), stats.clone(), announce);
+    let handle = spawn_writer(
+        store(tmp.path()),
+        opts(4),
+        stats.clone(),
+        Counting::default(),
+        announce,
+    );
     // z is announced before the outage and sends nothing during it.
     handle.send(vec![dev("z", 1_000, State::Up)]);
     assert!(handle.flush());
@@ -270,7 +296,7 @@ fn shutdown_commits_the_final_batch_last_and_records_the_stop() {
     let started = ledger_precision(Timestamp::now());
     let mut store = store(tmp.path());
     store.record_run_start(started, "test").unwrap();
-    let handle = spawn_writer(store, opts(1_000), stats, announce);
+    let handle = spawn_writer(store, opts(1_000), stats, Counting::default(), announce);
     let other = handle.clone();
 
     handle.send(vec![dev("a", 1_000, State::Up)]);
@@ -299,7 +325,13 @@ fn shutdown_commits_the_final_batch_last_and_records_the_stop() {
 fn dropping_every_handle_still_commits_what_was_sent() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, announce) = recorder();
-    let handle = spawn_writer(store(tmp.path()), opts(1_000), Arc::default(), announce);
+    let handle = spawn_writer(
+        store(tmp.path()),
+        opts(1_000),
+        Arc::default(),
+        Counting::default(),
+        announce,
+    );
     let thread = handle.thread.lock().unwrap().take().unwrap();
     handle.send(vec![dev("a", 1_000, State::Up)]);
     drop(handle);
@@ -314,6 +346,7 @@ fn a_panicking_announce_does_not_stop_the_ledger() {
         store(tmp.path()),
         opts(1_000),
         Arc::default(),
+        Counting::default(),
         Box::new(|_, _| panic!("consumer bug")),
     );
     handle.send(vec![dev("a", 1_000, State::Up)]);
