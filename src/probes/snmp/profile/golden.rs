@@ -22,7 +22,7 @@ use crate::probes::snmp::{snmprec, Value, Varbind};
 /// Each shipped profile with the recordings it is tested against.
 const CASES: &[(&str, &[&str])] = &[
     ("system", &["cisco-c3560", "vertiv-power"]),
-    ("if_mib", &["cisco-c3560", "huawei-s12704"]),
+    ("if_mib", &["cisco-c3560", "huawei-s12704", "ruijie-n18010"]),
     ("ups_mib", &["eaton-93e-80", "huawei-gse200m"]),
     (
         "entity_sensor",

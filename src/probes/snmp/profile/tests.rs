@@ -313,6 +313,94 @@ lookups = [{ label = "vrf_descr", oid = "1.3.6.1.4.1.99.2.1", using = ["vrf"] }]
 }
 
 #[test]
+fn lookup_falls_back_to_other_columns_then_to_the_index() {
+    // As in if_mib: ifName, else ifDescr, else the ifIndex.
+    let p = parse_str(
+        "fb",
+        r#"
+[[metric]]
+name = "if_oper_up"
+oid  = "1.3.6.1.2.1.2.2.1.8"
+type = "gauge"
+help = "up"
+indexes = [{ label = "if_index", type = "integer" }]
+lookups = [
+  { label = "if_name", oid = "1.3.6.1.2.1.31.1.1.1.1", fallback = ["1.3.6.1.2.1.2.2.1.2"], fallback_index = "if_index" },
+  { label = "if_alias", oid = "1.3.6.1.2.1.31.1.1.1.18" },
+]
+"#,
+    );
+    // The fallback column is read with the lookups (cached between polls).
+    let (walks, _) = p.columns(Part::Lookups);
+    assert!(walks.contains(&oid("1.3.6.1.2.1.2.2.1.2")), "{walks:?}");
+    let text = |s: &str| Value::OctetString(s.as_bytes().to_vec());
+    let samples = p.evaluate(&[
+        vb("1.3.6.1.2.1.2.2.1.2.1", text("GigabitEthernet 1/1/1")),
+        vb("1.3.6.1.2.1.2.2.1.2.2", text("GigabitEthernet 1/1/2")),
+        vb("1.3.6.1.2.1.2.2.1.2.3", text("  ")),
+        vb("1.3.6.1.2.1.2.2.1.8.1", Value::Integer(1)),
+        vb("1.3.6.1.2.1.2.2.1.8.2", Value::Integer(1)),
+        vb("1.3.6.1.2.1.2.2.1.8.3", Value::Integer(1)),
+        vb("1.3.6.1.2.1.2.2.1.8.4", Value::Integer(1)),
+        vb("1.3.6.1.2.1.2.2.1.8.5", Value::Integer(1)),
+        // Row 1 has an ifName, which wins; row 5 a blank one.
+        vb("1.3.6.1.2.1.31.1.1.1.1.1", text("Gi1/1/1")),
+        vb("1.3.6.1.2.1.31.1.1.1.1.5", Value::OctetString(Vec::new())),
+        vb("1.3.6.1.2.1.31.1.1.1.1.2", Value::NoSuchInstance),
+    ]);
+    let name = |i: &str| {
+        find(&samples, "netkpi_if_oper_up", ("if_index", i))
+            .label("if_name")
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(name("1"), "Gi1/1/1");
+    assert_eq!(name("2"), "GigabitEthernet 1/1/2"); // no ifName: ifDescr
+    assert_eq!(name("3"), "3"); // blank ifDescr, no ifName: the index
+    assert_eq!(name("4"), "4"); // neither column answered
+    assert_eq!(name("5"), "5"); // empty ifName, no ifDescr
+                                // A lookup without fallbacks still gives an empty label.
+    let up = find(&samples, "netkpi_if_oper_up", ("if_index", "2"));
+    assert_eq!(up.label("if_alias"), Some(""));
+}
+
+#[test]
+fn lookup_fallbacks_are_checked() {
+    let got = errors(
+        r#"
+[[metric]]
+name = "a"
+oid = "1.3.6.1.2.1.2.2.1.8"
+type = "gauge"
+help = "x"
+indexes = [{ label = "if_index", type = "integer" }]
+lookups = [
+  { label = "n", oid = "1.3.6.1.2.1.31.1.1.1.1", fallback = ["1.3.6.1.2.1.2.2.1.x"] },
+  { label = "m", oid = "1.3.6.1.2.1.31.1.1.1.1", fallback = [] },
+  { label = "o", oid = "1.3.6.1.2.1.31.1.1.1.1", fallback_index = "ifIndex" },
+  { label = "p", oid = "1.3.6.1.2.1.31.1.1.1.1", fallback = "1.3.6.1.2.1.2.2.1.2" },
+]
+[[metric]]
+name = "b"
+oid = "1.3.6.1.2.1.1.5"
+type = "gauge"
+help = "x"
+lookups = [{ label = "n", oid = "1.3.6.1.2.1.1.6", fallback_index = "if_index" }]
+"#,
+    );
+    let joined = got.join("\n");
+    for needle in [
+        "metric[0].lookups[0].fallback[0]: invalid OID",
+        "metric[0].lookups[1].fallback: `fallback` needs at least one OID",
+        "metric[0].lookups[2].fallback_index: `ifIndex` is not an index label of this metric (it has: if_index)",
+        "metric[0].lookups[3].fallback: expected a list, found string",
+        "metric[1].lookups[0].fallback_index: `if_index` is not an index label of this metric (it has none: a scalar)",
+    ] {
+        assert!(joined.contains(needle), "missing {needle:?} in\n{joined}");
+    }
+}
+
+#[test]
 fn scale_as_fraction_and_skip_values() {
     let p = parse_str(
         "s",
