@@ -574,6 +574,7 @@ pub fn builtin() -> Vec<Profile> {
         "liebert",
         "huawei",
         "h3c",
+        "huawei_ups",
     );
     files
         .into_iter()

@@ -33,6 +33,7 @@ const CASES: &[(&str, &[&str])] = &[
     ("liebert", &["vertiv-power"]),
     ("huawei", &["huawei-s12704"]),
     ("h3c", &["h3c-e528-1", "h3c-e528-2"]),
+    ("huawei_ups", &["huawei-gse200m"]),
 ];
 
 fn root() -> PathBuf {

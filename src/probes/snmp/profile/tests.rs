@@ -573,7 +573,8 @@ fn shipped_profiles_parse_and_follow_the_naming_rules() {
             "apc_powernet",
             "liebert",
             "huawei",
-            "h3c"
+            "h3c",
+            "huawei_ups"
         ]
     );
     // One name, one type and help across all shipped profiles: the daemon
@@ -608,6 +609,54 @@ fn shipped_profiles_parse_and_follow_the_naming_rules() {
     ] {
         assert!(seen.contains_key(name), "{name}");
     }
+}
+
+/// `huawei_ups` is `ups_mib` with the UPS5000's units: the two must not
+/// drift apart, since dashboards and alerts read both as one set of metrics.
+#[test]
+fn huawei_ups_is_ups_mib_with_the_cards_units() {
+    let profiles = builtin();
+    let get = |name: &str| profiles.iter().find(|p| p.name == name).unwrap();
+    let (rfc, huawei) = (get("ups_mib"), get("huawei_ups"));
+    // Metric name and column → the scale huawei_ups uses instead of ups_mib's.
+    let corrected = [
+        (
+            "netkpi_ups_input_voltage_volts",
+            "1.3.6.1.2.1.33.1.3.3.1.3",
+            (1.0, 10.0), // 0.1 V
+        ),
+        (
+            "netkpi_ups_output_voltage_volts",
+            "1.3.6.1.2.1.33.1.4.4.1.2",
+            (1.0, 10.0), // 0.1 V
+        ),
+        (
+            "netkpi_ups_input_frequency_hertz",
+            "1.3.6.1.2.1.33.1.3.3.1.2",
+            (1.0, 100.0), // 0.01 Hz
+        ),
+    ];
+    assert_eq!(rfc.metrics.len(), huawei.metrics.len());
+    let mut seen = 0;
+    for (a, b) in rfc.metrics.iter().zip(&huawei.metrics) {
+        let mut b = b.clone();
+        if let Some((_, column, (num, den))) =
+            corrected.iter().find(|(name, _, _)| *name == b.family.name)
+        {
+            assert_eq!(b.oid, oid(column), "{}", b.family.name);
+            assert_eq!(
+                (b.scale.num, b.scale.den),
+                (*num, *den),
+                "{}",
+                b.family.name
+            );
+            assert_ne!(a.scale, b.scale, "{}", b.family.name);
+            b.scale = a.scale;
+            seen += 1;
+        }
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+    assert_eq!(seen, corrected.len());
 }
 
 #[test]
