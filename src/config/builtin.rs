@@ -98,6 +98,7 @@ pub const BUILTIN_PROFILE_NAMES: &[&str] = &[
     "liebert",
     "huawei",
     "h3c",
+    "huawei_ups",
 ];
 
 /// Where the SNMP trap receiver listens when `[traps]` is present without

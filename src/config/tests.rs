@@ -237,7 +237,7 @@ const INVALID: &[(&str, &[&str])] = &[
         "invalid-snmp-unknown-key.toml:6:10: device[0].snmp.comunity: unknown key `comunity` in device[0].snmp; expected one of: interval, timeout, retries, version, port, max_repetitions, profiles, community, community_file, user, auth, auth_pass_file, priv, priv_pass_file, key_extension (did you mean `community`?)",
     ]),
     ("invalid-snmp-unknown-profile.toml", &[
-        "invalid-snmp-unknown-profile.toml:6:32: device[0].snmp.profiles[1]: unknown profile \"if-mib\"; known: system, if_mib, ups_mib, entity_sensor, host_resources, apc_powernet, liebert, huawei, h3c (did you mean `if_mib`?)",
+        "invalid-snmp-unknown-profile.toml:6:32: device[0].snmp.profiles[1]: unknown profile \"if-mib\"; known: system, if_mib, ups_mib, entity_sensor, host_resources, apc_powernet, liebert, huawei, h3c, huawei_ups (did you mean `if_mib`?)",
     ]),
     ("invalid-snmp-unknown-protocols.toml", &[
         "invalid-snmp-unknown-protocols.toml:6:46: device[0].snmp.auth: unknown auth protocol \"SHA1\"; expected one of: md5, sha, sha224, sha256, sha384, sha512 (did you mean `sha`?)",

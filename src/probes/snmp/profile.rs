@@ -210,6 +210,13 @@ pub(crate) struct Lookup {
     pub using: Option<Vec<usize>>,
     /// Device text → label text (e.g. ENTITY-SENSOR type 8 → "celsius").
     pub names: BTreeMap<String, String>,
+    /// Columns read in order, at the same row index, when `oid` has no
+    /// answer or a blank one (ifDescr for ifName: many routers have ifTable
+    /// but no ifXTable).
+    pub fallback: Vec<Oid>,
+    /// When every column is blank, the text of this index label (a position
+    /// in the metric's indexes), so the label is never empty.
+    pub fallback_index: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -267,7 +274,7 @@ impl Profile {
                 Part::Lookups => m
                     .lookups
                     .iter()
-                    .map(|l| &l.oid)
+                    .flat_map(|l| std::iter::once(&l.oid).chain(&l.fallback))
                     .chain(m.precision_oid.iter())
                     .chain(m.si_prefix_oid.iter())
                     .collect(),
@@ -285,8 +292,8 @@ impl Profile {
 
     /// The samples in one poll's answers. Pure: exceptions (noSuchObject …)
     /// and values that do not fit the metric are skipped, a lookup with no
-    /// answer gives an empty label, counters pass through as the device
-    /// counted them.
+    /// answer (in its column, its fallbacks or its fallback index) gives an
+    /// empty label, counters pass through as the device counted them.
     pub fn evaluate(&self, varbinds: &[Varbind]) -> Vec<Sample> {
         let cells: BTreeMap<&Oid, &Value> = varbinds
             .iter()
@@ -438,18 +445,33 @@ impl Metric {
                 .zip(parts)
                 .map(|(ix, p)| (ix.label.clone(), label_text(p.text.clone())));
             let lookups = self.lookups.iter().map(|l| {
-                let text = match &l.using {
-                    None => cell(&l.oid).map(Value::as_label),
+                let read = |column: &Oid| match &l.using {
+                    None => cell(column).map(Value::as_label),
                     Some(using) => {
-                        let mut oid = l.oid.clone();
+                        let mut oid = column.clone();
                         for &i in using {
                             oid.0.extend_from_slice(&index[parts[i].arcs.clone()]);
                         }
                         cells.get(&oid).map(|v| v.as_label())
                     }
+                };
+                // The first non-blank answer among the column and its
+                // fallbacks; if all are blank, the first answer as it is.
+                let mut text: Option<String> = None;
+                for t in std::iter::once(&l.oid).chain(&l.fallback).filter_map(read) {
+                    let blank = t.trim().is_empty();
+                    if !blank || text.is_none() {
+                        text = Some(t);
+                    }
+                    if !blank {
+                        break;
+                    }
                 }
-                .unwrap_or_default();
-                let text = l.names.get(&text).cloned().unwrap_or(text);
+                let text = text.unwrap_or_default();
+                let mut text = l.names.get(&text).cloned().unwrap_or(text);
+                if let Some(i) = l.fallback_index.filter(|_| text.trim().is_empty()) {
+                    text.clone_from(&parts[i].text);
+                }
                 (l.label.clone(), label_text(text))
             });
             indexes.chain(value_label).chain(lookups).collect()
@@ -552,6 +574,7 @@ pub fn builtin() -> Vec<Profile> {
         "liebert",
         "huawei",
         "h3c",
+        "huawei_ups",
     );
     files
         .into_iter()

@@ -36,7 +36,14 @@ const METRIC_KEYS: &[&str] = &[
 ];
 const INDEX_KEYS: &[&str] = &["label", "type"];
 const INDEX_TYPES: &[&str] = &["integer", "string", "implied_string", "ipv4", "oid"];
-const LOOKUP_KEYS: &[&str] = &["label", "oid", "using", "names"];
+const LOOKUP_KEYS: &[&str] = &[
+    "label",
+    "oid",
+    "using",
+    "names",
+    "fallback",
+    "fallback_index",
+];
 const FILTER_KEYS: &[&str] = &["oid", "values"];
 /// The daemon adds `device` to every profile sample (SPEC §5).
 const RESERVED_LABELS: &[&str] = &["device"];
@@ -676,6 +683,53 @@ impl Reader<'_, '_> {
                 }
             }
         }
+        let mut fallback = Vec::new();
+        if let Some(v) = t.get("fallback") {
+            let p = Self::join(path, "fallback");
+            if let Some(items) = self.array(v, &p) {
+                if items.is_empty() {
+                    self.at(v.span(), &p, "`fallback` needs at least one OID");
+                    ok = false;
+                }
+                for (i, item) in items.iter().enumerate() {
+                    match self.oid(item, &format!("{p}[{i}]")) {
+                        Some(oid) => fallback.push(oid),
+                        None => ok = false,
+                    }
+                }
+            } else {
+                ok = false;
+            }
+        }
+        let fallback_index = match t.get("fallback_index") {
+            None => None,
+            Some(v) => {
+                let p = Self::join(path, "fallback_index");
+                match self.string(v, &p) {
+                    Some(name) => match index_labels.iter().position(|l| *l == name) {
+                        Some(pos) => Some(pos),
+                        None => {
+                            let have = if index_labels.is_empty() {
+                                "it has none: a scalar".to_string()
+                            } else {
+                                format!("it has: {}", index_labels.join(", "))
+                            };
+                            self.at(
+                                v.span(),
+                                p,
+                                format!("`{name}` is not an index label of this metric ({have})"),
+                            );
+                            ok = false;
+                            None
+                        }
+                    },
+                    None => {
+                        ok = false;
+                        None
+                    }
+                }
+            }
+        };
         if !ok {
             return None;
         }
@@ -684,6 +738,8 @@ impl Reader<'_, '_> {
             oid: oid?,
             using,
             names,
+            fallback,
+            fallback_index,
         })
     }
 

@@ -313,6 +313,94 @@ lookups = [{ label = "vrf_descr", oid = "1.3.6.1.4.1.99.2.1", using = ["vrf"] }]
 }
 
 #[test]
+fn lookup_falls_back_to_other_columns_then_to_the_index() {
+    // As in if_mib: ifName, else ifDescr, else the ifIndex.
+    let p = parse_str(
+        "fb",
+        r#"
+[[metric]]
+name = "if_oper_up"
+oid  = "1.3.6.1.2.1.2.2.1.8"
+type = "gauge"
+help = "up"
+indexes = [{ label = "if_index", type = "integer" }]
+lookups = [
+  { label = "if_name", oid = "1.3.6.1.2.1.31.1.1.1.1", fallback = ["1.3.6.1.2.1.2.2.1.2"], fallback_index = "if_index" },
+  { label = "if_alias", oid = "1.3.6.1.2.1.31.1.1.1.18" },
+]
+"#,
+    );
+    // The fallback column is read with the lookups (cached between polls).
+    let (walks, _) = p.columns(Part::Lookups);
+    assert!(walks.contains(&oid("1.3.6.1.2.1.2.2.1.2")), "{walks:?}");
+    let text = |s: &str| Value::OctetString(s.as_bytes().to_vec());
+    let samples = p.evaluate(&[
+        vb("1.3.6.1.2.1.2.2.1.2.1", text("GigabitEthernet 1/1/1")),
+        vb("1.3.6.1.2.1.2.2.1.2.2", text("GigabitEthernet 1/1/2")),
+        vb("1.3.6.1.2.1.2.2.1.2.3", text("  ")),
+        vb("1.3.6.1.2.1.2.2.1.8.1", Value::Integer(1)),
+        vb("1.3.6.1.2.1.2.2.1.8.2", Value::Integer(1)),
+        vb("1.3.6.1.2.1.2.2.1.8.3", Value::Integer(1)),
+        vb("1.3.6.1.2.1.2.2.1.8.4", Value::Integer(1)),
+        vb("1.3.6.1.2.1.2.2.1.8.5", Value::Integer(1)),
+        // Row 1 has an ifName, which wins; row 5 a blank one.
+        vb("1.3.6.1.2.1.31.1.1.1.1.1", text("Gi1/1/1")),
+        vb("1.3.6.1.2.1.31.1.1.1.1.5", Value::OctetString(Vec::new())),
+        vb("1.3.6.1.2.1.31.1.1.1.1.2", Value::NoSuchInstance),
+    ]);
+    let name = |i: &str| {
+        find(&samples, "netkpi_if_oper_up", ("if_index", i))
+            .label("if_name")
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(name("1"), "Gi1/1/1");
+    assert_eq!(name("2"), "GigabitEthernet 1/1/2"); // no ifName: ifDescr
+    assert_eq!(name("3"), "3"); // blank ifDescr, no ifName: the index
+    assert_eq!(name("4"), "4"); // neither column answered
+    assert_eq!(name("5"), "5"); // empty ifName, no ifDescr
+                                // A lookup without fallbacks still gives an empty label.
+    let up = find(&samples, "netkpi_if_oper_up", ("if_index", "2"));
+    assert_eq!(up.label("if_alias"), Some(""));
+}
+
+#[test]
+fn lookup_fallbacks_are_checked() {
+    let got = errors(
+        r#"
+[[metric]]
+name = "a"
+oid = "1.3.6.1.2.1.2.2.1.8"
+type = "gauge"
+help = "x"
+indexes = [{ label = "if_index", type = "integer" }]
+lookups = [
+  { label = "n", oid = "1.3.6.1.2.1.31.1.1.1.1", fallback = ["1.3.6.1.2.1.2.2.1.x"] },
+  { label = "m", oid = "1.3.6.1.2.1.31.1.1.1.1", fallback = [] },
+  { label = "o", oid = "1.3.6.1.2.1.31.1.1.1.1", fallback_index = "ifIndex" },
+  { label = "p", oid = "1.3.6.1.2.1.31.1.1.1.1", fallback = "1.3.6.1.2.1.2.2.1.2" },
+]
+[[metric]]
+name = "b"
+oid = "1.3.6.1.2.1.1.5"
+type = "gauge"
+help = "x"
+lookups = [{ label = "n", oid = "1.3.6.1.2.1.1.6", fallback_index = "if_index" }]
+"#,
+    );
+    let joined = got.join("\n");
+    for needle in [
+        "metric[0].lookups[0].fallback[0]: invalid OID",
+        "metric[0].lookups[1].fallback: `fallback` needs at least one OID",
+        "metric[0].lookups[2].fallback_index: `ifIndex` is not an index label of this metric (it has: if_index)",
+        "metric[0].lookups[3].fallback: expected a list, found string",
+        "metric[1].lookups[0].fallback_index: `if_index` is not an index label of this metric (it has none: a scalar)",
+    ] {
+        assert!(joined.contains(needle), "missing {needle:?} in\n{joined}");
+    }
+}
+
+#[test]
 fn scale_as_fraction_and_skip_values() {
     let p = parse_str(
         "s",
@@ -485,7 +573,8 @@ fn shipped_profiles_parse_and_follow_the_naming_rules() {
             "apc_powernet",
             "liebert",
             "huawei",
-            "h3c"
+            "h3c",
+            "huawei_ups"
         ]
     );
     // One name, one type and help across all shipped profiles: the daemon
@@ -520,6 +609,54 @@ fn shipped_profiles_parse_and_follow_the_naming_rules() {
     ] {
         assert!(seen.contains_key(name), "{name}");
     }
+}
+
+/// `huawei_ups` is `ups_mib` with the UPS5000's units: the two must not
+/// drift apart, since dashboards and alerts read both as one set of metrics.
+#[test]
+fn huawei_ups_is_ups_mib_with_the_cards_units() {
+    let profiles = builtin();
+    let get = |name: &str| profiles.iter().find(|p| p.name == name).unwrap();
+    let (rfc, huawei) = (get("ups_mib"), get("huawei_ups"));
+    // Metric name and column → the scale huawei_ups uses instead of ups_mib's.
+    let corrected = [
+        (
+            "netkpi_ups_input_voltage_volts",
+            "1.3.6.1.2.1.33.1.3.3.1.3",
+            (1.0, 10.0), // 0.1 V
+        ),
+        (
+            "netkpi_ups_output_voltage_volts",
+            "1.3.6.1.2.1.33.1.4.4.1.2",
+            (1.0, 10.0), // 0.1 V
+        ),
+        (
+            "netkpi_ups_input_frequency_hertz",
+            "1.3.6.1.2.1.33.1.3.3.1.2",
+            (1.0, 100.0), // 0.01 Hz
+        ),
+    ];
+    assert_eq!(rfc.metrics.len(), huawei.metrics.len());
+    let mut seen = 0;
+    for (a, b) in rfc.metrics.iter().zip(&huawei.metrics) {
+        let mut b = b.clone();
+        if let Some((_, column, (num, den))) =
+            corrected.iter().find(|(name, _, _)| *name == b.family.name)
+        {
+            assert_eq!(b.oid, oid(column), "{}", b.family.name);
+            assert_eq!(
+                (b.scale.num, b.scale.den),
+                (*num, *den),
+                "{}",
+                b.family.name
+            );
+            assert_ne!(a.scale, b.scale, "{}", b.family.name);
+            b.scale = a.scale;
+            seen += 1;
+        }
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+    assert_eq!(seen, corrected.len());
 }
 
 #[test]
