@@ -11,42 +11,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::ledger::{ledger_rows, Row};
 use common::snmpd::Snmpd;
 use common::{
     figures, lab_config, listen, q, secs, state_of, Daemon, NetNs, DEVICES, INTERVAL_S, TIMEOUT_S,
 };
 use jiff::Timestamp;
-
-/// One row of the ledger as the store holds it.
-#[derive(Debug, Clone)]
-struct Row {
-    at: Timestamp,
-    state: String,
-    cause: Option<String>,
-}
-
-/// `target`'s ledger rows in the order they were written, read from the
-/// store file directly (as an auditor's copy would be).
-fn ledger_rows(data_dir: &Path, target: &str) -> Vec<Row> {
-    let db = rusqlite::Connection::open_with_flags(
-        data_dir.join("netkpi.sqlite"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("open the ledger read-only");
-    let mut stmt = db
-        .prepare("SELECT at_ms, state, cause FROM transitions WHERE target = ?1 ORDER BY id")
-        .expect("query the ledger");
-    stmt.query_map([target], |r| {
-        Ok(Row {
-            at: Timestamp::from_millisecond(r.get(0)?).expect("a valid stamp"),
-            state: r.get(1)?,
-            cause: r.get(2)?,
-        })
-    })
-    .expect("read the ledger")
-    .map(|r| r.expect("a ledger row"))
-    .collect()
-}
 
 fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
     let path = dir.join("netkpi.toml");

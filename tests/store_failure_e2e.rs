@@ -129,6 +129,19 @@ fn transitions_wait_for_the_store_and_keep_their_time() {
     ));
     assert_eq!(secs(figures(&during, "acc-001"), "down_s"), 0.0, "{during}");
 
+    // Nor logs it: "is down" is written once the change is on disk.
+    let is_down = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("device acc-001 is down"))
+            .count()
+    };
+    assert_eq!(
+        is_down(&daemon.log_text()),
+        0,
+        "a change must not be logged before it is durable:\n{}",
+        daemon.log_text()
+    );
+
     // The disk comes back.
     lock.execute_batch("ROLLBACK")
         .expect("release the write lock");
@@ -148,6 +161,14 @@ fn transitions_wait_for_the_store_and_keep_their_time() {
         released.elapsed()
     );
     let committed_at = Timestamp::now();
+    daemon.wait_until(
+        "the outage logged",
+        Duration::from_secs(5),
+        || match is_down(&daemon.log_text()) {
+            1 => Ok(()),
+            n => Err(n),
+        },
+    );
 
     let devices = daemon.get_json("/api/v1/devices");
     let acc = device(&devices, "acc-001");

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod ledger;
 pub mod snmpd;
 pub mod snmpsim;
 
