@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Device, IcmpSettings, SnmpSettings};
-use crate::ledger::{Input, Observation, Outcome, SnmpOutcome};
+use crate::ledger::Input;
 use crate::live::{Live, ProbeStatus, SnmpStatus};
 use crate::loader;
 use crate::metrics::Metrics;
@@ -23,6 +23,7 @@ use crate::probes::snmp::client::{Agent, Request, Snmp2Client, SnmpClient, SnmpE
 use crate::probes::snmp::profile::{Profile, Sample};
 use crate::probes::snmp::{Oid, SnmpFailure, Value, Varbind};
 use crate::probes::FailureKind;
+use crate::probes::{Observation, Prober};
 
 /// How often a DNS name is looked up again (addresses of member-unit
 /// equipment change rarely, but they do change).
@@ -134,7 +135,8 @@ impl IcmpTask {
                 generation: self.generation,
                 device: self.index,
                 at,
-                outcome: Outcome::Icmp(round),
+                prober: Prober::Icmp,
+                round: round.classify(self.settings.degraded_loss),
             });
             if self.observations.send(obs).await.is_err() {
                 return; // the ledger has stopped: we are shutting down
@@ -277,10 +279,8 @@ impl SnmpTask {
             generation: self.generation,
             device: self.index,
             at,
-            outcome: Outcome::Snmp(SnmpOutcome {
-                failure,
-                interfaces,
-            }),
+            prober: Prober::Snmp,
+            round: crate::probes::snmp::classify(failure, interfaces),
         });
         self.observations.send(obs).await.is_ok()
     }

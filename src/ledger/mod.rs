@@ -25,37 +25,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{builtin, Device, Line};
 use crate::inventory::Inventory;
 use crate::model::{Mark, State, TargetKind, Transition};
-use crate::probes::icmp::IcmpRound;
-use crate::probes::snmp::SnmpFailure;
-use crate::state::{classify, RoundClass, Thresholds, Tracker};
-
-/// What one SNMP poll of a device showed.
-#[derive(Debug, Default, Clone)]
-pub struct SnmpOutcome {
-    pub failure: Option<SnmpFailure>,
-    /// ifName → ifOperStatus is up(1), for devices polled with `if_mib`.
-    pub interfaces: Vec<(String, bool)>,
-}
-
-/// What one prober saw in one round.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    Icmp(IcmpRound),
-    Snmp(SnmpOutcome),
-}
-
-/// One probe round of one device.
-#[derive(Debug)]
-pub struct Observation {
-    /// The config generation the probing task belongs to; observations from
-    /// tasks of an older config (still in flight after a reload) are dropped.
-    pub generation: u64,
-    /// Index into [`Inventory::devices`] of that generation.
-    pub device: usize,
-    /// When the round started: the time of its first request.
-    pub at: Timestamp,
-    pub outcome: Outcome,
-}
+pub use crate::probes::Observation;
+use crate::probes::Prober;
+use crate::state::{RoundClass, Thresholds, Tracker};
 
 /// What the ledger task receives, in order.
 #[derive(Debug)]
@@ -67,14 +39,6 @@ pub enum Input {
         generation: u64,
     },
 }
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Prober {
-    Icmp = 0,
-    Snmp = 1,
-}
-
-const PROBERS: [Prober; 2] = [Prober::Icmp, Prober::Snmp];
 
 /// A prober's latest round on one device.
 #[derive(Clone, Debug)]
@@ -102,7 +66,7 @@ struct DeviceLedger {
     /// While down: what the device's own probes said (its cause whenever
     /// its parent does not explain the outage).
     own_cause: Option<String>,
-    probers: [ProberLedger; 2],
+    probers: [ProberLedger; Prober::ALL.len()],
     /// ifName → oper up, from the latest successful SNMP poll.
     interfaces: Vec<(String, bool)>,
     interfaces_at: Option<Timestamp>,
@@ -126,30 +90,39 @@ impl DeviceLedger {
     }
 }
 
+/// How a prober times its rounds on one device: the one list of probers
+/// the ledger knows. `None` when the prober is not enabled on the device.
+struct Timing {
+    interval: Duration,
+    /// The longest one round may take.
+    round_max: Duration,
+}
+
+fn timing(device: &Device, prober: Prober) -> Option<Timing> {
+    match prober {
+        Prober::Icmp => device.icmp.as_ref().map(|s| Timing {
+            interval: s.interval,
+            round_max: s.timeout,
+        }),
+        Prober::Snmp => device.snmp.as_ref().map(|s| Timing {
+            interval: s.interval,
+            round_max: s.timeout * (s.retries + 1),
+        }),
+    }
+}
+
 /// How long a prober's latest result counts for the device's state: two
 /// intervals and the time one round may take, so one late round does not
 /// drop a prober from the combination but a prober that stopped does.
 fn fresh_for(device: &Device, prober: Prober) -> Option<Duration> {
-    match prober {
-        Prober::Icmp => device.icmp.as_ref().map(|s| s.interval * 2 + s.timeout),
-        Prober::Snmp => device
-            .snmp
-            .as_ref()
-            .map(|s| s.interval * 2 + s.timeout * (s.retries + 1)),
-    }
+    timing(device, prober).map(|t| t.interval * 2 + t.round_max)
 }
 
 /// One interval of a prober and the longest its round may take: a failure
 /// that this prober sees no later than this after another event is the
 /// same event seen on the next round.
 fn one_round(device: &Device, prober: Prober) -> Option<Duration> {
-    match prober {
-        Prober::Icmp => device.icmp.as_ref().map(|s| s.interval + s.timeout),
-        Prober::Snmp => device
-            .snmp
-            .as_ref()
-            .map(|s| s.interval + s.timeout * (s.retries + 1)),
-    }
+    timing(device, prober).map(|t| t.interval + t.round_max)
 }
 
 fn is_fresh(latest: &Latest, now: Timestamp, window: Duration) -> bool {
@@ -378,51 +351,28 @@ impl Ledger {
         out
     }
 
-    /// Records one prober's round and returns its weight in the device's
-    /// combined round, or `None` when the device has no such prober.
-    fn record(&mut self, obs: &Observation, device: &Device) -> Option<Prober> {
-        let (prober, class, cause) = match &obs.outcome {
-            Outcome::Icmp(round) => {
-                let settings = device.icmp.as_ref()?;
-                let class = classify(round.sent, round.received, settings.degraded_loss);
-                let cause = match class {
-                    RoundClass::Failed => Some(format!(
-                        "icmp:{}",
-                        round.failure.map_or("no_answer", |f| f.as_str())
-                    )),
-                    RoundClass::Degraded => Some("icmp:loss".to_string()),
-                    RoundClass::Good => None,
-                };
-                (Prober::Icmp, class, cause)
-            }
-            Outcome::Snmp(snmp) => {
-                device.snmp.as_ref()?;
-                let entry = &mut self.devices[obs.device];
-                match snmp.failure {
-                    Some(f) => (
-                        Prober::Snmp,
-                        RoundClass::Failed,
-                        Some(format!("snmp:{}", f.as_str())),
-                    ),
-                    None => {
-                        entry.interfaces = snmp.interfaces.clone();
-                        entry.interfaces_at = Some(obs.at);
-                        (Prober::Snmp, RoundClass::Good, None)
-                    }
-                }
-            }
-        };
-        let slot = &mut self.devices[obs.device].probers[prober as usize];
-        slot.failing_since = match class {
+    /// Records one prober's round; false when the device has no such
+    /// prober (a round of a config that changed since).
+    fn record(&mut self, obs: &Observation, device: &Device) -> bool {
+        if timing(device, obs.prober).is_none() {
+            return false;
+        }
+        let entry = &mut self.devices[obs.device];
+        if let Some(interfaces) = &obs.round.interfaces {
+            entry.interfaces = interfaces.clone();
+            entry.interfaces_at = Some(obs.at);
+        }
+        let slot = &mut entry.probers[obs.prober.index()];
+        slot.failing_since = match obs.round.class {
             RoundClass::Failed => Some(slot.failing_since.unwrap_or(obs.at)),
             _ => None,
         };
         slot.latest = Some(Latest {
             at: obs.at,
-            class,
-            cause,
+            class: obs.round.class,
+            cause: obs.round.cause.clone(),
         });
-        Some(prober)
+        true
     }
 
     /// The transitions one observation causes: the device's, those of every
@@ -437,30 +387,31 @@ impl Ledger {
         let Some(device) = inventory.devices.get(obs.device) else {
             return Vec::new();
         };
-        let Some(prober) = self.record(obs, device) else {
+        if !self.record(obs, device) {
             return Vec::new();
-        };
+        }
+        let prober = obs.prober;
 
         let entry = &self.devices[obs.device];
-        let own = &entry.probers[prober as usize];
+        let own = &entry.probers[prober.index()];
         // A success taken before another prober's failures began is old news
         // (a slow poll that finished late): it tells nothing about now, so it
         // is no round at all.
         let stale_success = own.failing_since.is_none()
-            && PROBERS.iter().any(|&p| {
+            && Prober::ALL.iter().any(|&p| {
                 p != prober
-                    && entry.probers[p as usize]
+                    && entry.probers[p.index()]
                         .failing_since
                         .is_some_and(|since| obs.at < since)
             });
         if stale_success {
             return self.update_lines(obs.device, obs.at);
         }
-        let results: Vec<Evidence> = PROBERS
+        let results: Vec<Evidence> = Prober::ALL
             .into_iter()
             .filter_map(|p| {
                 let window = fresh_for(device, p)?;
-                let slot = &entry.probers[p as usize];
+                let slot = &entry.probers[p.index()];
                 let latest = slot
                     .latest
                     .as_ref()
@@ -522,7 +473,7 @@ impl Ledger {
         let parent = self.inventory.devices[di].parent.as_deref()?;
         let pi = self.inventory.device_index(parent)?;
         let p = &self.devices[pi];
-        let slack = PROBERS
+        let slack = Prober::ALL
             .into_iter()
             .filter_map(|pr| one_round(&self.inventory.devices[pi], pr))
             .min()?;
@@ -642,11 +593,11 @@ impl Ledger {
     fn device_settled(&self, di: usize) -> Timestamp {
         let entry = &self.devices[di];
         let device = &self.inventory.devices[di];
-        let mut until = PROBERS
+        let mut until = Prober::ALL
             .into_iter()
             .filter(|&p| fresh_for(device, p).is_some())
             .map(|p| {
-                entry.probers[p as usize]
+                entry.probers[p.index()]
                     .latest
                     .as_ref()
                     .map_or(entry.watched_since, |l| l.at)

@@ -1,6 +1,7 @@
 use super::*;
+use crate::probes::icmp::IcmpRound;
 use crate::probes::snmp::SnmpFailure;
-use crate::probes::FailureKind;
+use crate::probes::{FailureKind, Prober};
 
 const CONFIG: &str = r#"
 [defaults]
@@ -52,7 +53,8 @@ fn obs(device: usize, s: i64, received: u32) -> Observation {
         generation: 0,
         device,
         at: at(s),
-        outcome: Outcome::Icmp(round(received)),
+        prober: Prober::Icmp,
+        round: round(received).classify(0.5),
     }
 }
 
@@ -203,10 +205,8 @@ fn snmp_obs(device: usize, s: i64, ok: bool) -> Observation {
         generation: 0,
         device,
         at: at(s),
-        outcome: Outcome::Snmp(SnmpOutcome {
-            failure: (!ok).then_some(SnmpFailure::Timeout),
-            interfaces: Vec::new(),
-        }),
+        prober: Prober::Snmp,
+        round: crate::probes::snmp::classify((!ok).then_some(SnmpFailure::Timeout), Vec::new()),
     }
 }
 
@@ -455,7 +455,8 @@ fn rounds(
                 generation: 0,
                 device,
                 at: at_ms(ms),
-                outcome: Outcome::Icmp(round(if failing { 0 } else { 3 })),
+                prober: Prober::Icmp,
+                round: round(if failing { 0 } else { 3 }).classify(0.5),
             };
             (ms + 1000, o)
         })

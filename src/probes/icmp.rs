@@ -73,6 +73,24 @@ pub struct IcmpRound {
 }
 
 impl IcmpRound {
+    /// The round as the ledger weighs it: failed when nothing answered
+    /// (cause `icmp:<failure>`), degraded at or above `degraded_loss`
+    /// (cause `icmp:loss`), else answered.
+    pub fn classify(&self, degraded_loss: f64) -> super::Round {
+        let prober = super::Prober::Icmp;
+        match crate::state::classify(self.sent, self.received, degraded_loss) {
+            crate::state::RoundClass::Failed => {
+                super::Round::failed(prober, self.failure.map_or("no_answer", |f| f.as_str()))
+            }
+            crate::state::RoundClass::Degraded => super::Round {
+                class: crate::state::RoundClass::Degraded,
+                cause: Some("icmp:loss".into()),
+                interfaces: None,
+            },
+            crate::state::RoundClass::Good => super::Round::answered(),
+        }
+    }
+
     /// Fraction of echoes without a reply, 0.0 to 1.0 (0.0 when nothing was
     /// sent, which only a round of `count == 0` does).
     pub fn loss_ratio(&self) -> f64 {

@@ -1,10 +1,89 @@
-//! Probers: how netkpi asks the network. Each returns an outcome that carries
-//! the reason it failed, as a [`FailureKind`] with a stable snake_case name.
+//! Probers: how netkpi asks the network. The words every prober shares live
+//! here: which prober ([`Prober`]), and what one of its rounds showed
+//! ([`Round`]), classified by the prober itself with a stable cause
+//! (`icmp:timeout`, `snmp:auth_failed`). The ledger combines rounds without
+//! knowing how any prober asks.
 
 pub mod icmp;
 pub mod snmp;
 
 pub use icmp::{IcmpError, IcmpPinger, IcmpRound, IcmpStats};
+
+use jiff::Timestamp;
+
+use crate::state::RoundClass;
+
+/// How netkpi asks a device: a closed set. A new prober is a variant here,
+/// its folder under `probes/`, its config block, and its timing in the
+/// ledger's one list of probers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Prober {
+    Icmp,
+    Snmp,
+}
+
+impl Prober {
+    pub const ALL: [Prober; 2] = [Prober::Icmp, Prober::Snmp];
+
+    /// The stable name used as the `prober` metric label and in causes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prober::Icmp => "icmp",
+            Prober::Snmp => "snmp",
+        }
+    }
+
+    /// Its position in [`Prober::ALL`] (for per-prober arrays).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What one round of one prober showed, as the prober classified it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Round {
+    pub class: RoundClass,
+    /// Why, when the round failed or was degraded: `<prober>:<reason>`,
+    /// e.g. `icmp:timeout`, `icmp:loss`, `snmp:auth_failed`.
+    pub cause: Option<String>,
+    /// ifName → ifOperStatus is up(1), when the round read IF-MIB (an SNMP
+    /// poll with the `if_mib` profile); lines watch these.
+    pub interfaces: Option<Vec<(String, bool)>>,
+}
+
+impl Round {
+    /// A round that got an answer.
+    pub fn answered() -> Round {
+        Round {
+            class: RoundClass::Good,
+            cause: None,
+            interfaces: None,
+        }
+    }
+
+    /// A round that got no answer, for `reason` (a stable snake_case word).
+    pub fn failed(prober: Prober, reason: &str) -> Round {
+        Round {
+            class: RoundClass::Failed,
+            cause: Some(format!("{}:{reason}", prober.as_str())),
+            interfaces: None,
+        }
+    }
+}
+
+/// One prober's round of one device, as the ledger receives it.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// The config generation the probing task belongs to; observations from
+    /// tasks of an older config (still in flight after a reload) are dropped.
+    pub generation: u64,
+    /// Index into the inventory's devices of that generation.
+    pub device: usize,
+    /// When the round started: the time of its first request.
+    pub at: Timestamp,
+    pub prober: Prober,
+    pub round: Round,
+}
 
 /// Why a round failed. [`FailureKind::as_str`] gives the stable snake_case
 /// names used as metric labels and log fields; they never change.

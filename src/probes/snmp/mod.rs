@@ -183,6 +183,23 @@ impl SnmpFailure {
     }
 }
 
+/// An SNMP poll as the ledger weighs it: failed with its failure kind
+/// (cause `snmp:<kind>`), or answered with the interfaces' oper status it
+/// read (when it read IF-MIB).
+pub fn classify(
+    failure: Option<SnmpFailure>,
+    interfaces: Vec<(String, bool)>,
+) -> crate::probes::Round {
+    use crate::probes::{Prober, Round};
+    match failure {
+        Some(f) => Round::failed(Prober::Snmp, f.as_str()),
+        None => Round {
+            interfaces: Some(interfaces),
+            ..Round::answered()
+        },
+    }
+}
+
 impl fmt::Display for SnmpFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
