@@ -25,9 +25,11 @@ use crate::loader::{self, Loaded, ProfileSet};
 use crate::metrics::{Metrics, Sources, TrapLabels};
 use crate::model::Transition;
 use crate::probes::icmp::IcmpPinger;
+use crate::probes::resolve::Resolver;
 use crate::probes::snmp::client::Snmp2Client;
+use crate::probes::snmp::poller::{SnmpPlan, SnmpPoller};
 use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver};
-use crate::scheduler::{IcmpTask, SnmpPlan, SnmpTask};
+use crate::scheduler::{IcmpProbe, Sink, SnmpProbe};
 use crate::store::{Counting, Store, StoreStats, WriterOptions};
 use crate::tally::Tallies;
 
@@ -147,21 +149,26 @@ impl Probing {
         // One plan per distinct profile list, shared by its devices.
         let mut plans: HashMap<&[String], Arc<SnmpPlan>> = HashMap::new();
         for (index, device) in inventory.devices.iter().enumerate() {
+            let sink = Sink {
+                generation,
+                index,
+                device: device.name.clone(),
+                observations: self.inputs.clone(),
+                live: self.live.clone(),
+                metrics: self.metrics.clone(),
+            };
             if let (Some(settings), Some(pinger)) = (device.icmp.clone(), &self.pinger) {
-                IcmpTask {
-                    generation,
-                    index,
-                    device: device.clone(),
+                let interval = settings.interval;
+                let probe = IcmpProbe {
+                    device: device.name.clone(),
                     settings,
                     pinger: pinger.clone(),
-                    observations: self.inputs.clone(),
-                    live: self.live.clone(),
-                    metrics: self.metrics.clone(),
-                }
-                .spawn(&self.tasks, self.current.clone());
+                    resolver: Resolver::new(device.address.clone()),
+                };
+                sink.clone()
+                    .spawn(probe, interval, None, &self.tasks, self.current.clone());
             }
             if let Some(snmp) = &device.snmp {
-                let settings = snmp.clone();
                 let poll_now = Arc::new(Notify::new());
                 if let Ok(ip) = device.address.parse::<IpAddr>() {
                     routes
@@ -170,21 +177,25 @@ impl Probing {
                 }
                 let plan = plans
                     .entry(snmp.profiles.as_slice())
-                    .or_insert_with(|| Arc::new(SnmpPlan::new(profiles.select(&settings.profiles))))
+                    .or_insert_with(|| Arc::new(SnmpPlan::new(profiles.select(&snmp.profiles))))
                     .clone();
-                SnmpTask {
-                    generation,
-                    index,
-                    device: device.clone(),
-                    plan,
-                    settings,
-                    client: self.snmp.clone(),
-                    observations: self.inputs.clone(),
-                    live: self.live.clone(),
-                    metrics: self.metrics.clone(),
-                    poll_now,
-                }
-                .spawn(&self.tasks, self.current.clone());
+                let probe = SnmpProbe {
+                    device: device.name.clone(),
+                    poller: SnmpPoller::new(
+                        device.name.clone(),
+                        device.address.clone(),
+                        snmp.clone(),
+                        plan,
+                        self.snmp.clone(),
+                    ),
+                };
+                sink.spawn(
+                    probe,
+                    snmp.interval,
+                    Some(poll_now),
+                    &self.tasks,
+                    self.current.clone(),
+                );
             }
         }
         *self.trap_routes.write().unwrap_or_else(|e| e.into_inner()) = routes;

@@ -1,9 +1,11 @@
-//! One task per prober of each device (ICMP rounds, SNMP polls): on a fixed
-//! period, started at a stable per-device offset so thousands of targets
-//! never burst at once; each sends its observations to the ledger.
+//! One task per prober of each device (ICMP rounds, SNMP polls): one loop
+//! for every prober, on a fixed period started at a stable per-device
+//! offset so thousands of targets never burst at once. The loop times each
+//! round, counts it, publishes what it read and sends the observation to
+//! the ledger; a prober only says how to take one round ([`Probe`]).
 
+use std::future::Future;
 use std::hash::{Hash, Hasher};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,21 +15,16 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Device, IcmpSettings, SnmpSettings};
+use crate::config::IcmpSettings;
 use crate::ledger::Input;
 use crate::live::{Live, ProbeStatus, SnmpStatus};
-use crate::loader;
 use crate::metrics::Metrics;
 use crate::probes::icmp::{IcmpPinger, IcmpRound};
-use crate::probes::snmp::client::{Agent, Request, Snmp2Client, SnmpClient, SnmpError};
-use crate::probes::snmp::profile::{Profile, Sample};
-use crate::probes::snmp::{Oid, SnmpFailure, Value, Varbind};
+use crate::probes::resolve::Resolver;
+use crate::probes::snmp::client::SnmpClient;
+use crate::probes::snmp::poller::{Polled, SnmpPoller};
 use crate::probes::FailureKind;
-use crate::probes::{Observation, Prober};
-
-/// How often a DNS name is looked up again (addresses of member-unit
-/// equipment change rarely, but they do change).
-const RESOLVE_EVERY: Duration = Duration::from_secs(300);
+use crate::probes::{Observation, Prober, Round};
 
 /// Echoes of one round are spread over at most this much time, as fping does
 /// by default; tighter when the interval is short, so a round always ends
@@ -74,579 +71,423 @@ pub fn phase(name: &str, interval: Duration) -> Duration {
     Duration::from_millis(hasher.finish() % millis)
 }
 
-pub struct IcmpTask {
-    /// The config generation this task probes for.
-    pub generation: u64,
-    pub index: usize,
-    pub device: Device,
-    pub settings: IcmpSettings,
-    pub pinger: Arc<IcmpPinger>,
-    pub observations: mpsc::Sender<Input>,
-    pub live: Arc<Live>,
-    pub metrics: Arc<Metrics>,
+/// What differs between probers: how one round is taken, and where what it
+/// read is published. Timing, counting and sending live once, in
+/// [`ProbeTask`].
+pub trait Probe: Send + 'static {
+    const PROBER: Prober;
+    /// What a round read besides its verdict (RTT and loss, samples).
+    type Reading: Send;
+
+    /// Takes one round: the verdict as the ledger weighs it, the failure
+    /// reason for `netkpi_poll_errors_total` (a stable snake_case word), and
+    /// what it read.
+    fn take(&mut self)
+        -> impl Future<Output = (Round, Option<&'static str>, Self::Reading)> + Send;
+
+    /// Publishes what the round read, for metrics and the API.
+    fn publish(
+        &self,
+        live: &Live,
+        metrics: &Metrics,
+        at: Timestamp,
+        duration: f64,
+        reading: Self::Reading,
+    );
 }
 
-impl IcmpTask {
-    pub fn spawn(self, tasks: &TaskTracker, cancel: CancellationToken) {
-        spawn_until_cancelled(tasks, cancel, self.run());
-    }
-
-    async fn run(self) {
-        let interval = self.settings.interval;
-        let spacing = echo_spacing(&self.settings);
-        let mut ticks = schedule(&self.device.name, interval);
-        let mut resolver = Resolver::new(self.device.address.clone());
-        loop {
-            ticks.tick().await;
-            let at = Timestamp::now();
-            let started = Instant::now();
-            let round = match resolver.address().await {
-                Some(addr) => {
-                    self.pinger
-                        .round(addr, self.settings.count, spacing, self.settings.timeout)
-                        .await
-                }
-                None => IcmpRound {
-                    sent: 0,
-                    received: 0,
-                    rtt_min: None,
-                    rtt_avg: None,
-                    rtt_max: None,
-                    jitter: None,
-                    failure: Some(FailureKind::ResolveError),
-                },
-            };
-            let duration = started.elapsed().as_secs_f64();
-            self.metrics
-                .observe_poll("icmp", duration, round.failure.map(|f| f.as_str()));
-            let rtt = round.rtt_avg.map(|d| d.as_secs_f64());
-            let loss = (round.sent > 0).then(|| round.loss_ratio());
-            self.live.record_probe(
-                &self.device.name,
-                ProbeStatus {
-                    at: Some(at),
-                    duration_seconds: Some(duration),
-                    rtt_seconds: rtt,
-                    loss_ratio: loss,
-                    failure: round.failure.map(|f| f.as_str()),
-                },
-            );
-            let obs = Input::Observation(Observation {
-                generation: self.generation,
-                device: self.index,
-                at,
-                prober: Prober::Icmp,
-                round: round.classify(self.settings.degraded_loss),
-            });
-            if self.observations.send(obs).await.is_err() {
-                return; // the ledger has stopped: we are shutting down
-            }
-        }
-    }
-}
-
-pub struct SnmpTask {
-    /// The config generation this task polls for.
-    pub generation: u64,
-    pub index: usize,
-    pub device: Device,
-    pub settings: SnmpSettings,
-    /// Shared by every device with the same profile list.
-    pub plan: Arc<SnmpPlan>,
-    pub client: Arc<Snmp2Client>,
-    pub observations: mpsc::Sender<Input>,
-    pub live: Arc<Live>,
-    pub metrics: Arc<Metrics>,
-    /// Notified by the trap receiver: poll now instead of at the next tick
-    /// (a linkDown shows faster than polling, but only a poll confirms it).
-    pub poll_now: Arc<Notify>,
-}
-
-/// After a trap-triggered poll, at most one more is made this soon, so a trap
+/// After a triggered round, at most one more is taken this soon, so a trap
 /// storm cannot turn into a poll storm.
 const MIN_TRIGGERED_GAP: Duration = Duration::from_secs(1);
 
-impl SnmpTask {
-    pub fn spawn(self, tasks: &TaskTracker, cancel: CancellationToken) {
-        spawn_until_cancelled(tasks, cancel, self.run());
-    }
+/// Where a device's rounds go, whichever prober takes them.
+#[derive(Clone)]
+pub struct Sink {
+    /// The config generation the device's tasks probe for.
+    pub generation: u64,
+    /// The device's index in that generation's inventory.
+    pub index: usize,
+    pub device: String,
+    pub observations: mpsc::Sender<Input>,
+    pub live: Arc<Live>,
+    pub metrics: Arc<Metrics>,
+}
 
-    async fn run(self) {
-        let mut ticks = schedule(&self.device.name, self.settings.interval);
-        let mut resolver = Resolver::new(self.device.address.clone());
-        let mut lookups: Option<LookupCache> = None;
+impl Sink {
+    /// Starts `probe` as one task, a round every `interval` (and whenever
+    /// `trigger` is notified), until `cancel`.
+    pub fn spawn<P: Probe>(
+        self,
+        probe: P,
+        interval: Duration,
+        trigger: Option<Arc<Notify>>,
+        tasks: &TaskTracker,
+        cancel: CancellationToken,
+    ) {
+        let task = ProbeTask {
+            sink: self,
+            interval,
+            trigger,
+            probe,
+        };
+        spawn_until_cancelled(tasks, cancel, task.run());
+    }
+}
+
+/// One prober of one device, as one task.
+struct ProbeTask<P> {
+    sink: Sink,
+    interval: Duration,
+    /// Notified to take a round now instead of at the next tick (the trap
+    /// receiver does it for SNMP: a linkDown shows faster than polling, but
+    /// only a poll confirms it).
+    trigger: Option<Arc<Notify>>,
+    probe: P,
+}
+
+impl<P: Probe> ProbeTask<P> {
+    async fn run(mut self) {
+        let mut ticks = schedule(&self.sink.device, self.interval);
+        let trigger = self.trigger.clone();
         loop {
-            let triggered = tokio::select! {
-                _ = ticks.tick() => false,
-                _ = self.poll_now.notified() => {
-                    tracing::debug!(device = %self.device.name, "trap: polling now");
-                    true
+            let triggered = match &trigger {
+                Some(now) => tokio::select! {
+                    _ = ticks.tick() => false,
+                    _ = now.notified() => {
+                        tracing::debug!(device = %self.sink.device, prober = P::PROBER.as_str(), "triggered: taking a round now");
+                        true
+                    }
+                },
+                None => {
+                    ticks.tick().await;
+                    false
                 }
             };
-            // Boxed: a poll's state (the client's walk, several KB) exists
-            // only while it runs, not in each of thousands of idle tasks.
-            if !Box::pin(self.poll(&mut resolver, &mut lookups)).await {
-                return;
+            if !self.round().await {
+                return; // the ledger has stopped: we are shutting down
             }
-            // Only a trap-triggered poll waits before the next trigger may
-            // act, so a trap storm cannot become a poll storm; scheduled
-            // polls keep their phase.
+            // Only a triggered round waits before the next trigger may act;
+            // scheduled rounds keep their phase.
             if triggered {
                 tokio::time::sleep(MIN_TRIGGERED_GAP).await;
             }
         }
     }
 
-    /// One poll, its samples and its observation; false once the ledger has
-    /// stopped (we are shutting down).
-    async fn poll(&self, resolver: &mut Resolver, lookups: &mut Option<LookupCache>) -> bool {
-        let plan = &*self.plan;
+    /// One round, published and sent; false once the ledger has stopped.
+    async fn round(&mut self) -> bool {
         let at = Timestamp::now();
         let started = Instant::now();
-        let refresh = !plan.lookups.is_empty()
-            && lookups
-                .as_ref()
-                .is_none_or(|c| c.polls >= LOOKUP_REFRESH_POLLS);
-        let requests = if refresh {
-            &plan.with_lookups
-        } else {
-            &plan.values
-        };
-        let result = match resolver.address().await {
-            Some(ip) => {
-                let agent = Agent::new(SocketAddr::new(ip, self.settings.port), &self.settings);
-                let mut result = self.client.poll(&agent, requests).await;
-                if let Ok(varbinds) = &mut result {
-                    let uptime = uptime_ticks(varbinds);
-                    let rebooted = lookups
-                        .as_ref()
-                        .and_then(|c| Some(uptime? < c.uptime?))
-                        .unwrap_or(false);
-                    if rebooted {
-                        tracing::info!(device = %self.device.name, "device rebooted (sysUpTime went back)");
-                        self.metrics.count_reboot(&self.device.name);
-                    }
-                    if refresh {
-                        *lookups = Some(LookupCache::keep(varbinds, &plan.lookups, uptime));
-                    } else if rebooted && !plan.lookups.is_empty() {
-                        // Rows may be renumbered after a reboot: read the
-                        // lookups again before using them.
-                        *lookups = match self.client.poll(&agent, &plan.lookups).await {
-                            Ok(fresh) => Some(LookupCache::keep(&fresh, &plan.lookups, uptime)),
-                            Err(_) => None,
-                        };
-                    } else if let Some(cache) = lookups.as_mut() {
-                        cache.polls += 1;
-                        cache.uptime = uptime.or(cache.uptime);
-                    }
-                    if !refresh {
-                        if let Some(cache) = lookups.as_ref() {
-                            cache.restore(&plan.lookups, varbinds);
-                        }
-                    }
-                }
-                result
-            }
-            None => Err(SnmpError {
-                kind: SnmpFailure::ResolveError,
-                detail: format!("cannot resolve {}", self.device.address),
-            }),
-        };
-        let failure = result.as_ref().err().map(|e| e.kind);
+        // Boxed: a round's state (a walk, several KB) exists only while it
+        // runs, not in each of thousands of idle tasks.
+        let (round, failure, reading) = Box::pin(self.probe.take()).await;
         let duration = started.elapsed().as_secs_f64();
-        self.metrics
-            .observe_poll("snmp", duration, failure.map(|f| f.as_str()));
-        let samples: Vec<Sample> = match &result {
-            Ok(varbinds) => plan
-                .profiles
-                .iter()
-                .flat_map(|p| p.evaluate(varbinds))
-                .collect(),
-            Err(_) => Vec::new(),
+        let sink = &self.sink;
+        sink.metrics
+            .observe_poll(P::PROBER.as_str(), duration, failure);
+        self.probe
+            .publish(&sink.live, &sink.metrics, at, duration, reading);
+        let obs = Input::Observation(Observation {
+            generation: sink.generation,
+            device: sink.index,
+            at,
+            prober: P::PROBER,
+            round,
+        });
+        sink.observations.send(obs).await.is_ok()
+    }
+}
+
+/// ICMP: a round of echoes from the shared socket.
+pub struct IcmpProbe {
+    pub device: String,
+    pub settings: IcmpSettings,
+    pub pinger: Arc<IcmpPinger>,
+    pub resolver: Resolver,
+}
+
+impl Probe for IcmpProbe {
+    const PROBER: Prober = Prober::Icmp;
+    type Reading = IcmpRound;
+
+    async fn take(&mut self) -> (Round, Option<&'static str>, IcmpRound) {
+        let round = match self.resolver.address().await {
+            Some(addr) => {
+                let spacing = echo_spacing(&self.settings);
+                self.pinger
+                    .round(addr, self.settings.count, spacing, self.settings.timeout)
+                    .await
+            }
+            None => IcmpRound {
+                sent: 0,
+                received: 0,
+                rtt_min: None,
+                rtt_avg: None,
+                rtt_max: None,
+                jitter: None,
+                failure: Some(FailureKind::ResolveError),
+            },
         };
-        drop(result);
-        let interfaces = oper_status_by_name(&samples);
-        self.live.record_snmp(
-            &self.device.name,
+        let verdict = round.classify(self.settings.degraded_loss);
+        (verdict, round.failure.map(|f| f.as_str()), round)
+    }
+
+    fn publish(&self, live: &Live, _: &Metrics, at: Timestamp, duration: f64, round: IcmpRound) {
+        live.record_probe(
+            &self.device,
+            ProbeStatus {
+                at: Some(at),
+                duration_seconds: Some(duration),
+                rtt_seconds: round.rtt_avg.map(|d| d.as_secs_f64()),
+                loss_ratio: (round.sent > 0).then(|| round.loss_ratio()),
+                failure: round.failure.map(|f| f.as_str()),
+            },
+        );
+    }
+}
+
+/// SNMP: one poll of the device's profiles.
+pub struct SnmpProbe<C> {
+    pub device: String,
+    pub poller: SnmpPoller<C>,
+}
+
+impl<C: SnmpClient> Probe for SnmpProbe<C> {
+    const PROBER: Prober = Prober::Snmp;
+    type Reading = Polled;
+
+    async fn take(&mut self) -> (Round, Option<&'static str>, Polled) {
+        let polled = self.poller.poll().await;
+        let verdict = crate::probes::snmp::classify(polled.failure, polled.interfaces());
+        (verdict, polled.failure.map(|f| f.as_str()), polled)
+    }
+
+    fn publish(
+        &self,
+        live: &Live,
+        metrics: &Metrics,
+        at: Timestamp,
+        duration: f64,
+        polled: Polled,
+    ) {
+        if polled.rebooted {
+            metrics.count_reboot(&self.device);
+        }
+        live.record_snmp(
+            &self.device,
             SnmpStatus {
                 at: Some(at),
                 duration_seconds: Some(duration),
-                failure: failure.map(|f| f.as_str()),
-                samples: samples.into(),
+                failure: polled.failure.map(|f| f.as_str()),
+                samples: polled.samples.into(),
             },
         );
-        let obs = Input::Observation(Observation {
-            generation: self.generation,
-            device: self.index,
-            at,
-            prober: Prober::Snmp,
-            round: crate::probes::snmp::classify(failure, interfaces),
-        });
-        self.observations.send(obs).await.is_ok()
-    }
-}
-
-/// What the devices with one profile list poll: computed once per distinct
-/// list and shared, not once per device.
-#[derive(Debug)]
-pub struct SnmpPlan {
-    pub profiles: Vec<Arc<Profile>>,
-    /// Read at every poll.
-    pub values: Vec<Request>,
-    /// Read when the device's lookup cache is missing, old or invalidated.
-    pub lookups: Vec<Request>,
-    /// `values` then `lookups`: a poll that refreshes the cache.
-    pub with_lookups: Vec<Request>,
-}
-
-impl SnmpPlan {
-    pub fn new(profiles: Vec<Arc<Profile>>) -> SnmpPlan {
-        let plan = loader::poll_plan(&profiles);
-        let with_lookups = plan.values.iter().chain(&plan.lookups).cloned().collect();
-        SnmpPlan {
-            profiles,
-            values: plan.values,
-            lookups: plan.lookups,
-            with_lookups,
-        }
-    }
-}
-
-/// Lookup columns (names, aliases, precision) are read again after this many
-/// polls, and at once after a reboot; in between each poll reads only the
-/// values (for IF-MIB: 7 of 9 columns).
-const LOOKUP_REFRESH_POLLS: u32 = 10;
-
-/// The lookup answers of a device's last full poll, packed: each varbind as
-/// the lookup request it answers (an index into [`lookup_roots`]), its arcs
-/// after that root and its value, in a compact byte encoding (LEB128
-/// numbers). A 24-port `if_mib` device keeps ~0.6 KB instead of the ~7 KB of
-/// 48 owned [`Varbind`]s; [`LookupCache::restore`] gives the same varbinds
-/// back, in the same order, for each poll that does not read them.
-struct LookupCache {
-    packed: Box<[u8]>,
-    /// Polls made since they were read.
-    polls: u32,
-    /// sysUpTime at the last poll, in hundredths of a second.
-    uptime: Option<u32>,
-}
-
-/// The OIDs that lookup requests are answered under: each walk's root, each
-/// GET's instances.
-fn lookup_roots(lookups: &[Request]) -> impl Iterator<Item = &Oid> {
-    lookups.iter().flat_map(|r| match r {
-        Request::Walk(root) => std::slice::from_ref(root),
-        Request::Get(oids) => oids.as_slice(),
-    })
-}
-
-impl LookupCache {
-    /// Keeps the answers to `lookups` among `varbinds`.
-    fn keep(varbinds: &[Varbind], lookups: &[Request], uptime: Option<u32>) -> LookupCache {
-        let mut out = Vec::new();
-        for vb in varbinds {
-            let Some((root, arcs)) = lookup_roots(lookups)
-                .enumerate()
-                .find_map(|(i, root)| Some((i, vb.oid.suffix(root)?)))
-            else {
-                continue;
-            };
-            put(&mut out, root as u64);
-            put_arcs(&mut out, arcs);
-            put_value(&mut out, &vb.value);
-        }
-        LookupCache {
-            packed: out.into_boxed_slice(),
-            polls: 0,
-            uptime,
-        }
-    }
-
-    /// Appends the kept varbinds to `out`; `lookups` is the plan `keep` had.
-    fn restore(&self, lookups: &[Request], out: &mut Vec<Varbind>) {
-        let roots: Vec<&Oid> = lookup_roots(lookups).collect();
-        let mut r = Reader(&self.packed);
-        while !r.0.is_empty() {
-            // Only a bug (another plan) makes this fail: keep what decoded.
-            let Some(vb) = r.varbind(&roots) else {
-                return;
-            };
-            out.push(vb);
-        }
-    }
-}
-
-/// Unsigned LEB128.
-fn put(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push(n as u8 | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn put_arcs(out: &mut Vec<u8>, arcs: &[u32]) {
-    put(out, arcs.len() as u64);
-    for &a in arcs {
-        put(out, u64::from(a));
-    }
-}
-
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    put(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
-fn put_value(out: &mut Vec<u8>, value: &Value) {
-    match value {
-        Value::Integer(v) => {
-            out.push(0);
-            put(out, ((v << 1) ^ (v >> 63)) as u64); // zigzag
-        }
-        Value::OctetString(b) => {
-            out.push(1);
-            put_bytes(out, b);
-        }
-        Value::ObjectId(oid) => {
-            out.push(2);
-            put_arcs(out, oid.arcs());
-        }
-        Value::IpAddress(ip) => {
-            out.push(3);
-            out.extend_from_slice(ip);
-        }
-        Value::Counter32(v) => {
-            out.push(4);
-            put(out, u64::from(*v));
-        }
-        Value::Gauge32(v) => {
-            out.push(5);
-            put(out, u64::from(*v));
-        }
-        Value::TimeTicks(v) => {
-            out.push(6);
-            put(out, u64::from(*v));
-        }
-        Value::Opaque(b) => {
-            out.push(7);
-            put_bytes(out, b);
-        }
-        Value::Counter64(v) => {
-            out.push(8);
-            put(out, *v);
-        }
-        Value::Null => out.push(9),
-        Value::NoSuchObject => out.push(10),
-        Value::NoSuchInstance => out.push(11),
-        Value::EndOfMibView => out.push(12),
-    }
-}
-
-/// Reads what [`LookupCache::keep`] wrote.
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(b)
-    }
-
-    fn uint(&mut self) -> Option<u64> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Some(n);
-            }
-        }
-        None
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        u32::try_from(self.uint()?).ok()
-    }
-
-    /// `prefix` then the arcs read.
-    fn arcs(&mut self, prefix: &[u32]) -> Option<Vec<u32>> {
-        let n = usize::try_from(self.uint()?).ok()?;
-        let mut into = Vec::with_capacity(prefix.len() + n.min(self.0.len()));
-        into.extend_from_slice(prefix);
-        for _ in 0..n {
-            into.push(self.u32()?);
-        }
-        Some(into)
-    }
-
-    fn bytes(&mut self) -> Option<Vec<u8>> {
-        let n = usize::try_from(self.uint()?).ok()?;
-        let bytes = self.0.get(..n)?.to_vec();
-        self.0 = &self.0[n..];
-        Some(bytes)
-    }
-
-    fn varbind(&mut self, roots: &[&Oid]) -> Option<Varbind> {
-        let root = roots.get(usize::try_from(self.uint()?).ok()?)?;
-        let oid = Oid(self.arcs(root.arcs())?);
-        let value = match self.byte()? {
-            0 => {
-                let z = self.uint()?;
-                Value::Integer((z >> 1) as i64 ^ -((z & 1) as i64))
-            }
-            1 => Value::OctetString(self.bytes()?),
-            2 => Value::ObjectId(Oid(self.arcs(&[])?)),
-            3 => {
-                let ip = self.0.get(..4)?.try_into().ok()?;
-                self.0 = &self.0[4..];
-                Value::IpAddress(ip)
-            }
-            4 => Value::Counter32(self.u32()?),
-            5 => Value::Gauge32(self.u32()?),
-            6 => Value::TimeTicks(self.u32()?),
-            7 => Value::Opaque(self.bytes()?),
-            8 => Value::Counter64(self.uint()?),
-            9 => Value::Null,
-            10 => Value::NoSuchObject,
-            11 => Value::NoSuchInstance,
-            12 => Value::EndOfMibView,
-            _ => return None,
-        };
-        Some(Varbind { oid, value })
-    }
-}
-
-fn uptime_ticks(varbinds: &[Varbind]) -> Option<u32> {
-    varbinds
-        .iter()
-        .find_map(|v| match (&v.value, v.oid.arcs() == loader::SYS_UPTIME) {
-            (Value::TimeTicks(t), true) => Some(*t),
-            _ => None,
-        })
-}
-
-/// ifName → ifOperStatus up, from the `if_mib` profile's samples.
-fn oper_status_by_name(samples: &[Sample]) -> Vec<(String, bool)> {
-    samples
-        .iter()
-        .filter(|s| s.name() == "netkpi_if_oper_up")
-        .filter_map(|s| {
-            let name = s.label("if_name")?;
-            (!name.is_empty()).then(|| (name.to_string(), s.value == 1.0))
-        })
-        .collect()
-}
-
-/// Resolves a device address: literals once, DNS names at start and every
-/// [`RESOLVE_EVERY`], keeping the last good address when a lookup fails (a
-/// DNS hiccup is not an outage of the device).
-struct Resolver {
-    name: String,
-    literal: Option<IpAddr>,
-    cached: Option<(IpAddr, Instant)>,
-    failing: bool,
-}
-
-impl Resolver {
-    fn new(name: String) -> Resolver {
-        let literal = name.parse().ok();
-        Resolver {
-            name,
-            literal,
-            cached: None,
-            failing: false,
-        }
-    }
-
-    async fn address(&mut self) -> Option<IpAddr> {
-        if let Some(addr) = self.literal {
-            return Some(addr);
-        }
-        if let Some((addr, at)) = self.cached {
-            if at.elapsed() < RESOLVE_EVERY {
-                return Some(addr);
-            }
-        }
-        match tokio::net::lookup_host((self.name.as_str(), 0)).await {
-            Ok(mut addrs) => {
-                if let Some(sa) = addrs.next() {
-                    if self.failing {
-                        tracing::info!(host = %self.name, address = %sa.ip(), "name resolves again");
-                    }
-                    self.failing = false;
-                    self.cached = Some((sa.ip(), Instant::now()));
-                    return Some(sa.ip());
-                }
-            }
-            Err(err) => {
-                if !self.failing {
-                    tracing::warn!(host = %self.name, error = %err, "cannot resolve device address");
-                }
-            }
-        }
-        self.failing = true;
-        self.cached.map(|(addr, _)| addr)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::Mutex;
 
-    #[test]
-    fn the_lookup_cache_gives_back_the_lookup_varbinds_it_kept() {
-        let oid = |s: &str| Oid(s.split('.').map(|a| a.parse().unwrap()).collect());
-        let vb = |o: &str, value: Value| Varbind { oid: oid(o), value };
-        let lookups = vec![
-            Request::Walk(oid("1.3.6.1.2.1.31.1.1.1.1")),
-            Request::Walk(oid("1.3.6.1.4.1.99.2")),
-            Request::Get(vec![oid("1.3.6.1.4.1.99.7.0"), oid("1.3.6.1.4.1.99.8.0")]),
-        ];
-        let kept = vec![
-            vb(
-                "1.3.6.1.2.1.31.1.1.1.1.1",
-                Value::OctetString(b"lo".to_vec()),
-            ),
-            vb(
-                "1.3.6.1.2.1.31.1.1.1.1.4294967295",
-                Value::OctetString(Vec::new()),
-            ),
-            vb("1.3.6.1.4.1.99.2.1.3.118.114.102", Value::Integer(i64::MIN)),
-            vb("1.3.6.1.4.1.99.2.1.1", Value::Integer(-1)),
-            vb("1.3.6.1.4.1.99.2.1.2", Value::Integer(i64::MAX)),
-            vb(
-                "1.3.6.1.4.1.99.2.2",
-                Value::ObjectId(oid("1.3.6.1.4.1.9.1.2")),
-            ),
-            vb("1.3.6.1.4.1.99.2.3", Value::IpAddress([10, 0, 255, 1])),
-            vb("1.3.6.1.4.1.99.2.4", Value::Counter32(u32::MAX)),
-            vb("1.3.6.1.4.1.99.2.5", Value::Gauge32(7)),
-            vb("1.3.6.1.4.1.99.2.6", Value::TimeTicks(123_456)),
-            vb("1.3.6.1.4.1.99.2.7", Value::Opaque(vec![0, 0x9f, 0x78])),
-            vb("1.3.6.1.4.1.99.2.8", Value::Counter64(u64::MAX)),
-            vb("1.3.6.1.4.1.99.2.9", Value::Null),
-            vb("1.3.6.1.4.1.99.7.0", Value::NoSuchObject),
-            vb("1.3.6.1.4.1.99.8.0", Value::NoSuchInstance),
-            vb("1.3.6.1.4.1.99.2.10", Value::EndOfMibView),
-        ];
-        // Values of the same poll, not lookups: not kept.
-        let mut polled = vec![
-            vb("1.3.6.1.2.1.1.3.0", Value::TimeTicks(5)),
-            vb("1.3.6.1.2.1.2.2.1.8.1", Value::Integer(1)),
-        ];
-        polled.extend(kept.iter().cloned());
-        polled.push(vb("1.3.6.1.4.1.99.3.1", Value::Integer(2)));
-        let cache = LookupCache::keep(&polled, &lookups, Some(5));
-        let mut out = vec![vb("1.3.6.1.2.1.2.2.1.8.1", Value::Integer(2))];
-        cache.restore(&lookups, &mut out);
-        assert_eq!(out[0], vb("1.3.6.1.2.1.2.2.1.8.1", Value::Integer(2)));
-        assert_eq!(out[1..], kept[..]);
-        assert!(cache.packed.len() < 200, "{} bytes", cache.packed.len());
+    use crate::inventory::Inventory;
+    use crate::probes::snmp::client::{Agent, Request, SnmpError};
+    use crate::probes::snmp::poller::SnmpPlan;
+    use crate::probes::snmp::{SnmpFailure, Value, Varbind};
+    use crate::state::RoundClass;
+    use crate::tally::Tallies;
 
-        let empty = LookupCache::keep(&[], &lookups, None);
-        let mut out = Vec::new();
-        empty.restore(&lookups, &mut out);
-        assert!(out.is_empty());
+    /// An SNMP agent answering from a real device's recording (a Cisco
+    /// Catalyst 3560), whose silence and sysUpTime a test controls.
+    struct FakeAgent {
+        recording: Mutex<Vec<Varbind>>,
+        silent: AtomicBool,
+        polls: AtomicU32,
+    }
+
+    impl FakeAgent {
+        fn new() -> Arc<FakeAgent> {
+            let text = std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/snmprec/cisco-c3560.snmprec"
+            ))
+            .expect("the recording");
+            let recording = crate::probes::snmp::snmprec::parse(&text).expect("a valid recording");
+            Arc::new(FakeAgent {
+                recording: Mutex::new(recording),
+                silent: AtomicBool::new(false),
+                polls: AtomicU32::new(0),
+            })
+        }
+
+        fn set_uptime(&self, ticks: u32) {
+            let mut rec = self.recording.lock().unwrap();
+            for vb in rec.iter_mut() {
+                if vb.oid.arcs() == crate::loader::SYS_UPTIME {
+                    vb.value = Value::TimeTicks(ticks);
+                }
+            }
+        }
+    }
+
+    impl SnmpClient for FakeAgent {
+        async fn poll(&self, _: &Agent, requests: &[Request]) -> Result<Vec<Varbind>, SnmpError> {
+            self.polls.fetch_add(1, Ordering::Relaxed);
+            if self.silent.load(Ordering::Relaxed) {
+                return Err(SnmpError {
+                    kind: SnmpFailure::Timeout,
+                    detail: "no answer".into(),
+                });
+            }
+            let rec = self.recording.lock().unwrap();
+            Ok(crate::probes::snmp::profile::golden::answer(&rec, requests))
+        }
+    }
+
+    const CONFIG: &str = r#"
+[[device]]
+name = "sw1"
+role = "core_switch"
+address = "127.0.0.1"
+snmp = { interval = "1h", profiles = ["if_mib"] }
+"#;
+
+    fn snmp_probe(agent: &Arc<FakeAgent>) -> (SnmpProbe<FakeAgent>, Arc<Inventory>) {
+        let config = crate::config::load_str(std::path::Path::new("t.toml"), CONFIG).unwrap();
+        let inventory = Arc::new(Inventory::new(&config));
+        let device = &inventory.devices[0];
+        let settings = device.snmp.clone().unwrap();
+        let profiles = crate::probes::snmp::profile::builtin()
+            .into_iter()
+            .filter(|p| p.name == "if_mib")
+            .map(Arc::new)
+            .collect();
+        let poller = SnmpPoller::new(
+            device.name.clone(),
+            device.address.clone(),
+            settings,
+            Arc::new(SnmpPlan::new(profiles)),
+            agent.clone(),
+        );
+        let probe = SnmpProbe {
+            device: device.name.clone(),
+            poller,
+        };
+        (probe, inventory)
+    }
+
+    #[tokio::test]
+    async fn an_snmp_round_classifies_itself_and_reads_the_interfaces() {
+        let agent = FakeAgent::new();
+        let (mut probe, _) = snmp_probe(&agent);
+        let (round, failure, polled) = probe.take().await;
+        assert_eq!(
+            (round.class, round.cause.as_deref(), failure),
+            (RoundClass::Good, None, None)
+        );
+        let interfaces = round.interfaces.expect("if_mib read the interfaces");
+        // As recorded: ifName.1 "Vl1" with ifOperStatus.1 down(2), ifName.2
+        // "Vl2" with ifOperStatus.2 up(1).
+        assert!(
+            interfaces.contains(&("Vl1".to_string(), false)),
+            "{interfaces:?}"
+        );
+        assert!(
+            interfaces.contains(&("Vl2".to_string(), true)),
+            "{interfaces:?}"
+        );
+        assert_eq!(interfaces.len(), polled.interfaces().len());
+        assert!(!polled.samples.is_empty());
+
+        agent.silent.store(true, Ordering::Relaxed);
+        let (round, failure, polled) = probe.take().await;
+        assert_eq!(
+            (round.class, round.cause.as_deref(), failure),
+            (RoundClass::Failed, Some("snmp:timeout"), Some("timeout"))
+        );
+        assert_eq!(
+            round.interfaces, None,
+            "a failed poll says nothing of the interfaces"
+        );
+        assert!(polled.samples.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_reboot_rereads_the_lookups_at_once() {
+        let agent = FakeAgent::new();
+        let (mut probe, _) = snmp_probe(&agent);
+        agent.set_uptime(500_000);
+        let (_, _, first) = probe.take().await;
+        let (_, _, second) = probe.take().await;
+        assert!(!first.rebooted && !second.rebooted);
+        assert_eq!(
+            agent.polls.load(Ordering::Relaxed),
+            2,
+            "one request set per poll"
+        );
+        let names = |p: &Polled| p.interfaces();
+        assert_eq!(
+            names(&first),
+            names(&second),
+            "lookups restored from the cache"
+        );
+        agent.set_uptime(100);
+        let (_, _, third) = probe.take().await;
+        assert!(third.rebooted);
+        assert_eq!(
+            agent.polls.load(Ordering::Relaxed),
+            4,
+            "the lookups read again after the reboot"
+        );
+        assert_eq!(names(&third), names(&first));
+    }
+
+    #[tokio::test]
+    async fn a_triggered_round_is_taken_at_once_published_and_sent() {
+        let agent = FakeAgent::new();
+        let (probe, inventory) = snmp_probe(&agent);
+        let live = Arc::new(Live::new(inventory, &[], &Tallies::new()));
+        let (tx, mut rx) = mpsc::channel(4);
+        let sink = Sink {
+            generation: 7,
+            index: 0,
+            device: "sw1".into(),
+            observations: tx,
+            live: live.clone(),
+            metrics: Arc::new(Metrics::new()),
+        };
+        let trigger = Arc::new(Notify::new());
+        let tasks = TaskTracker::new();
+        let cancel = CancellationToken::new();
+        // The schedule's first tick is somewhere in the next hour: only the
+        // trigger can make this round.
+        sink.spawn(
+            probe,
+            Duration::from_secs(3600),
+            Some(trigger.clone()),
+            &tasks,
+            cancel.clone(),
+        );
+        trigger.notify_one();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("a round within 5 s of the trigger")
+            .expect("an observation");
+        let Input::Observation(obs) = got else {
+            panic!("not an observation: {got:?}");
+        };
+        assert_eq!(
+            (obs.generation, obs.device, obs.prober),
+            (7, 0, Prober::Snmp)
+        );
+        assert_eq!(obs.round.class, RoundClass::Good);
+        let status = live.snmp("sw1");
+        assert_eq!(status.at, Some(obs.at), "published before it was sent");
+        assert!(!status.samples.is_empty());
+        cancel.cancel();
+        tasks.close();
+        tasks.wait().await;
     }
 
     fn settings(interval: u64, timeout: u64, count: u32) -> IcmpSettings {

@@ -5,6 +5,7 @@
 //! knowing how any prober asks.
 
 pub mod icmp;
+pub mod resolve;
 pub mod snmp;
 
 pub use icmp::{IcmpError, IcmpPinger, IcmpRound, IcmpStats};

@@ -32,7 +32,7 @@ use crate::config::Diagnostic;
 mod parse;
 
 #[cfg(test)]
-mod golden;
+pub(crate) mod golden;
 #[cfg(test)]
 mod tests;
 

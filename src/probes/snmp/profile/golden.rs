@@ -47,7 +47,7 @@ fn root() -> PathBuf {
 }
 
 /// What an agent holding `recording` answers to `requests`.
-pub(super) fn answer(recording: &[Varbind], requests: &[Request]) -> Vec<Varbind> {
+pub(crate) fn answer(recording: &[Varbind], requests: &[Request]) -> Vec<Varbind> {
     let mut out = Vec::new();
     for r in requests {
         match r {
