@@ -28,7 +28,8 @@ use crate::probes::icmp::IcmpPinger;
 use crate::probes::resolve::Resolver;
 use crate::probes::snmp::client::Snmp2Client;
 use crate::probes::snmp::poller::{SnmpPlan, SnmpPoller};
-use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver};
+use crate::probes::snmp::traps::routes::{route_traps, TrapRoutes};
+use crate::probes::snmp::traps::{TrapConfig, TrapReceiver};
 use crate::scheduler::{IcmpProbe, Sink, SnmpProbe};
 use crate::store::{Counting, Store, StoreStats, WriterOptions};
 use crate::tally::Tallies;
@@ -122,13 +123,6 @@ struct Probing {
     current: CancellationToken,
 }
 
-/// Matches a trap's sender to a device (SPEC: by source address, and by
-/// agent-addr for v1 traps relayed by another host).
-#[derive(Default)]
-struct TrapRoutes {
-    by_address: HashMap<IpAddr, (String, Arc<Notify>)>,
-}
-
 impl Probing {
     /// Starts one task per prober of each device of `inventory`, as
     /// generation `generation`; the previous generation's tasks stop.
@@ -171,9 +165,7 @@ impl Probing {
             if let Some(snmp) = &device.snmp {
                 let poll_now = Arc::new(Notify::new());
                 if let Ok(ip) = device.address.parse::<IpAddr>() {
-                    routes
-                        .by_address
-                        .insert(ip, (device.name.clone(), poll_now.clone()));
+                    routes.insert(ip, device.name.clone(), poll_now.clone());
                 }
                 let plan = plans
                     .entry(snmp.profiles.as_slice())
@@ -200,42 +192,6 @@ impl Probing {
         }
         *self.trap_routes.write().unwrap_or_else(|e| e.into_inner()) = routes;
         Ok(())
-    }
-}
-
-/// Receives trap events: counts them, keeps the recent ones for the API and
-/// makes the sending device poll at once. A trap never changes a state by
-/// itself: a lost linkUp must not hold a line down forever, so only the poll
-/// it triggers does.
-async fn handle_traps(
-    mut events: mpsc::Receiver<TrapEvent>,
-    routes: Arc<RwLock<TrapRoutes>>,
-    live: Arc<Live>,
-    metrics: Arc<Metrics>,
-) {
-    while let Some(event) = events.recv().await {
-        metrics
-            .traps_received_total
-            .get_or_create(&TrapLabels {
-                version: event.version.as_str().into(),
-                kind: event.kind.as_str().into(),
-            })
-            .inc();
-        let device = {
-            let routes = routes.read().unwrap_or_else(|e| e.into_inner());
-            let by_source = routes.by_address.get(&event.source.ip());
-            let by_agent = event
-                .agent_addr
-                .and_then(|a| routes.by_address.get(&IpAddr::V4(a)));
-            by_source.or(by_agent).map(|(name, poll_now)| {
-                poll_now.notify_one();
-                name.clone()
-            })
-        };
-        if device.is_none() {
-            tracing::debug!(source = %event.source, kind = event.kind.as_str(), "trap from an address that is no polled device");
-        }
-        live.record_trap(device, &event);
     }
 }
 
@@ -359,12 +315,17 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
             )
         })?;
         let _ = trap_stats.set(stats);
-        background.spawn(handle_traps(
-            events_rx,
-            trap_routes,
-            live.clone(),
-            metrics.clone(),
-        ));
+        let (live, metrics) = (live.clone(), metrics.clone());
+        background.spawn(route_traps(events_rx, trap_routes, move |device, event| {
+            metrics
+                .traps_received_total
+                .get_or_create(&TrapLabels {
+                    version: event.version.as_str().into(),
+                    kind: event.kind.as_str().into(),
+                })
+                .inc();
+            live.record_trap(device, event);
+        }));
         tracing::info!(listen = %traps.listen, "receiving traps");
     }
     let ledger_changed = Arc::new(Notify::new());

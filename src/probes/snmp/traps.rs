@@ -17,6 +17,7 @@
 //! lost linkUp cannot hold a line down (issue 3, part 5).
 
 mod ber;
+pub mod routes;
 #[cfg(test)]
 mod tests;
 mod usm;
