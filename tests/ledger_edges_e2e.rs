@@ -346,3 +346,67 @@ snmp = {{ interval = "8s", timeout = "500ms", retries = 0, profiles = ["system"]
     assert!(secs(f, "down_s") >= 6.0 - 1.3, "{f}");
     assert_eq!(secs(f, "degraded_s"), 0.0, "{f}");
 }
+
+#[test]
+fn an_outage_interrupted_by_a_crash_is_one_outage() {
+    let ns = NetNs::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &lab_config("data"));
+    let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run1.log"));
+    daemon.wait_for(
+        "/api/v1/devices",
+        "every device up",
+        Duration::from_secs(15),
+        all_up,
+    );
+    let start = Timestamp::now();
+    let down = |doc: &serde_json::Value| state_of(doc, "devices", "name", "acc-001") == "down";
+    ns.take_down("127.0.20.1");
+    daemon.wait_for(
+        "/api/v1/devices",
+        "acc-001 down",
+        Duration::from_secs(10),
+        down,
+    );
+    daemon.kill9();
+    let crashed = Instant::now();
+    std::thread::sleep(Duration::from_secs(2));
+    // Still down when netkpi comes back: the same outage goes on.
+    let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run2.log"));
+    let gap_s = crashed.elapsed().as_secs_f64();
+    daemon.wait_for(
+        "/api/v1/devices",
+        "acc-001 down again",
+        Duration::from_secs(10),
+        down,
+    );
+    ns.bring_up("127.0.20.1");
+    daemon.wait_for(
+        "/api/v1/devices",
+        "every device up",
+        Duration::from_secs(10),
+        all_up,
+    );
+    let period = format!(
+        "/api/v1/availability?from={}&to={}",
+        q(&start.to_string()),
+        q(&Timestamp::now().to_string())
+    );
+    let doc = daemon.get_json(&period);
+    for target in ["acc-001", "L-001"] {
+        let f = figures(&doc, target);
+        assert_eq!(
+            f["outages"], 1,
+            "{target}: one outage across the restart: {f}"
+        );
+        let unknown = secs(f, "unknown_s");
+        assert!(
+            unknown >= gap_s - 0.5,
+            "{target}: the gap stays unknown: {f}"
+        );
+        assert!(
+            (secs(f, "longest_outage_s") - secs(f, "down_s")).abs() < 1e-6,
+            "{target}: the outage's length is its down time, not the gap: {f}"
+        );
+    }
+}
