@@ -309,8 +309,25 @@ snmp = {{ interval = "8s", timeout = "500ms", retries = 0, profiles = ["system"]
         |doc| state_of(doc, "devices", "name", "core-sw1") == "up",
     );
     // Let SNMP answer, then drop everything right after, well before its
-    // next poll (8 s later).
-    std::thread::sleep(Duration::from_secs(3));
+    // next poll (8 s later): its success is then fresh but from before the
+    // outage.
+    let polled = daemon.wait_until("an SNMP poll", Duration::from_secs(12), || {
+        let doc = daemon.get_json("/api/v1/devices");
+        let d = doc["devices"]
+            .as_array()
+            .and_then(|a| a.iter().find(|d| d["name"] == "core-sw1"))
+            .cloned()
+            .unwrap_or_default();
+        match (
+            d["snmp"]["last_poll_at"].as_str(),
+            d["snmp"]["last_failure"].is_null(),
+        ) {
+            (Some(at), true) => Ok(at.parse::<Timestamp>().expect("an RFC 3339 time")),
+            _ => Err(d),
+        }
+    });
+    let since_poll = Timestamp::now().duration_since(polled).as_secs_f64();
+    assert!(since_poll < 4.0, "dropping {since_poll} s after the poll");
     let dropped = Timestamp::now();
     ns.take_down("127.0.1.1");
     daemon.wait_for(
