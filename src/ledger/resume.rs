@@ -173,13 +173,22 @@ icmp = {}
         out
     }
 
+    fn fresh() -> (tempfile::TempDir, Store, Inventory) {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let config = crate::config::load_str(std::path::Path::new("t.toml"), CONFIG).unwrap();
+        (tmp, store, Inventory::new(&config))
+    }
+
+    /// (up, down, unknown) seconds of `name`'s tally.
+    fn counted(tallies: &Tallies, name: &str) -> (f64, f64, f64) {
+        let s = tallies[&(TargetKind::Device, name.to_string())].seconds();
+        (s[0], s[2], s[3])
+    }
+
     #[test]
     fn the_gap_starts_at_each_targets_mark_not_at_the_heartbeat_nor_the_last_transition() {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut store = Store::open(tmp.path()).unwrap();
-        let inventory = Inventory::new(
-            &crate::config::load_str(std::path::Path::new("t.toml"), CONFIG).unwrap(),
-        );
+        let (_tmp, mut store, inventory) = fresh();
         // a: up since 10, vouched up to 95; b: up since 10, a failure run
         // pending since 80 (its mark stays there); c: already unknown.
         store
@@ -226,12 +235,42 @@ icmp = {}
     }
 
     #[test]
-    fn a_ledger_without_marks_falls_back_to_the_heartbeat() {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut store = Store::open(tmp.path()).unwrap();
-        let inventory = Inventory::new(
-            &crate::config::load_str(std::path::Path::new("t.toml"), CONFIG).unwrap(),
+    fn closing_the_gap_carries_each_tally_over_it_or_rebuilds_it() {
+        let (_tmp, mut store, inventory) = fresh();
+        // a: counted by this binary up to 95 (85 s up); b: written by a
+        // binary that kept no tallies (up at 10, down at 40, heartbeat 50).
+        store
+            .append(
+                &[
+                    dev("a", 10, State::Up),
+                    dev("b", 10, State::Up),
+                    dev("b", 40, State::Down),
+                ],
+                Some(ts(50)),
+            )
+            .unwrap();
+        let tally = Tally {
+            state: State::Up,
+            until: ts(95),
+            ms: [85_000, 0, 0, 0, 0],
+        };
+        let stored: Tallies = [((TargetKind::Device, "a".to_string()), tally)].into();
+        store.append_with_tallies(&[], &stored, None).unwrap();
+        let tallies = close_gap(&mut store, &inventory, ts(200)).unwrap();
+        assert_eq!(counted(&tallies, "a"), (85.0, 0.0, 105.0));
+        assert_eq!(counted(&tallies, "b"), (30.0, 10.0, 150.0));
+        assert_eq!(counted(&tallies, "new"), (0.0, 0.0, 0.0));
+        // What a crash right now would rebuild from: the gap is stored.
+        let again = store.tallies().unwrap();
+        assert_eq!(
+            again[&(TargetKind::Device, "a".to_string())].state,
+            State::Unknown
         );
+    }
+
+    #[test]
+    fn a_ledger_without_marks_falls_back_to_the_heartbeat() {
+        let (_tmp, mut store, inventory) = fresh();
         store
             .append(
                 &[dev("a", 10, State::Up), dev("b", 10, State::Down)],

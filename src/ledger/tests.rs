@@ -418,23 +418,12 @@ fn marks_stop_at_a_pending_run_and_at_the_slowest_prober() {
 
 // ---- Parent and child, whatever the phase of their probes ----------------
 
-const PARENT_CHILD: &str = r#"
-[defaults]
-icmp = { interval = "10s", timeout = "1s", count = 3, down_after = 3, up_after = 2 }
-
-[[device]]
-name = "core-r1"
-role = "router"
-address = "127.0.10.1"
-icmp = {}
-
-[[device]]
-name = "acc-001"
-role = "access_egress"
-address = "127.0.20.1"
-parent = "core-r1"
-icmp = {}
-"#;
+/// [`CONFIG`] with three rounds to confirm an outage.
+fn parent_child() -> Arc<Inventory> {
+    let text = CONFIG.replace("down_after = 2", "down_after = 3");
+    assert!(text.contains("down_after = 3"));
+    inventory(&text)
+}
 
 /// ICMP rounds of `device` every 10 s from `phase_ms`, over `[0, end_s)`,
 /// failing inside `[fail_from_s, fail_until_s)`; each is delivered when
@@ -474,7 +463,7 @@ fn replay(
     child_fails_from: i64,
     parent_fails: (i64, i64),
 ) -> Vec<Transition> {
-    let mut l = Ledger::new(inventory(PARENT_CHILD), at(-100));
+    let mut l = Ledger::new(parent_child(), at(-100));
     let mut events = rounds(0, phase_parent, 400, parent_fails.0, parent_fails.1);
     events.extend(rounds(1, phase_child, 400, child_fails_from, 10_000));
     events.sort_by_key(|(delivered, _)| *delivered);
