@@ -434,6 +434,9 @@ impl Writer {
             let Some(tally) = next.get(&key).or_else(|| self.tallies.get(&key)) else {
                 continue; // no ledger entry yet: nothing to count
             };
+            if until <= tally.until {
+                continue; // nothing new vouched for: no row to rewrite
+            }
             let mut tally = tally.clone();
             let mark = Mark {
                 kind: *kind,

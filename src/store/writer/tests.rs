@@ -356,3 +356,57 @@ fn a_panicking_announce_does_not_stop_the_ledger() {
     assert_eq!(all_rows(tmp.path()).len(), 2);
     assert!(handle.shutdown(Vec::new()));
 }
+
+fn mark(target: &str, until_ms: i64) -> Mark {
+    Mark {
+        kind: TargetKind::Device,
+        target: target.into(),
+        until: ts(until_ms),
+    }
+}
+
+#[test]
+fn tallies_are_committed_with_what_they_count_once_even_when_a_write_is_retried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let announced: Arc<Mutex<Vec<Tallies>>> = Arc::default();
+    let sink = announced.clone();
+    let handle = spawn_writer(
+        store(tmp.path()),
+        opts(1_000),
+        Arc::default(),
+        Counting::default(),
+        Box::new(move |_, tallies: &Tallies| sink.lock().unwrap().push(tallies.clone())),
+    );
+    handle.send_with_marks(vec![dev("a", 1_000, State::Up)], vec![mark("a", 4_000)]);
+    assert!(handle.flush());
+    let key = (TargetKind::Device, "a".to_string());
+    let up = |tallies: &Tallies| tallies[&key].ms[0];
+    assert_eq!(up(announced.lock().unwrap().last().unwrap()), 3_000);
+
+    // The store fails: the marks and the outage wait, and are counted once
+    // when the write finally succeeds.
+    let lock = hold_write_lock(tmp.path());
+    handle.send_with_marks(Vec::new(), vec![mark("a", 6_000)]);
+    handle.send_with_marks(vec![dev("a", 7_000, State::Down)], vec![mark("a", 9_000)]);
+    assert!(!handle.flush());
+    std::thread::sleep(Duration::from_millis(100)); // several retries
+    drop(lock);
+    flush_until_committed(&handle);
+    let last = announced.lock().unwrap().last().unwrap().clone();
+    assert_eq!((last[&key].ms[0], last[&key].ms[2]), (6_000, 2_000));
+    assert_eq!(last[&key].until, ts(9_000));
+    // As stored, for the next start.
+    let stored = Store::open_reader(tmp.path()).unwrap().tallies().unwrap();
+    assert_eq!(stored[&key], last[&key]);
+    // A mark that vouches for nothing new rewrites nothing.
+    let before = announced.lock().unwrap().len();
+    handle.send_with_marks(Vec::new(), vec![mark("a", 8_000)]);
+    assert!(handle.flush());
+    let after = announced.lock().unwrap();
+    assert!(
+        after.len() == before || after[before..].iter().all(|t| t.is_empty()),
+        "{after:?}"
+    );
+    drop(after);
+    assert!(handle.shutdown(Vec::new()));
+}
