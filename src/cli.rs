@@ -1,4 +1,4 @@
-//! The command line (SPEC §1): `run`, `check`.
+//! The command line: `run`, `check`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -28,7 +28,7 @@ impl TargetKind {
     }
 }
 
-/// The state of a target at an instant (SPEC §3). Exactly one holds at any time.
+/// The state of a target at an instant. Exactly one holds at any time.
 ///
 /// `Maintenance` is never written to the ledger: it is derived from the
 /// configured windows when figures are computed, so editing a window later

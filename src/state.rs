@@ -1,10 +1,10 @@
-//! The per-target state machine (SPEC §3). Pure: no I/O, no clock of its own.
+//! The per-target state machine. Pure: no I/O, no clock of its own.
 //!
 //! The scheduler feeds one [`RoundClass`] per probe round with the time the
 //! round was taken; the tracker answers with a [`Change`] only once the new
 //! state is confirmed by enough consecutive rounds. The change is stamped with
 //! the time of the *first* round of the confirming run, so a three-round
-//! confirmation does not shorten an outage by two intervals (SPEC §3).
+//! confirmation does not shorten an outage by two intervals.
 //!
 //! Time is only ever copied, never subtracted, so a wall clock that steps
 //! backwards between rounds cannot make this module panic or misbehave: a

@@ -1,6 +1,6 @@
-//! The HTTP surface end to end (README "HTTP API", "Metrics reference"; SPEC
-//! §4-5): the real binary in a private network namespace, real ICMP on
-//! loopback, outages and partial loss made with nftables, and the scrape
+//! The HTTP surface end to end (README "HTTP API", "Metrics reference"):
+//! the real binary in a private network namespace, real ICMP on loopback,
+//! outages and partial loss made with nftables, and the scrape
 //! checked by the real `promtool`.
 
 mod common;
@@ -147,7 +147,7 @@ fn metrics_scrape_is_promtool_clean_and_has_every_family() {
     promtool_check(&plain.body);
     let m = plain.body;
 
-    // Every family of SPEC §5 that applies to an ICMP-only daemon.
+    // Every published family that applies to an ICMP-only daemon.
     assert_eq!(must(&m, "netkpi_units_connected_ratio", &[]), 1.0, "{m}");
     for (device, role, site) in [
         ("core-r1", "router", "core-room"),

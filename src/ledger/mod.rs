@@ -8,7 +8,7 @@
 //!
 //! A device may have several probers (ICMP, SNMP). Each observation updates
 //! that prober's latest result; the round fed to the state machine combines
-//! the fresh results of every enabled prober (SPEC §3, issue 3): all failing
+//! the fresh results of every enabled prober (see [`combine`]): all failing
 //! is a failed round, some failing is degraded (with the failing prober as
 //! the cause, e.g. the agent is dead but the box pings), none failing is the
 //! worst of what they saw.
@@ -528,7 +528,7 @@ impl Ledger {
     }
 
     /// Re-derives a line's state from its far-end device and its watched
-    /// interface (SPEC §3); a transition at `at` when it changed.
+    /// interface; a transition at `at` when it changed.
     fn update_line(&mut self, li: usize, at: Timestamp) -> Option<Transition> {
         let inventory = Arc::clone(&self.inventory);
         let line = &inventory.lines[li];

@@ -3,7 +3,8 @@
 //! Everything the daemon knows about the past goes through [`Store`]: a
 //! writer ([`Store::open`], owned by the single writer thread of
 //! [`spawn_writer`]) and any number of readers ([`Store::open_reader`]) that
-//! query while it writes. A second backend (PostgreSQL, SPEC §6) implements
+//! query while it writes. A second backend (PostgreSQL, for several pollers sharing one
+//! ledger) implements
 //! the same few methods.
 //!
 //! Times are stored as integer milliseconds since the Unix epoch; anything

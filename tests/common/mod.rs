@@ -1,5 +1,5 @@
 //! Test harness: the real `netkpi` binary in a private network namespace,
-//! with nftables to make targets go silent (see shared/LAB.md).
+//! with nftables to make targets go silent.
 //!
 //! Everything here needs root (CI runs as root). A test that cannot set up
 //! its namespace fails loudly; it never skips.
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The nftables ruleset from LAB.md: addresses in `down4` stop answering
+/// The nftables ruleset of every test namespace: addresses in `down4` stop answering
 /// ICMP echo and SNMP on the ports the test agents use (dropped on input, as
 /// a real outage looks to the sender).
 pub const OUTAGE_RULES: &str = r#"

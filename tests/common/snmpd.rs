@@ -1,4 +1,4 @@
-//! A private net-snmp `snmpd` inside a test's network namespace (LAB.md):
+//! A private net-snmp `snmpd` inside a test's network namespace:
 //! its own config, persistent state and log in a temporary folder, listening
 //! on the given addresses and port, killed on drop.
 //!

@@ -1,5 +1,5 @@
 //! snmpsim serving recordings of real devices inside a test's network
-//! namespace (LAB.md): the venv at [`VENV`] (`.ci/run` creates it), run as
+//! namespace: the venv at [`VENV`] (`.ci/run` creates it), run as
 //! `nobody` with its own data and cache folders, on several UDP endpoints.
 //!
 //! Every endpoint serves every recording; the community selects the
