@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need on Debian 12 (idempotent:
+# only what is missing), then runs the whole suite. As root: the tests
+# create private network namespaces with nftables rules inside them and
+# start their own snmpd and snmpsim agents there.
+#
+#   sudo tests/run.sh            # everything
+#   sudo tests/run.sh ledger     # extra arguments go to `cargo test`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "tests/run.sh: must run as root (network namespaces, raw ICMP, nftables)" >&2
+  exit 1
+fi
+
+need=()
+command -v nft >/dev/null || need+=(nftables)
+command -v ip >/dev/null || need+=(iproute2)
+command -v nsenter >/dev/null || need+=(util-linux)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v fping >/dev/null || need+=(fping)
+command -v snmpd >/dev/null || need+=(snmpd)
+command -v snmptrap >/dev/null || need+=(snmp)
+# snmpsim (tests/snmp_e2e.rs) runs from a venv of Debian's own python3: it
+# drops privileges to nobody and must then still import its modules (a
+# Python under /root would not be readable); python3-gdbm is its dbm backend.
+LAB_VENV=/opt/netkpi-lab
+dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)
+dpkg -s python3-gdbm >/dev/null 2>&1 || need+=(python3-gdbm)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "--- installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ ! -x "$LAB_VENV/bin/snmpsim-command-responder" ]; then
+  echo "--- creating the snmpsim venv in $LAB_VENV"
+  /usr/bin/python3 -m venv "$LAB_VENV"
+  # The versions the tests were written against (cryptography: SNMPv3 AES/DES).
+  "$LAB_VENV/bin/pip" install -q \
+    snmpsim==1.2.2 pysnmp==7.1.30 pyasn1==0.6.5 \
+    cryptography==50.0.2 cffi==2.1.1 pycparser==3.12
+fi
+
+# NETKPI_BLESS rewrites the golden files instead of failing on a difference
+# (src/probes/snmp/profile/golden.rs); set by accident it would turn a
+# changed profile output into a pass.
+unset NETKPI_BLESS
+echo "--- cargo test"
+cargo test --locked "$@"
