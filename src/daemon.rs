@@ -84,21 +84,12 @@ fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
     let now = Timestamp::now();
     let config = shared.config();
     let tz = &config.daemon.timezone;
-    let windows = WINDOWS.map(|w| availability::window_start(w, now, tz));
-    let earliest = windows.iter().copied().min().unwrap_or(now);
+    let starts = WINDOWS.map(|w| availability::window_start(w, now, tz));
     let reader = Store::open_reader(&config.daemon.data_dir)?;
-    let histories = reader.histories(earliest, now)?;
     let inventory = shared.live.inventory();
     let mut ratios = ByTarget::default();
-    for (kind, name) in inventory.targets() {
-        let history = histories
-            .get(&(kind, name.to_string()))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let maintenance = inventory.maintenance(kind, name);
-        let figures = windows
-            .map(|start| availability::compute(history, start, now, now, maintenance).availability);
-        ratios.insert(kind, name.to_string(), figures);
+    for t in availability::availability_since(&reader, &inventory, starts, now, now)? {
+        ratios.insert(t.kind, t.target, t.figures.map(|f| f.availability));
     }
     shared.live.set_availability(ratios);
     Ok(())

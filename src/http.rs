@@ -256,9 +256,9 @@ async fn availability_handler(
         )));
     }
     let data_dir = config.daemon.data_dir.clone();
-    let histories = tokio::task::spawn_blocking(move || -> Result<_, String> {
+    let figures = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let reader = Store::open_reader(&data_dir).map_err(|e| e.to_string())?;
-        reader.histories(from, to).map_err(|e| e.to_string())
+        availability::availability(&reader, &inventory, from, to, now).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
@@ -268,18 +268,13 @@ async fn availability_handler(
             format!("cannot read the store: {e}"),
         )
     })?;
-    let targets: Vec<Value> = inventory
-        .targets()
-        .map(|(kind, name)| {
-            let history = histories
-                .get(&(kind, name.to_string()))
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let f =
-                availability::compute(history, from, to, now, inventory.maintenance(kind, name));
+    let targets: Vec<Value> = figures
+        .into_iter()
+        .map(|t| {
+            let f = t.figures;
             json!({
-                "target": name,
-                "kind": kind.as_str(),
+                "target": t.target,
+                "kind": t.kind.as_str(),
                 "up_s": f.up_s,
                 "degraded_s": f.degraded_s,
                 "down_s": f.down_s,

@@ -7,10 +7,14 @@
 //!
 //! * [`period`]: which periods the figures are published for (rolling
 //!   windows, the calendar year in the configured time zone).
+//! * [`targets`]: the figures of every configured target over a period, read
+//!   from the store (gauges, API and reports all take them from there).
 
 pub mod period;
+pub mod targets;
 
 pub use period::{window_start, year_start, WINDOWS};
+pub use targets::{availability, availability_since, TargetFigures};
 
 use jiff::Timestamp;
 use serde::Serialize;
