@@ -1,52 +1,25 @@
-//! The HTTP surface (SPEC §4): `/metrics`, `/healthz`, `/api/v1/...` and a
-//! small status page. Readers only: nothing here changes the ledger.
+//! The JSON API: `/healthz` and `/api/v1/...`. Errors are JSON too:
+//! `{"error": "..."}` with a 4xx/5xx status.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use axum::extract::{Query, State as AxumState};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
+use super::AppState;
 use crate::availability;
 use crate::daemon::Shared;
-use crate::model::{format_time, State, TargetKind};
+use crate::model::{format_time, TargetKind};
 use crate::store::Store;
 
-type AppState = Arc<Shared>;
-
-pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/", get(status_page))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/devices", get(devices))
-        .route("/api/v1/lines", get(lines))
-        .route("/api/v1/availability", get(availability_handler))
-        .route("/api/v1/traps", get(traps))
-        .fallback(not_found)
-        .with_state(shared)
-}
-
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    shared: Arc<Shared>,
-    cancel: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(shared))
-        .with_graceful_shutdown(cancel.cancelled_owned())
-        .await
-}
-
 /// An API error: JSON `{"error": "..."}` with a 4xx/5xx status.
-struct ApiError(StatusCode, String);
+pub(super) struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -58,11 +31,11 @@ fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, message.into())
 }
 
-async fn not_found() -> ApiError {
+pub(super) async fn not_found() -> ApiError {
     ApiError(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/devices, /api/v1/lines, /api/v1/availability, /metrics, /healthz".into())
 }
 
-async fn healthz(AxumState(shared): AxumState<AppState>) -> Response {
+pub(super) async fn healthz(AxumState(shared): AxumState<AppState>) -> Response {
     let store_ok = shared.store_stats.healthy.load(Ordering::Relaxed);
     let probing = shared.probing.load(Ordering::Relaxed);
     if store_ok && probing {
@@ -76,35 +49,6 @@ async fn healthz(AxumState(shared): AxumState<AppState>) -> Response {
             problems.push("probing has stopped");
         }
         ApiError(StatusCode::SERVICE_UNAVAILABLE, problems.join("; ")).into_response()
-    }
-}
-
-async fn metrics(AxumState(shared): AxumState<AppState>, headers: HeaderMap) -> Response {
-    // OpenMetrics only when the scraper asks for it; a plain scrape (curl,
-    // promtool) gets the Prometheus text format 0.0.4 (SPEC §5).
-    let wants_openmetrics = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("application/openmetrics-text"));
-    if wants_openmetrics {
-        (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            shared.metrics.encode_openmetrics(),
-        )
-            .into_response()
-    } else {
-        (
-            [(
-                header::CONTENT_TYPE,
-                prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
-            )],
-            shared.metrics.encode_prometheus(),
-        )
-            .into_response()
     }
 }
 
@@ -161,7 +105,7 @@ fn device_json(shared: &Shared, now: Timestamp) -> Vec<Value> {
         .collect()
 }
 
-async fn devices(AxumState(shared): AxumState<AppState>) -> Json<Value> {
+pub(super) async fn devices(AxumState(shared): AxumState<AppState>) -> Json<Value> {
     Json(json!({ "devices": device_json(&shared, Timestamp::now()) }))
 }
 
@@ -190,13 +134,13 @@ fn line_json(shared: &Shared, now: Timestamp) -> Vec<Value> {
         .collect()
 }
 
-async fn lines(AxumState(shared): AxumState<AppState>) -> Json<Value> {
+pub(super) async fn lines(AxumState(shared): AxumState<AppState>) -> Json<Value> {
     Json(json!({ "lines": line_json(&shared, Timestamp::now()) }))
 }
 
 /// `GET /api/v1/traps`: the most recent traps received (newest first, up to
 /// 500), including those from unknown senders and of unknown kinds.
-async fn traps(AxumState(shared): AxumState<AppState>) -> Json<Value> {
+pub(super) async fn traps(AxumState(shared): AxumState<AppState>) -> Json<Value> {
     let config = shared.config();
     let tz = &config.daemon.timezone;
     let traps: Vec<Value> = shared
@@ -233,7 +177,7 @@ fn parse_time(params: &HashMap<String, String>, key: &str) -> Result<Option<Time
 /// `GET /api/v1/availability?from=&to=`: figures per target. Without `from`
 /// the period starts at the beginning of the current year (configured time
 /// zone); without `to` it ends now.
-async fn availability_handler(
+pub(super) async fn availability_handler(
     AxumState(shared): AxumState<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
@@ -292,53 +236,4 @@ async fn availability_handler(
         "to": format_time(to, &tz),
         "targets": targets,
     })))
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// A page for the ops room screen: every target, its state and since when.
-async fn status_page(AxumState(shared): AxumState<AppState>) -> Html<String> {
-    let now = Timestamp::now();
-    let config = shared.config();
-    let inventory = shared.live.inventory();
-    let tz = &config.daemon.timezone;
-    let mut rows = String::new();
-    let mut row = |kind: TargetKind, name: &str, detail: &str| {
-        let (state, since) = shared.live.displayed_state(kind, name, now);
-        let since = since.map(|t| format_time(t, tz)).unwrap_or_default();
-        rows.push_str(&format!(
-            "<tr class=\"{s}\"><td>{k}</td><td>{n}</td><td>{d}</td><td>{s}</td><td>{since}</td></tr>\n",
-            s = state.as_str(),
-            k = kind.as_str(),
-            n = escape(name),
-            d = escape(detail),
-        ));
-    };
-    for d in &inventory.devices {
-        row(TargetKind::Device, &d.name, d.role.as_str());
-    }
-    for l in &inventory.lines {
-        row(TargetKind::Line, &l.id, &l.unit);
-    }
-    let states = shared.live.states();
-    let down = states.iter().filter(|(_, _, s)| *s == State::Down).count();
-    Html(format!(
-        r#"<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
-<title>netkpi</title><style>
-body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse}}
-td,th{{padding:.25em .8em;border-bottom:1px solid #ddd;text-align:left}}
-.up td:nth-child(4){{color:#1a7f37}} .degraded td:nth-child(4){{color:#9a6700}}
-.down td:nth-child(4){{color:#cf222e;font-weight:bold}} .unknown td:nth-child(4){{color:#6e7781}}
-.maintenance td:nth-child(4){{color:#0969da}}
-</style></head><body><h1>netkpi</h1><p>{n} targets, {down} down. Times in {tzname}. <a href="/metrics">metrics</a> · <a href="/api/v1/availability">availability (year to date)</a></p>
-<table><tr><th>kind</th><th>name</th><th></th><th>state</th><th>since</th></tr>
-{rows}</table></body></html>"#,
-        n = inventory.devices.len() + inventory.lines.len(),
-        tzname = escape(&config.daemon.timezone_name),
-    ))
 }
