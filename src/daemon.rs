@@ -16,8 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::availability::{self, WINDOWS};
-use crate::config::Config;
-use crate::http;
+use crate::http::{self, Shared};
 use crate::inventory::Inventory;
 use crate::ledger::{self, Input, Ledger};
 use crate::live::{ByTarget, Live};
@@ -57,27 +56,6 @@ const SNMP_POLLS_IN_FLIGHT: usize = 256;
 /// Trap events queued for the handler; beyond this they are counted and
 /// dropped (informs are then not acknowledged, so the sender retries).
 const TRAP_QUEUE: usize = 1024;
-
-/// The parts the HTTP layer reads.
-pub struct Shared {
-    /// The config in force (swapped by a reload); the inventory in force is
-    /// [`Live::inventory`].
-    pub config: RwLock<Arc<Config>>,
-    pub live: Arc<Live>,
-    pub metrics: Arc<Metrics>,
-    pub store_stats: Arc<StoreStats>,
-    /// False once the ledger task has ended (probing stopped).
-    pub probing: Arc<AtomicBool>,
-}
-
-impl Shared {
-    pub fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
 
 /// Recomputes the 1d/30d/ytd availability figures from the store.
 fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {

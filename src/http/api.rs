@@ -12,9 +12,8 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::AppState;
+use super::{AppState, Shared};
 use crate::availability;
-use crate::daemon::Shared;
 use crate::model::{format_time, TargetKind};
 use crate::store::Store;
 

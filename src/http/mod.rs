@@ -1,11 +1,15 @@
 //! The HTTP surface: `/metrics`, `/healthz`, `/api/v1/...` and a small
 //! status page. Readers only: nothing here changes the ledger.
 //!
+//! * [`Shared`] (`state.rs`): what the handlers read; the daemon fills it.
 //! * [`api`]: the JSON API (`/healthz`, `/api/v1/...`).
 //! * `page`: the status page at `/`.
 
 pub mod api;
 mod page;
+mod state;
+
+pub use state::Shared;
 
 use std::sync::Arc;
 
@@ -15,8 +19,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
-
-use crate::daemon::Shared;
 
 type AppState = Arc<Shared>;
 
