@@ -21,7 +21,7 @@ use crate::inventory::Inventory;
 use crate::ledger::{self, Input, Ledger};
 use crate::live::{ByTarget, Live};
 use crate::loader::{self, Loaded, ProfileSet};
-use crate::metrics::{Metrics, Sources, TrapLabels};
+use crate::metrics::{Metrics, Sources};
 use crate::model::Transition;
 use crate::probes::icmp::IcmpPinger;
 use crate::probes::snmp::client::Snmp2Client;
@@ -172,13 +172,7 @@ async fn handle_traps(
     metrics: Arc<Metrics>,
 ) {
     while let Some(event) = events.recv().await {
-        metrics
-            .traps_received_total
-            .get_or_create(&TrapLabels {
-                version: event.version.as_str().into(),
-                kind: event.kind.as_str().into(),
-            })
-            .inc();
+        metrics.count_trap(event.version.as_str(), event.kind.as_str());
         let device = {
             let routes = routes.read().unwrap_or_else(|e| e.into_inner());
             let by_source = routes.by_address.get(&event.source.ip());

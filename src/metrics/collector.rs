@@ -1,29 +1,22 @@
-//! Every metric netkpi exports, declared in one place (SPEC §5).
-//!
-//! Series that mirror a state (device and line up, time in state,
-//! availability, last RTT and loss, quantities) are rendered at scrape time
-//! from the live view and the inventory in force, so they can never disagree
-//! with the ledger and vanish by themselves when a reload removes a target.
-//! Only the per-round self-monitoring (durations, failures) is recorded as
-//! it happens.
+//! The families rendered at scrape time from the state they mirror: device
+//! and line up, time in state, availability, last RTT and loss, quantities,
+//! what the SNMP profiles read, and the trap receiver's, ICMP socket's and
+//! store's own counters. Rendered from the live view and the inventory in
+//! force, they can never disagree with the ledger and vanish by themselves
+//! when a reload removes a target.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
-use prometheus_client::metrics::family::Family;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::metrics::info::Info;
 use prometheus_client::metrics::MetricType;
-use prometheus_client::registry::Registry;
 
 use crate::availability::WINDOWS;
 use crate::config::Role;
-use std::collections::BTreeMap;
-
 use crate::inventory::Inventory;
 use crate::live::{Live, SnmpStatus};
 use crate::model::{State, TargetKind};
@@ -31,43 +24,6 @@ use crate::probes::icmp::IcmpPinger;
 use crate::probes::snmp::profile::{Sample, SampleKind};
 use crate::probes::snmp::traps::TrapStats;
 use crate::store::StoreStats;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ProberLabels {
-    pub prober: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DeviceLabel {
-    pub device: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TrapLabels {
-    pub version: String,
-    pub kind: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ProberReason {
-    pub prober: String,
-    pub reason: String,
-}
-
-/// Buckets for probe rounds: 1 ms to 30 s.
-const DURATION_BUCKETS: [f64; 14] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
-
-pub struct Metrics {
-    registry: Registry,
-    pub poll_duration_seconds: Family<ProberLabels, Histogram>,
-    pub poll_errors_total: Family<ProberReason, Counter>,
-    pub traps_received_total: Family<TrapLabels, Counter>,
-    pub reboots_total: Family<DeviceLabel, Counter>,
-    /// Filled in once the daemon's parts exist; read at scrape time.
-    sources: Arc<OnceLock<Sources>>,
-}
 
 /// The components whose state is exported at scrape time.
 #[derive(Clone, Debug)]
@@ -79,115 +35,10 @@ pub struct Sources {
     pub traps: Arc<OnceLock<Arc<TrapStats>>>,
 }
 
-impl Metrics {
-    pub fn new() -> Metrics {
-        let mut registry = Registry::default();
-        let poll_duration_seconds = Family::<ProberLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(DURATION_BUCKETS)
-        });
-        registry.register(
-            "netkpi_poll_duration_seconds",
-            "Wall time of one probe round",
-            poll_duration_seconds.clone(),
-        );
-        let poll_errors_total = Family::<ProberReason, Counter>::default();
-        registry.register(
-            "netkpi_poll_errors",
-            "Probe rounds that failed, by reason",
-            poll_errors_total.clone(),
-        );
-        let traps_received_total = Family::<TrapLabels, Counter>::default();
-        registry.register(
-            "netkpi_traps_received",
-            "Traps and informs accepted, by SNMP version and kind (link_down, link_up, cold_start, ups_on_battery, other, ...)",
-            traps_received_total.clone(),
-        );
-        let reboots_total = Family::<DeviceLabel, Counter>::default();
-        registry.register(
-            "netkpi_device_reboots",
-            "Reboots seen over SNMP (sysUpTime went back) since netkpi started",
-            reboots_total.clone(),
-        );
-        registry.register(
-            "netkpi_build",
-            "Version of the running netkpi",
-            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
-        );
-        let sources: Arc<OnceLock<Sources>> = Arc::new(OnceLock::new());
-        registry.register_collector(Box::new(Snapshot {
-            sources: sources.clone(),
-        }));
-        Metrics {
-            registry,
-            poll_duration_seconds,
-            poll_errors_total,
-            traps_received_total,
-            reboots_total,
-            sources,
-        }
-    }
-
-    /// Connects the scrape-time sources; the first call wins.
-    pub fn attach(&self, sources: Sources) {
-        let _ = self.sources.set(sources);
-    }
-
-    /// Prometheus text format 0.0.4, what a plain scrape (and promtool) reads.
-    pub fn encode_prometheus(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
-        out
-    }
-
-    /// OpenMetrics text, for scrapers that ask for it in `Accept`.
-    pub fn encode_openmetrics(&self) -> String {
-        let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
-    }
-
-    pub fn count_reboot(&self, device: &str) {
-        self.reboots_total
-            .get_or_create(&DeviceLabel {
-                device: device.to_string(),
-            })
-            .inc();
-    }
-
-    pub fn observe_poll(&self, prober: &str, seconds: f64, failure: Option<&str>) {
-        self.poll_duration_seconds
-            .get_or_create(&ProberLabels {
-                prober: prober.to_string(),
-            })
-            .observe(seconds);
-        if let Some(reason) = failure {
-            self.poll_errors_total
-                .get_or_create(&ProberReason {
-                    prober: prober.to_string(),
-                    reason: reason.to_string(),
-                })
-                .inc();
-        }
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
-    }
-}
-
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metrics").finish_non_exhaustive()
-    }
-}
-
 /// Scrape-time collector for values whose source of truth lives elsewhere.
 #[derive(Debug)]
-struct Snapshot {
-    sources: Arc<OnceLock<Sources>>,
+pub(super) struct Snapshot {
+    pub(super) sources: Arc<OnceLock<Sources>>,
 }
 
 /// One metric family written sample by sample.
@@ -265,7 +116,7 @@ fn encode_profile_samples(
 }
 
 /// 1 for a target that delivers service, 0 for one that does not; `None`
-/// while unknown (the series is absent, SPEC §5).
+/// while unknown (the series is absent rather than a guess).
 fn up_value(live: &Live, kind: TargetKind, name: &str) -> Option<f64> {
     match live.status(kind, name)?.state {
         State::Up | State::Degraded => Some(1.0),
