@@ -89,8 +89,8 @@ struct Probing {
     current: CancellationToken,
 }
 
-/// Matches a trap's sender to a device (SPEC: by source address, and by
-/// agent-addr for v1 traps relayed by another host).
+/// Matches a trap's sender to a device: by source address, and by the
+/// agent-addr of v1 traps relayed by another host.
 #[derive(Default)]
 struct TrapRoutes {
     by_address: HashMap<IpAddr, (String, Arc<Notify>)>,
