@@ -16,13 +16,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::availability::{self, WINDOWS};
-use crate::config::Config;
-use crate::http;
+use crate::http::{self, Shared};
 use crate::inventory::Inventory;
 use crate::ledger::{self, Input, Ledger};
 use crate::live::{ByTarget, Live};
 use crate::loader::{self, Loaded, ProfileSet};
-use crate::metrics::{Metrics, Sources, TrapLabels};
+use crate::metrics::{Metrics, Sources};
 use crate::model::Transition;
 use crate::probes::icmp::IcmpPinger;
 use crate::probes::resolve::Resolver;
@@ -61,47 +60,17 @@ const SNMP_POLLS_IN_FLIGHT: usize = 256;
 /// dropped (informs are then not acknowledged, so the sender retries).
 const TRAP_QUEUE: usize = 1024;
 
-/// The parts the HTTP layer reads.
-pub struct Shared {
-    /// The config in force (swapped by a reload); the inventory in force is
-    /// [`Live::inventory`].
-    pub config: RwLock<Arc<Config>>,
-    pub live: Arc<Live>,
-    pub metrics: Arc<Metrics>,
-    pub store_stats: Arc<StoreStats>,
-    /// False once the ledger task has ended (probing stopped).
-    pub probing: Arc<AtomicBool>,
-}
-
-impl Shared {
-    pub fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
 /// Recomputes the 1d/30d/ytd availability figures from the store.
 fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
     let now = Timestamp::now();
     let config = shared.config();
     let tz = &config.daemon.timezone;
-    let windows = WINDOWS.map(|w| availability::window_start(w, now, tz));
-    let earliest = windows.iter().copied().min().unwrap_or(now);
+    let starts = WINDOWS.map(|w| availability::window_start(w, now, tz));
     let reader = Store::open_reader(&config.daemon.data_dir)?;
-    let histories = reader.histories(earliest, now)?;
     let inventory = shared.live.inventory();
     let mut ratios = ByTarget::default();
-    for (kind, name) in inventory.targets() {
-        let history = histories
-            .get(&(kind, name.to_string()))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let maintenance = inventory.maintenance(kind, name);
-        let figures = windows
-            .map(|start| availability::compute(history, start, now, now, maintenance).availability);
-        ratios.insert(kind, name.to_string(), figures);
+    for t in availability::availability_since(&reader, &inventory, starts, now, now)? {
+        ratios.insert(t.kind, t.target, t.figures.map(|f| f.availability));
     }
     shared.live.set_availability(ratios);
     Ok(())
@@ -317,13 +286,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         let _ = trap_stats.set(stats);
         let (live, metrics) = (live.clone(), metrics.clone());
         background.spawn(route_traps(events_rx, trap_routes, move |device, event| {
-            metrics
-                .traps_received_total
-                .get_or_create(&TrapLabels {
-                    version: event.version.as_str().into(),
-                    kind: event.kind.as_str().into(),
-                })
-                .inc();
+            metrics.count_trap(event.version.as_str(), event.kind.as_str());
             live.record_trap(device, event);
         }));
         tracing::info!(listen = %traps.listen, "receiving traps");

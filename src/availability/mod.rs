@@ -1,17 +1,25 @@
-//! Period arithmetic (SPEC §3): how long a target spent in each state over
-//! `[from, to)`, with maintenance windows taken out. Pure.
+//! Period arithmetic, the definition every availability figure comes from:
+//! how long a target spent in each state over `[from, to)`, with maintenance
+//! windows taken out. Pure.
 //!
 //! All arithmetic is on whole milliseconds (`i64`), converted to seconds only
 //! at the end, so sums are exact and the parts always add up to the period.
+//!
+//! * [`period`]: which periods the figures are published for (rolling
+//!   windows, the calendar year in the configured time zone).
+//! * [`targets`]: the figures of every configured target over a period, read
+//!   from the store (gauges, API and reports all take them from there).
 
-use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
+pub mod period;
+pub mod targets;
+
+pub use period::{window_start, year_start, WINDOWS};
+pub use targets::{availability, availability_since, TargetFigures};
+
+use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::model::{Span, State};
-
-/// The rolling windows `netkpi_availability_ratio` is published for (SPEC §5).
-pub const WINDOWS: [&str; 3] = ["1d", "30d", "ytd"];
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Figures {
@@ -84,39 +92,6 @@ pub fn compute(
         coverage: ratio(observed, (to - from) - maint),
         outages,
         longest_outage_s: secs(longest),
-    }
-}
-
-/// Jan 1 00:00 of `now`'s year in `tz`, as an instant.
-///
-/// Where local midnight does not exist (a DST gap at midnight), the instant
-/// just after the gap is used (jiff's "compatible" disambiguation). Falls back
-/// to `now` only at the edge of the representable range.
-pub fn year_start(now: Timestamp, tz: &TimeZone) -> Timestamp {
-    now.to_zoned_datetime(tz.clone())
-        .date()
-        .first_of_year()
-        .to_zoned_datetime(tz.clone())
-        .map(|zdt| zdt.timestamp())
-        .unwrap_or(now)
-}
-
-/// Start of a rolling window ending at `now`: `"1d"` is the last 24 h,
-/// `"30d"` the last 30 × 24 h (fixed lengths, not calendar days, so a DST
-/// change does not make a window longer), `"ytd"` is [`year_start`].
-///
-/// Any other name (see [`WINDOWS`]) gives `now`, an empty window whose figures
-/// are all `None`, rather than a plausible but wrong number.
-pub fn window_start(window: &str, now: Timestamp, tz: &TimeZone) -> Timestamp {
-    let back = |hours: i64| {
-        now.checked_sub(SignedDuration::from_hours(hours))
-            .unwrap_or(Timestamp::MIN)
-    };
-    match window {
-        "1d" => back(24),
-        "30d" => back(30 * 24),
-        "ytd" => year_start(now, tz),
-        _ => now,
     }
 }
 
@@ -262,6 +237,8 @@ fn count_outages(pieces: &[Piece]) -> (u32, i64) {
 
 #[cfg(test)]
 mod tests {
+    use jiff::SignedDuration;
+
     use super::*;
     use State::{Degraded as Dg, Down as Dn, Maintenance as Mt, Unknown as Un, Up};
 
@@ -538,32 +515,5 @@ mod tests {
         assert_eq!(f.up_s, 7.75);
         assert_eq!(f.longest_outage_s, 2.25);
         assert_eq!(f.availability, Some(0.775));
-    }
-
-    #[test]
-    fn year_start_in_shanghai() {
-        let tz = TimeZone::get("Asia/Shanghai").unwrap();
-        let now: Timestamp = "2026-01-01T00:30:00+08:00".parse().unwrap();
-        let want: Timestamp = "2025-12-31T16:00:00Z".parse().unwrap();
-        assert_eq!(year_start(now, &tz), want);
-        // Just before local midnight it is still the previous year.
-        let now: Timestamp = "2025-12-31T23:59:59+08:00".parse().unwrap();
-        let want: Timestamp = "2024-12-31T16:00:00Z".parse().unwrap();
-        assert_eq!(year_start(now, &tz), want);
-        assert_eq!(window_start("ytd", now, &tz), want);
-    }
-
-    #[test]
-    fn rolling_windows() {
-        let tz = TimeZone::get("Asia/Shanghai").unwrap();
-        let now: Timestamp = "2026-03-10T12:00:00Z".parse().unwrap();
-        let day: Timestamp = "2026-03-09T12:00:00Z".parse().unwrap();
-        let month: Timestamp = "2026-02-08T12:00:00Z".parse().unwrap();
-        assert_eq!(window_start("1d", now, &tz), day);
-        assert_eq!(window_start("30d", now, &tz), month);
-        assert_eq!(window_start("7y", now, &tz), now);
-        for w in WINDOWS {
-            assert!(window_start(w, now, &tz) < now, "{w}");
-        }
     }
 }

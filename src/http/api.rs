@@ -1,0 +1,591 @@
+//! The JSON API: `/healthz` and `/api/v1/...`. Errors are JSON too:
+//! `{"error": "..."}` with a 4xx/5xx status.
+//!
+//! Every body is one of the types below, so other outputs (a report) can
+//! reuse them. Their fields are declared in alphabetical order because that
+//! is the order of the keys in the JSON these endpoints have always served:
+//! the output stays the same byte for byte. Times are RFC 3339 strings in the
+//! configured time zone ([`format_time`]); absent values are `null`, never
+//! left out.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Query, State as AxumState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{AppState, Shared};
+use crate::availability::{self, TargetFigures};
+use crate::config::{Device, Line};
+use crate::live::{Live, TrapRecord};
+use crate::model::{format_time, TargetKind};
+use crate::store::Store;
+
+/// `GET /healthz` while everything works: `{"status": "ok"}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// The body of every error response.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+/// `GET /api/v1/devices`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DevicesResponse {
+    pub devices: Vec<DeviceEntry>,
+}
+
+/// A device, its state as displayed (maintenance inside a window) and its
+/// latest probe round.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeviceEntry {
+    pub address: String,
+    /// Why the ledger has it in its state (`icmp:timeout`, `parent:...`).
+    pub cause: Option<String>,
+    /// Why the latest ICMP round failed.
+    pub last_failure: Option<&'static str>,
+    pub last_probe_at: Option<String>,
+    pub loss_ratio: Option<f64>,
+    pub name: String,
+    pub parent: Option<String>,
+    /// `icmp` and/or `snmp`, in that order.
+    pub probers: Vec<&'static str>,
+    pub role: &'static str,
+    pub rtt_seconds: Option<f64>,
+    /// When the displayed state began; `null` while the ledger has nothing.
+    pub since: Option<String>,
+    pub site: String,
+    /// `null` for a device not polled over SNMP.
+    pub snmp: Option<SnmpEntry>,
+    pub state: &'static str,
+}
+
+/// A device's latest SNMP poll.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SnmpEntry {
+    pub last_failure: Option<&'static str>,
+    pub last_poll_at: Option<String>,
+    /// How many values its profiles read.
+    pub samples: usize,
+}
+
+/// `GET /api/v1/lines`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LinesResponse {
+    pub lines: Vec<LineEntry>,
+}
+
+/// A leased line and its state as displayed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LineEntry {
+    pub bandwidth: Option<String>,
+    pub carrier: String,
+    pub cause: Option<String>,
+    /// The access device it ends on.
+    pub device: String,
+    pub id: String,
+    pub since: Option<String>,
+    pub state: &'static str,
+    pub unit: String,
+}
+
+/// `GET /api/v1/traps`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrapsResponse {
+    pub traps: Vec<TrapEntry>,
+}
+
+/// A received trap or inform.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrapEntry {
+    /// The device it was matched to; `null` for an unknown sender.
+    pub device: Option<String>,
+    pub inform: bool,
+    pub kind: &'static str,
+    pub received_at: String,
+    pub source: String,
+    pub trap_oid: String,
+    pub varbinds: Vec<VarbindEntry>,
+    pub version: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VarbindEntry {
+    pub oid: String,
+    pub value: String,
+}
+
+/// `GET /api/v1/availability`: the period and every target's figures over it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AvailabilityResponse {
+    pub from: String,
+    pub targets: Vec<AvailabilityEntry>,
+    pub to: String,
+}
+
+/// One target's [`availability::Figures`] over the period, with its name
+/// and kind.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AvailabilityEntry {
+    pub availability: Option<f64>,
+    pub coverage: Option<f64>,
+    pub degraded_s: f64,
+    pub down_s: f64,
+    /// `device` or `line`.
+    pub kind: &'static str,
+    pub longest_outage_s: f64,
+    pub maintenance_s: f64,
+    pub outages: u32,
+    /// The device's name or the line's id.
+    pub target: String,
+    pub unknown_s: f64,
+    pub up_s: f64,
+}
+
+fn opt_time(ts: Option<Timestamp>, tz: &TimeZone) -> Option<String> {
+    ts.map(|t| format_time(t, tz))
+}
+
+impl DeviceEntry {
+    /// `d` as the live view shows it at `now`.
+    pub fn new(d: &Device, live: &Live, now: Timestamp, tz: &TimeZone) -> DeviceEntry {
+        let (state, since) = live.displayed_state(TargetKind::Device, &d.name, now);
+        let status = live.status(TargetKind::Device, &d.name);
+        let probe = live.probe(&d.name);
+        let snmp = d.snmp.as_ref().map(|_| {
+            let status = live.snmp(&d.name);
+            SnmpEntry {
+                last_poll_at: opt_time(status.at, tz),
+                last_failure: status.failure,
+                samples: status.samples.len(),
+            }
+        });
+        let mut probers = Vec::new();
+        if d.icmp.is_some() {
+            probers.push("icmp");
+        }
+        if d.snmp.is_some() {
+            probers.push("snmp");
+        }
+        DeviceEntry {
+            name: d.name.clone(),
+            role: d.role.as_str(),
+            site: d.site.clone(),
+            address: d.address.clone(),
+            parent: d.parent.clone(),
+            state: state.as_str(),
+            since: opt_time(since, tz),
+            cause: status.and_then(|s| s.cause),
+            rtt_seconds: probe.rtt_seconds,
+            loss_ratio: probe.loss_ratio,
+            last_probe_at: opt_time(probe.at, tz),
+            last_failure: probe.failure,
+            probers,
+            snmp,
+        }
+    }
+}
+
+impl LineEntry {
+    /// `l` as the live view shows it at `now`.
+    pub fn new(l: &Line, live: &Live, now: Timestamp, tz: &TimeZone) -> LineEntry {
+        let (state, since) = live.displayed_state(TargetKind::Line, &l.id, now);
+        let status = live.status(TargetKind::Line, &l.id);
+        LineEntry {
+            id: l.id.clone(),
+            unit: l.unit.clone(),
+            carrier: l.carrier.clone(),
+            bandwidth: l.bandwidth.clone(),
+            device: l.device.clone(),
+            state: state.as_str(),
+            since: opt_time(since, tz),
+            cause: status.and_then(|s| s.cause),
+        }
+    }
+}
+
+impl TrapEntry {
+    pub fn new(t: TrapRecord, tz: &TimeZone) -> TrapEntry {
+        TrapEntry {
+            received_at: format_time(t.received_at, tz),
+            source: t.source,
+            device: t.device,
+            version: t.version,
+            inform: t.inform,
+            kind: t.kind,
+            trap_oid: t.trap_oid,
+            varbinds: t
+                .varbinds
+                .into_iter()
+                .map(|(oid, value)| VarbindEntry { oid, value })
+                .collect(),
+        }
+    }
+}
+
+impl From<TargetFigures> for AvailabilityEntry {
+    fn from(t: TargetFigures) -> AvailabilityEntry {
+        let f = t.figures;
+        AvailabilityEntry {
+            target: t.target,
+            kind: t.kind.as_str(),
+            up_s: f.up_s,
+            degraded_s: f.degraded_s,
+            down_s: f.down_s,
+            unknown_s: f.unknown_s,
+            maintenance_s: f.maintenance_s,
+            availability: f.availability,
+            coverage: f.coverage,
+            outages: f.outages,
+            longest_outage_s: f.longest_outage_s,
+        }
+    }
+}
+
+/// An API error: an [`ErrorBody`] with a 4xx/5xx status.
+pub(super) struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, message.into())
+}
+
+pub(super) async fn not_found() -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/devices, /api/v1/lines, /api/v1/availability, /metrics, /healthz".into())
+}
+
+pub(super) async fn healthz(AxumState(shared): AxumState<AppState>) -> Response {
+    let store_ok = shared.store_stats.healthy.load(Ordering::Relaxed);
+    let probing = shared.probing.load(Ordering::Relaxed);
+    if store_ok && probing {
+        (StatusCode::OK, Json(Health { status: "ok" })).into_response()
+    } else {
+        let mut problems = Vec::new();
+        if !store_ok {
+            problems.push("the store is not accepting writes (see the log); transitions are buffered and retried");
+        }
+        if !probing {
+            problems.push("probing has stopped");
+        }
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, problems.join("; ")).into_response()
+    }
+}
+
+fn devices_response(shared: &Shared, now: Timestamp) -> DevicesResponse {
+    let config = shared.config();
+    let tz = &config.daemon.timezone;
+    DevicesResponse {
+        devices: shared
+            .live
+            .inventory()
+            .devices
+            .iter()
+            .map(|d| DeviceEntry::new(d, &shared.live, now, tz))
+            .collect(),
+    }
+}
+
+pub(super) async fn devices(AxumState(shared): AxumState<AppState>) -> Json<DevicesResponse> {
+    Json(devices_response(&shared, Timestamp::now()))
+}
+
+fn lines_response(shared: &Shared, now: Timestamp) -> LinesResponse {
+    let config = shared.config();
+    let tz = &config.daemon.timezone;
+    LinesResponse {
+        lines: shared
+            .live
+            .inventory()
+            .lines
+            .iter()
+            .map(|l| LineEntry::new(l, &shared.live, now, tz))
+            .collect(),
+    }
+}
+
+pub(super) async fn lines(AxumState(shared): AxumState<AppState>) -> Json<LinesResponse> {
+    Json(lines_response(&shared, Timestamp::now()))
+}
+
+/// `GET /api/v1/traps`: the most recent traps received (newest first, up to
+/// 500), including those from unknown senders and of unknown kinds.
+pub(super) async fn traps(AxumState(shared): AxumState<AppState>) -> Json<TrapsResponse> {
+    let config = shared.config();
+    let tz = &config.daemon.timezone;
+    Json(TrapsResponse {
+        traps: shared
+            .live
+            .recent_traps()
+            .into_iter()
+            .map(|t| TrapEntry::new(t, tz))
+            .collect(),
+    })
+}
+
+fn parse_time(params: &HashMap<String, String>, key: &str) -> Result<Option<Timestamp>, ApiError> {
+    match params.get(key) {
+        None => Ok(None),
+        Some(text) => text.parse::<Timestamp>().map(Some).map_err(|err| {
+            bad_request(format!(
+                "{key}={text:?} is not an RFC 3339 time with an offset (e.g. 2026-01-01T00:00:00+08:00): {err}"
+            ))
+        }),
+    }
+}
+
+/// `GET /api/v1/availability?from=&to=`: figures per target. Without `from`
+/// the period starts at the beginning of the current year (configured time
+/// zone); without `to` it ends now.
+pub(super) async fn availability_handler(
+    AxumState(shared): AxumState<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<AvailabilityResponse>, ApiError> {
+    if let Some(unknown) = params.keys().find(|k| *k != "from" && *k != "to") {
+        return Err(bad_request(format!(
+            "unknown parameter {unknown:?}; expected from and to"
+        )));
+    }
+    let now = Timestamp::now();
+    let config = shared.config();
+    let inventory = shared.live.inventory();
+    let tz = config.daemon.timezone.clone();
+    let from = parse_time(&params, "from")?.unwrap_or_else(|| availability::year_start(now, &tz));
+    let to = parse_time(&params, "to")?.unwrap_or(now);
+    if to <= from {
+        return Err(bad_request(format!(
+            "the period is empty: to ({}) must be after from ({})",
+            format_time(to, &tz),
+            format_time(from, &tz)
+        )));
+    }
+    let data_dir = config.daemon.data_dir.clone();
+    let figures = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let reader = Store::open_reader(&data_dir).map_err(|e| e.to_string())?;
+        availability::availability(&reader, &inventory, from, to, now).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the store: {e}"),
+        )
+    })?;
+    Ok(Json(AvailabilityResponse {
+        from: format_time(from, &tz),
+        to: format_time(to, &tz),
+        targets: figures.into_iter().map(AvailabilityEntry::from).collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The typed body serializes exactly as the `json!` value the endpoint
+    /// used to build: same keys, same order, same text.
+    fn same_text(typed: impl Serialize, before: serde_json::Value) {
+        assert_eq!(
+            serde_json::to_string(&typed).unwrap(),
+            serde_json::to_string(&before).unwrap()
+        );
+    }
+
+    fn device(snmp: Option<SnmpEntry>) -> DeviceEntry {
+        DeviceEntry {
+            address: "127.0.20.1".into(),
+            cause: Some("icmp:timeout".into()),
+            last_failure: Some("timeout"),
+            last_probe_at: Some("2026-03-01T08:00:00.000+08:00".into()),
+            loss_ratio: Some(1.0),
+            name: "acc-001".into(),
+            parent: Some("core-r1".into()),
+            probers: vec!["icmp", "snmp"],
+            role: "access_egress",
+            rtt_seconds: None,
+            since: Some("2026-03-01T07:59:40.000+08:00".into()),
+            site: "Finance Bureau".into(),
+            snmp,
+            state: "down",
+        }
+    }
+
+    #[test]
+    fn devices_as_before() {
+        let snmp = SnmpEntry {
+            last_failure: None,
+            last_poll_at: Some("2026-03-01T08:00:01.250+08:00".into()),
+            samples: 12,
+        };
+        let d = device(Some(snmp.clone()));
+        let before = |snmp: serde_json::Value| {
+            json!({
+                "name": d.name,
+                "role": d.role,
+                "site": d.site,
+                "address": d.address,
+                "parent": d.parent,
+                "state": d.state,
+                "since": d.since,
+                "cause": d.cause,
+                "rtt_seconds": d.rtt_seconds,
+                "loss_ratio": d.loss_ratio,
+                "last_probe_at": d.last_probe_at,
+                "last_failure": d.last_failure,
+                "probers": d.probers,
+                "snmp": snmp,
+            })
+        };
+        let with_snmp = before(json!({
+            "last_poll_at": snmp.last_poll_at,
+            "last_failure": snmp.last_failure,
+            "samples": snmp.samples,
+        }));
+        same_text(
+            DevicesResponse {
+                devices: vec![d.clone()],
+            },
+            json!({ "devices": [with_snmp] }),
+        );
+        same_text(device(None), before(serde_json::Value::Null));
+        // A NaN (never expected) is null either way.
+        let mut nan = device(None);
+        nan.rtt_seconds = Some(f64::NAN);
+        let text = serde_json::to_string(&nan).unwrap();
+        assert!(text.contains(r#""rtt_seconds":null"#), "{text}");
+    }
+
+    #[test]
+    fn lines_as_before() {
+        for bandwidth in [Some("50M".to_string()), None] {
+            let l = LineEntry {
+                bandwidth: bandwidth.clone(),
+                carrier: "Carrier B".into(),
+                cause: None,
+                device: "acc-002".into(),
+                id: "L-002".into(),
+                since: None,
+                state: "unknown",
+                unit: "Tax Office".into(),
+            };
+            let before = json!({
+                "id": "L-002",
+                "unit": "Tax Office",
+                "carrier": "Carrier B",
+                "bandwidth": bandwidth,
+                "device": "acc-002",
+                "state": "unknown",
+                "since": null,
+                "cause": null,
+            });
+            same_text(
+                LinesResponse { lines: vec![l] },
+                json!({ "lines": [before] }),
+            );
+        }
+    }
+
+    #[test]
+    fn traps_as_before() {
+        let record = TrapRecord {
+            received_at: "2026-03-01T00:00:00Z".parse().unwrap(),
+            source: "127.0.20.1:162".into(),
+            device: None,
+            version: "v2c",
+            inform: true,
+            kind: "link_down",
+            trap_oid: "1.3.6.1.6.3.1.1.5.3".into(),
+            varbinds: vec![("1.3.6.1.2.1.2.2.1.1.3".into(), "3".into())],
+        };
+        let tz = TimeZone::get("Asia/Shanghai").unwrap();
+        let before = json!({
+            "received_at": "2026-03-01T08:00:00.000+08:00",
+            "source": "127.0.20.1:162",
+            "device": null,
+            "version": "v2c",
+            "inform": true,
+            "kind": "link_down",
+            "trap_oid": "1.3.6.1.6.3.1.1.5.3",
+            "varbinds": [{"oid": "1.3.6.1.2.1.2.2.1.1.3", "value": "3"}],
+        });
+        same_text(
+            TrapsResponse {
+                traps: vec![TrapEntry::new(record, &tz)],
+            },
+            json!({ "traps": [before] }),
+        );
+        same_text(TrapsResponse { traps: vec![] }, json!({ "traps": [] }));
+    }
+
+    #[test]
+    fn availability_as_before() {
+        let f = availability::Figures {
+            up_s: 3000.5,
+            degraded_s: 0.0,
+            down_s: 600.0,
+            unknown_s: 0.0,
+            maintenance_s: 0.25,
+            availability: Some(3000.5 / 3600.5),
+            coverage: None,
+            outages: 2,
+            longest_outage_s: 400.0,
+        };
+        let entry = AvailabilityEntry::from(TargetFigures {
+            kind: TargetKind::Line,
+            target: "L-001".into(),
+            figures: f.clone(),
+        });
+        let before = json!({
+            "target": "L-001",
+            "kind": "line",
+            "up_s": f.up_s,
+            "degraded_s": f.degraded_s,
+            "down_s": f.down_s,
+            "unknown_s": f.unknown_s,
+            "maintenance_s": f.maintenance_s,
+            "availability": f.availability,
+            "coverage": f.coverage,
+            "outages": f.outages,
+            "longest_outage_s": f.longest_outage_s,
+        });
+        same_text(
+            AvailabilityResponse {
+                from: "2026-01-01T00:00:00.000+08:00".into(),
+                to: "2026-03-01T08:00:00.000+08:00".into(),
+                targets: vec![entry],
+            },
+            json!({
+                "from": "2026-01-01T00:00:00.000+08:00",
+                "to": "2026-03-01T08:00:00.000+08:00",
+                "targets": [before],
+            }),
+        );
+    }
+
+    #[test]
+    fn health_and_errors_as_before() {
+        same_text(Health { status: "ok" }, json!({ "status": "ok" }));
+        same_text(
+            ErrorBody {
+                error: "probing has stopped".into(),
+            },
+            json!({ "error": "probing has stopped" }),
+        );
+    }
+}

@@ -1,0 +1,487 @@
+//! The families rendered at scrape time from the state they mirror: device
+//! and line up, time in state, availability, last RTT and loss, quantities,
+//! what the SNMP profiles read, and the trap receiver's, ICMP socket's and
+//! store's own counters. Rendered from the live view and the inventory in
+//! force, they can never disagree with the ledger and vanish by themselves
+//! when a reload removes a target.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+
+use crate::availability::WINDOWS;
+use crate::config::Role;
+use crate::inventory::Inventory;
+use crate::live::{Live, SnmpStatus};
+use crate::model::{State, TargetKind};
+use crate::probes::icmp::IcmpPinger;
+use crate::probes::snmp::profile::{Sample, SampleKind};
+use crate::probes::snmp::traps::TrapStats;
+use crate::store::StoreStats;
+
+/// The components whose state is exported at scrape time.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    pub live: Arc<Live>,
+    pub icmp: Option<Arc<IcmpPinger>>,
+    pub store: Arc<StoreStats>,
+    /// Set once the trap receiver runs.
+    pub traps: Arc<OnceLock<Arc<TrapStats>>>,
+}
+
+/// Scrape-time collector for values whose source of truth lives elsewhere.
+#[derive(Debug)]
+pub(super) struct Snapshot {
+    pub(super) sources: Arc<OnceLock<Sources>>,
+}
+
+/// One metric family written sample by sample.
+struct FamilyWriter<'a> {
+    encoder: prometheus_client::encoding::MetricEncoder<'a>,
+    metric_type: MetricType,
+}
+
+impl FamilyWriter<'_> {
+    fn sample(&mut self, labels: &[(&str, &str)], value: f64) -> Result<(), std::fmt::Error> {
+        let encoder = self.encoder.encode_family(&labels)?;
+        match self.metric_type {
+            MetricType::Counter => ConstCounter::new(value).encode(encoder),
+            _ => ConstGauge::new(value).encode(encoder),
+        }
+    }
+}
+
+fn family<'a>(
+    encoder: &'a mut DescriptorEncoder,
+    name: &'a str,
+    help: &str,
+    metric_type: MetricType,
+) -> Result<FamilyWriter<'a>, std::fmt::Error> {
+    Ok(FamilyWriter {
+        encoder: encoder.encode_descriptor(name, help, None, metric_type)?,
+        metric_type,
+    })
+}
+
+/// One metric name's samples across devices: kind, help, (device, sample).
+type SampleFamily<'a> = (SampleKind, &'a str, Vec<(&'a str, &'a Sample)>);
+
+/// The values the devices' SNMP profiles read, one family per metric name
+/// across devices, each sample labelled with its device.
+fn encode_profile_samples(
+    encoder: &mut DescriptorEncoder,
+    live: &Live,
+    inventory: &Inventory,
+) -> Result<(), std::fmt::Error> {
+    let polled: Vec<(&str, SnmpStatus)> = inventory
+        .devices
+        .iter()
+        .filter(|d| d.snmp.is_some())
+        .map(|d| (d.name.as_str(), live.snmp(&d.name)))
+        .collect();
+    let mut families: BTreeMap<&str, SampleFamily> = BTreeMap::new();
+    for (device, status) in &polled {
+        for sample in status.samples.iter() {
+            families
+                .entry(sample.name())
+                .or_insert((sample.kind(), sample.help(), Vec::new()))
+                .2
+                .push((device, sample));
+        }
+    }
+    for (name, (kind, help, samples)) in families {
+        // The encoder appends `_total` to counters itself.
+        let (name, metric_type) = match kind {
+            SampleKind::Counter => (
+                name.strip_suffix("_total").unwrap_or(name),
+                MetricType::Counter,
+            ),
+            SampleKind::Gauge | SampleKind::Info => (name, MetricType::Gauge),
+        };
+        let mut f = family(encoder, name, help, metric_type)?;
+        for (device, sample) in samples {
+            let mut labels: Vec<(&str, &str)> = Vec::with_capacity(sample.labels.len() + 1);
+            labels.push(("device", device));
+            labels.extend(sample.labels.iter().map(|(k, v)| (&**k, &**v)));
+            f.sample(&labels, sample.value)?;
+        }
+    }
+    Ok(())
+}
+
+/// 1 for a target that delivers service, 0 for one that does not; `None`
+/// while unknown (the series is absent rather than a guess).
+fn up_value(live: &Live, kind: TargetKind, name: &str) -> Option<f64> {
+    match live.status(kind, name)?.state {
+        State::Up | State::Degraded => Some(1.0),
+        State::Down => Some(0.0),
+        State::Unknown | State::Maintenance => None,
+    }
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(sources) = self.sources.get() else {
+            return Ok(());
+        };
+        let live = &sources.live;
+        let inventory = live.inventory();
+        let encoder = &mut encoder;
+        encode_up(encoder, live, &inventory)?;
+        encode_state_seconds(encoder, live, &inventory)?;
+        encode_availability(encoder, live, &inventory)?;
+        encode_icmp_rounds(encoder, live, &inventory)?;
+        encode_quantities(encoder, &inventory)?;
+        encode_poll_last_duration(encoder, live, &inventory)?;
+        encode_profile_samples(encoder, live, &inventory)?;
+        if let Some(traps) = sources.traps.get() {
+            encode_traps(encoder, traps)?;
+        }
+        if let Some(pinger) = &sources.icmp {
+            encode_icmp_socket(encoder, pinger)?;
+        }
+        encode_store(encoder, &sources.store)
+    }
+}
+
+/// Whether each device and line delivers service now, and the share of
+/// lines that do.
+fn encode_up(
+    encoder: &mut DescriptorEncoder,
+    live: &Live,
+    inventory: &Inventory,
+) -> Result<(), std::fmt::Error> {
+    let mut f = family(
+        encoder,
+        "netkpi_device_up",
+        "Whether the device answers (1 up or degraded, 0 down); absent while unknown",
+        MetricType::Gauge,
+    )?;
+    for d in &inventory.devices {
+        if let Some(v) = up_value(live, TargetKind::Device, &d.name) {
+            let labels = [
+                ("device", d.name.as_str()),
+                ("role", d.role.as_str()),
+                ("site", d.site.as_str()),
+            ];
+            f.sample(&labels, v)?;
+        }
+    }
+    let mut f = family(
+        encoder,
+        "netkpi_line_up",
+        "Whether the leased line carries traffic (1 up or degraded, 0 down); absent while unknown",
+        MetricType::Gauge,
+    )?;
+    let mut connected = 0usize;
+    for l in &inventory.lines {
+        if let Some(v) = up_value(live, TargetKind::Line, &l.id) {
+            connected += (v > 0.0) as usize;
+            let labels = [
+                ("line", l.id.as_str()),
+                ("unit", l.unit.as_str()),
+                ("carrier", l.carrier.as_str()),
+            ];
+            f.sample(&labels, v)?;
+        }
+    }
+    if !inventory.lines.is_empty() {
+        family(
+            encoder,
+            "netkpi_units_connected_ratio",
+            "Lines up or degraded now divided by lines configured",
+            MetricType::Gauge,
+        )?
+        .sample(&[], connected as f64 / inventory.lines.len() as f64)?;
+    }
+    Ok(())
+}
+
+/// Seconds each configured target has spent in each state, as far as the
+/// ledger holds them durably.
+fn encode_state_seconds(
+    encoder: &mut DescriptorEncoder,
+    live: &Live,
+    inventory: &Inventory,
+) -> Result<(), std::fmt::Error> {
+    let mut f = family(
+        encoder,
+        "netkpi_state_seconds",
+        "Seconds each target has spent in each state since it was first monitored, as far as the ledger holds it durably (survives restarts, never decreases)",
+        MetricType::Counter,
+    )?;
+    for (kind, name, seconds) in live.state_seconds() {
+        let configured = match kind {
+            TargetKind::Device => inventory.device(&name).is_some(),
+            TargetKind::Line => inventory.line(&name).is_some(),
+        };
+        if !configured {
+            continue;
+        }
+        for (state, value) in State::ALL.iter().zip(seconds) {
+            let labels = [
+                ("target", name.as_str()),
+                ("kind", kind.as_str()),
+                ("state", state.as_str()),
+            ];
+            f.sample(&labels, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Availability per rolling window, as last recomputed from the store.
+fn encode_availability(
+    encoder: &mut DescriptorEncoder,
+    live: &Live,
+    inventory: &Inventory,
+) -> Result<(), std::fmt::Error> {
+    let mut f = family(
+        encoder,
+        "netkpi_availability_ratio",
+        "(up + degraded) / (up + degraded + down) over the window, maintenance excluded; refreshed every minute",
+        MetricType::Gauge,
+    )?;
+    for (kind, name) in inventory.targets() {
+        let Some(ratios) = live.availability(kind, name) else {
+            continue;
+        };
+        for (window, ratio) in WINDOWS.iter().zip(ratios) {
+            if let Some(r) = ratio {
+                let labels = [
+                    ("target", name),
+                    ("kind", kind.as_str()),
+                    ("window", window),
+                ];
+                f.sample(&labels, r)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Round-trip time and loss of each device's latest ICMP round.
+fn encode_icmp_rounds(
+    encoder: &mut DescriptorEncoder,
+    live: &Live,
+    inventory: &Inventory,
+) -> Result<(), std::fmt::Error> {
+    let probes: Vec<_> = inventory
+        .devices
+        .iter()
+        .filter(|d| d.icmp.is_some())
+        .map(|d| (d.name.as_str(), live.probe(&d.name)))
+        .collect();
+    let mut f = family(
+        encoder,
+        "netkpi_icmp_rtt_seconds",
+        "Average round-trip time of the device's last ICMP round (absent when nothing answered)",
+        MetricType::Gauge,
+    )?;
+    for (name, probe) in &probes {
+        if let Some(rtt) = probe.rtt_seconds {
+            f.sample(&[("device", name)], rtt)?;
+        }
+    }
+    let mut f = family(
+        encoder,
+        "netkpi_icmp_loss_ratio",
+        "Share of echoes lost in the device's last ICMP round",
+        MetricType::Gauge,
+    )?;
+    for (name, probe) in &probes {
+        if let Some(loss) = probe.loss_ratio {
+            f.sample(&[("device", name)], loss)?;
+        }
+    }
+    Ok(())
+}
+
+/// What is configured against what the evaluation table plans for.
+fn encode_quantities(
+    encoder: &mut DescriptorEncoder,
+    inventory: &Inventory,
+) -> Result<(), std::fmt::Error> {
+    let mut f = family(
+        encoder,
+        "netkpi_devices_monitored",
+        "Devices configured with at least one prober, by role",
+        MetricType::Gauge,
+    )?;
+    for role in Role::ALL {
+        let n = inventory
+            .devices
+            .iter()
+            .filter(|d| d.role == role && d.icmp.is_some())
+            .count();
+        f.sample(&[("role", role.as_str())], n as f64)?;
+    }
+    let mut f = family(
+        encoder,
+        "netkpi_devices_planned",
+        "Devices the evaluation table plans for (role core or access_egress)",
+        MetricType::Gauge,
+    )?;
+    f.sample(&[("role", "core")], inventory.planned.core_devices.into())?;
+    f.sample(
+        &[("role", Role::AccessEgress.as_str())],
+        inventory.planned.access_devices.into(),
+    )?;
+    family(
+        encoder,
+        "netkpi_lines_configured",
+        "Leased lines in the config",
+        MetricType::Gauge,
+    )?
+    .sample(&[], inventory.lines.len() as f64)?;
+    family(
+        encoder,
+        "netkpi_lines_planned",
+        "Leased lines the evaluation table plans for",
+        MetricType::Gauge,
+    )?
+    .sample(&[], inventory.planned.leased_lines.into())?;
+    Ok(())
+}
+
+/// Wall time of each device's latest round, by prober.
+fn encode_poll_last_duration(
+    encoder: &mut DescriptorEncoder,
+    live: &Live,
+    inventory: &Inventory,
+) -> Result<(), std::fmt::Error> {
+    let mut f = family(
+        encoder,
+        "netkpi_poll_last_duration_seconds",
+        "Wall time of each device's latest round, by prober: which device is slow",
+        MetricType::Gauge,
+    )?;
+    for d in &inventory.devices {
+        let icmp = d
+            .icmp
+            .as_ref()
+            .and_then(|_| live.probe(&d.name).duration_seconds);
+        let snmp = d
+            .snmp
+            .as_ref()
+            .and_then(|_| live.snmp(&d.name).duration_seconds);
+        for (prober, seconds) in [("icmp", icmp), ("snmp", snmp)] {
+            if let Some(v) = seconds {
+                f.sample(&[("device", d.name.as_str()), ("prober", prober)], v)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The trap receiver's own counters.
+fn encode_traps(encoder: &mut DescriptorEncoder, traps: &TrapStats) -> Result<(), std::fmt::Error> {
+    let mut f = family(
+        encoder,
+        "netkpi_traps_rejected",
+        "Trap and inform datagrams refused, by reason (bad community, failed v3 authentication, malformed, ...)",
+        MetricType::Counter,
+    )?;
+    for (reason, n) in traps.rejected_by_reason() {
+        f.sample(&[("reason", reason)], n as f64)?;
+    }
+    family(
+        encoder,
+        "netkpi_trap_informs_acknowledged",
+        "SNMP informs answered",
+        MetricType::Counter,
+    )?
+    .sample(&[], traps.informs_acknowledged() as f64)?;
+    Ok(())
+}
+
+/// The shared ICMP socket's own counters.
+fn encode_icmp_socket(
+    encoder: &mut DescriptorEncoder,
+    pinger: &IcmpPinger,
+) -> Result<(), std::fmt::Error> {
+    let icmp = pinger.stats();
+    family(
+        encoder,
+        "netkpi_icmp_echoes_sent",
+        "ICMP echo requests sent",
+        MetricType::Counter,
+    )?
+    .sample(&[], icmp.echoes_sent.load(Ordering::Relaxed) as f64)?;
+    family(
+        encoder,
+        "netkpi_icmp_replies_received",
+        "ICMP echo replies matched to a request in time",
+        MetricType::Counter,
+    )?
+    .sample(&[], icmp.replies_received.load(Ordering::Relaxed) as f64)?;
+    let mut f = family(
+        encoder,
+        "netkpi_icmp_packets_ignored",
+        "Received ICMP packets that matched no request in flight, by reason",
+        MetricType::Counter,
+    )?;
+    for (reason, n) in icmp.ignored() {
+        f.sample(&[("reason", reason)], n as f64)?;
+    }
+    Ok(())
+}
+
+/// The store writer's health and counters.
+fn encode_store(
+    encoder: &mut DescriptorEncoder,
+    store: &StoreStats,
+) -> Result<(), std::fmt::Error> {
+    let gauges = [
+        (
+            "netkpi_store_healthy",
+            "1 while the store accepts writes, 0 while writes fail and are retried",
+            if store.is_healthy() { 1.0 } else { 0.0 },
+        ),
+        (
+            "netkpi_store_pending_transitions",
+            "Transitions waiting to be written after a store error",
+            store.pending.load(Ordering::Relaxed) as f64,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        family(encoder, name, help, MetricType::Gauge)?.sample(&[], value)?;
+    }
+    let counters = [
+        (
+            "netkpi_store_write_errors",
+            "Failed store writes (each is retried)",
+            store.write_errors_total.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "netkpi_store_transitions_written",
+            "Transitions committed durably",
+            store.transitions_written_total.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "netkpi_store_commit_seconds",
+            "Time spent committing batches of transitions durably (divide by netkpi_store_commits_total for the mean latency)",
+            store.commit_seconds_total(),
+        ),
+        (
+            "netkpi_store_commits",
+            "Durable commits (each a batch of transitions and/or a heartbeat)",
+            store.commits_total.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "netkpi_store_lost_spans",
+            "Times the retry buffer overflowed and a span was recorded as unknown",
+            store.lost_spans_total.load(Ordering::Relaxed) as f64,
+        ),
+    ];
+    for (name, help, value) in counters {
+        family(encoder, name, help, MetricType::Counter)?.sample(&[], value)?;
+    }
+    Ok(())
+}

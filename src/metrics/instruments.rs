@@ -1,0 +1,123 @@
+//! The instruments the probing side writes as things happen: probe round
+//! durations and failures, traps received, reboots seen. A leaf: it depends
+//! on nothing but prometheus-client, so whatever records into it needs no
+//! other part of netkpi.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProberLabels {
+    pub prober: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeviceLabel {
+    pub device: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TrapLabels {
+    pub version: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProberReason {
+    pub prober: String,
+    pub reason: String,
+}
+
+/// Buckets for probe rounds: 1 ms to 30 s.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+pub struct Instruments {
+    pub poll_duration_seconds: Family<ProberLabels, Histogram>,
+    pub poll_errors_total: Family<ProberReason, Counter>,
+    pub traps_received_total: Family<TrapLabels, Counter>,
+    pub reboots_total: Family<DeviceLabel, Counter>,
+}
+
+impl Instruments {
+    /// Creates the instruments and registers them in `registry`.
+    pub fn register(registry: &mut Registry) -> Instruments {
+        let poll_duration_seconds = Family::<ProberLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(DURATION_BUCKETS)
+        });
+        registry.register(
+            "netkpi_poll_duration_seconds",
+            "Wall time of one probe round",
+            poll_duration_seconds.clone(),
+        );
+        let poll_errors_total = Family::<ProberReason, Counter>::default();
+        registry.register(
+            "netkpi_poll_errors",
+            "Probe rounds that failed, by reason",
+            poll_errors_total.clone(),
+        );
+        let traps_received_total = Family::<TrapLabels, Counter>::default();
+        registry.register(
+            "netkpi_traps_received",
+            "Traps and informs accepted, by SNMP version and kind (link_down, link_up, cold_start, ups_on_battery, other, ...)",
+            traps_received_total.clone(),
+        );
+        let reboots_total = Family::<DeviceLabel, Counter>::default();
+        registry.register(
+            "netkpi_device_reboots",
+            "Reboots seen over SNMP (sysUpTime went back) since netkpi started",
+            reboots_total.clone(),
+        );
+        Instruments {
+            poll_duration_seconds,
+            poll_errors_total,
+            traps_received_total,
+            reboots_total,
+        }
+    }
+
+    pub fn count_reboot(&self, device: &str) {
+        self.reboots_total
+            .get_or_create(&DeviceLabel {
+                device: device.to_string(),
+            })
+            .inc();
+    }
+
+    /// A trap or inform accepted: its SNMP version and kind, as named by
+    /// the trap receiver.
+    pub fn count_trap(&self, version: &str, kind: &str) {
+        self.traps_received_total
+            .get_or_create(&TrapLabels {
+                version: version.to_string(),
+                kind: kind.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn observe_poll(&self, prober: &str, seconds: f64, failure: Option<&str>) {
+        self.poll_duration_seconds
+            .get_or_create(&ProberLabels {
+                prober: prober.to_string(),
+            })
+            .observe(seconds);
+        if let Some(reason) = failure {
+            self.poll_errors_total
+                .get_or_create(&ProberReason {
+                    prober: prober.to_string(),
+                    reason: reason.to_string(),
+                })
+                .inc();
+        }
+    }
+}
+
+impl std::fmt::Debug for Instruments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instruments").finish_non_exhaustive()
+    }
+}

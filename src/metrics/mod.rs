@@ -1,0 +1,257 @@
+//! Every metric netkpi exports, registered in one place.
+//!
+//! * [`instruments`]: what the probing side records as it happens (probe
+//!   round durations and failures, traps, reboots); a leaf module.
+//! * [`collector`]: the series that mirror a state, rendered at scrape time
+//!   from the live view and the inventory in force.
+//!
+//! [`Metrics`] is the registry holding both; it derefs to its
+//! [`Instruments`], which is all a writer needs.
+
+pub mod collector;
+pub mod instruments;
+
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+pub use collector::Sources;
+pub use instruments::{DeviceLabel, Instruments, ProberLabels, ProberReason, TrapLabels};
+
+pub struct Metrics {
+    registry: Registry,
+    instruments: Instruments,
+    /// Filled in once the daemon's parts exist; read at scrape time.
+    sources: Arc<OnceLock<Sources>>,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let instruments = Instruments::register(&mut registry);
+        registry.register(
+            "netkpi_build",
+            "Version of the running netkpi",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        let sources: Arc<OnceLock<Sources>> = Arc::new(OnceLock::new());
+        registry.register_collector(Box::new(collector::Snapshot {
+            sources: sources.clone(),
+        }));
+        Metrics {
+            registry,
+            instruments,
+            sources,
+        }
+    }
+
+    /// Connects the scrape-time sources; the first call wins.
+    pub fn attach(&self, sources: Sources) {
+        let _ = self.sources.set(sources);
+    }
+
+    /// Prometheus text format 0.0.4, what a plain scrape (and promtool) reads.
+    pub fn encode_prometheus(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// OpenMetrics text, for scrapers that ask for it in `Accept`.
+    pub fn encode_openmetrics(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Deref for Metrics {
+    type Target = Instruments;
+
+    fn deref(&self) -> &Instruments {
+        &self.instruments
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::inventory::Inventory;
+    use crate::live::{ByTarget, Live, ProbeStatus};
+    use crate::model::{State, TargetKind, Transition};
+    use crate::store::StoreStats;
+    use crate::tally::{Tallies, Tally};
+
+    const CONFIG: &str = r#"
+[defaults]
+icmp = { interval = "10s", timeout = "1s", count = 3, down_after = 2, up_after = 2 }
+
+[[device]]
+name = "core-r1"
+role = "router"
+address = "127.0.10.1"
+icmp = {}
+
+[[device]]
+name = "acc-001"
+role = "access_egress"
+address = "127.0.20.1"
+parent = "core-r1"
+icmp = {}
+
+[[line]]
+id = "L-001"
+unit = "Finance Bureau"
+carrier = "Carrier A"
+device = "acc-001"
+
+[[line]]
+id = "L-002"
+unit = "Tax Office"
+carrier = "Carrier B"
+device = "acc-001"
+"#;
+
+    /// core-r1 up, acc-001 down, L-001 degraded, L-002 unknown (no entry),
+    /// and a line no longer configured with a tally.
+    fn scrape() -> String {
+        let config = crate::config::load_str(std::path::Path::new("t.toml"), CONFIG).unwrap();
+        let inventory = Arc::new(Inventory::new(&config));
+        let at = Timestamp::from_second(1_780_000_000).unwrap();
+        let entry = |kind, target: &str, state| Transition {
+            target: target.into(),
+            kind,
+            at,
+            state,
+            cause: None,
+        };
+        let latest = [
+            entry(TargetKind::Device, "core-r1", State::Up),
+            entry(TargetKind::Device, "acc-001", State::Down),
+            entry(TargetKind::Line, "L-001", State::Degraded),
+            entry(TargetKind::Line, "gone", State::Up),
+        ];
+        let mut tallies = Tallies::new();
+        for (kind, name) in [(TargetKind::Device, "core-r1"), (TargetKind::Line, "gone")] {
+            tallies.insert(
+                (kind, name.into()),
+                Tally {
+                    state: State::Up,
+                    until: at,
+                    ms: [1_500, 0, 250, 0, 0],
+                },
+            );
+        }
+        let live = Arc::new(Live::new(inventory, &latest, &tallies));
+        let mut ratios = ByTarget::default();
+        ratios.insert(
+            TargetKind::Line,
+            "L-001".into(),
+            [None, Some(0.25), Some(0.75)],
+        );
+        live.set_availability(ratios);
+        live.record_probe(
+            "core-r1",
+            ProbeStatus {
+                at: Some(at),
+                duration_seconds: Some(0.5),
+                rtt_seconds: Some(0.001),
+                loss_ratio: Some(0.0),
+                failure: None,
+            },
+        );
+        let metrics = Metrics::new();
+        metrics.observe_poll("icmp", 0.2, Some("timeout"));
+        metrics.attach(Sources {
+            live,
+            icmp: None,
+            store: Arc::new(StoreStats::default()),
+            traps: Arc::new(OnceLock::new()),
+        });
+        metrics.encode_prometheus()
+    }
+
+    #[test]
+    fn state_derived_families_follow_the_live_view_and_the_inventory() {
+        let text = scrape();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        for want in [
+            r#"netkpi_device_up{device="core-r1",role="router",site=""} 1.0"#,
+            r#"netkpi_device_up{device="acc-001",role="access_egress",site=""} 0.0"#,
+            r#"netkpi_line_up{line="L-001",unit="Finance Bureau",carrier="Carrier A"} 1.0"#,
+            "netkpi_units_connected_ratio 0.5",
+            r#"netkpi_state_seconds_total{target="core-r1",kind="device",state="up"} 1.5"#,
+            r#"netkpi_state_seconds_total{target="core-r1",kind="device",state="down"} 0.25"#,
+            r#"netkpi_availability_ratio{target="L-001",kind="line",window="30d"} 0.25"#,
+            r#"netkpi_availability_ratio{target="L-001",kind="line",window="ytd"} 0.75"#,
+            r#"netkpi_icmp_rtt_seconds{device="core-r1"} 0.001"#,
+            r#"netkpi_poll_last_duration_seconds{device="core-r1",prober="icmp"} 0.5"#,
+            r#"netkpi_devices_monitored{role="router"} 1.0"#,
+            "netkpi_lines_configured 2.0",
+            r#"netkpi_poll_errors_total{prober="icmp",reason="timeout"} 1"#,
+            "netkpi_store_healthy 1.0",
+        ] {
+            assert!(lines.contains(&want), "{want} missing from\n{text}");
+        }
+        // Unknown is absent, not a guess; a target no longer configured is gone.
+        for absent in [r#"line="L-002""#, r#"target="gone""#, r#"window="1d""#] {
+            assert!(
+                !lines.iter().any(|l| l.contains(absent)),
+                "{absent} in\n{text}"
+            );
+        }
+        // The instruments first, then the build info, then the collector's
+        // families in their fixed order.
+        let order: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        let at = |name: &str| order.iter().position(|n| *n == name).unwrap();
+        let sequence = [
+            "netkpi_poll_duration_seconds",
+            "netkpi_poll_errors_total",
+            "netkpi_build_info",
+            "netkpi_device_up",
+            "netkpi_line_up",
+            "netkpi_units_connected_ratio",
+            "netkpi_state_seconds_total",
+            "netkpi_availability_ratio",
+            "netkpi_icmp_rtt_seconds",
+            "netkpi_devices_monitored",
+            "netkpi_lines_planned",
+            "netkpi_poll_last_duration_seconds",
+            "netkpi_store_healthy",
+            "netkpi_store_lost_spans_total",
+        ];
+        for pair in sequence.windows(2) {
+            assert!(at(pair[0]) < at(pair[1]), "{pair:?} in {order:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_state_derived_before_the_sources_are_attached() {
+        let metrics = Metrics::new();
+        let text = metrics.encode_prometheus();
+        assert!(text.contains("netkpi_build_info"), "{text}");
+        assert!(!text.contains("netkpi_device_up"), "{text}");
+        assert!(!text.contains("netkpi_store_healthy"), "{text}");
+    }
+}
