@@ -24,12 +24,12 @@ use crate::loader::{self, Loaded, ProfileSet};
 use crate::metrics::{Metrics, Sources};
 use crate::model::Transition;
 use crate::probes::icmp::IcmpPinger;
-use crate::probes::resolve::Resolver;
+use crate::probes::icmp::IcmpProbe;
 use crate::probes::snmp::client::Snmp2Client;
 use crate::probes::snmp::poller::{SnmpPlan, SnmpPoller};
 use crate::probes::snmp::traps::routes::{route_traps, TrapRoutes};
 use crate::probes::snmp::traps::{TrapConfig, TrapReceiver};
-use crate::scheduler::{IcmpProbe, Sink, SnmpProbe};
+use crate::scheduler::Sink;
 use crate::store::{Counting, Store, StoreStats, WriterOptions};
 use crate::tally::Tallies;
 
@@ -122,12 +122,7 @@ impl Probing {
             };
             if let (Some(settings), Some(pinger)) = (device.icmp.clone(), &self.pinger) {
                 let interval = settings.interval;
-                let probe = IcmpProbe {
-                    device: device.name.clone(),
-                    settings,
-                    pinger: pinger.clone(),
-                    resolver: Resolver::new(device.address.clone()),
-                };
+                let probe = IcmpProbe::new(device.address.clone(), settings, pinger.clone());
                 sink.clone()
                     .spawn(probe, interval, None, &self.tasks, self.current.clone());
             }
@@ -140,16 +135,12 @@ impl Probing {
                     .entry(snmp.profiles.as_slice())
                     .or_insert_with(|| Arc::new(SnmpPlan::new(profiles.select(&snmp.profiles))))
                     .clone();
-                let probe = SnmpProbe {
-                    device: device.name.clone(),
-                    poller: SnmpPoller::new(
-                        device.name.clone(),
-                        device.address.clone(),
-                        snmp.clone(),
-                        plan,
-                        self.snmp.clone(),
-                    ),
-                };
+                let probe = SnmpPoller::new(
+                    device.address.clone(),
+                    snmp.clone(),
+                    plan,
+                    self.snmp.clone(),
+                );
                 sink.spawn(
                     probe,
                     snmp.interval,

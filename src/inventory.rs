@@ -2,9 +2,11 @@
 //! the maintenance windows that apply to each target.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::config::{Config, Device, Line, Planned};
 use crate::model::{Span, TargetKind};
+use crate::probes::Prober;
 
 #[derive(Debug)]
 pub struct Inventory {
@@ -132,5 +134,27 @@ impl Inventory {
             .iter()
             .map(|d| (TargetKind::Device, d.name.as_str()))
             .chain(self.lines.iter().map(|l| (TargetKind::Line, l.id.as_str())))
+    }
+}
+
+/// How a prober times its rounds on one device.
+pub struct Timing {
+    pub interval: Duration,
+    /// The longest one round may take.
+    pub round_max: Duration,
+}
+
+/// The one place that maps a prober to its settings on a device (a new
+/// prober adds its arm here); `None` when the prober is not enabled there.
+pub fn timing(device: &Device, prober: Prober) -> Option<Timing> {
+    match prober {
+        Prober::Icmp => device.icmp.as_ref().map(|s| Timing {
+            interval: s.interval,
+            round_max: s.timeout,
+        }),
+        Prober::Snmp => device.snmp.as_ref().map(|s| Timing {
+            interval: s.interval,
+            round_max: s.timeout * (s.retries + 1),
+        }),
     }
 }

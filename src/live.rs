@@ -10,8 +10,8 @@ use jiff::Timestamp;
 
 use crate::inventory::Inventory;
 use crate::model::{State, TargetKind, Transition};
-use crate::probes::snmp::profile::Sample;
 use crate::probes::snmp::traps::TrapEvent;
+use crate::probes::{Prober, Readings};
 use crate::tally::{Tallies, Tally};
 
 /// Seconds spent in each state, indexed like [`State::ALL`].
@@ -28,17 +28,15 @@ pub struct TargetStatus {
     tally: Option<Tally>,
 }
 
-/// The latest SNMP poll of a device: what its profiles read, or why it
-/// failed (then no samples: a value that could not be read is absent, not
-/// repeated from an older poll).
+/// The latest round of one prober on one device: when, how long it took,
+/// why it failed, and what it read.
 #[derive(Clone, Debug, Default)]
-pub struct SnmpStatus {
+pub struct RoundStatus {
     pub at: Option<Timestamp>,
-    /// Wall time of the poll: which device is slow.
+    /// Wall time of the round: which device is slow.
     pub duration_seconds: Option<f64>,
     pub failure: Option<&'static str>,
-    /// Exactly as long as it needs to be: every device's are kept.
-    pub samples: Arc<[Sample]>,
+    pub readings: Readings,
 }
 
 /// A received trap as the API shows it.
@@ -57,17 +55,6 @@ pub struct TrapRecord {
 
 /// How many received traps the API keeps (the counters count all of them).
 const RECENT_TRAPS: usize = 500;
-
-/// The latest ICMP round of a device.
-#[derive(Clone, Debug, Default)]
-pub struct ProbeStatus {
-    pub at: Option<Timestamp>,
-    /// Wall time of the round.
-    pub duration_seconds: Option<f64>,
-    pub rtt_seconds: Option<f64>,
-    pub loss_ratio: Option<f64>,
-    pub failure: Option<&'static str>,
-}
 
 /// A map keyed by target that is looked up by `(kind, &str)` without
 /// allocating (it sits on the scrape path, once per target).
@@ -114,8 +101,8 @@ pub type WindowRatios = [Option<f64>; 3];
 #[derive(Debug, Default)]
 struct Inner {
     targets: ByTarget<TargetStatus>,
-    probes: HashMap<String, ProbeStatus>,
-    snmp: HashMap<String, SnmpStatus>,
+    /// By prober (its index in [`Prober::ALL`]), then device.
+    rounds: [HashMap<String, RoundStatus>; Prober::ALL.len()],
     traps: std::collections::VecDeque<TrapRecord>,
     availability: ByTarget<WindowRatios>,
 }
@@ -207,14 +194,9 @@ impl Live {
         previous
     }
 
-    pub fn record_probe(&self, device: &str, status: ProbeStatus) {
+    pub fn record_round(&self, device: &str, prober: Prober, status: RoundStatus) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        inner.probes.insert(device.to_string(), status);
-    }
-
-    pub fn record_snmp(&self, device: &str, status: SnmpStatus) {
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        inner.snmp.insert(device.to_string(), status);
+        inner.rounds[prober.index()].insert(device.to_string(), status);
     }
 
     pub fn record_trap(&self, device: Option<String>, event: &TrapEvent) {
@@ -245,14 +227,13 @@ impl Live {
         inner.traps.iter().rev().cloned().collect()
     }
 
-    pub fn snmp(&self, device: &str) -> SnmpStatus {
+    /// The latest round of `prober` on `device` (all `None` before the first).
+    pub fn round(&self, device: &str, prober: Prober) -> RoundStatus {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner.snmp.get(device).cloned().unwrap_or_default()
-    }
-
-    pub fn probe(&self, device: &str) -> ProbeStatus {
-        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner.probes.get(device).cloned().unwrap_or_default()
+        inner.rounds[prober.index()]
+            .get(device)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The committed status of a target; `None` when the ledger has no entry yet.

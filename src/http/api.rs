@@ -22,8 +22,10 @@ use serde::Serialize;
 use super::{AppState, Shared};
 use crate::availability::{self, TargetFigures};
 use crate::config::{Device, Line};
+use crate::inventory::timing;
 use crate::live::{Live, TrapRecord};
 use crate::model::{format_time, TargetKind};
+use crate::probes::Prober;
 use crate::store::Store;
 
 /// `GET /healthz` while everything works: `{"status": "ok"}`.
@@ -160,22 +162,20 @@ impl DeviceEntry {
     pub fn new(d: &Device, live: &Live, now: Timestamp, tz: &TimeZone) -> DeviceEntry {
         let (state, since) = live.displayed_state(TargetKind::Device, &d.name, now);
         let status = live.status(TargetKind::Device, &d.name);
-        let probe = live.probe(&d.name);
+        let probe = live.round(&d.name, Prober::Icmp);
         let snmp = d.snmp.as_ref().map(|_| {
-            let status = live.snmp(&d.name);
+            let status = live.round(&d.name, Prober::Snmp);
             SnmpEntry {
                 last_poll_at: opt_time(status.at, tz),
                 last_failure: status.failure,
-                samples: status.samples.len(),
+                samples: status.readings.samples.len(),
             }
         });
-        let mut probers = Vec::new();
-        if d.icmp.is_some() {
-            probers.push("icmp");
-        }
-        if d.snmp.is_some() {
-            probers.push("snmp");
-        }
+        let probers = Prober::ALL
+            .into_iter()
+            .filter(|&p| timing(d, p).is_some())
+            .map(Prober::as_str)
+            .collect();
         DeviceEntry {
             name: d.name.clone(),
             role: d.role.as_str(),
@@ -185,8 +185,8 @@ impl DeviceEntry {
             state: state.as_str(),
             since: opt_time(since, tz),
             cause: status.and_then(|s| s.cause),
-            rtt_seconds: probe.rtt_seconds,
-            loss_ratio: probe.loss_ratio,
+            rtt_seconds: probe.readings.rtt_seconds,
+            loss_ratio: probe.readings.loss_ratio,
             last_probe_at: opt_time(probe.at, tz),
             last_failure: probe.failure,
             probers,

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{builtin, Device, Line};
-use crate::inventory::Inventory;
+use crate::inventory::{timing, Inventory};
 use crate::model::{Mark, State, TargetKind, Transition};
 pub use crate::probes::Observation;
 use crate::probes::Prober;
@@ -87,27 +87,6 @@ impl DeviceLedger {
             interfaces_at: None,
             watched_since: at,
         }
-    }
-}
-
-/// How a prober times its rounds on one device: the one list of probers
-/// the ledger knows. `None` when the prober is not enabled on the device.
-struct Timing {
-    interval: Duration,
-    /// The longest one round may take.
-    round_max: Duration,
-}
-
-fn timing(device: &Device, prober: Prober) -> Option<Timing> {
-    match prober {
-        Prober::Icmp => device.icmp.as_ref().map(|s| Timing {
-            interval: s.interval,
-            round_max: s.timeout,
-        }),
-        Prober::Snmp => device.snmp.as_ref().map(|s| Timing {
-            interval: s.interval,
-            round_max: s.timeout * (s.retries + 1),
-        }),
     }
 }
 

@@ -17,12 +17,14 @@ use prometheus_client::metrics::MetricType;
 
 use crate::availability::WINDOWS;
 use crate::config::Role;
+use crate::inventory::timing;
 use crate::inventory::Inventory;
-use crate::live::{Live, SnmpStatus};
+use crate::live::{Live, RoundStatus};
 use crate::model::{State, TargetKind};
 use crate::probes::icmp::IcmpPinger;
 use crate::probes::snmp::profile::{Sample, SampleKind};
 use crate::probes::snmp::traps::TrapStats;
+use crate::probes::Prober;
 use crate::store::StoreStats;
 
 /// The components whose state is exported at scrape time.
@@ -79,15 +81,15 @@ fn encode_profile_samples(
     live: &Live,
     inventory: &Inventory,
 ) -> Result<(), std::fmt::Error> {
-    let polled: Vec<(&str, SnmpStatus)> = inventory
+    let polled: Vec<(&str, RoundStatus)> = inventory
         .devices
         .iter()
         .filter(|d| d.snmp.is_some())
-        .map(|d| (d.name.as_str(), live.snmp(&d.name)))
+        .map(|d| (d.name.as_str(), live.round(&d.name, Prober::Snmp)))
         .collect();
     let mut families: BTreeMap<&str, SampleFamily> = BTreeMap::new();
     for (device, status) in &polled {
-        for sample in status.samples.iter() {
+        for sample in status.readings.samples.iter() {
             families
                 .entry(sample.name())
                 .or_insert((sample.kind(), sample.help(), Vec::new()))
@@ -276,7 +278,7 @@ fn encode_icmp_rounds(
         .devices
         .iter()
         .filter(|d| d.icmp.is_some())
-        .map(|d| (d.name.as_str(), live.probe(&d.name)))
+        .map(|d| (d.name.as_str(), live.round(&d.name, Prober::Icmp).readings))
         .collect();
     let mut f = family(
         encoder,
@@ -363,17 +365,12 @@ fn encode_poll_last_duration(
         MetricType::Gauge,
     )?;
     for d in &inventory.devices {
-        let icmp = d
-            .icmp
-            .as_ref()
-            .and_then(|_| live.probe(&d.name).duration_seconds);
-        let snmp = d
-            .snmp
-            .as_ref()
-            .and_then(|_| live.snmp(&d.name).duration_seconds);
-        for (prober, seconds) in [("icmp", icmp), ("snmp", snmp)] {
-            if let Some(v) = seconds {
-                f.sample(&[("device", d.name.as_str()), ("prober", prober)], v)?;
+        for prober in Prober::ALL.into_iter().filter(|&p| timing(d, p).is_some()) {
+            if let Some(v) = live.round(&d.name, prober).duration_seconds {
+                f.sample(
+                    &[("device", d.name.as_str()), ("prober", prober.as_str())],
+                    v,
+                )?;
             }
         }
     }

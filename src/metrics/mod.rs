@@ -94,8 +94,9 @@ mod tests {
 
     use super::*;
     use crate::inventory::Inventory;
-    use crate::live::{ByTarget, Live, ProbeStatus};
+    use crate::live::{ByTarget, Live, RoundStatus};
     use crate::model::{State, TargetKind, Transition};
+    use crate::probes::{Prober, Readings};
     use crate::store::StoreStats;
     use crate::tally::{Tallies, Tally};
 
@@ -167,14 +168,18 @@ device = "acc-001"
             [None, Some(0.25), Some(0.75)],
         );
         live.set_availability(ratios);
-        live.record_probe(
+        live.record_round(
             "core-r1",
-            ProbeStatus {
+            Prober::Icmp,
+            RoundStatus {
                 at: Some(at),
                 duration_seconds: Some(0.5),
-                rtt_seconds: Some(0.001),
-                loss_ratio: Some(0.0),
                 failure: None,
+                readings: Readings {
+                    rtt_seconds: Some(0.001),
+                    loss_ratio: Some(0.0),
+                    ..Readings::default()
+                },
             },
         );
         let metrics = Metrics::new();

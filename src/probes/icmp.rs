@@ -15,6 +15,9 @@
 //!   and every ignored packet is counted by reason in [`IcmpStats`].
 
 pub mod packet;
+mod probe;
+
+pub use probe::IcmpProbe;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;

@@ -10,8 +10,12 @@ pub mod snmp;
 
 pub use icmp::{IcmpError, IcmpPinger, IcmpRound, IcmpStats};
 
+use std::future::Future;
+use std::sync::Arc;
+
 use jiff::Timestamp;
 
+use crate::probes::snmp::profile::Sample;
 use crate::state::RoundClass;
 
 /// How netkpi asks a device: a closed set. A new prober is a variant here,
@@ -70,6 +74,40 @@ impl Round {
             interfaces: None,
         }
     }
+}
+
+/// What a round read besides its verdict: published for metrics and the
+/// API, never part of the ledger.
+#[derive(Clone, Debug, Default)]
+pub struct Readings {
+    /// Average round-trip time of the answers (ICMP).
+    pub rtt_seconds: Option<f64>,
+    /// Share of requests without an answer (ICMP).
+    pub loss_ratio: Option<f64>,
+    /// The values the device's profiles read (SNMP); empty when the round
+    /// failed: a value that could not be read is absent, not repeated.
+    pub samples: Arc<[Sample]>,
+    /// The device restarted since the previous round (its uptime went back).
+    pub rebooted: bool,
+}
+
+/// One round as a prober took it.
+#[derive(Clone, Debug)]
+pub struct Taken {
+    /// The verdict, as the ledger weighs it.
+    pub round: Round,
+    /// Why it failed, as the `reason` label of `netkpi_poll_errors_total`.
+    pub failure: Option<&'static str>,
+    pub readings: Readings,
+}
+
+/// How a prober takes one round on one device. Everything else (the
+/// schedule, timing, counting, publishing, sending to the ledger) is the
+/// same for every prober and lives once, in the scheduler.
+pub trait Probe: Send + 'static {
+    const PROBER: Prober;
+
+    fn take(&mut self) -> impl Future<Output = Taken> + Send;
 }
 
 /// One prober's round of one device, as the ledger receives it.

@@ -11,6 +11,7 @@ use super::{Oid, SnmpFailure, Value, Varbind};
 use crate::config::SnmpSettings;
 use crate::loader;
 use crate::probes::resolve::Resolver;
+use crate::probes::{Probe, Prober, Readings, Taken};
 
 /// What the devices with one profile list poll: computed once per distinct
 /// list and shared, not once per device.
@@ -283,7 +284,6 @@ impl Polled {
 /// One device's SNMP polling state: between polls it holds only its
 /// resolver and the packed lookup cache.
 pub struct SnmpPoller<C> {
-    device: String,
     address: String,
     settings: SnmpSettings,
     /// Shared by every device with the same profile list.
@@ -295,7 +295,6 @@ pub struct SnmpPoller<C> {
 
 impl<C: SnmpClient> SnmpPoller<C> {
     pub fn new(
-        device: String,
         address: String,
         settings: SnmpSettings,
         plan: Arc<SnmpPlan>,
@@ -303,7 +302,6 @@ impl<C: SnmpClient> SnmpPoller<C> {
     ) -> SnmpPoller<C> {
         let resolver = Resolver::new(address.clone());
         SnmpPoller {
-            device,
             address,
             settings,
             plan,
@@ -353,9 +351,6 @@ impl<C: SnmpClient> SnmpPoller<C> {
             .as_ref()
             .and_then(|c| Some(uptime? < c.uptime?))
             .unwrap_or(false);
-        if rebooted {
-            tracing::info!(device = %self.device, "device rebooted (sysUpTime went back)");
-        }
         if refresh {
             self.lookups = Some(LookupCache::keep(&varbinds, &plan.lookups, uptime));
         } else if rebooted && !plan.lookups.is_empty() {
@@ -387,9 +382,189 @@ impl<C: SnmpClient> SnmpPoller<C> {
     }
 }
 
+impl<C: SnmpClient> Probe for SnmpPoller<C> {
+    const PROBER: Prober = Prober::Snmp;
+
+    async fn take(&mut self) -> Taken {
+        let polled = self.poll().await;
+        Taken {
+            round: super::classify(polled.failure, polled.interfaces()),
+            failure: polled.failure.map(|f| f.as_str()),
+            readings: Readings {
+                samples: polled.samples.into(),
+                rebooted: polled.rebooted,
+                ..Readings::default()
+            },
+        }
+    }
+}
+
+/// A fake agent for the tests of the poller and of the scheduler that runs
+/// it.
+#[cfg(test)]
+pub(crate) mod fake {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::inventory::Inventory;
+
+    /// An SNMP agent answering from a real device's recording (a Cisco
+    /// Catalyst 3560), whose silence and sysUpTime a test controls.
+    pub(crate) struct FakeAgent {
+        recording: Mutex<Vec<Varbind>>,
+        pub silent: AtomicBool,
+        pub polls: AtomicU32,
+    }
+
+    impl FakeAgent {
+        pub fn new() -> Arc<FakeAgent> {
+            let text = std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/snmprec/cisco-c3560.snmprec"
+            ))
+            .expect("the recording");
+            let recording = crate::probes::snmp::snmprec::parse(&text).expect("a valid recording");
+            Arc::new(FakeAgent {
+                recording: Mutex::new(recording),
+                silent: AtomicBool::new(false),
+                polls: AtomicU32::new(0),
+            })
+        }
+
+        pub fn set_uptime(&self, ticks: u32) {
+            let mut rec = self.recording.lock().unwrap();
+            for vb in rec.iter_mut() {
+                if vb.oid.arcs() == crate::loader::SYS_UPTIME {
+                    vb.value = Value::TimeTicks(ticks);
+                }
+            }
+        }
+    }
+
+    impl SnmpClient for FakeAgent {
+        async fn poll(&self, _: &Agent, requests: &[Request]) -> Result<Vec<Varbind>, SnmpError> {
+            self.polls.fetch_add(1, Ordering::Relaxed);
+            if self.silent.load(Ordering::Relaxed) {
+                return Err(SnmpError {
+                    kind: SnmpFailure::Timeout,
+                    detail: "no answer".into(),
+                });
+            }
+            let rec = self.recording.lock().unwrap();
+            Ok(crate::probes::snmp::profile::golden::answer(&rec, requests))
+        }
+    }
+
+    const CONFIG: &str = r#"
+[[device]]
+name = "sw1"
+role = "core_switch"
+address = "127.0.0.1"
+snmp = { interval = "1h", profiles = ["if_mib"] }
+"#;
+
+    /// A poller of device "sw1" (if_mib) through `agent`, and its inventory.
+    pub(crate) fn poller(agent: &Arc<FakeAgent>) -> (SnmpPoller<FakeAgent>, Arc<Inventory>) {
+        let config = crate::config::load_str(std::path::Path::new("t.toml"), CONFIG).unwrap();
+        let inventory = Arc::new(Inventory::new(&config));
+        let device = &inventory.devices[0];
+        let settings = device.snmp.clone().unwrap();
+        let profiles = crate::probes::snmp::profile::builtin()
+            .into_iter()
+            .filter(|p| p.name == "if_mib")
+            .map(Arc::new)
+            .collect();
+        let poller = SnmpPoller::new(
+            device.address.clone(),
+            settings,
+            Arc::new(SnmpPlan::new(profiles)),
+            agent.clone(),
+        );
+        (poller, inventory)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::fake::{poller, FakeAgent};
     use super::*;
+    use crate::state::RoundClass;
+
+    #[tokio::test]
+    async fn an_snmp_round_classifies_itself_and_reads_the_interfaces() {
+        let agent = FakeAgent::new();
+        let (mut probe, _) = poller(&agent);
+        let Taken {
+            round,
+            failure,
+            readings,
+        } = probe.take().await;
+        assert_eq!(
+            (round.class, round.cause.as_deref(), failure),
+            (RoundClass::Good, None, None)
+        );
+        let interfaces = round.interfaces.expect("if_mib read the interfaces");
+        // As recorded: ifName.1 "Vl1" with ifOperStatus.1 down(2), ifName.2
+        // "Vl2" with ifOperStatus.2 up(1).
+        assert!(
+            interfaces.contains(&("Vl1".to_string(), false)),
+            "{interfaces:?}"
+        );
+        assert!(
+            interfaces.contains(&("Vl2".to_string(), true)),
+            "{interfaces:?}"
+        );
+        assert!(!readings.samples.is_empty());
+
+        agent.silent.store(true, Ordering::Relaxed);
+        let Taken {
+            round,
+            failure,
+            readings,
+        } = probe.take().await;
+        assert_eq!(
+            (round.class, round.cause.as_deref(), failure),
+            (RoundClass::Failed, Some("snmp:timeout"), Some("timeout"))
+        );
+        assert_eq!(
+            round.interfaces, None,
+            "a failed poll says nothing of the interfaces"
+        );
+        assert!(readings.samples.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_reboot_rereads_the_lookups_at_once() {
+        let agent = FakeAgent::new();
+        let (mut probe, _) = poller(&agent);
+        agent.set_uptime(500_000);
+        let first = probe.poll().await;
+        let second = probe.poll().await;
+        assert!(!first.rebooted && !second.rebooted);
+        assert_eq!(
+            agent.polls.load(Ordering::Relaxed),
+            2,
+            "one request set per poll"
+        );
+        let names = |p: &Polled| p.interfaces();
+        assert_eq!(
+            names(&first),
+            names(&second),
+            "lookups restored from the cache"
+        );
+        agent.set_uptime(100);
+        let third = probe.poll().await;
+        assert!(third.rebooted);
+        assert_eq!(
+            agent.polls.load(Ordering::Relaxed),
+            4,
+            "the lookups read again after the reboot"
+        );
+        assert_eq!(names(&third), names(&first));
+    }
 
     #[test]
     fn the_lookup_cache_gives_back_the_lookup_varbinds_it_kept() {
