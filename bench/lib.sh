@@ -11,8 +11,15 @@ ticks() { sed 's/^.*) //' "$1/stat" | awk '{ print $12 + $13 }'; }
 state() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $1 }'; }
 # A field of /proc/PID/status in kB: status_kb PID VmRSS
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-# A sample's value from a scrape: metric NAME{LABELS} FILE
-metric() { awk -v m="$1" '$1 == m { v = $2 } END { printf "%d\n", v }' "$2"; }
+# A sample's value from a scrape: metric NAME{LABELS} FILE. A sample that is
+# not there fails (status 1, naming it; under `set -e` the caller stops),
+# never reads as 0: a renamed metric must not make a flattering ratio.
+metric() {
+    awk -v m="$1" '$1 == m { v = $2; n++ } END { if (!n) exit 1; printf "%d\n", v }' "$2" || {
+        echo "$0: no sample $1 in $2 (metric renamed, or not exported?)" >&2
+        return 1
+    }
+}
 # Sleeps until T seconds after netkpi was started.
 sleep_until() {
     sleep "$(awk -v t0="$t0" -v t="$1" -v now="$(now)" 'BEGIN { s = t0 + t - now; printf "%.3f", (s > 0 ? s : 0) }')"

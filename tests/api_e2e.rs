@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    listen, sample, state_of, write_lab_config, Daemon, NetNs, DEVICES, LINES, TIMEOUT_S,
+    figures, listen, q, sample, secs, state_of, write_lab_config, Daemon, NetNs, DEVICES,
+    INTERVAL_S, LINES, TIMEOUT_S,
 };
 use jiff::Timestamp;
 use serde_json::Value;
@@ -95,7 +96,9 @@ fn metrics_scrape_is_promtool_clean_and_has_every_family() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_lab_config(dir.path(), "data");
 
+    let before_start = std::time::Instant::now();
     let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run.log"));
+    let healthy = std::time::Instant::now();
     wait_all_up(&daemon);
     let m = daemon.metrics();
     assert_eq!(must(&m, "netkpi_units_connected_ratio", &[]), 1.0, "{m}");
@@ -146,6 +149,10 @@ fn metrics_scrape_is_promtool_clean_and_has_every_family() {
     );
     promtool_check(&plain.body);
     let m = plain.body;
+    let (run_max, run_min) = (
+        before_start.elapsed().as_secs_f64(),
+        healthy.elapsed().as_secs_f64(),
+    );
 
     // Every published family that applies to an ICMP-only daemon.
     assert_eq!(must(&m, "netkpi_units_connected_ratio", &[]), 1.0, "{m}");
@@ -182,13 +189,37 @@ fn metrics_scrape_is_promtool_clean_and_has_every_family() {
             &[("target", target), ("kind", kind), ("state", "up")],
         );
         assert!(up > 1.0, "{target} has been up for a while: {up}");
-        for state in ["degraded", "down", "unknown", "maintenance"] {
+        let seconds_in = |state: &str| {
             must(
                 &m,
                 "netkpi_state_seconds_total",
                 &[("target", target), ("kind", kind), ("state", state)],
-            );
+            )
+        };
+        let (degraded, down, unknown, maintenance) = (
+            seconds_in("degraded"),
+            seconds_in("down"),
+            seconds_in("unknown"),
+            seconds_in("maintenance"),
+        );
+        assert_eq!(degraded, 0.0, "{target}: no loss in this test");
+        assert_eq!(maintenance, 0.0, "{target}: no window configured");
+        if target == "acc-002" || target == "L-002" {
+            assert!(down > 0.0, "{target} was down for a while: {down}");
+        } else {
+            assert_eq!(down, 0.0, "{target} was never down");
         }
+        // Unknown only from the start to the first answered round.
+        assert!(
+            (0.0..INTERVAL_S + TIMEOUT_S).contains(&unknown),
+            "{target}: {unknown} s unknown"
+        );
+        // The states cover the daemon's life so far, no more.
+        let total = up + degraded + down + unknown + maintenance;
+        assert!(
+            run_min - 0.5 <= total && total <= run_max,
+            "{target}: {total} s in all states, the daemon has run {run_min}..{run_max} s"
+        );
         // Recomputed within seconds of each change: the outage of acc-002
         // (and so of L-002) shows, everything else was up all along.
         for window in ["1d", "30d", "ytd"] {
@@ -325,6 +356,62 @@ table inet lossy {{
     ));
 }
 
+/// Times in the API have millisecond resolution.
+const MS: f64 = 0.0011;
+
+fn seconds(from: Timestamp, to: Timestamp) -> f64 {
+    to.duration_since(from).as_secs_f64()
+}
+
+/// One target's figures (README "What the figures mean") agree with each
+/// other and with the period `from`..`to`: every span is non-negative, the
+/// five states add up to the period, availability and coverage are the
+/// ratios they are defined as, the longest outage is part of the down time.
+fn check_figures(t: &Value, from: Timestamp, to: Timestamp) {
+    let (up, degraded, down, unknown, maintenance) = (
+        secs(t, "up_s"),
+        secs(t, "degraded_s"),
+        secs(t, "down_s"),
+        secs(t, "unknown_s"),
+        secs(t, "maintenance_s"),
+    );
+    for v in [up, degraded, down, unknown, maintenance] {
+        assert!(v >= 0.0, "negative span: {t}");
+    }
+    let period = seconds(from, to);
+    let sum = up + degraded + down + unknown + maintenance;
+    assert!(
+        (sum - period).abs() <= 2.0 * MS,
+        "the states add up to {sum} s, the period is {period} s: {t}"
+    );
+    let observed = up + degraded + down;
+    match t["availability"].as_f64() {
+        Some(a) => assert!(
+            observed > 0.0 && (a - (up + degraded) / observed).abs() < 1e-6,
+            "availability {a} is not (up + degraded) / (up + degraded + down): {t}"
+        ),
+        None => assert!(
+            t["availability"].is_null() && observed == 0.0,
+            "availability null only without observed time: {t}"
+        ),
+    }
+    match t["coverage"].as_f64() {
+        Some(c) => assert!(
+            (c - observed / (period - maintenance)).abs() < 1e-4,
+            "coverage {c} is not observed / (period - maintenance): {t}"
+        ),
+        None => assert!(t["coverage"].is_null(), "coverage: {t}"),
+    }
+    let outages = t["outages"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("outages is not a count: {t}"));
+    let longest = secs(t, "longest_outage_s");
+    assert!(
+        longest <= down + MS && (outages > 0 || longest == 0.0),
+        "longest_outage_s {longest} with {outages} outages and down_s {down}: {t}"
+    );
+}
+
 fn error_of(daemon: &Daemon, path: &str, expect_status: u16) -> String {
     let r = daemon.request(path, &[]);
     assert_eq!(r.status, expect_status, "GET {path}: {}", r.body);
@@ -350,37 +437,52 @@ fn api_shapes_errors_and_a_degraded_device() {
     let started = Timestamp::now();
     let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run.log"));
     wait_all_up(&daemon);
+    // When acc-002 and its line became up (the first answered round).
+    let up = daemon.get_json("/api/v1/devices");
+    let acc_up_at = api_time(record(&up, "devices", "name", "acc-002"), "since");
+    let up_lines = daemon.get_json("/api/v1/lines");
+    let line_up_at = api_time(record(&up_lines, "lines", "id", "L-002"), "since");
 
     make_lossy(&ns, "127.0.20.2");
-    daemon.wait_for(
+    let degraded = daemon.wait_for(
         "/api/v1/devices",
         "acc-002 degraded",
         Duration::from_secs(10),
         |doc| state_of(doc, "devices", "name", "acc-002") == "degraded",
     );
+    let acc_degraded_at = api_time(record(&degraded, "devices", "name", "acc-002"), "since");
+    // Some degraded time to measure.
+    std::thread::sleep(Duration::from_secs(2));
     let now = Timestamp::now();
 
     let devices = daemon.get_json("/api/v1/devices");
     let list = devices["devices"].as_array().expect("devices array");
     assert_eq!(list.len(), DEVICES.len(), "{devices}");
     for d in list {
-        for field in [
-            "name",
-            "role",
-            "site",
-            "address",
-            "parent",
-            "state",
-            "since",
-            "cause",
-            "rtt_seconds",
-            "loss_ratio",
-            "last_probe_at",
-            "last_failure",
-            "probers",
-        ] {
-            assert!(d.get(field).is_some(), "device field {field} missing: {d}");
+        for field in ["name", "role", "site", "address", "state"] {
+            assert!(
+                d[field].as_str().is_some_and(|v| !v.is_empty()),
+                "device field {field} must be a non-empty string: {d}"
+            );
         }
+        for field in ["parent", "cause"] {
+            assert!(
+                d[field].is_null() || d[field].as_str().is_some_and(|v| !v.is_empty()),
+                "device field {field} must be a name or null: {d}"
+            );
+        }
+        let loss = d["loss_ratio"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("loss_ratio is not a number: {d}"));
+        assert!((0.0..=1.0).contains(&loss), "{d}");
+        // Every device answered its last round (acc-002 one echo of three).
+        assert_eq!(d["last_failure"], Value::Null, "{d}");
+        // ICMP only: no SNMP figures.
+        assert_eq!(d["snmp"], Value::Null, "{d}");
+        let name = d["name"].as_str().unwrap_or_default();
+        assert!(DEVICES.contains(&name), "unknown device {name}: {d}");
+        let want_state = if name == "acc-002" { "degraded" } else { "up" };
+        assert_eq!(d["state"], want_state, "{d}");
         let since = api_time(d, "since");
         assert!(started <= since && since <= now, "since {since}: {d}");
         let probed = api_time(d, "last_probe_at");
@@ -409,23 +511,28 @@ fn api_shapes_errors_and_a_degraded_device() {
     let list = lines["lines"].as_array().expect("lines array");
     assert_eq!(list.len(), LINES.len(), "{lines}");
     for l in list {
-        for field in [
-            "id",
-            "unit",
-            "carrier",
-            "bandwidth",
-            "device",
-            "state",
-            "since",
-            "cause",
-        ] {
-            assert!(l.get(field).is_some(), "line field {field} missing: {l}");
-        }
         let since = api_time(l, "since");
         assert!(started <= since && since <= now, "since {since}: {l}");
+        assert!(
+            l["cause"].is_null() || l["cause"].as_str().is_some_and(|c| !c.is_empty()),
+            "cause must be a string or null: {l}"
+        );
+    }
+    let l1 = record(&lines, "lines", "id", "L-001");
+    for (field, want) in [
+        ("unit", "Finance Bureau"),
+        ("carrier", "Carrier A"),
+        ("bandwidth", "100M"),
+        ("device", "acc-001"),
+        ("state", "up"),
+    ] {
+        assert_eq!(l1[field], want, "{l1}");
     }
     let l2 = record(&lines, "lines", "id", "L-002");
     assert_eq!(l2["state"], "degraded", "{l2}");
+    // README: a line's degraded transition records the cause device:<name>.
+    assert_eq!(l2["cause"], "device:acc-002", "{l2}");
+    assert_eq!(api_time(l2, "since"), acc_degraded_at, "{l2}");
     assert_eq!(l2["unit"], "Tax Office", "{l2}");
     assert_eq!(l2["carrier"], "Carrier B", "{l2}");
     assert_eq!(l2["bandwidth"], "50M", "{l2}");
@@ -452,25 +559,56 @@ fn api_shapes_errors_and_a_degraded_device() {
         format!("{}-01-01T00:00:00.000{OFFSET}", year.year()),
         "{whole}"
     );
-    api_time(&whole, "to");
+    let whole_to = api_time(&whole, "to");
+    let whole_from: Timestamp = from.parse().expect("from is RFC 3339");
     let targets = whole["targets"].as_array().expect("targets");
     assert_eq!(targets.len(), DEVICES.len() + LINES.len(), "{whole}");
     for t in targets {
-        for field in [
-            "target",
-            "kind",
-            "up_s",
-            "degraded_s",
-            "down_s",
-            "unknown_s",
-            "maintenance_s",
-            "availability",
-            "coverage",
-            "outages",
-            "longest_outage_s",
-        ] {
-            assert!(t.get(field).is_some(), "figure {field} missing: {t}");
+        let name = t["target"].as_str().expect("target name");
+        let kind = if DEVICES.contains(&name) {
+            "device"
+        } else {
+            assert!(LINES.contains(&name), "unknown target {name}: {t}");
+            "line"
+        };
+        assert_eq!(t["kind"], kind, "{t}");
+        check_figures(t, whole_from, whole_to);
+        assert_eq!(t["outages"], 0, "{t}");
+        let degraded_s = secs(t, "degraded_s");
+        if name == "acc-002" || name == "L-002" {
+            assert!(degraded_s > 0.0, "{name} has been degraded: {t}");
+        } else {
+            assert_eq!(degraded_s, 0.0, "{t}");
         }
+    }
+
+    // The degraded device over a period of this test, second by second:
+    // unknown until its first answer, up until the loss began, degraded
+    // since; its line the same.
+    let to = Timestamp::now();
+    let period = daemon.get_json(&format!(
+        "/api/v1/availability?from={}&to={}",
+        q(&started.to_string()),
+        q(&to.to_string())
+    ));
+    let (from, to) = (api_time(&period, "from"), api_time(&period, "to"));
+    for (target, up_at) in [("acc-002", acc_up_at), ("L-002", line_up_at)] {
+        let f = figures(&period, target);
+        check_figures(f, from, to);
+        let near = |field: &str, want: f64| {
+            let got = secs(f, field);
+            assert!(
+                (got - want).abs() <= MS,
+                "{target}: {field} = {got}, want {want}: {f}"
+            );
+        };
+        near("unknown_s", seconds(from, up_at));
+        near("up_s", seconds(up_at, acc_degraded_at));
+        near("degraded_s", seconds(acc_degraded_at, to));
+        near("down_s", 0.0);
+        near("maintenance_s", 0.0);
+        assert!(secs(f, "degraded_s") >= 2.0, "{target}: {f}");
+        assert_eq!(f["availability"].as_f64(), Some(1.0), "{target}: {f}");
     }
 
     // Bad requests name what is wrong.

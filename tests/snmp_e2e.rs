@@ -132,6 +132,7 @@ fn assert_running(daemon: &mut Daemon) {
 fn snmpd_v2c_and_v3_devices_then_the_agent_dies() {
     let _serial = serial();
     let ns = NetNs::new();
+    let agent_started = Instant::now();
     let mut agent = Snmpd::start(&ns, &["127.0.1.1", "127.0.1.2", "127.0.1.3"], 11161);
     let dir = tempfile::tempdir().expect("tempdir");
     let wrong_pass = "wrong-auth-pass-7f3a9c";
@@ -167,6 +168,7 @@ snmp = { version = "3", user = "testv3", auth = "sha", auth_pass_file = "secrets
             ("wrong_auth", wrong_pass),
         ],
     );
+    let daemon_started = Timestamp::now();
     let mut daemon = Daemon::start(&ns, &config, listen(), dir.path().join("netkpi.log"));
 
     wait_device(&daemon, "ups-v2c", "up", None, Duration::from_secs(15));
@@ -198,7 +200,14 @@ snmp = { version = "3", user = "testv3", auth = "sha", auth_pass_file = "secrets
             ),
             1.0
         );
-        assert!(must(&metrics, "netkpi_snmp_uptime_seconds", &[("device", name)]) >= 0.0);
+        // sysUpTime.0 of the agent this test started: running, and not
+        // for longer than since its start.
+        let uptime = must(&metrics, "netkpi_snmp_uptime_seconds", &[("device", name)]);
+        let age = agent_started.elapsed().as_secs_f64();
+        assert!(
+            uptime > 0.0 && uptime <= age + 0.01,
+            "{name}: sysUpTime {uptime} s, agent started {age} s ago"
+        );
     }
     let doc = daemon.get_json("/api/v1/devices");
     assert_eq!(
@@ -213,9 +222,16 @@ snmp = { version = "3", user = "testv3", auth = "sha", auth_pass_file = "secrets
     );
     for name in ["ups-v2c", "sw-v3"] {
         let snmp = &device(&doc, name)["snmp"];
-        assert!(snmp["last_poll_at"].is_string(), "{name}: {doc}");
+        let polled = last_poll(&doc, name).unwrap_or_else(|| panic!("{name}: {doc}"));
+        assert!(
+            daemon_started <= polled && polled <= Timestamp::now(),
+            "{name}: last_poll_at {polled} is not during this run: {doc}"
+        );
         assert!(snmp["last_failure"].is_null(), "{name}: {doc}");
-        assert!(snmp["samples"].as_u64().unwrap_or(0) > 0, "{name}: {doc}");
+        // The agent's namespace has one interface, lo: the system profile's
+        // 2 samples (netkpi_snmp_system_info, netkpi_snmp_uptime_seconds)
+        // and the 9 if_mib metrics of one row.
+        assert_eq!(snmp["samples"].as_u64(), Some(11), "{name}: {doc}");
     }
 
     // The wrong pass phrase: down (it is polled over SNMP only) because of

@@ -29,6 +29,8 @@
 
 mod ber;
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod testlab;
 
 use std::collections::HashMap;

@@ -130,6 +130,17 @@ const V3_SHA_AES: &[&str] = &[
     "0x8000000001020304",
 ];
 
+/// The system's uptime in hundredths of a second, as net-snmp reads it.
+fn system_uptime_centiseconds() -> u32 {
+    let text = std::fs::read_to_string("/proc/uptime").expect("/proc/uptime");
+    let seconds: f64 = text
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("/proc/uptime starts with the uptime in seconds");
+    (seconds * 100.0).round() as u32
+}
+
 fn with<'a>(head: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
     [head, tail].concat()
 }
@@ -139,7 +150,9 @@ async fn real_senders_v1_v2c_informs_and_v3_are_decoded_and_counted() {
     let mut lab = Lab::start(config(), 64).await;
     let started = jiff::Timestamp::now();
 
-    // v1 linkDown (generic-trap 2) from agent 127.0.0.9.
+    // v1 linkDown (generic-trap 2) from agent 127.0.0.9. With an empty
+    // time-stamp, snmptrap sends the system's uptime (/proc/uptime).
+    let uptime_before = system_uptime_centiseconds();
     lab.send(
         "snmptrap",
         &[
@@ -165,8 +178,15 @@ async fn real_senders_v1_v2c_informs_and_v3_are_decoded_and_counted() {
     assert_eq!(e.trap_oid, o("1.3.6.1.6.3.1.1.5.3"));
     assert_eq!(e.agent_addr, Some("127.0.0.9".parse().unwrap()));
     assert_eq!(e.source.ip(), lab.addr.ip());
-    assert!(e.uptime.is_some() && !e.inform);
-    assert!(e.received_at >= started);
+    let uptime_after = system_uptime_centiseconds();
+    assert!(
+        e.uptime
+            .is_some_and(|u| (uptime_before..=uptime_after).contains(&u)),
+        "time-stamp {:?}, system uptime {uptime_before}..={uptime_after} cs",
+        e.uptime
+    );
+    assert!(!e.inform);
+    assert!(started <= e.received_at && e.received_at <= jiff::Timestamp::now());
 
     // v1 enterprise-specific: UPS-MIB upsTrapOnBattery from an SMIv1 agent.
     lab.send(
