@@ -410,8 +410,25 @@ fn a_device_maintenance_window_covers_its_line() {
         let f = figures(&doc, target);
         assert_eq!(secs(f, "maintenance_s"), 0.0, "{target}: {f}");
     }
-    // The line's state counters say the same as the device's.
-    let m = daemon.metrics();
+    // The line's state counters say the same as the device's. They count
+    // what the ledger holds durably, settled every 5 s: wait for the window
+    // to be counted whole.
+    let m = daemon.wait_until("the window counted", Duration::from_secs(10), || {
+        let m = daemon.metrics();
+        let counted = sample(
+            &m,
+            "netkpi_state_seconds_total",
+            &[
+                ("target", "L-001"),
+                ("kind", "line"),
+                ("state", "maintenance"),
+            ],
+        );
+        match counted {
+            Some(v) if v >= window - 0.002 => Ok(m),
+            other => Err(other),
+        }
+    });
     let counter = |target: &str, kind: &str, state: &str| {
         sample(
             &m,
