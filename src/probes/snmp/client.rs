@@ -28,6 +28,7 @@
 //!   state, or the credentials change.
 
 mod ber;
+mod contain;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
@@ -334,12 +335,22 @@ impl Snmp2Client {
 }
 
 impl SnmpClient for Snmp2Client {
-    fn poll(
-        &self,
-        agent: &Agent,
-        requests: &[Request],
-    ) -> impl Future<Output = Result<Vec<Varbind>, SnmpError>> + Send {
-        self.run_poll(agent, requests)
+    async fn poll(&self, agent: &Agent, requests: &[Request]) -> Result<Vec<Varbind>, SnmpError> {
+        match contain::Contained::new(self.run_poll(agent, requests)).await {
+            Ok(result) => result,
+            Err(panic) => {
+                // Whatever the agent taught us may be what made the library
+                // panic: start the next poll from a fresh discovery.
+                self.forget(agent.addr);
+                Err(SnmpError::new(
+                    SnmpFailure::DecodeError,
+                    format!(
+                        "the SNMP library failed on {}'s answer (a malformed or hostile datagram): {panic}",
+                        agent.addr
+                    ),
+                ))
+            }
+        }
     }
 }
 
@@ -506,7 +517,24 @@ impl<'a> Conn<'a> {
                             Ok(_) | Err(snmp2::Error::AuthUpdated) => Ok(()),
                             Err(e) => Err(e),
                         };
+                    let in_range = |v: i64| (0..=i64::from(i32::MAX)).contains(&v);
+                    let out_of_range =
+                        !in_range(learned.engine_boots()) || !in_range(learned.engine_time());
                     match outcome {
+                        // RFC 3414 §2.2: snmpEngineBoots and snmpEngineTime
+                        // are 0..2^31-1; beyond that the library's arithmetic
+                        // overflows later, and no real engine says so.
+                        _ if !learned.engine_id().is_empty() && out_of_range =>
+                        {
+                            return Err(SnmpError::new(
+                                SnmpFailure::DecodeError,
+                                format!(
+                                    "engine discovery with {addr}: snmpEngineBoots {} / snmpEngineTime {} out of range",
+                                    learned.engine_boots(),
+                                    learned.engine_time()
+                                ),
+                            ))
+                        }
                         _ if !learned.engine_id().is_empty() => return Ok(learned),
                         Err(snmp2::Error::AuthFailure(kind)) => {
                             return Err(SnmpError::new(
