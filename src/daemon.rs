@@ -155,6 +155,19 @@ impl Probing {
     }
 }
 
+/// Marks probing stopped when dropped: at the ledger task's end, or while
+/// it unwinds from a panic (then also logged: nothing is recorded any more).
+struct ProbingStopped(Arc<AtomicBool>);
+
+impl Drop for ProbingStopped {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+        if std::thread::panicking() {
+            tracing::error!("the ledger task failed: no observation is recorded any more; /healthz answers 503; restart netkpi");
+        }
+    }
+}
+
 /// SIGHUP: reads the config again and, when it is valid, puts it in force
 /// without a restart; the ledger keeps every still-configured target's state.
 /// An invalid config is reported and the running one stays.
@@ -327,6 +340,9 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         let ledger = Ledger::new(inventory.clone(), now);
         let cancel = cancel.clone();
         tokio::spawn(async move {
+            // Cleared however the ledger task ends, a panic included, so
+            // `/healthz` stops answering 200 when nothing records any more.
+            let _stopped = ProbingStopped(probing_alive);
             let final_batch = ledger::run(
                 ledger,
                 inputs_rx,
@@ -335,7 +351,6 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
                 |batch, marks| writer.send_with_marks(batch, marks),
             )
             .await;
-            probing_alive.store(false, Ordering::Relaxed);
             final_batch
         })
     };
