@@ -22,6 +22,8 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v fping >/dev/null || need+=(fping)
 command -v snmpd >/dev/null || need+=(snmpd)
 command -v snmptrap >/dev/null || need+=(snmp)
+# tests/deploy_files.rs checks the unit with systemd-analyze.
+command -v systemd-analyze >/dev/null || need+=(systemd)
 # snmpsim (tests/snmp_e2e.rs) runs from a venv of Debian's own python3: it
 # drops privileges to nobody and must then still import its modules (a
 # Python under /root would not be readable); python3-gdbm is its dbm backend.
