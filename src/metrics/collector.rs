@@ -74,8 +74,8 @@ fn family<'a>(
 /// One metric name's samples across devices: kind, help, (device, sample).
 type SampleFamily<'a> = (SampleKind, &'a str, Vec<(&'a str, &'a Sample)>);
 
-/// The values the devices' SNMP profiles read, one family per metric name
-/// across devices, each sample labelled with its device.
+/// The values the devices' probers read (SNMP profiles today), one family
+/// per metric name across devices, each sample labelled with its device.
 fn encode_profile_samples(
     encoder: &mut DescriptorEncoder,
     live: &Live,
@@ -84,8 +84,12 @@ fn encode_profile_samples(
     let polled: Vec<(&str, RoundStatus)> = inventory
         .devices
         .iter()
-        .filter(|d| d.snmp.is_some())
-        .map(|d| (d.name.as_str(), live.round(&d.name, Prober::Snmp)))
+        .flat_map(|d| {
+            Prober::ALL
+                .into_iter()
+                .filter(|&p| timing(d, p).is_some())
+                .map(|p| (d.name.as_str(), live.round(&d.name, p)))
+        })
         .collect();
     let mut families: BTreeMap<&str, SampleFamily> = BTreeMap::new();
     for (device, status) in &polled {
