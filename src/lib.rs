@@ -44,6 +44,7 @@ pub mod config;
 pub mod daemon;
 pub mod duration;
 pub mod http;
+pub mod incidents;
 pub mod inventory;
 pub mod ledger;
 pub mod live;

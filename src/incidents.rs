@@ -1,0 +1,341 @@
+//! Incidents: a target's outage as the ops team answers it. Pure: committed
+//! transitions in, incident changes out; no I/O, time passed in.
+//!
+//! * An incident **opens** when a target goes down, at the ledger's stamp
+//!   (the first failed round), and is **restored** when the target answers
+//!   again (up or degraded), at that transition's stamp.
+//! * A down target that the daemon stopped watching (unknown: a restart, a
+//!   crash) keeps its incident open; the incident is restored when the
+//!   target is next seen answering, or goes on when it is seen down again.
+//! * A target down again within `flap_window` of its restoration **reopens**
+//!   the same incident and counts the flap; the ledger still records each
+//!   down span exactly.
+//! * **Root**: a device down because of its parent (`parent:<name>`), or a
+//!   line down because of its far-end device (`device:<name>`), links to the
+//!   incident of what explains it, and through it to that incident's root:
+//!   one root incident for a core switch and everything behind it. A cause
+//!   update on the same outage relinks it; a cause of its own unlinks it.
+//! * **Planned**: an incident that opens inside a maintenance window of its
+//!   target; planned incidents are left out of SLA figures.
+//!
+//! Alarms (thresholds on polled values) will open incidents of their own
+//! kind through the same changes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::config::Role;
+use crate::model::{State, TargetKind, Transition};
+
+/// How urgent an incident is, from what failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    Major,
+    Minor,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Major => "major",
+            Severity::Minor => "minor",
+        }
+    }
+
+    /// Core equipment (and the machine room it stands in) is critical: its
+    /// outage takes many units down; aggregation is major; one unit's
+    /// access equipment and the sensors are minor.
+    pub fn of_role(role: Role) -> Severity {
+        match role {
+            Role::Router
+            | Role::CoreSwitch
+            | Role::Firewall
+            | Role::Ips
+            | Role::LoadBalancer
+            | Role::Ups
+            | Role::AirConditioner => Severity::Critical,
+            Role::AggregationSwitch => Severity::Major,
+            Role::AccessEgress | Role::EnvSensor | Role::Other => Severity::Minor,
+        }
+    }
+}
+
+/// A leased line's severity when the config does not say: a member unit
+/// cut off from the network.
+pub const LINE_SEVERITY: Severity = Severity::Major;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    pub id: u64,
+    pub kind: TargetKind,
+    pub target: String,
+    pub severity: Severity,
+    /// What the ledger recorded as the cause when it opened (or was last
+    /// relinked).
+    pub cause: Option<String>,
+    pub opened_at: Timestamp,
+    pub acknowledged_at: Option<Timestamp>,
+    pub acknowledged_by: Option<String>,
+    pub restored_at: Option<Timestamp>,
+    /// The incident at the root of this one (`None`: it is a root).
+    pub root_id: Option<u64>,
+    /// Times it went down again within the flap window after a restoration.
+    pub flaps: u32,
+    /// Opened inside a maintenance window of its target.
+    pub planned: bool,
+}
+
+impl Incident {
+    /// Time to respond: acknowledged − opened.
+    pub fn response(&self) -> Option<SignedDuration> {
+        Some(self.acknowledged_at?.duration_since(self.opened_at))
+    }
+
+    /// Time to restore: restored − opened.
+    pub fn restore(&self) -> Option<SignedDuration> {
+        Some(self.restored_at?.duration_since(self.opened_at))
+    }
+
+    /// Whether it met both deadlines: acknowledged within `respond_within`
+    /// and restored within `restore_within`. `None` while that cannot be
+    /// known yet at `now` (open, and neither deadline passed); planned
+    /// incidents are not judged.
+    pub fn sla_met(
+        &self,
+        respond_within: Duration,
+        restore_within: Duration,
+        now: Timestamp,
+    ) -> Option<bool> {
+        if self.planned {
+            return None;
+        }
+        let within = |d: Option<SignedDuration>, limit: Duration, deadline_passed: bool| match d {
+            Some(d) => Some(d <= SignedDuration::try_from(limit).unwrap_or(SignedDuration::MAX)),
+            None if deadline_passed => Some(false),
+            None => None,
+        };
+        let age = now.duration_since(self.opened_at);
+        let passed =
+            |limit: Duration| age > SignedDuration::try_from(limit).unwrap_or(SignedDuration::MAX);
+        let respond = within(self.response(), respond_within, passed(respond_within));
+        let restore = within(self.restore(), restore_within, passed(restore_within));
+        match (respond, restore) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        }
+    }
+}
+
+/// What one transition (or an acknowledgement) did to the incidents: to
+/// be written in the same transaction as what caused it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    Opened(Incident),
+    Restored {
+        id: u64,
+        at: Timestamp,
+    },
+    /// Down again within the flap window: the same incident, open again.
+    Reopened {
+        id: u64,
+        at: Timestamp,
+    },
+    /// Its root changed with its cause (a cause update on the same outage).
+    Relinked {
+        id: u64,
+        root_id: Option<u64>,
+        cause: Option<String>,
+    },
+    Acknowledged {
+        id: u64,
+        at: Timestamp,
+        by: String,
+    },
+}
+
+/// Why an acknowledgement was refused (nothing changed).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AckError {
+    #[error("no open incident {0}")]
+    NotFound(u64),
+    #[error("incident {id} was already acknowledged by {by}")]
+    AlreadyAcknowledged { id: u64, by: String },
+    #[error("incident {0} is restored")]
+    Restored(u64),
+}
+
+/// The incidents that can still change: open ones, and restored ones still
+/// inside their flap window.
+#[derive(Debug)]
+pub struct Incidents {
+    next_id: u64,
+    flap_window: Duration,
+    live: HashMap<(TargetKind, String), Incident>,
+}
+
+impl Incidents {
+    /// Starts from what the store holds: the incidents that can still
+    /// change (an incident open at a crash is still open) and the next id.
+    pub fn resume(live: Vec<Incident>, next_id: u64, flap_window: Duration) -> Incidents {
+        let next_id = live
+            .iter()
+            .map(|i| i.id + 1)
+            .max()
+            .unwrap_or(1)
+            .max(next_id);
+        Incidents {
+            next_id,
+            flap_window,
+            live: live
+                .into_iter()
+                .map(|i| ((i.kind, i.target.clone()), i))
+                .collect(),
+        }
+    }
+
+    /// The incident of a target that is open now.
+    pub fn open_of(&self, kind: TargetKind, target: &str) -> Option<&Incident> {
+        self.live
+            .get(&(kind, target.to_string()))
+            .filter(|i| i.restored_at.is_none())
+    }
+
+    /// Every incident that can still change.
+    pub fn live(&self) -> impl Iterator<Item = &Incident> {
+        self.live.values()
+    }
+
+    /// The root incident of what `cause` names, if that is down now.
+    fn root_for(&self, cause: Option<&str>) -> Option<u64> {
+        let cause = cause?;
+        let upstream = cause
+            .strip_prefix("parent:")
+            .or_else(|| cause.strip_prefix("device:"))?;
+        let incident = self.open_of(TargetKind::Device, upstream)?;
+        Some(incident.root_id.unwrap_or(incident.id))
+    }
+
+    /// Applies one committed transition. `severity` is the target's;
+    /// `planned` whether `t.at` lies inside one of its maintenance windows.
+    /// Returns what changed, in order.
+    pub fn apply(&mut self, t: &Transition, severity: Severity, planned: bool) -> Vec<Change> {
+        self.forget_settled(t.at);
+        let key = (t.kind, t.target.clone());
+        let root = self.root_for(t.cause.as_deref());
+        let Some(current) = self.live.get_mut(&key) else {
+            if t.state != State::Down {
+                return Vec::new();
+            }
+            let incident = Incident {
+                id: self.next_id,
+                kind: t.kind,
+                target: t.target.clone(),
+                severity,
+                cause: t.cause.clone(),
+                opened_at: t.at,
+                acknowledged_at: None,
+                acknowledged_by: None,
+                restored_at: None,
+                root_id: root,
+                flaps: 0,
+                planned,
+            };
+            self.next_id += 1;
+            self.live.insert(key, incident.clone());
+            return vec![Change::Opened(incident)];
+        };
+        match (t.state, current.restored_at) {
+            // Down again within the flap window: the same incident.
+            (State::Down, Some(_)) => {
+                current.restored_at = None;
+                current.flaps += 1;
+                let mut out = vec![Change::Reopened {
+                    id: current.id,
+                    at: t.at,
+                }];
+                if current.root_id != root || current.cause != t.cause {
+                    current.root_id = root;
+                    current.cause = t.cause.clone();
+                    out.push(Change::Relinked {
+                        id: current.id,
+                        root_id: root,
+                        cause: t.cause.clone(),
+                    });
+                }
+                out
+            }
+            // Still down (a cause update, or seen down again after a
+            // restart): relinked if what explains it changed.
+            (State::Down, None) => {
+                if current.root_id == root && current.cause == t.cause {
+                    return Vec::new();
+                }
+                current.root_id = root;
+                current.cause = t.cause.clone();
+                vec![Change::Relinked {
+                    id: current.id,
+                    root_id: root,
+                    cause: t.cause.clone(),
+                }]
+            }
+            // Answering again: restored.
+            (State::Up | State::Degraded, None) => {
+                current.restored_at = Some(t.at);
+                vec![Change::Restored {
+                    id: current.id,
+                    at: t.at,
+                }]
+            }
+            // Not watched (stopped, crashed, removed), or already restored:
+            // nothing to say yet.
+            (State::Unknown | State::Maintenance, _) | (State::Up | State::Degraded, Some(_)) => {
+                Vec::new()
+            }
+        }
+    }
+
+    /// Records who acknowledged an open incident, when.
+    pub fn acknowledge(&mut self, id: u64, at: Timestamp, by: &str) -> Result<Change, AckError> {
+        let incident = self
+            .live
+            .values_mut()
+            .find(|i| i.id == id)
+            .ok_or(AckError::NotFound(id))?;
+        if let Some(who) = &incident.acknowledged_by {
+            return Err(AckError::AlreadyAcknowledged {
+                id,
+                by: who.clone(),
+            });
+        }
+        if incident.restored_at.is_some() {
+            return Err(AckError::Restored(id));
+        }
+        incident.acknowledged_at = Some(at);
+        incident.acknowledged_by = Some(by.to_string());
+        Ok(Change::Acknowledged {
+            id,
+            at,
+            by: by.to_string(),
+        })
+    }
+
+    /// Drops restored incidents whose flap window has passed: they can no
+    /// longer change.
+    fn forget_settled(&mut self, now: Timestamp) {
+        let window = SignedDuration::try_from(self.flap_window).unwrap_or(SignedDuration::MAX);
+        self.live.retain(|_, i| match i.restored_at {
+            Some(r) => now.duration_since(r) <= window,
+            None => true,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

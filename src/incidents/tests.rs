@@ -1,0 +1,295 @@
+use super::*;
+
+fn at(s: i64) -> Timestamp {
+    Timestamp::from_second(1_780_000_000 + s).unwrap()
+}
+
+fn t(target: &str, kind: TargetKind, s: i64, state: State, cause: Option<&str>) -> Transition {
+    Transition {
+        target: target.into(),
+        kind,
+        at: at(s),
+        state,
+        cause: cause.map(Into::into),
+    }
+}
+
+fn dev(target: &str, s: i64, state: State, cause: Option<&str>) -> Transition {
+    t(target, TargetKind::Device, s, state, cause)
+}
+
+fn incidents() -> Incidents {
+    Incidents::resume(Vec::new(), 1, Duration::from_secs(600))
+}
+
+fn opened(changes: &[Change]) -> &Incident {
+    match changes {
+        [Change::Opened(i)] => i,
+        other => panic!("expected one opened incident: {other:?}"),
+    }
+}
+
+#[test]
+fn an_outage_opens_at_the_ledger_stamp_and_is_restored_when_it_answers() {
+    let mut inc = incidents();
+    assert!(inc
+        .apply(&dev("r1", 0, State::Up, None), Severity::Critical, false)
+        .is_empty());
+    let c = inc.apply(
+        &dev("r1", 10, State::Down, Some("icmp:timeout")),
+        Severity::Critical,
+        false,
+    );
+    let i = opened(&c).clone();
+    assert_eq!(
+        (i.id, i.opened_at, i.severity, i.root_id),
+        (1, at(10), Severity::Critical, None)
+    );
+    assert_eq!(
+        inc.acknowledge(1, at(70), "duty").unwrap(),
+        Change::Acknowledged {
+            id: 1,
+            at: at(70),
+            by: "duty".into()
+        }
+    );
+    let c = inc.apply(
+        &dev("r1", 310, State::Degraded, None),
+        Severity::Critical,
+        false,
+    );
+    assert_eq!(c, [Change::Restored { id: 1, at: at(310) }]);
+    let i = inc.live().next().unwrap();
+    assert_eq!(i.response(), Some(SignedDuration::from_secs(60)));
+    assert_eq!(i.restore(), Some(SignedDuration::from_secs(300)));
+    assert!(inc.open_of(TargetKind::Device, "r1").is_none());
+}
+
+#[test]
+fn down_again_within_the_flap_window_reopens_the_same_incident() {
+    let mut inc = incidents();
+    opened(&inc.apply(
+        &dev("a", 0, State::Down, Some("icmp:timeout")),
+        Severity::Minor,
+        false,
+    ));
+    inc.apply(&dev("a", 100, State::Up, None), Severity::Minor, false);
+    let c = inc.apply(
+        &dev("a", 400, State::Down, Some("icmp:timeout")),
+        Severity::Minor,
+        false,
+    );
+    assert_eq!(c, [Change::Reopened { id: 1, at: at(400) }]);
+    assert_eq!(inc.open_of(TargetKind::Device, "a").unwrap().flaps, 1);
+    // Restored, then down again long after the window: a new incident.
+    inc.apply(&dev("a", 500, State::Up, None), Severity::Minor, false);
+    let c = inc.apply(
+        &dev("a", 500 + 601, State::Down, None),
+        Severity::Minor,
+        false,
+    );
+    assert_eq!(opened(&c).id, 2);
+}
+
+#[test]
+fn an_incident_open_across_a_restart_goes_on_and_closes_on_recovery() {
+    let mut inc = incidents();
+    opened(&inc.apply(
+        &dev("a", 0, State::Down, Some("icmp:timeout")),
+        Severity::Minor,
+        false,
+    ));
+    // The daemon stops, then starts again (as the store would give it back).
+    assert!(inc
+        .apply(
+            &dev("a", 50, State::Unknown, Some("daemon_stopped")),
+            Severity::Minor,
+            false
+        )
+        .is_empty());
+    let stored: Vec<Incident> = inc.live().cloned().collect();
+    let mut inc = Incidents::resume(stored, 2, Duration::from_secs(600));
+    assert!(
+        inc.apply(
+            &dev("a", 80, State::Down, Some("icmp:timeout")),
+            Severity::Minor,
+            false
+        )
+        .is_empty(),
+        "the same outage"
+    );
+    assert_eq!(
+        inc.apply(&dev("a", 90, State::Up, None), Severity::Minor, false),
+        [Change::Restored { id: 1, at: at(90) }]
+    );
+    let c = inc.apply(&dev("b", 95, State::Down, None), Severity::Minor, false);
+    assert_eq!(opened(&c).id, 2, "ids go on from the store's");
+}
+
+#[test]
+fn everything_behind_a_down_device_links_to_its_root_incident() {
+    let mut inc = incidents();
+    let core = opened(&inc.apply(
+        &dev("core", 0, State::Down, Some("icmp:timeout")),
+        Severity::Critical,
+        false,
+    ))
+    .id;
+    let acc = inc.apply(
+        &dev("acc-1", 2, State::Down, Some("parent:core")),
+        Severity::Minor,
+        false,
+    );
+    let acc = opened(&acc).clone();
+    assert_eq!(acc.root_id, Some(core));
+    let line = inc.apply(
+        &t(
+            "L-1",
+            TargetKind::Line,
+            2,
+            State::Down,
+            Some("device:acc-1"),
+        ),
+        LINE_SEVERITY,
+        false,
+    );
+    assert_eq!(
+        opened(&line).root_id,
+        Some(core),
+        "the line's device is itself behind core"
+    );
+    // A child that confirmed first, with its own cause, is relinked when
+    // the ledger updates its cause...
+    let acc2 = opened(&inc.apply(
+        &dev("acc-2", 1, State::Down, Some("icmp:timeout")),
+        Severity::Minor,
+        false,
+    ))
+    .id;
+    let c = inc.apply(
+        &dev("acc-2", 1, State::Down, Some("parent:core")),
+        Severity::Minor,
+        false,
+    );
+    assert_eq!(
+        c,
+        [Change::Relinked {
+            id: acc2,
+            root_id: Some(core),
+            cause: Some("parent:core".into())
+        }]
+    );
+    // ...and unlinked when the parent is back and it is still down.
+    inc.apply(
+        &dev("core", 200, State::Up, None),
+        Severity::Critical,
+        false,
+    );
+    let c = inc.apply(
+        &dev("acc-2", 200, State::Down, Some("icmp:timeout")),
+        Severity::Minor,
+        false,
+    );
+    assert_eq!(
+        c,
+        [Change::Relinked {
+            id: acc2,
+            root_id: None,
+            cause: Some("icmp:timeout".into())
+        }]
+    );
+    // An interface down on the core side is the line's own.
+    let c = inc.apply(
+        &t(
+            "L-2",
+            TargetKind::Line,
+            300,
+            State::Down,
+            Some("interface:core/Gi0/1"),
+        ),
+        LINE_SEVERITY,
+        false,
+    );
+    assert_eq!(opened(&c).root_id, None);
+}
+
+#[test]
+fn acknowledgements_are_refused_when_they_cannot_apply() {
+    let mut inc = incidents();
+    opened(&inc.apply(&dev("a", 0, State::Down, None), Severity::Minor, false));
+    assert_eq!(inc.acknowledge(9, at(1), "x"), Err(AckError::NotFound(9)));
+    inc.acknowledge(1, at(5), "duty").unwrap();
+    assert_eq!(
+        inc.acknowledge(1, at(6), "other"),
+        Err(AckError::AlreadyAcknowledged {
+            id: 1,
+            by: "duty".into()
+        })
+    );
+    opened(&inc.apply(&dev("b", 0, State::Down, None), Severity::Minor, false));
+    inc.apply(&dev("b", 10, State::Up, None), Severity::Minor, false);
+    assert_eq!(
+        inc.acknowledge(2, at(11), "duty"),
+        Err(AckError::Restored(2))
+    );
+}
+
+#[test]
+fn sla_is_judged_on_both_deadlines_and_not_for_planned_incidents() {
+    let (respond, restore) = (Duration::from_secs(1800), Duration::from_secs(4 * 3600));
+    let mut inc = incidents();
+    let base = opened(&inc.apply(&dev("a", 0, State::Down, None), Severity::Minor, false)).clone();
+    let with = |ack: Option<i64>, back: Option<i64>, planned: bool| Incident {
+        acknowledged_at: ack.map(at),
+        acknowledged_by: ack.map(|_| "duty".into()),
+        restored_at: back.map(at),
+        planned,
+        ..base.clone()
+    };
+    assert_eq!(
+        with(Some(600), Some(3600), false).sla_met(respond, restore, at(9999)),
+        Some(true)
+    );
+    assert_eq!(
+        with(Some(2400), Some(3600), false).sla_met(respond, restore, at(9999)),
+        Some(false),
+        "acknowledged late"
+    );
+    assert_eq!(
+        with(Some(600), Some(5 * 3600), false).sla_met(respond, restore, at(99_999)),
+        Some(false),
+        "restored late"
+    );
+    assert_eq!(
+        with(None, None, false).sla_met(respond, restore, at(60)),
+        None,
+        "too early to tell"
+    );
+    assert_eq!(
+        with(None, None, false).sla_met(respond, restore, at(1801)),
+        Some(false),
+        "nobody answered in time"
+    );
+    assert_eq!(
+        with(Some(600), None, false).sla_met(respond, restore, at(3600)),
+        None,
+        "still within the restore deadline"
+    );
+    assert_eq!(
+        with(None, Some(100), true).sla_met(respond, restore, at(99_999)),
+        None,
+        "planned: not judged"
+    );
+    // Planned when it opens inside a window.
+    let c = inc.apply(&dev("m", 5, State::Down, None), Severity::Minor, true);
+    assert!(opened(&c).planned);
+}
+
+#[test]
+fn severity_follows_the_role() {
+    assert_eq!(Severity::of_role(Role::CoreSwitch), Severity::Critical);
+    assert_eq!(Severity::of_role(Role::Ups), Severity::Critical);
+    assert_eq!(Severity::of_role(Role::AggregationSwitch), Severity::Major);
+    assert_eq!(Severity::of_role(Role::AccessEgress), Severity::Minor);
+    assert!(Severity::Critical < Severity::Major && Severity::Major < Severity::Minor);
+}
