@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::{self, Config, Diagnostic};
+use crate::config::{self, Config};
+use crate::diag::Diagnostic;
 use crate::probes::snmp::client::Request;
 use crate::probes::snmp::profile::{self, Part, Profile};
 use crate::probes::snmp::Oid;

@@ -19,8 +19,8 @@ use super::raw::{
     Entry, RawConfig, RawDaemon, RawDefaults, RawDevice, RawLine, RawMaintenance, RawPlanned,
     RawSla, RawTrapUser, RawTraps,
 };
-use super::span::{path_at, Diags};
 use super::{validate, Config, Diagnostic};
+use crate::diag::{path_at, Diags};
 
 /// The sections SPEC §2 defines that this version reads.
 const SECTIONS: [&str; 8] = [

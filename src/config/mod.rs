@@ -1,4 +1,4 @@
-//! The config file (SPEC §2): TOML, strict, validated all at once.
+//! The config file: TOML, strict, validated all at once.
 //!
 //! [`load`] returns a fully resolved [`Config`] (defaults merged into every
 //! device, names checked, references resolved) or every [`Diagnostic`] found,
@@ -11,13 +11,13 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
+use crate::diag::Diagnostic;
 use crate::probes::snmp::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
+use crate::secret::Secret;
 
 pub mod builtin;
 mod load;
 mod raw;
-pub mod secret;
-pub(crate) mod span;
 mod validate;
 
 #[cfg(test)]
@@ -25,9 +25,8 @@ mod tests;
 
 pub use builtin::BUILTIN_PROFILE_NAMES;
 pub use load::{load, load_str, load_str_with, load_with, profile_names};
-pub use secret::Secret;
 
-/// The line `netkpi check` prints for a valid config (SPEC §1). K is the
+/// The line `netkpi check` prints for a valid config. K is the
 /// number of distinct profiles the devices name (what `check` validated),
 /// not the number available.
 pub fn summary(config: &Config) -> String {
@@ -37,32 +36,6 @@ pub fn summary(config: &Config) -> String {
         config.lines.len(),
         config.profiles_in_use().len()
     )
-}
-
-/// One problem in a config file, printed as `FILE:LINE:COL: path.to.field: message`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub file: PathBuf,
-    /// 1-based; 0 when the problem has no place in the file (e.g. unreadable).
-    pub line: usize,
-    pub col: usize,
-    /// Dotted path of the field, with 0-based array indices: `line[3].device`.
-    pub path: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}: {}",
-            self.file.display(),
-            self.line,
-            self.col,
-            self.path,
-            self.message
-        )
-    }
 }
 
 #[derive(Clone, Debug)]

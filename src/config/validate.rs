@@ -14,11 +14,11 @@ use jiff::Timestamp;
 use super::builtin;
 use super::load::did_you_mean;
 use super::raw::{RawConfig, RawIcmp, RawMaintenance, S};
-use super::span::Diags;
 use super::{
     Config, Daemon, Defaults, Device, IcmpSettings, Line, LineInterface, Maintenance, Planned,
     Role, Sla,
 };
+use crate::diag::Diags;
 
 mod snmp;
 

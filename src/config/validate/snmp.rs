@@ -16,10 +16,11 @@ use std::time::Duration;
 use super::super::builtin;
 use super::super::load::did_you_mean;
 use super::super::raw::{RawConfig, RawSnmp, RawTrapUser, S};
-use super::super::span::Diags;
-use super::super::{Secret, SnmpSettings, TrapUser, Traps};
+use super::super::{SnmpSettings, TrapUser, Traps};
 use super::{count, duration, required};
+use crate::diag::Diags;
 use crate::probes::snmp::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
+use crate::secret::Secret;
 
 /// A value as written at `path`; `value` is `None` when it was refused (and
 /// reported), so that checks depending on it stay quiet.

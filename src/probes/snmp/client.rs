@@ -52,7 +52,8 @@ use super::{
     AuthProtocol, Credentials, KeyExtension, Oid, PrivProtocol, SnmpFailure, SnmpVersion, Value,
     Varbind,
 };
-use crate::config::{Secret, SnmpSettings};
+use crate::config::SnmpSettings;
+use crate::secret::Secret;
 
 /// A walk returning more varbinds than this is stopped with an error: no
 /// table we poll comes near it (a 48-port switch's IF-MIB is ~2,000), and an

@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::client::Request;
 use super::{Oid, Value, Varbind};
-use crate::config::Diagnostic;
+use crate::diag::Diagnostic;
 
 mod parse;
 

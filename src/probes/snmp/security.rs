@@ -7,7 +7,7 @@
 //! the order the config's messages name them. The mapping to `snmp2`'s
 //! types lives with the code that talks to `snmp2`, in [`super::client`].
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SnmpVersion {

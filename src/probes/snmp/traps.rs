@@ -38,7 +38,8 @@ use tracing::{debug, warn};
 use self::ber::Reader;
 pub use self::usm::{EngineClock, UsmKeys, V3Auth, V3Privacy, V3TrapUser};
 use super::{Oid, Value, Varbind};
-use crate::config::{Secret, Traps};
+use crate::config::Traps;
+use crate::secret::Secret;
 
 /// Receive buffer: the largest UDP payload. A longer datagram cannot exist;
 /// a cut one fails to decode like any other truncation.

@@ -36,8 +36,8 @@ use rand::{Rng, SeedableRng};
 use tokio::net::UdpSocket;
 
 use super::{ber, from_wire, Agent, Request, Snmp2Client, SnmpClient, SnmpError};
-use crate::config::Secret;
 use crate::probes::snmp::{Credentials, Oid, SnmpVersion, Value, Varbind};
+use crate::secret::Secret;
 
 const COMMUNITY: &[u8] = b"fuzz-community";
 

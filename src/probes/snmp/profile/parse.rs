@@ -13,8 +13,7 @@ use toml::Spanned;
 use super::{
     Family, Filter, Index, IndexKind, Lookup, Metric, Profile, Ratio, SampleKind, METRIC_PREFIX,
 };
-use crate::config::span::{path_at, Diags};
-use crate::config::Diagnostic;
+use crate::diag::{path_at, Diagnostic, Diags};
 use crate::probes::snmp::Oid;
 
 const TOP_KEYS: &[&str] = &["description", "metric"];

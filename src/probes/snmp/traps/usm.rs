@@ -22,8 +22,9 @@ use snmp2::v3::{Auth, Security};
 
 use super::ber::{self, Reader, OCTET_STRING, SEQUENCE};
 use super::{parse_pdu, Pdu, Reject, RejectReason, TrapError};
-use crate::config::{Secret, TrapUser};
+use crate::config::TrapUser;
 use crate::probes::snmp::{AuthProtocol, KeyExtension, PrivProtocol, Value, Varbind};
+use crate::secret::Secret;
 
 /// RFC 3414 §2.2.3: the time window, in seconds.
 const TIME_WINDOW: u32 = 150;

@@ -10,10 +10,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{config, o, ENGINE};
-use crate::config::Secret;
 use crate::probes::snmp::traps::{
     RejectReason, TrapConfig, TrapEvent, TrapKind, TrapReceiver, TrapStats, TrapVersion,
 };
+use crate::secret::Secret;
 
 const WAIT: Duration = Duration::from_secs(10);
 

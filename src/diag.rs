@@ -1,10 +1,40 @@
-//! Byte offsets to `LINE:COL`, and the collector every check reports into.
+//! Diagnostics: one problem in a file, printed as
+//! `FILE:LINE:COL: path.to.field: message`; the collector every check of
+//! the config and of the SNMP profiles reports into; and byte offsets turned
+//! into `LINE:COL`.
+//!
+//! A leaf: it depends on nothing else in the crate, so the config and the
+//! probes can both report through it.
 
 use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::Diagnostic;
+/// One problem in a config or profile file, printed as `FILE:LINE:COL: path.to.field: message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem has no place in the file (e.g. unreadable).
+    pub line: usize,
+    pub col: usize,
+    /// Dotted path of the field, with 0-based array indices: `line[3].device`.
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.path,
+            self.message
+        )
+    }
+}
 
 /// Where each line starts, to turn a byte offset into a 1-based line and a
 /// 1-based column counted in characters (what editors show).
