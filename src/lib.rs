@@ -55,6 +55,7 @@ pub mod model;
 pub mod probes;
 pub mod scheduler;
 pub mod secret;
+pub mod snmp_security;
 pub mod state;
 pub mod store;
 pub mod tally;

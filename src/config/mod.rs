@@ -12,8 +12,8 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use crate::diag::Diagnostic;
-use crate::probes::snmp::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
 use crate::secret::Secret;
+use crate::snmp_security::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
 
 pub mod builtin;
 mod load;

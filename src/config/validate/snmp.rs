@@ -19,8 +19,8 @@ use super::super::raw::{RawConfig, RawSnmp, RawTrapUser, S};
 use super::super::{SnmpSettings, TrapUser, Traps};
 use super::{count, duration, required};
 use crate::diag::Diags;
-use crate::probes::snmp::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
 use crate::secret::Secret;
+use crate::snmp_security::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
 
 /// A value as written at `path`; `value` is `None` when it was refused (and
 /// reported), so that checks depending on it stay quiet.

@@ -7,11 +7,14 @@
 pub mod client;
 pub mod poller;
 pub mod profile;
-mod security;
 pub mod snmprec;
 pub mod traps;
 
-pub use security::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
+/// The protocol versions and USM words live in a leaf module the config
+/// uses too; here they are the SNMP code's own words.
+pub use crate::snmp_security::{
+    AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion,
+};
 
 use std::fmt;
 use std::str::FromStr;

@@ -2,10 +2,14 @@
 //! (RFC 3414, RFC 3826, RFC 7860), shared by the config, the client and the
 //! trap receiver.
 //!
+//! A leaf (it uses only [`crate::secret`]): the config names these and the
+//! probes speak them, and neither has to import the other for them.
+//!
 //! `as_str` gives each value as written in the config (the user-facing
 //! spelling, as in net-snmp); `parse` is its inverse and `ALL` lists them in
 //! the order the config's messages name them. The mapping to `snmp2`'s
-//! types lives with the code that talks to `snmp2`, in [`super::client`].
+//! types lives with the code that talks to `snmp2`, in
+//! [`crate::probes::snmp::client`].
 
 use crate::secret::Secret;
 
