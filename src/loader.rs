@@ -1,6 +1,10 @@
 //! Reads the config file and every SNMP profile it may name, as one step:
 //! `netkpi check`, `netkpi run` and a reload all go through [`load`], so a
 //! broken profile is reported exactly like a broken config key.
+//!
+//! The config file alone is read by [`crate::config::load`]; this module
+//! adds the profiles ([`ProfileSet`]) and what a device's polls ask for
+//! ([`poll_plan`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -16,15 +16,15 @@ use crate::secret::Secret;
 use crate::snmp_security::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
 
 pub mod builtin;
-mod load;
 mod raw;
+mod read;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
 pub use builtin::BUILTIN_PROFILE_NAMES;
-pub use load::{load, load_str, load_str_with, load_with, profile_names};
+pub use read::{load, load_str, load_str_with, load_with, profile_names};
 
 /// The line `netkpi check` prints for a valid config. K is the
 /// number of distinct profiles the devices name (what `check` validated),

@@ -12,8 +12,8 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use super::builtin;
-use super::load::did_you_mean;
 use super::raw::{RawConfig, RawIcmp, RawMaintenance, S};
+use super::read::did_you_mean;
 use super::{
     Config, Daemon, Defaults, Device, IcmpSettings, Line, LineInterface, Maintenance, Planned,
     Role, Sla,

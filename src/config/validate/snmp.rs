@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::super::builtin;
-use super::super::load::did_you_mean;
 use super::super::raw::{RawConfig, RawSnmp, RawTrapUser, S};
+use super::super::read::did_you_mean;
 use super::super::{SnmpSettings, TrapUser, Traps};
 use super::{count, duration, required};
 use crate::diag::Diags;

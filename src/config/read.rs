@@ -1,4 +1,6 @@
-//! Reading the file: TOML syntax, then each section through its serde struct.
+//! Reading the config file: TOML syntax, then each section through its serde
+//! struct. Only the config file: [`crate::loader`] reads it together with the
+//! SNMP profiles it names, which is what the daemon and `netkpi check` use.
 //!
 //! The text is parsed once by `toml`'s span-keeping parser ([`DeTable`]); the
 //! same tree gives serde its input and every diagnostic its line and column,
@@ -22,7 +24,7 @@ use super::raw::{
 use super::{validate, Config, Diagnostic};
 use crate::diag::{path_at, Diags};
 
-/// The sections SPEC §2 defines that this version reads.
+/// The top-level sections of the config file this version reads.
 const SECTIONS: [&str; 8] = [
     "daemon",
     "defaults",
