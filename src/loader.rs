@@ -13,6 +13,8 @@ use std::sync::Arc;
 use crate::config::{self, Config};
 use crate::diag::Diagnostic;
 use crate::probes::snmp::client::Request;
+/// Read by every poll plan, and by the scheduler to see a reboot.
+pub use crate::probes::snmp::oids::SYS_UPTIME;
 use crate::probes::snmp::profile::{self, Part, Profile};
 use crate::probes::snmp::Oid;
 
@@ -59,10 +61,6 @@ impl ProfileSet {
         names.iter().filter_map(|n| self.get(n).cloned()).collect()
     }
 }
-
-/// sysUpTime.0 (SNMPv2-MIB): read at every poll, whatever the profiles, so a
-/// reboot (the value going back) is seen and the lookups are read again.
-pub const SYS_UPTIME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
 
 /// What a device's polls ask for: `values` every poll, `lookups` (row
 /// names, aliases, sensor precision) only when the poller's cache of them is

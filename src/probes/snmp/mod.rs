@@ -5,6 +5,7 @@
 //! lends them from its receive buffer), so a walk can outlive its session.
 
 pub mod client;
+pub mod oids;
 pub mod poller;
 pub mod profile;
 pub mod snmprec;

@@ -37,6 +37,10 @@ use tracing::{debug, warn};
 
 use self::ber::Reader;
 pub use self::usm::{EngineClock, UsmKeys, V3Auth, V3Privacy, V3TrapUser};
+use super::oids::{
+    IF_INDEX, SNMP_TRAPS, SNMP_TRAP_ADDRESS_0, SNMP_TRAP_ENTERPRISE_0, SNMP_TRAP_OID_0, SYS_UPTIME,
+    UPS_ALARM_DESCR, UPS_TRAPS,
+};
 use super::{Oid, Value, Varbind};
 use crate::config::Traps;
 use crate::secret::Secret;
@@ -54,26 +58,6 @@ const REJECT_LOG_MAX: usize = 4_096;
 /// Pause after a receive error other than a stale ICMP report, so a broken
 /// socket cannot spin the task.
 const RECV_ERROR_PAUSE: Duration = Duration::from_millis(50);
-
-// SNMPv2-MIB (RFC 3418) and SNMP-COMMUNITY-MIB (RFC 3584) objects.
-/// sysUpTime.0
-const SYS_UPTIME_0: &[u32] = &[1, 3, 6, 1, 2, 1, 1, 3, 0];
-/// snmpTrapOID.0
-const SNMP_TRAP_OID_0: &[u32] = &[1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0];
-/// snmpTrapEnterprise.0
-const SNMP_TRAP_ENTERPRISE_0: &[u32] = &[1, 3, 6, 1, 6, 3, 1, 1, 4, 3, 0];
-/// snmpTrapAddress.0
-const SNMP_TRAP_ADDRESS_0: &[u32] = &[1, 3, 6, 1, 6, 3, 18, 1, 3, 0];
-/// snmpTraps: the generic notifications (RFC 3418 §2), .1 coldStart to .6
-/// egpNeighborLoss.
-const SNMP_TRAPS: &[u32] = &[1, 3, 6, 1, 6, 3, 1, 1, 5];
-/// IF-MIB ifIndex column (RFC 2863).
-const IF_INDEX: &[u32] = &[1, 3, 6, 1, 2, 1, 2, 2, 1, 1];
-/// UPS-MIB upsTraps (RFC 1628).
-const UPS_TRAPS: &[u32] = &[1, 3, 6, 1, 2, 1, 33, 2];
-/// UPS-MIB upsAlarmDescr column: an AutonomousType naming the alarm (e.g.
-/// upsAlarmOnBattery 1.3.6.1.2.1.33.1.6.3.2).
-const UPS_ALARM_DESCR: &[u32] = &[1, 3, 6, 1, 2, 1, 33, 1, 6, 2, 1, 2];
 
 /// The `[traps]` section, resolved.
 #[derive(Clone, Debug)]
@@ -442,7 +426,7 @@ fn notification(version: TrapVersion, pdu: Pdu) -> Result<Decoded, Reject> {
         Some(Varbind {
             oid,
             value: Value::TimeTicks(t),
-        }) if oid.arcs() == SYS_UPTIME_0 => {
+        }) if oid.arcs() == SYS_UPTIME => {
             let t = *t;
             varbinds.remove(0);
             Some(t)
