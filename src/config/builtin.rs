@@ -1,5 +1,6 @@
 //! Built-in defaults and bounds: what a key means when it is left out, and
-//! the range outside which a value is refused rather than trusted.
+//! the range outside which a value is refused rather than trusted; and the
+//! SNMP profiles that ship with netkpi.
 
 use std::time::Duration;
 
@@ -58,10 +59,10 @@ pub const SNMP_TIMEOUT: Duration = Duration::from_secs(2);
 pub const SNMP_RETRIES: u32 = 1;
 /// v2c: what nearly every agent speaks, and it has GETBULK (v1 has not).
 pub const SNMP_VERSION: &str = "2c";
-/// SPEC §2 shows `community = "public"`, the factory default of net-snmp and
-/// of most vendors' agents, so an unchanged lab device answers. It is not a
-/// recommendation: operators are expected to set their own community (or
-/// `community_file`), or to use SNMPv3.
+/// `public`: the factory default of net-snmp and of most vendors' agents, so
+/// an unchanged lab device answers. It is not a recommendation: operators are
+/// expected to set their own community (or `community_file`), or to use
+/// SNMPv3.
 pub const SNMP_COMMUNITY: &str = "public";
 /// The registered SNMP agent port (RFC 3417 §4).
 pub const SNMP_PORT: u16 = 161;
@@ -86,9 +87,23 @@ pub const SNMP_MAX_MAX_REPETITIONS: u32 = 1000;
 /// could never match the device.
 pub const SNMP_MIN_PASS_PHRASE: usize = 8;
 
-/// Profiles that ship with netkpi (SPEC §2, issue 3). Users add their own as
-/// `*.toml` files in `daemon.profile_dirs`, named by the file's stem.
-pub const BUILTIN_PROFILE_NAMES: &[&str] = &[
+/// Defines the one list of shipped profiles: their names, and each name with
+/// its file's text, embedded so the binary works wherever it is installed.
+macro_rules! shipped_profiles {
+    ($($name:literal),* $(,)?) => {
+        /// Profiles that ship with netkpi, from `config/profiles/`. Users add
+        /// their own as `*.toml` files in `daemon.profile_dirs`, named by the
+        /// file's stem.
+        pub const BUILTIN_PROFILE_NAMES: &[&str] = &[$($name),*];
+        /// [`BUILTIN_PROFILE_NAMES`], each with its file's text.
+        pub const BUILTIN_PROFILES: &[(&str, &str)] = &[$((
+            $name,
+            include_str!(concat!("../../config/profiles/", $name, ".toml")),
+        )),*];
+    };
+}
+
+shipped_profiles!(
     "system",
     "if_mib",
     "ups_mib",
@@ -99,11 +114,11 @@ pub const BUILTIN_PROFILE_NAMES: &[&str] = &[
     "huawei",
     "h3c",
     "huawei_ups",
-];
+);
 
 /// Where the SNMP trap receiver listens when `[traps]` is present without
-/// `listen` (SPEC §2): every address, the registered trap port (RFC 3417 §4),
+/// `listen`: every address, the registered trap port (RFC 3417 §4),
 /// which needs CAP_NET_BIND_SERVICE.
 pub const TRAPS_LISTEN: &str = "0.0.0.0:162";
-/// SPEC §2 shows `communities = ["public"]`, the agents' factory default.
+/// `public`, the agents' factory default.
 pub const TRAPS_COMMUNITY: &str = "public";

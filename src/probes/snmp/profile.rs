@@ -27,6 +27,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::client::Request;
 use super::{Oid, Value, Varbind};
+use crate::config::builtin::BUILTIN_PROFILES;
 use crate::diag::Diagnostic;
 
 mod parse;
@@ -556,29 +557,12 @@ fn arcs_text(arcs: &[u32]) -> Option<String> {
     Some(String::from_utf8_lossy(&bytes?).into_owned())
 }
 
-/// The profiles shipped in `config/profiles/`, embedded so the binary works
-/// wherever it is installed.
+/// The profiles shipped in `config/profiles/` (the list, with the embedded
+/// texts, is [`BUILTIN_PROFILES`]), parsed.
 pub fn builtin() -> Vec<Profile> {
-    macro_rules! shipped {
-        ($($name:literal),* $(,)?) => {
-            [$(($name, include_str!(concat!("../../../config/profiles/", $name, ".toml")))),*]
-        };
-    }
-    let files = shipped!(
-        "system",
-        "if_mib",
-        "ups_mib",
-        "entity_sensor",
-        "host_resources",
-        "apc_powernet",
-        "liebert",
-        "huawei",
-        "h3c",
-        "huawei_ups",
-    );
-    files
-        .into_iter()
-        .map(|(name, text)| {
+    BUILTIN_PROFILES
+        .iter()
+        .map(|&(name, text)| {
             let path = Path::new("config/profiles").join(format!("{name}.toml"));
             // The test `shipped_profiles_parse` keeps this from failing in a
             // release: these files are fixed at compile time.
