@@ -8,6 +8,7 @@ pub mod client;
 pub mod oids;
 pub mod poller;
 pub mod profile;
+#[cfg(test)]
 pub mod snmprec;
 pub mod traps;
 

@@ -10,7 +10,8 @@
 //! `key=value,...` list rather than the value itself.
 //!
 //! Used by the profile golden tests (a recording stands in for a walk) and by
-//! anything else that needs a device's answers without a device.
+//! any other test that needs a device's answers without a device; compiled
+//! for tests only, so it is not in the daemon.
 
 use std::fmt;
 
