@@ -4,6 +4,7 @@
 //! Values are owned copies of what came off the wire (the `snmp2` crate
 //! lends them from its receive buffer), so a walk can outlive its session.
 
+pub mod ber;
 pub mod client;
 pub mod oids;
 pub mod poller;

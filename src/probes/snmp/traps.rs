@@ -16,7 +16,6 @@
 //! A trap is a hint, not a verdict: the daemon uses it to poll at once, so a
 //! lost linkUp cannot hold a line down (issue 3, part 5).
 
-mod ber;
 pub mod routes;
 #[cfg(test)]
 mod tests;
@@ -35,8 +34,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use self::ber::Reader;
 pub use self::usm::{EngineClock, UsmKeys, V3Auth, V3Privacy, V3TrapUser};
+use super::ber::{self, Reader};
 use super::oids::{
     IF_INDEX, SNMP_TRAPS, SNMP_TRAP_ADDRESS_0, SNMP_TRAP_ENTERPRISE_0, SNMP_TRAP_OID_0, SYS_UPTIME,
     UPS_ALARM_DESCR, UPS_TRAPS,
@@ -319,7 +318,7 @@ pub(crate) fn parse_pdu(tag: u8, contents: &[u8]) -> Result<Pdu, ber::BerError> 
     Ok(Pdu {
         tag,
         request_id,
-        varbinds: ber::varbinds(list)?,
+        varbinds: ber::read::varbinds(list)?,
         raw_varbinds: (tag == ber::PDU_INFORM).then(|| list_tlv.to_vec()),
     })
 }
@@ -456,10 +455,10 @@ fn v1_trap(contents: &[u8]) -> Result<Decoded, ber::BerError> {
         Ipv4Addr::from(<[u8; 4]>::try_from(addr).map_err(|_| "agent-addr not 4 octets")?);
     let generic = r.integer("generic-trap not an INTEGER")?;
     let specific = r.integer("specific-trap not an INTEGER")?;
-    let uptime = ber::timeticks(&mut r, "time-stamp not TimeTicks")?;
+    let uptime = ber::read::timeticks(&mut r, "time-stamp not TimeTicks")?;
     let list = r.expect(ber::SEQUENCE, "variable-bindings not a SEQUENCE")?;
     r.finish()?;
-    let mut varbinds = ber::varbinds(list)?;
+    let mut varbinds = ber::read::varbinds(list)?;
 
     // RFC 3584 §3.1 (2).
     let trap_oid = match generic {
@@ -553,16 +552,18 @@ fn ups_alarm(varbinds: &[Varbind]) -> Option<Oid> {
 /// Response-PDU for an SNMPv2c inform: same request-id, noError, the
 /// inform's variable-bindings unchanged (RFC 3416 §4.2.7).
 fn inform_response(community: &[u8], request_id: i64, varbinds_tlv: &[u8]) -> Reply {
-    let mut pdu = ber::integer_tlv(request_id);
-    pdu.extend_from_slice(&ber::integer_tlv(0));
-    pdu.extend_from_slice(&ber::integer_tlv(0));
-    pdu.extend_from_slice(varbinds_tlv);
-    let mut msg = ber::integer_tlv(1);
-    ber::push_tlv(&mut msg, ber::OCTET_STRING, community);
-    ber::push_tlv(&mut msg, ber::PDU_RESPONSE, &pdu);
-    let mut out = Vec::with_capacity(msg.len() + 6);
-    ber::push_tlv(&mut out, ber::SEQUENCE, &msg);
-    Reply(out)
+    use ber::write::{concat, integer, octet_string, tlv};
+    let pdu = tlv(
+        ber::PDU_RESPONSE,
+        &concat(&[
+            integer(request_id),
+            integer(0),
+            integer(0),
+            varbinds_tlv.to_vec(),
+        ]),
+    );
+    let msg = concat(&[integer(1), octet_string(community), pdu]);
+    Reply(tlv(ber::SEQUENCE, &msg))
 }
 
 /// Compares without an early exit, so response timing does not reveal how

@@ -107,33 +107,15 @@ fn dec(datagram: &[u8]) -> Result<Decoded, Reject> {
 // BER builders for hand-made datagrams.
 
 pub fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::new();
-    ber::push_tlv(&mut out, tag, &parts.concat());
-    out
+    ber::write::tlv(tag, &parts.concat())
 }
 
 pub fn int(v: i64) -> Vec<u8> {
-    ber::integer_tlv(v)
+    ber::write::integer(v)
 }
 
 pub fn oid_tlv(s: &str) -> Vec<u8> {
-    let arcs = o(s).0;
-    let mut body = Vec::new();
-    let mut push = |mut v: u64| {
-        let mut groups = vec![(v & 0x7f) as u8];
-        v >>= 7;
-        while v > 0 {
-            groups.push((v & 0x7f) as u8 | 0x80);
-            v >>= 7;
-        }
-        groups.reverse();
-        body.extend(groups);
-    };
-    push(u64::from(arcs[0]) * 40 + u64::from(arcs[1]));
-    for &a in &arcs[2..] {
-        push(u64::from(a));
-    }
-    tlv(ber::OBJECT_ID, &[&body])
+    ber::write::oid(&o(s).0)
 }
 
 fn unsigned_tlv(tag: u8, v: u64) -> Vec<u8> {

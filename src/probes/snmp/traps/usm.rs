@@ -20,9 +20,9 @@ use std::time::Instant;
 
 use snmp2::v3::{Auth, Security};
 
-use super::ber::{self, Reader, OCTET_STRING, SEQUENCE};
 use super::{parse_pdu, Pdu, Reject, RejectReason, TrapError};
 use crate::config::TrapUser;
+use crate::probes::snmp::ber::{self, Reader, OCTET_STRING, SEQUENCE};
 use crate::probes::snmp::{AuthProtocol, KeyExtension, PrivProtocol, Value, Varbind};
 use crate::secret::Secret;
 
@@ -449,8 +449,8 @@ fn from_snmp2(p: &snmp2::Pdu<'_>) -> Result<Pdu, Reject> {
     };
     let mut varbinds = Vec::new();
     for (name, value) in p.varbinds.clone() {
-        let oid =
-            ber::oid(name.as_bytes()).map_err(|_| dec("decrypted varbind name unreadable"))?;
+        let oid = ber::read::oid(name.as_bytes())
+            .map_err(|_| dec("decrypted varbind name unreadable"))?;
         varbinds.push(Varbind {
             oid,
             value: from_snmp2_value(&value).ok_or(dec("decrypted varbind value unreadable"))?,
@@ -470,7 +470,7 @@ fn from_snmp2_value(v: &snmp2::Value<'_>) -> Option<Value> {
         S::Null => Value::Null,
         S::Integer(i) => Value::Integer(*i),
         S::OctetString(b) => Value::OctetString(b.to_vec()),
-        S::ObjectIdentifier(o) => Value::ObjectId(ber::oid(o.as_bytes()).ok()?),
+        S::ObjectIdentifier(o) => Value::ObjectId(ber::read::oid(o.as_bytes()).ok()?),
         S::IpAddress(a) => Value::IpAddress(*a),
         S::Counter32(c) => Value::Counter32(*c),
         S::Unsigned32(g) => Value::Gauge32(*g),

@@ -1,4 +1,5 @@
-//! The small part of BER (X.690) that SNMP messages use, read without trust.
+//! Reading the small part of BER (X.690) that SNMP messages use, without
+//! trust.
 //!
 //! Every function is total: any input, however short, long or lying, gives a
 //! value or a [`BerError`]; nothing indexes past a slice or overflows. SNMP's
@@ -6,37 +7,14 @@
 //! into an unknown structure: a value with a constructed or unknown tag is an
 //! error, and deep nesting costs nothing.
 
+use super::{
+    COUNTER32, COUNTER64, END_OF_MIB_VIEW, GAUGE32, INTEGER, IP_ADDRESS, NO_SUCH_INSTANCE,
+    NO_SUCH_OBJECT, NULL, OBJECT_ID, OCTET_STRING, OPAQUE, SEQUENCE, TIMETICKS,
+};
 use crate::probes::snmp::{Oid, Value, Varbind};
 
 /// Why a datagram could not be read; a fixed phrase, never a byte of input.
 pub type BerError = &'static str;
-
-pub const INTEGER: u8 = 0x02;
-pub const OCTET_STRING: u8 = 0x04;
-pub const NULL: u8 = 0x05;
-pub const OBJECT_ID: u8 = 0x06;
-pub const SEQUENCE: u8 = 0x30;
-// RFC 2578 §7.1 application types (RFC 3416 §3 for Counter64).
-pub const IP_ADDRESS: u8 = 0x40;
-pub const COUNTER32: u8 = 0x41;
-pub const GAUGE32: u8 = 0x42;
-pub const TIMETICKS: u8 = 0x43;
-pub const OPAQUE: u8 = 0x44;
-pub const COUNTER64: u8 = 0x46;
-// RFC 3416 §3 exceptions in responses.
-pub const NO_SUCH_OBJECT: u8 = 0x80;
-pub const NO_SUCH_INSTANCE: u8 = 0x81;
-pub const END_OF_MIB_VIEW: u8 = 0x82;
-// PDU tags, context-specific constructed (RFC 1157 §4.1, RFC 3416 §3).
-pub const PDU_GET: u8 = 0xa0;
-pub const PDU_GET_NEXT: u8 = 0xa1;
-pub const PDU_RESPONSE: u8 = 0xa2;
-pub const PDU_SET: u8 = 0xa3;
-pub const PDU_TRAP_V1: u8 = 0xa4;
-pub const PDU_GET_BULK: u8 = 0xa5;
-pub const PDU_INFORM: u8 = 0xa6;
-pub const PDU_TRAP_V2: u8 = 0xa7;
-pub const PDU_REPORT: u8 = 0xa8;
 
 /// RFC 2578 §3.5: at most 128 sub-identifiers in an OID.
 const MAX_OID_ARCS: usize = 128;
@@ -261,44 +239,9 @@ pub fn varbinds(list: &[u8]) -> Result<Vec<Varbind>, BerError> {
     Ok(out)
 }
 
-/// Appends a definite length in its shortest form.
-pub fn push_len(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        out.push(len as u8);
-        return;
-    }
-    let bytes = len.to_be_bytes();
-    let skip = bytes.iter().take_while(|&&b| b == 0).count();
-    out.push(0x80 | (bytes.len() - skip) as u8);
-    out.extend_from_slice(&bytes[skip..]);
-}
-
-/// Appends a whole TLV.
-pub fn push_tlv(out: &mut Vec<u8>, tag: u8, contents: &[u8]) {
-    out.push(tag);
-    push_len(out, contents.len());
-    out.extend_from_slice(contents);
-}
-
-/// An INTEGER TLV in its shortest two's-complement form.
-pub fn integer_tlv(v: i64) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let mut start = 0;
-    while start < 7 {
-        let (b, next) = (bytes[start], bytes[start + 1]);
-        if (b == 0 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0) {
-            start += 1;
-        } else {
-            break;
-        }
-    }
-    let mut out = Vec::with_capacity(10);
-    push_tlv(&mut out, INTEGER, &bytes[start..]);
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::write;
     use super::*;
 
     #[test]
@@ -316,13 +259,13 @@ mod tests {
             i64::MAX,
             i64::MIN,
         ] {
-            let tlv = integer_tlv(v);
+            let tlv = write::integer(v);
             let mut r = Reader::new(&tlv);
             assert_eq!(r.integer("int").unwrap(), v, "{v}");
             assert!(r.is_empty());
         }
-        assert_eq!(integer_tlv(128), [0x02, 0x02, 0x00, 0x80]);
-        assert_eq!(integer_tlv(-129), [0x02, 0x02, 0xff, 0x7f]);
+        assert_eq!(write::integer(128), [0x02, 0x02, 0x00, 0x80]);
+        assert_eq!(write::integer(-129), [0x02, 0x02, 0xff, 0x7f]);
     }
 
     #[test]
@@ -381,19 +324,5 @@ mod tests {
         let (tag, contents, whole) = r.tlv().unwrap();
         assert_eq!((tag, contents, whole.len()), (0x30, &[0x05][..], 4));
         assert!(r.finish().is_err());
-    }
-
-    #[test]
-    fn lengths_encode_shortest() {
-        for (len, want) in [
-            (0usize, vec![0u8]),
-            (127, vec![0x7f]),
-            (128, vec![0x81, 0x80]),
-            (65_535, vec![0x82, 0xff, 0xff]),
-        ] {
-            let mut out = Vec::new();
-            push_len(&mut out, len);
-            assert_eq!(out, want, "{len}");
-        }
     }
 }
