@@ -17,7 +17,7 @@ use super::super::builtin;
 use super::super::raw::{RawConfig, RawSnmp, RawTrapUser, S};
 use super::super::read::did_you_mean;
 use super::super::{SnmpSettings, TrapUser, Traps};
-use super::{count, duration, required};
+use super::fields::{count, duration, required};
 use crate::diag::Diags;
 use crate::secret::Secret;
 use crate::snmp_security::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};

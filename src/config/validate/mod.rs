@@ -1,0 +1,182 @@
+//! Semantic checks: from the raw file to a resolved [`Config`], collecting
+//! every problem (required keys, ranges, names, references, cycles) rather
+//! than stopping at the first.
+//!
+//! One file per part of the config: [`devices`], [`lines`], [`maintenance`],
+//! [`sla`] (with `[planned]`), the probes' settings in [`icmp`] and [`snmp`]
+//! (with `[traps]`), and the checks of single values they share in
+//! [`fields`]. This file resolves the whole and `[daemon]`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+
+use super::builtin;
+use super::raw::{RawConfig, S};
+use super::{Config, Daemon, Defaults, IcmpSettings};
+use crate::diag::Diags;
+
+mod devices;
+mod fields;
+mod icmp;
+mod lines;
+mod maintenance;
+mod sla;
+mod snmp;
+
+use devices::devices;
+use icmp::icmp_layer;
+use lines::lines;
+use maintenance::maintenance;
+use sla::{planned, sla};
+use snmp::SnmpLayer;
+
+/// Builds the resolved config. Problems go to `diags`; the returned value is
+/// only meaningful when none were reported. `known_profiles` is asked once,
+/// with the checked `daemon.profile_dirs`, for the profile names devices may use.
+pub(super) fn resolve(
+    path: &Path,
+    mut raw: RawConfig,
+    diags: &mut Diags<'_>,
+    known_profiles: impl FnOnce(&[PathBuf]) -> Vec<String>,
+) -> Option<Config> {
+    let base_dir = path.parent().unwrap_or(Path::new(""));
+    let raw_daemon = raw.daemon.take().unwrap_or_default();
+    let profile_dirs = snmp::profile_dirs(base_dir, &raw_daemon.profile_dirs, diags);
+    let known = profile_dirs.as_deref().map(known_profiles);
+    let daemon = daemon(base_dir, raw_daemon, profile_dirs, diags);
+
+    let default_icmp = match raw.defaults.as_ref().and_then(|d| d.icmp.as_ref()) {
+        Some(icmp) => icmp_layer(
+            icmp.get_ref(),
+            &IcmpSettings::default(),
+            "the built-in defaults",
+            "defaults.icmp",
+            diags,
+        ),
+        None => IcmpSettings::default(),
+    };
+
+    let default_snmp = match raw.defaults.as_ref().and_then(|d| d.snmp.as_ref()) {
+        Some(snmp) => {
+            snmp::check_defaults(snmp.get_ref(), diags);
+            snmp::snmp_layer(
+                snmp.get_ref(),
+                &SnmpLayer::builtin(),
+                "[defaults.snmp]",
+                "defaults.snmp",
+                base_dir,
+                diags,
+            )
+        }
+        None => SnmpLayer::builtin(),
+    };
+
+    let devices = devices(
+        &raw,
+        &default_icmp,
+        &default_snmp,
+        known.as_deref(),
+        base_dir,
+        diags,
+    );
+    let lines = lines(&raw, diags);
+    let traps = snmp::traps(&raw, base_dir, diags);
+    let maintenance = maintenance(&raw, diags);
+    let sla = sla(raw.sla.take().unwrap_or_default(), diags);
+    let planned = planned(raw.planned.take().unwrap_or_default(), diags);
+
+    Some(Config {
+        source: path.to_path_buf(),
+        daemon: daemon?,
+        defaults: Defaults { icmp: default_icmp },
+        devices,
+        lines,
+        maintenance,
+        sla,
+        planned,
+        traps,
+    })
+}
+
+fn daemon(
+    base_dir: &Path,
+    raw: super::raw::RawDaemon,
+    profile_dirs: Option<Vec<PathBuf>>,
+    diags: &mut Diags<'_>,
+) -> Option<Daemon> {
+    let listen = match &raw.listen {
+        None => builtin::LISTEN.parse().ok(),
+        Some(s) => match s.get_ref().parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                diags.at(
+                    s.span(),
+                    "daemon.listen",
+                    format!(
+                        "invalid listen address {:?}; write IP:PORT, e.g. \"127.0.0.1:9731\" or \"[::1]:9731\"",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        },
+    };
+
+    let data_dir = match &raw.data_dir {
+        None => Some(base_dir.join(builtin::DATA_DIR)),
+        Some(s) => non_empty_path(base_dir, s, "daemon.data_dir", diags),
+    };
+    let api_token_file = match &raw.api_token_file {
+        None => None,
+        Some(s) => Some(non_empty_path(base_dir, s, "daemon.api_token_file", diags)?),
+    };
+
+    let timezone_name = raw
+        .timezone
+        .as_ref()
+        .map_or(builtin::TIMEZONE.to_string(), |s| s.get_ref().clone());
+    let timezone = match TimeZone::get(&timezone_name) {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            let span = raw.timezone.as_ref().map_or(0..0, |s| s.span());
+            diags.at(
+                span,
+                "daemon.timezone",
+                format!(
+                    "unknown time zone {timezone_name:?}; use an IANA name such as \"Asia/Shanghai\" or \"UTC\""
+                ),
+            );
+            None
+        }
+    };
+
+    Some(Daemon {
+        listen: listen?,
+        data_dir: data_dir?,
+        timezone: timezone?,
+        timezone_name,
+        api_token_file,
+        profile_dirs: profile_dirs?,
+    })
+}
+
+/// A path that is resolved against the config file's directory when relative,
+/// so the daemon finds its files whatever directory it was started from.
+fn non_empty_path(
+    base_dir: &Path,
+    s: &S<String>,
+    path: &str,
+    diags: &mut Diags<'_>,
+) -> Option<PathBuf> {
+    if s.get_ref().trim().is_empty() {
+        diags.at(
+            s.span(),
+            path,
+            "must not be empty; write a path or leave the key out",
+        );
+        return None;
+    }
+    Some(base_dir.join(s.get_ref()))
+}
