@@ -3,9 +3,9 @@
 //! than stopping at the first.
 //!
 //! One file per part of the config: [`devices`], [`lines`], [`maintenance`],
-//! [`sla`] (with `[planned]`), the probes' settings in [`icmp`] and [`snmp`]
-//! (with `[traps]`), and the checks of single values they share in
-//! [`fields`]. This file resolves the whole and `[daemon]`.
+//! [`sla`] (with `[planned]`), the probes' settings in [`icmp`] and [`snmp`],
+//! the trap receiver in [`traps`], the SNMPv3 users both of those take in
+//! [`usm`], and the checks of single values they all share in [`fields`]. This file resolves the whole and `[daemon]`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,8 @@ mod lines;
 mod maintenance;
 mod sla;
 mod snmp;
+mod traps;
+mod usm;
 
 use devices::devices;
 use icmp::icmp_layer;
@@ -82,7 +84,7 @@ pub(super) fn resolve(
         diags,
     );
     let lines = lines(&raw, diags);
-    let traps = snmp::traps(&raw, base_dir, diags);
+    let traps = traps::traps(&raw, base_dir, diags);
     let maintenance = maintenance(&raw, diags);
     let sla = sla(raw.sla.take().unwrap_or_default(), diags);
     let planned = planned(raw.planned.take().unwrap_or_default(), diags);
