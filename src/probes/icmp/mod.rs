@@ -6,6 +6,9 @@
 //!   it cannot say why it ignored a packet, calls `getsockname` for every
 //!   packet and does not size the receive buffer.
 //! * Packets are built and parsed by [`packet`], ours, total on any input.
+//! * The kernel side (opening, buffer size, filters, drop count, `recvmmsg`)
+//!   is in `socket.rs`; the tests, some in private network namespaces, in
+//!   `tests.rs`.
 //! * Each family's receive task reads replies in batches (`recvmmsg` on a
 //!   duplicate of the socket's descriptor, registered with tokio), stamps
 //!   them on arrival and hands them to the waiting round through a table of
@@ -16,28 +19,27 @@
 
 pub mod packet;
 mod probe;
+mod socket;
 
 pub use probe::IcmpProbe;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::mem::{size_of, zeroed};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use socket2::Type;
-use surge_ping::{AsyncSocket, Config, ICMP};
+use surge_ping::AsyncSocket;
 use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use self::packet::{DecodeError, Family, Message, ECHO_LEN};
+use self::socket::{open_family, socket_drops, socket_kind, RecvBatch};
 use super::FailureKind;
 
 /// How long an answered or expired echo stays in the pending table, so that
@@ -45,12 +47,15 @@ use super::FailureKind;
 /// covers a congested path; far below the ~20 s in which 10,000 targets
 /// (3 echoes per 10 s) wrap the 16-bit sequence counter.
 const LINGER: Duration = Duration::from_secs(5);
+
 /// How often a receive task sweeps expired entries and reads the kernel's
 /// drop counter.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// Packets read per `recvmmsg` call: enough to drain a burst of replies in a
 /// few calls, small enough that the buffers stay in cache.
 const BATCH: usize = 32;
+
 /// Receive buffer per packet. Echo replies to our requests are 84 bytes with
 /// the IPv4 header; ICMP errors quote at most 576 bytes (IPv4, RFC 1812
 /// §4.3.2.3) or 1,280 bytes (IPv6, RFC 4443 §2.4). Longer packets are cut,
@@ -552,224 +557,6 @@ fn apply(outcomes: &mut [EchoOutcome], event: Event) {
         if matches!(slot, EchoOutcome::Pending | EchoOutcome::TimedOut) {
             *slot = event.outcome;
         }
-    }
-}
-
-fn socket_kind(raw: bool) -> &'static str {
-    if raw {
-        "raw"
-    } else {
-        "dgram"
-    }
-}
-
-/// Opens one family's socket, sizes its receive buffer, filters what a raw
-/// socket receives, and returns a duplicate descriptor for the receive task.
-fn open_family(family: Family, recv_buffer: usize) -> io::Result<(FamilySocket, AsyncFd<OwnedFd>)> {
-    let kind = match family {
-        Family::V4 => ICMP::V4,
-        Family::V6 => ICMP::V6,
-    };
-    // Raw first: only raw sockets deliver ICMP errors (destination
-    // unreachable) without IP_RECVERR plumbing, and keep our identifier.
-    let config = Config::builder()
-        .kind(kind)
-        .sock_type_hint(Type::RAW)
-        .build();
-    let socket = AsyncSocket::new(&config)?;
-    let raw = socket.get_type() == Type::RAW;
-    let fd = socket.get_native_sock();
-    set_recv_buffer(fd, recv_buffer);
-    if raw {
-        set_icmp_filter(fd, family)?;
-    }
-    // The receive task reads through its own descriptor registered with
-    // tokio, so that it can drain several packets per wakeup with recvmmsg
-    // and clear readiness itself; surge-ping's socket offers one packet per
-    // recvfrom and no access to its readiness.
-    // SAFETY: `fd` is open and owned by `socket`, which outlives this call.
-    let dup = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
-    // SAFETY: an OwnedFd stays open and keeps its number until dropped.
-    let recv_fd = unsafe { AsyncFd::register_with_interest(dup, Interest::READABLE) }?;
-    let socket = FamilySocket {
-        family,
-        socket,
-        raw,
-        seq: AtomicU16::new(rand::random()),
-        pending: Mutex::new(HashMap::new()),
-    };
-    Ok((socket, recv_fd))
-}
-
-fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` points to a live `T` of the length we pass.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (value as *const T).cast(),
-            size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-fn getsockopt<T: Copy>(
-    fd: RawFd,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: &mut T,
-) -> io::Result<()> {
-    let mut len = size_of::<T>() as libc::socklen_t;
-    // SAFETY: `value` points to a live, writable `T` of the length we pass.
-    let rc = unsafe { libc::getsockopt(fd, level, name, (value as *mut T).cast(), &mut len) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// Raises the receive buffer; `SO_RCVBUFFORCE` needs CAP_NET_ADMIN but
-/// ignores `net.core.rmem_max`. Falls short with a warning, not an error: a
-/// small buffer loses replies under load, it does not stop monitoring.
-fn set_recv_buffer(fd: RawFd, bytes: usize) {
-    let want = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &want).is_err() {
-        let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &want);
-    }
-    let mut got: libc::c_int = 0;
-    // Linux reports twice the requested size (the doubling covers its
-    // bookkeeping overhead, socket(7)).
-    if getsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &mut got).is_ok() && got / 2 < want {
-        warn!(
-            wanted = want,
-            got = got / 2,
-            "ICMP receive buffer smaller than configured (raise net.core.rmem_max or run with \
-             CAP_NET_ADMIN); replies may be dropped under load"
-        );
-    }
-}
-
-/// Lets a raw socket receive only echo replies and the errors that can quote
-/// our requests. Without it every ICMP packet the host sees is copied to us,
-/// including, on loopback, each of our own echo requests.
-fn set_icmp_filter(fd: RawFd, family: Family) -> io::Result<()> {
-    match family {
-        Family::V4 => {
-            // linux/icmp.h: ICMP_FILTER (1) at SOL_RAW, a 32-bit mask of
-            // types 0..31 to *block*.
-            const ICMP_FILTER: libc::c_int = 1;
-            let pass: u32 = (1 << 0) | (1 << 3) | (1 << 11); // echo reply, unreachable, time exceeded
-            setsockopt(fd, libc::SOL_RAW, ICMP_FILTER, &!pass)
-        }
-        Family::V6 => {
-            // linux/icmpv6.h: ICMPV6_FILTER (1) at IPPROTO_ICMPV6, 256 bits,
-            // a set bit blocks the type (RFC 3542 §3.2 ICMP6_FILTER_SETBLOCK).
-            const ICMPV6_FILTER: libc::c_int = 1;
-            let mut block = [u32::MAX; 8];
-            for t in [129u8, 1, 3] {
-                // echo reply, destination unreachable, time exceeded
-                block[usize::from(t >> 5)] &= !(1 << (t & 31));
-            }
-            setsockopt(fd, libc::IPPROTO_ICMPV6, ICMPV6_FILTER, &block)
-        }
-    }
-}
-
-/// The kernel's count of packets dropped on this socket (SO_MEMINFO).
-fn socket_drops(fd: RawFd) -> Option<u32> {
-    // SK_MEMINFO_VARS is 9 on current kernels; the kernel copies at most
-    // what we ask for and what it has.
-    let mut info = [0u32; 16];
-    getsockopt(fd, libc::SOL_SOCKET, libc::SO_MEMINFO, &mut info).ok()?;
-    info.get(libc::SK_MEMINFO_DROPS as usize).copied()
-}
-
-/// Buffers for one `recvmmsg` call.
-struct RecvBatch {
-    bufs: Vec<[u8; PACKET_BUF]>,
-    addrs: Vec<libc::sockaddr_storage>,
-    lens: Vec<usize>,
-}
-
-impl RecvBatch {
-    fn new() -> Self {
-        RecvBatch {
-            bufs: vec![[0; PACKET_BUF]; BATCH],
-            // SAFETY: sockaddr_storage is plain data; all zeroes is valid.
-            addrs: vec![unsafe { zeroed() }; BATCH],
-            lens: vec![0; BATCH],
-        }
-    }
-
-    /// Reads up to [`BATCH`] packets without blocking; returns how many.
-    fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        // SAFETY: zeroed iovec/mmsghdr are valid (null pointers, zero lengths).
-        let mut iovecs: [libc::iovec; BATCH] = unsafe { zeroed() };
-        let mut headers: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
-        for (i, (buf, addr)) in self.bufs.iter_mut().zip(self.addrs.iter_mut()).enumerate() {
-            iovecs[i].iov_base = buf.as_mut_ptr().cast();
-            iovecs[i].iov_len = buf.len();
-            let h = &mut headers[i].msg_hdr;
-            h.msg_name = (addr as *mut libc::sockaddr_storage).cast();
-            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_iov = &mut iovecs[i];
-            h.msg_iovlen = 1;
-        }
-        // SAFETY: every header points into buffers owned by `self` (and the
-        // local `iovecs`) that outlive the call, with their true lengths.
-        let n = unsafe {
-            libc::recvmmsg(
-                fd,
-                headers.as_mut_ptr(),
-                BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let n = usize::try_from(n).unwrap_or(0).min(BATCH);
-        for (i, h) in headers.iter().take(n).enumerate() {
-            self.lens[i] = (h.msg_len as usize).min(PACKET_BUF);
-            if h.msg_hdr.msg_namelen as usize > size_of::<libc::sockaddr_storage>() {
-                self.addrs[i].ss_family = libc::AF_UNSPEC as libc::sa_family_t;
-            }
-        }
-        Ok(n)
-    }
-
-    /// The `i`th packet of the last batch and its sender.
-    fn packet(&self, i: usize) -> (&[u8], Option<IpAddr>) {
-        (&self.bufs[i][..self.lens[i]], sockaddr_ip(&self.addrs[i]))
-    }
-}
-
-fn sockaddr_ip(addr: &libc::sockaddr_storage) -> Option<IpAddr> {
-    match libc::c_int::from(addr.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the kernel wrote a sockaddr_in, which fits in and is
-            // less aligned than sockaddr_storage.
-            let sin =
-                unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                sin.sin_addr.s_addr,
-            ))))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: as above, for sockaddr_in6.
-            let sin6 =
-                unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
-        }
-        _ => None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! (`unshare --net`) and check that exactly that one inner test passed.
 
 use super::*;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::{Command, Stdio};
 
 const MS: Duration = Duration::from_millis(1);
@@ -160,7 +161,7 @@ async fn many_targets_at_once() {
 /// Sends an echo reply to 127.0.0.1 from a separate raw socket, as if a
 /// target had answered request `seq`.
 fn inject_reply(ident: u16, seq: u16, bad_checksum: bool) {
-    use socket2::{Domain, Protocol, Socket};
+    use socket2::{Domain, Protocol, Socket, Type};
     let mut buf = [0u8; ECHO_LEN];
     packet::encode_echo_request(Family::V4, ident, seq, &mut buf);
     buf[0] = 0; // echo reply
