@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::ber::{self, Reader};
 use super::*;
+use crate::probes::snmp::ber::{self, Reader};
+use crate::probes::snmp::Value;
 use crate::probes::snmp::{AuthProtocol, KeyExtension, PrivProtocol};
 
 pub const ENGINE: [u8; 8] = [0x80, 0, 0, 0, 0x01, 0x02, 0x03, 0x04];

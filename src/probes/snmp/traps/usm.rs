@@ -20,7 +20,8 @@ use std::time::Instant;
 
 use snmp2::v3::{Auth, Security};
 
-use super::{parse_pdu, Pdu, Reject, RejectReason, TrapError};
+use super::datagram::{parse_pdu, Pdu};
+use super::{Reject, RejectReason, TrapError};
 use crate::config::TrapUser;
 use crate::probes::snmp::ber::{self, Reader, OCTET_STRING, SEQUENCE};
 use crate::probes::snmp::{AuthProtocol, KeyExtension, PrivProtocol, Value, Varbind};
