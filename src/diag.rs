@@ -10,7 +10,8 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// One problem in a config or profile file, printed as `FILE:LINE:COL: path.to.field: message`.
+/// One problem in a config or profile file, printed as
+/// `FILE:LINE:COL: path.to.field: message`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub file: PathBuf,

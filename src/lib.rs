@@ -15,8 +15,24 @@
 //! ```
 //!
 //! * [`config`] parses and validates the TOML file, reporting every problem
-//!   with its file, line and column.
-//! * [`probes`] ask the network: one shared ICMP socket per address family.
+//!   with its file, line and column: `read` (TOML syntax, then each section
+//!   through serde), `validate/` (one file per section, plus the SNMPv3
+//!   users and the single-value checks they share) and [`config::builtin`]
+//!   (defaults, bounds, and the one list of shipped SNMP profiles).
+//! * [`loader`] reads the config together with the SNMP profiles it names
+//!   (`netkpi check`, start and reload all go through it), and plans what a
+//!   device's polls ask for.
+//! * [`probes`] ask the network; the words every prober shares
+//!   ([`probes::Prober`], [`probes::Round`], the [`probes::Probe`] trait) are
+//!   there, and [`probes::resolve`] keeps the devices' addresses.
+//!   [`probes::icmp`]: one shared ICMP socket per address family (`socket.rs`
+//!   the kernel side, `packet.rs` the wire format, `probe.rs` one device's
+//!   round). [`probes::snmp`]: the `client`, the `poller` (one device's
+//!   poll), the `profile`s (parsed, then evaluated against what came back),
+//!   the `traps` receiver (`datagram.rs` decodes, `routes` finds the sender's
+//!   device), [`probes::snmp::ber`] (the one BER reader and encoder) and
+//!   [`probes::snmp::oids`] (every OID the code names, each once). The
+//!   `snmprec` recordings reader is compiled for tests only.
 //! * [`state`] is the pure per-target state machine.
 //! * [`availability`] is the pure period arithmetic every figure comes from;
 //!   [`availability::period`] names the periods they are published for
@@ -37,6 +53,13 @@
 //!     its handlers read (the daemon fills it); [`http::api`] is the JSON API,
 //!     each body a typed struct other outputs can reuse; the status page is
 //!     beside it.
+//!
+//! Leaves, which the rest uses and which use nothing else in the crate:
+//! [`secret`] (values that never print), [`diag`] (`FILE:LINE:COL`
+//! diagnostics and the collector every check reports into), [`duration`],
+//! [`model`], and [`snmp_security`] (the SNMP versions and USM protocol
+//! names; it uses only `secret`). So [`config`] imports nothing from
+//! [`probes`]; the probes take their settings from `config`.
 
 pub mod availability;
 pub mod cli;

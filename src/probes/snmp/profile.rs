@@ -66,7 +66,7 @@ pub fn plan(walks: BTreeSet<Oid>, gets: BTreeSet<Oid>) -> Vec<Request> {
     out
 }
 
-/// Prefix of every exported metric name (SPEC §5).
+/// Prefix of every exported metric name.
 pub const METRIC_PREFIX: &str = "netkpi_";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,7 +1,8 @@
 //! BER (X.690) as SNMP uses it: the tags, a reader that trusts nothing
-//! ([`read`], for the trap receiver), and the one encoder ([`write`]) for the
-//! few messages netkpi builds itself (the v3 discovery request, the response
-//! to an inform) and for the hand-made datagrams of tests.
+//! ([`read`](mod@read), for the trap receiver), and the one encoder
+//! ([`write`](mod@write)) for the few messages netkpi builds itself (the v3
+//! discovery request, the response to an inform) and for the hand-made
+//! datagrams of tests.
 //!
 //! Everything else on the wire is read and written by `snmp2`.
 
