@@ -298,10 +298,10 @@ fn silent_unreachable_and_blocked_targets() {
     );
 }
 
-/// The LAB.md outage table: 127.0.5.5 drops echo requests on input (a
-/// silent device), 127.0.6.6 rejects them with host-unreachable (a router
-/// without a route), and output to 127.0.7.7 is dropped so `sendto`
-/// itself fails.
+/// Three kinds of outage, made by the nftables rules below: 127.0.5.5 drops
+/// echo requests on input (a silent device), 127.0.6.6 rejects them with
+/// host-unreachable (a router without a route), and output to 127.0.7.7 is
+/// dropped so `sendto` itself fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "runs inside the namespace made by silent_unreachable_and_blocked_targets"]
 async fn ns_silent_unreachable_and_blocked_targets() {
