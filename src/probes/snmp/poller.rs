@@ -2,16 +2,52 @@
 //! lookup columns kept between polls, and reboots seen in sysUpTime. The
 //! scheduler times the polls; this module only knows how to take one.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::client::{Agent, Request, SnmpClient, SnmpError};
-use super::profile::{Profile, Sample};
+use super::oids::SYS_UPTIME;
+use super::profile::{self, Part, Profile, Sample};
 use super::{Oid, SnmpFailure, Value, Varbind};
 use crate::config::SnmpSettings;
-use crate::loader;
 use crate::probes::resolve::Resolver;
 use crate::probes::{Probe, Prober, Readings, Taken};
+
+/// What a device's polls ask for: `values` every poll, `lookups` (row
+/// names, aliases, sensor precision) only when the poller's cache of them is
+/// missing, old or invalidated by a reboot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollPlan {
+    pub values: Vec<Request>,
+    pub lookups: Vec<Request>,
+}
+
+/// The plan for a device's profiles, without repeats: a subtree walked for
+/// one profile is not walked again for another, and the scalars of all of
+/// them go in one GET; a lookup column that is also a value is read with the
+/// values.
+pub fn poll_plan(profiles: &[Arc<Profile>]) -> PollPlan {
+    let mut value_walks = BTreeSet::new();
+    let mut value_gets = BTreeSet::from([Oid(SYS_UPTIME.to_vec())]);
+    let mut lookup_walks = BTreeSet::new();
+    let mut lookup_gets = BTreeSet::new();
+    for p in profiles {
+        let (w, g) = p.columns(Part::Values);
+        value_walks.extend(w);
+        value_gets.extend(g);
+        let (w, g) = p.columns(Part::Lookups);
+        lookup_walks.extend(w);
+        lookup_gets.extend(g);
+    }
+    lookup_walks.retain(|l| !value_walks.iter().any(|v| l.starts_with(v)));
+    lookup_gets
+        .retain(|l| !value_gets.contains(l) && !value_walks.iter().any(|v| l.starts_with(v)));
+    PollPlan {
+        values: profile::plan(value_walks, value_gets),
+        lookups: profile::plan(lookup_walks, lookup_gets),
+    }
+}
 
 /// What the devices with one profile list poll: computed once per distinct
 /// list and shared, not once per device.
@@ -28,7 +64,7 @@ pub struct SnmpPlan {
 
 impl SnmpPlan {
     pub fn new(profiles: Vec<Arc<Profile>>) -> SnmpPlan {
-        let plan = loader::poll_plan(&profiles);
+        let plan = poll_plan(&profiles);
         let with_lookups = plan.values.iter().chain(&plan.lookups).cloned().collect();
         SnmpPlan {
             profiles,
@@ -246,7 +282,7 @@ impl Reader<'_> {
 fn uptime_ticks(varbinds: &[Varbind]) -> Option<u32> {
     varbinds
         .iter()
-        .find_map(|v| match (&v.value, v.oid.arcs() == loader::SYS_UPTIME) {
+        .find_map(|v| match (&v.value, v.oid.arcs() == SYS_UPTIME) {
             (Value::TimeTicks(t), true) => Some(*t),
             _ => None,
         })
@@ -435,7 +471,7 @@ pub(crate) mod fake {
         pub fn set_uptime(&self, ticks: u32) {
             let mut rec = self.recording.lock().unwrap();
             for vb in rec.iter_mut() {
-                if vb.oid.arcs() == crate::loader::SYS_UPTIME {
+                if vb.oid.arcs() == SYS_UPTIME {
                     vb.value = Value::TimeTicks(ticks);
                 }
             }
@@ -492,6 +528,70 @@ mod tests {
     use super::fake::{poller, FakeAgent};
     use super::*;
     use crate::state::RoundClass;
+
+    /// The shipped profiles, selected by name as a device's config names them.
+    struct Builtin(Vec<Arc<Profile>>);
+
+    impl Builtin {
+        fn select(&self, names: &[String]) -> Vec<Arc<Profile>> {
+            names
+                .iter()
+                .filter_map(|n| self.0.iter().find(|p| p.name == *n).cloned())
+                .collect()
+        }
+    }
+
+    fn builtin_set() -> Builtin {
+        Builtin(
+            crate::probes::snmp::profile::builtin()
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
+        )
+    }
+
+    fn walks(requests: &[Request]) -> Vec<Oid> {
+        requests
+            .iter()
+            .filter_map(|r| match r {
+                Request::Walk(root) => Some(root.clone()),
+                Request::Get(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn overlapping_profiles_ask_once() {
+        let set = builtin_set();
+        let twice = poll_plan(&set.select(&["if_mib".into(), "system".into(), "if_mib".into()]));
+        let once = poll_plan(&set.select(&["if_mib".into(), "system".into()]));
+        assert_eq!(twice, once);
+        let all: Vec<Oid> = walks(&once.values)
+            .into_iter()
+            .chain(walks(&once.lookups))
+            .collect();
+        for (i, a) in all.iter().enumerate() {
+            for (j, b) in all.iter().enumerate() {
+                assert!(i == j || !a.starts_with(b), "{a} is inside {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn interface_names_are_lookups_read_apart_from_the_counters() {
+        let set = builtin_set();
+        let plan = poll_plan(&set.select(&["if_mib".into()]));
+        let if_name: Oid = "1.3.6.1.2.1.31.1.1.1.1".parse().unwrap();
+        let oper: Oid = "1.3.6.1.2.1.2.2.1.8".parse().unwrap();
+        assert!(walks(&plan.lookups).contains(&if_name), "{plan:?}");
+        assert!(walks(&plan.values).contains(&oper), "{plan:?}");
+        assert!(!walks(&plan.values).contains(&if_name), "{plan:?}");
+        let uptime = Oid(SYS_UPTIME.to_vec());
+        assert!(plan
+            .values
+            .iter()
+            .any(|r| matches!(r, Request::Get(g) if g.contains(&uptime))));
+    }
 
     #[tokio::test]
     async fn an_snmp_round_classifies_itself_and_reads_the_interfaces() {
