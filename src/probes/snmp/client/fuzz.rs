@@ -35,7 +35,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::net::UdpSocket;
 
-use super::{ber, from_wire, Agent, Request, Snmp2Client, SnmpClient, SnmpError};
+use super::wire::from_wire;
+use super::{ber, Agent, Request, Snmp2Client, SnmpClient, SnmpError};
 use crate::probes::snmp::{Credentials, Oid, SnmpVersion, Value, Varbind};
 use crate::secret::Secret;
 
