@@ -5,13 +5,14 @@
 //! Data flows one way:
 //!
 //! ```text
-//! config ─► inventory ─► probes (icmp) ─► observations ─► ledger (state machine)
-//!                                                            │ transitions
-//!                                                            ▼
-//!                                             store writer (durable first)
-//!                                                            │ committed
-//!                                                            ▼
-//!                                          live view ─► metrics, http api
+//! config ─► inventory ─► probes (icmp, snmp) ─► observations ─► ledger
+//!                          ▲ scheduler: one loop      │ transitions + settled marks
+//!                          │ for every prober         ▼
+//!                                             store writer (durable first:
+//!                                             transitions, tallies, heartbeat)
+//!                                                     │ committed
+//!                                                     ▼
+//!                                       live view ─► metrics, http api
 //! ```
 //!
 //! * [`config`] parses and validates the TOML file, reporting every problem
@@ -20,8 +21,12 @@
 //!   users and the single-value checks they share) and [`config::builtin`]
 //!   (defaults, bounds, and the one list of shipped SNMP profiles).
 //! * [`loader`] reads the config together with the SNMP profiles it names
-//!   (`netkpi check`, start and reload all go through it), and plans what a
-//!   device's polls ask for.
+//!   (`netkpi check`, start and reload all go through it).
+//! * [`inventory`] is the config in force as the daemon uses it, and
+//!   [`inventory::timing`] the one place that maps a prober to its settings.
+//! * [`scheduler`] runs one task per (device, prober): the schedule,
+//!   timing, counting, publishing and sending live there once; a prober
+//!   only says how to take a round ([`probes::Probe`]).
 //! * [`probes`] ask the network; the words every prober shares
 //!   ([`probes::Prober`], [`probes::Round`], the [`probes::Probe`] trait) are
 //!   there, and [`probes::resolve`] keeps the devices' addresses.
@@ -33,7 +38,15 @@
 //!   device), [`probes::snmp::ber`] (the one BER reader and encoder) and
 //!   [`probes::snmp::oids`] (every OID the code names, each once). The
 //!   `snmprec` recordings reader is compiled for tests only.
-//! * [`state`] is the pure per-target state machine.
+//! * [`ledger`] turns observations into transitions: it combines a
+//!   device's probers, links a child's outage to its parent's by what
+//!   happened, derives lines, and says how far each target's state is
+//!   settled (the marks); [`ledger::resume`] closes the gap after a stop or
+//!   crash. [`state`] is the pure per-target state machine it drives.
+//! * [`tally`] is the durable count behind `netkpi_state_seconds_total`,
+//!   advanced only by committed transitions and marks.
+//! * [`incidents`] is the pure incident engine (open, restore, flap, root,
+//!   acknowledgement rules, SLA judgement), not wired into the daemon yet.
 //! * [`availability`] is the pure period arithmetic every figure comes from;
 //!   [`availability::period`] names the periods they are published for
 //!   (rolling windows, the calendar year in the configured time zone), and
