@@ -48,7 +48,7 @@ pub struct Figures {
 /// * Time inside any `maintenance` span (they may overlap and cross the
 ///   period's edges) is `maintenance_s`, whatever the state; so is time in a
 ///   ledger entry whose state is `Maintenance` (not normally written).
-/// * Outages: see [`count_outages`].
+/// * Outages: see `count_outages`.
 pub fn compute(
     history: &[(Timestamp, State)],
     from: Timestamp,

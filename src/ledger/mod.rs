@@ -8,7 +8,7 @@
 //!
 //! A device may have several probers (ICMP, SNMP). Each observation updates
 //! that prober's latest result; the round fed to the state machine combines
-//! the fresh results of every enabled prober (see [`combine`]): all failing
+//! the fresh results of every enabled prober (see `combine`): all failing
 //! is a failed round, some failing is degraded (with the failing prober as
 //! the cause, e.g. the agent is dead but the box pings), none failing is the
 //! worst of what they saw.

@@ -13,7 +13,7 @@
 //!   duplicate of the socket's descriptor, registered with tokio), stamps
 //!   them on arrival and hands them to the waiting round through a table of
 //!   pending echoes keyed by (address, sequence).
-//! * Entries stay in the table for [`LINGER`] after their answer or timeout,
+//! * Entries stay in the table for `LINGER` after their answer or timeout,
 //!   so a duplicate or a late reply is told apart from an unsolicited one,
 //!   and every ignored packet is counted by reason in [`IcmpStats`].
 

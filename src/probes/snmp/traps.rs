@@ -4,7 +4,7 @@
 //! * [`decode`] is pure and total: one datagram in, a [`Decoded`] or a
 //!   [`Reject`] with a stable reason out, never a panic. v1 and v2c are read
 //!   by our own BER reader ([`super::ber`]); v3 frames too, with only the HMAC
-//!   check and decryption left to `snmp2` ([`usm`]). It lives in
+//!   check and decryption left to `snmp2` (`usm`). It lives in
 //!   `datagram.rs`.
 //! * [`TrapReceiver::start`] binds the socket and runs one receive task that
 //!   decodes, answers informs (RFC 3416 §4.2.7) and forwards a [`TrapEvent`]
