@@ -60,6 +60,13 @@ pub enum StoreError {
     )]
     NotWritable { path: PathBuf, detail: String },
     #[error(
+        "store {}: cannot open it: too many open files ({detail}); the process or the system ran \
+         out of file descriptors: raise the limit (LimitNOFILE= in the systemd unit, ulimit -n) \
+         or find what holds them (ls /proc/PID/fd)",
+        path.display()
+    )]
+    TooManyOpenFiles { path: PathBuf, detail: String },
+    #[error(
         "store {}: disk full: {detail}; free space on its filesystem or move daemon.data_dir",
         path.display()
     )]
@@ -110,8 +117,23 @@ pub enum StoreError {
 impl StoreError {
     /// Sorts a SQLite failure into what an operator can act on.
     fn sqlite(path: &Path, what: &'static str, e: rusqlite::Error) -> StoreError {
+        // First, before anything else can change it: the OS's reason for the
+        // failed open(2), which SQLite does not pass on.
+        let errno = std::io::Error::last_os_error();
         let path = path.to_path_buf();
         let detail = e.to_string();
+        let cannot_open = matches!(
+            e.sqlite_error_code(),
+            Some(ffi::ErrorCode::CannotOpen | ffi::ErrorCode::SystemIoFailure)
+        );
+        if cannot_open && out_of_fds(&path, &errno) {
+            let os =
+                std::io::Error::from_raw_os_error(errno.raw_os_error().unwrap_or(libc::EMFILE));
+            return StoreError::TooManyOpenFiles {
+                path,
+                detail: format!("{detail}: {os}"),
+            };
+        }
         match e.sqlite_error_code() {
             Some(
                 ffi::ErrorCode::ReadOnly
@@ -676,6 +698,14 @@ impl Store {
             detail: format!("{column} {ms}: {e}"),
         })
     }
+}
+
+/// Whether a failed open of `path` was for want of a file descriptor: the
+/// errno SQLite's open(2) left behind says so, or opening the file now fails
+/// that way (never to be mistaken for a permission problem).
+fn out_of_fds(path: &Path, errno: &std::io::Error) -> bool {
+    let is_fds = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+    is_fds(errno) || std::fs::File::open(path).is_err_and(|e| is_fds(&e))
 }
 
 /// Creates, writes, syncs and removes a small file in `dir`.

@@ -479,3 +479,35 @@ fn a_version_1_ledger_is_migrated_and_keeps_every_row() {
         "one row per target, replaced"
     );
 }
+
+/// SQLite says only "unable to open database file"; when the open failed
+/// for want of a file descriptor, the error says so (not a permission
+/// problem).
+#[test]
+fn cannot_open_for_want_of_descriptors_says_too_many_open_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    let cannot_open = || {
+        rusqlite::Error::SqliteFailure(
+            ffi::Error::new(ffi::SQLITE_CANTOPEN),
+            Some("unable to open database file".into()),
+        )
+    };
+    for errno in [libc::EMFILE, libc::ENFILE] {
+        // The errno the failed open(2) leaves behind, read first thing.
+        // SAFETY: writes this thread's errno.
+        unsafe { *libc::__errno_location() = errno };
+        let err = StoreError::sqlite(&path, "open read-only", cannot_open());
+        assert!(
+            matches!(err, StoreError::TooManyOpenFiles { .. }),
+            "{errno}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("too many open files"), "{text}");
+        assert!(!text.contains("permission"), "{text}");
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = libc::EACCES };
+    let err = StoreError::sqlite(&path, "open", cannot_open());
+    assert!(matches!(err, StoreError::NotWritable { .. }), "{err:?}");
+}
