@@ -101,6 +101,17 @@ pub enum StoreError {
         path.display()
     )]
     Missing { path: PathBuf },
+    #[error(
+        "store {} {problem}; it is not a netkpi ledger and was left as it is: restore the ledger \
+         from a backup (netkpi backup, see README \"Backup\") to that path, or move the file away \
+         to start a new, empty ledger there",
+        path.display()
+    )]
+    NotALedger {
+        path: PathBuf,
+        /// "is empty (0 bytes)", "is not an SQLite database".
+        problem: String,
+    },
     #[error("store {} is damaged: {detail}; restore it from a backup", path.display())]
     Corrupt { path: PathBuf, detail: String },
     #[error("store {} was opened read-only and cannot {what}", path.display())]
@@ -225,9 +236,14 @@ impl Store {
         probe_dir_writable(data_dir).map_err(dir_err("is not writable"))?;
 
         let path = data_dir.join(DB_FILE);
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        // A new ledger only where there is no file: an empty or foreign
+        // file is never taken over (SQLite would happily turn a 0-byte file
+        // into a fresh, empty database).
+        let exists = check_is_ledger(&path)?;
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if !exists {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
         let conn = Connection::open_with_flags(&path, flags)
             .map_err(|e| StoreError::sqlite(&path, "open", e))?;
         let p = &path;
@@ -275,6 +291,7 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing { path });
         }
+        check_is_ledger(&path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags)
             .map_err(|e| StoreError::sqlite(&path, "open read-only", e))?;
@@ -697,6 +714,44 @@ impl Store {
             path: self.path.clone(),
             detail: format!("{column} {ms}: {e}"),
         })
+    }
+}
+
+/// The first bytes of every SQLite 3 database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether `path` exists (false: a new ledger may be created there); an
+/// existing file must begin as an SQLite database does.
+fn check_is_ledger(path: &Path) -> Result<bool, StoreError> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        // Permissions and the like: SQLite's open reports them.
+        Err(e) if out_of_fds(path, &e) => {
+            return Err(StoreError::TooManyOpenFiles {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })
+        }
+        Err(_) => return Ok(true),
+    };
+    let mut head = Vec::with_capacity(SQLITE_HEADER.len());
+    let read = Read::by_ref(&mut file)
+        .take(SQLITE_HEADER.len() as u64)
+        .read_to_end(&mut head);
+    let not_a_ledger = |problem: String| StoreError::NotALedger {
+        path: path.to_path_buf(),
+        problem,
+    };
+    match read {
+        // A directory, an I/O error: SQLite's open says what it is.
+        Err(_) => Ok(true),
+        Ok(0) => Err(not_a_ledger("is empty (0 bytes)".into())),
+        Ok(_) if head != SQLITE_HEADER => Err(not_a_ledger(
+            "is not an SQLite database (it lacks the SQLite header)".into(),
+        )),
+        Ok(_) => Ok(true),
     }
 }
 

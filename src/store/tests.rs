@@ -511,3 +511,38 @@ fn cannot_open_for_want_of_descriptors_says_too_many_open_files() {
     let err = StoreError::sqlite(&path, "open", cannot_open());
     assert!(matches!(err, StoreError::NotWritable { .. }), "{err:?}");
 }
+
+/// An empty or foreign file where the ledger should be is an error naming
+/// the file and the remedies, and is left byte for byte as it was.
+#[test]
+fn an_empty_or_foreign_file_is_never_taken_over() {
+    for (content, problem) in [
+        (&b""[..], "is empty (0 bytes)"),
+        (&b"these are my notes\n"[..], "is not an SQLite database"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        std::fs::write(&path, content).unwrap();
+        for err in [
+            Store::open(dir.path()).unwrap_err(),
+            Store::open_reader(dir.path()).unwrap_err(),
+        ] {
+            assert!(matches!(err, StoreError::NotALedger { .. }), "{err:?}");
+            let text = err.to_string();
+            for part in [
+                &path.display().to_string(),
+                problem,
+                "backup",
+                "move the file away",
+            ] {
+                assert!(text.contains(part), "{part:?} missing from: {text}");
+            }
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), content);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [DB_FILE], "no -wal or -shm beside it");
+    }
+}
