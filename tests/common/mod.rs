@@ -287,6 +287,25 @@ impl NetNs {
         .expect("connect thread")
     }
 
+    /// Binds a socket inside the namespace (a thread joins it, binds and
+    /// returns): `bind` gets the raw socket functions' result.
+    pub fn bind<T: Send + 'static>(
+        &self,
+        bind: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+    ) -> std::io::Result<T> {
+        let ns = File::open(&self.ns_path)?;
+        std::thread::spawn(move || {
+            // SAFETY: setns on a valid namespace fd, affecting this thread only.
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            if rc != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            bind()
+        })
+        .join()
+        .expect("bind thread")
+    }
+
     /// Opens `n` TCP connections to `addr` from inside the namespace (one
     /// thread, in order), each within `timeout`; fails on the first that
     /// cannot be opened. The caller needs enough open files (see
