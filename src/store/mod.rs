@@ -22,8 +22,10 @@ use rusqlite::{ffi, params, Connection, OpenFlags, OptionalExtension, Transactio
 use crate::model::{State, TargetKind, Transition};
 use crate::tally::{Tallies, Tally};
 
+mod backup;
 mod schema;
 mod writer;
+pub use backup::{backup, BackupReport};
 pub use writer::{
     spawn_writer, Announce, Counting, StoreStats, WriterHandle, WriterOptions, CAUSE_STORE_OVERFLOW,
 };

@@ -546,3 +546,64 @@ fn an_empty_or_foreign_file_is_never_taken_over() {
         assert_eq!(names, [DB_FILE], "no -wal or -shm beside it");
     }
 }
+
+/// A backup taken while the writer holds uncommitted work has every
+/// committed transition and nothing else, passes integrity_check, replaces
+/// the previous backup whole and leaves no temporary file.
+#[test]
+fn backup_copies_what_is_committed_and_replaces_the_target_whole() {
+    let data = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("ledger-backup.sqlite");
+    std::fs::write(&out, "the previous backup").unwrap();
+    let mut store = Store::open(data.path()).unwrap();
+    let committed: Vec<_> = (0..100)
+        .map(|i| {
+            dev(
+                "core-r1",
+                1_000 * i,
+                if i % 2 == 0 { State::Down } else { State::Up },
+            )
+        })
+        .collect();
+    store.append(&committed, Some(ts(200_000))).unwrap();
+    // Work in progress in the writer's connection: not in the copy.
+    store.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    store
+        .conn
+        .execute(
+            "INSERT INTO transitions (target, kind, at_ms, state, cause) VALUES ('x', 'device', 1, 'up', NULL)",
+            [],
+        )
+        .unwrap();
+
+    let report = backup(data.path(), &out).unwrap();
+    assert_eq!(report.transitions, 100);
+    assert_eq!(report.latest, Some(ts(99_000)));
+    store.conn.execute_batch("ROLLBACK").unwrap();
+
+    let copy = Connection::open(&out).unwrap();
+    let check: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let reader = Store::open_reader(out_dir.path()).map(|_| ()).unwrap_err();
+    assert!(matches!(reader, StoreError::Missing { .. }), "{reader:?}");
+    let copied = Store {
+        conn: copy,
+        path: out.clone(),
+        read_only: true,
+        run_id: None,
+    }
+    .transitions(ts(0), ts(1_000_000))
+    .unwrap();
+    assert_eq!(copied, committed);
+    let names: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["ledger-backup.sqlite"], "no temporary file left");
+    // The store itself is refused as a target.
+    let err = backup(data.path(), &data.path().join(DB_FILE)).unwrap_err();
+    assert!(err.to_string().contains("the store itself"), "{err}");
+}
