@@ -11,7 +11,7 @@
 //!   connection is closed then too).
 //! * A request is answered within [`REQUEST_TIMEOUT`] (503 otherwise), and a
 //!   body larger than [`MAX_BODY_BYTES`] is refused (413); both in
-//!   [`super::limits`].
+//!   `limits` in `http/mod.rs`.
 //! * Running out of file descriptors (EMFILE/ENFILE) at `accept` is logged as
 //!   that (once a minute at most), and the oldest connection is closed to
 //!   make room, then accepting goes on.
@@ -82,7 +82,7 @@ pub fn is_out_of_fds(err: &std::io::Error) -> bool {
 }
 
 /// Serves `app` on `listener` until `cancel`, then lets requests in flight
-/// finish (for up to [`SHUTDOWN_GRACE`]).
+/// finish (for up to `SHUTDOWN_GRACE`).
 pub async fn serve_with_limits(
     listener: TcpListener,
     app: Router,
