@@ -39,7 +39,7 @@
 //!   * [`http`] holds the router and `/metrics`; [`http::Shared`] is the state
 //!     its handlers read (the daemon fills it); [`http::api`] is the JSON API,
 //!     each body a typed struct other outputs can reuse; the status page is
-//!     beside it. [`http::serve`] is the accept loop and its limits (a cap
+//!     beside it. [`mod@http::serve`] is the accept loop and its limits (a cap
 //!     on connections that closes the oldest, header and request timeouts,
 //!     a body limit), so `/healthz` and `/metrics` answer under a flood.
 

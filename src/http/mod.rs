@@ -4,7 +4,7 @@
 //! * [`Shared`] (`state.rs`): what the handlers read; the daemon fills it.
 //! * [`api`]: the JSON API (`/healthz`, `/api/v1/...`).
 //! * `page`: the status page at `/`.
-//! * [`serve`]: the accept loop and its limits (connections, timeouts, body
+//! * [`mod@serve`]: the accept loop and its limits (connections, timeouts, body
 //!   size).
 
 pub mod api;
@@ -43,7 +43,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Serves the API on `listener` until `cancel`, under the limits of
-/// [`serve`].
+/// [`mod@serve`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
