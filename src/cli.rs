@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`.
+//! The command line: `run`, `check`, `backup`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +43,14 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Copy the ledger (consistently, while the daemon runs) to a file.
+    Backup {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The backup file; replaced whole (written beside it, then renamed).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
 }
 
 /// Exit status of `check` (and `run`) when the config is invalid.
@@ -52,6 +60,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Backup { config, out } => backup(&config, &out),
         Command::Run { config } => {
             init_logging(cli.log_format, cli.log_level.as_deref());
             run(&config)
@@ -70,6 +79,40 @@ fn check(path: &std::path::Path) -> ExitCode {
                 println!("{d}");
             }
             ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn backup(path: &std::path::Path, out: &std::path::Path) -> ExitCode {
+    let loaded = match loader::load(path) {
+        Ok(loaded) => loaded,
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!(
+                "netkpi: the config has {} problem(s); no backup taken",
+                diagnostics.len()
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match crate::store::backup(&loaded.config.daemon.data_dir, out) {
+        Ok(report) => {
+            println!(
+                "ok: {} ({} bytes, {} transitions, latest {})",
+                report.path.display(),
+                report.bytes,
+                report.transitions,
+                report
+                    .latest
+                    .map_or_else(|| "none".to_string(), |t| t.to_string())
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("netkpi: backup failed: {err}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::availability::{self, WINDOWS};
+use crate::config::Config;
 use crate::http::{self, Shared};
 use crate::inventory::Inventory;
 use crate::ledger::{self, Input, Ledger};
@@ -28,7 +29,7 @@ use crate::probes::icmp::IcmpProbe;
 use crate::probes::snmp::client::Snmp2Client;
 use crate::probes::snmp::poller::{SnmpPlan, SnmpPoller};
 use crate::probes::snmp::traps::routes::{route_traps, TrapRoutes};
-use crate::probes::snmp::traps::{TrapConfig, TrapReceiver};
+use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver, TrapStats};
 use crate::scheduler::Sink;
 use crate::store::{Counting, Store, StoreStats, WriterOptions};
 use crate::tally::Tallies;
@@ -231,11 +232,76 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
     );
 }
 
+/// Everything `run` needs that can fail at start, other than the store:
+/// acquired before the store is opened for writing, so a start that fails
+/// leaves the ledger exactly as it was (no migration, no run recorded, no
+/// gap closed, no -wal/-shm created). Secrets were read with the config.
+struct Acquired {
+    listener: tokio::net::TcpListener,
+    pinger: Option<Arc<IcmpPinger>>,
+    /// The trap receiver's counters and its queue of events, when `[traps]`.
+    traps: Option<(Arc<TrapStats>, mpsc::Receiver<TrapEvent>)>,
+}
+
+async fn acquire(
+    config: &Config,
+    inventory: &Inventory,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Acquired> {
+    let needs_icmp = inventory.devices.iter().any(|d| d.icmp.is_some());
+    let pinger = if needs_icmp {
+        Some(IcmpPinger::open(ICMP_RECV_BUFFER, cancel.child_token())?)
+    } else {
+        None
+    };
+    let listener = tokio::net::TcpListener::bind(config.daemon.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (daemon.listen)", config.daemon.listen))?;
+    let traps = match &config.traps {
+        None => None,
+        Some(traps) => {
+            let (events_tx, events_rx) = mpsc::channel(TRAP_QUEUE);
+            let stats = TrapReceiver::start(
+                TrapConfig::from_config(traps),
+                events_tx,
+                cancel.child_token(),
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot start the trap receiver on {} ([traps] listen)",
+                    traps.listen
+                )
+            })?;
+            Some((stats, events_rx))
+        }
+    };
+    Ok(Acquired {
+        listener,
+        pinger,
+        traps,
+    })
+}
+
 pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
     let Loaded { config, profiles } = loaded;
     let config = Arc::new(config);
     let inventory = Arc::new(Inventory::new(&config));
     let data_dir = config.daemon.data_dir.clone();
+    let cancel = CancellationToken::new();
+
+    // Sockets first: a start that fails there leaves the store untouched.
+    let Acquired {
+        listener,
+        pinger,
+        traps,
+    } = match acquire(&config, &inventory, &cancel).await {
+        Ok(acquired) => acquired,
+        Err(err) => {
+            cancel.cancel();
+            return Err(err.context("nothing was started; the store was not opened"));
+        }
+    };
 
     let mut store = Store::open(&data_dir)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
@@ -247,12 +313,11 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
     let live = Arc::new(Live::new(inventory.clone(), &latest, &tallies));
 
     let metrics = Arc::new(Metrics::new());
-    let cancel = CancellationToken::new();
     let (inputs, inputs_rx) = mpsc::channel(OBSERVATION_QUEUE);
     let trap_routes = Arc::new(RwLock::new(TrapRoutes::default()));
     let mut probing = Probing {
         tasks: TaskTracker::new(),
-        pinger: None,
+        pinger,
         snmp: Arc::new(Snmp2Client::new(SNMP_POLLS_IN_FLIGHT)),
         inputs,
         trap_routes: trap_routes.clone(),
@@ -273,20 +338,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         traps: trap_stats.clone(),
     });
     let background = TaskTracker::new();
-    if let Some(traps) = &config.traps {
-        let (events_tx, events_rx) = mpsc::channel(TRAP_QUEUE);
-        let stats = TrapReceiver::start(
-            TrapConfig::from_config(traps),
-            events_tx,
-            cancel.child_token(),
-        )
-        .await
-        .with_context(|| {
-            format!(
-                "cannot start the trap receiver on {} ([traps] listen)",
-                traps.listen
-            )
-        })?;
+    if let (Some(traps), Some((stats, events_rx))) = (&config.traps, traps) {
         let _ = trap_stats.set(stats);
         let (live, metrics) = (live.clone(), metrics.clone());
         background.spawn(route_traps(events_rx, trap_routes, move |device, event| {
@@ -381,9 +433,6 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         });
     }
 
-    let listener = tokio::net::TcpListener::bind(config.daemon.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (daemon.listen)", config.daemon.listen))?;
     tracing::info!(
         listen = %config.daemon.listen,
         devices = inventory.devices.len(),

@@ -55,9 +55,12 @@
 //!   them from there.
 //! * [`store`] is the embedded SQLite ledger behind one narrow interface, with
 //!   a single writer thread that commits a transition before anyone sees it.
-//! * [`daemon`] wires the tasks together. [`metrics`] and [`http`] only read,
-//!   and depend on nothing in the daemon (it imports them, never the
-//!   reverse):
+//!   A new ledger is created only where no file exists; [`store::backup()`]
+//!   copies it consistently while the daemon runs (`netkpi backup`).
+//! * [`daemon`] wires the tasks together; at start it acquires every socket
+//!   before it opens the store for writing, so a failed start changes
+//!   nothing. [`metrics`] and [`http`] only read, and depend on nothing in
+//!   the daemon (it imports them, never the reverse):
 //!   * [`metrics::instruments`] is what the probing side records as it
 //!     happens (a leaf on prometheus-client alone); [`metrics::collector`]
 //!     renders the state-derived families at scrape time, one function per
@@ -65,7 +68,9 @@
 //!   * [`http`] holds the router and `/metrics`; [`http::Shared`] is the state
 //!     its handlers read (the daemon fills it); [`http::api`] is the JSON API,
 //!     each body a typed struct other outputs can reuse; the status page is
-//!     beside it.
+//!     beside it. [`mod@http::serve`] is the accept loop and its limits (a cap
+//!     on connections that closes the oldest, header and request timeouts,
+//!     a body limit), so `/healthz` and `/metrics` answer under a flood.
 //!
 //! Leaves, which the rest uses and which use nothing else in the crate:
 //! [`secret`] (values that never print), [`diag`] (`FILE:LINE:COL`

@@ -11,12 +11,13 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn the_unit_passes_systemd_analyze_verify() {
-    let unit = std::fs::read_to_string(root().join("deploy/netkpi.service")).expect("the unit");
+/// Runs `systemd-analyze verify` on `deploy/NAME` (with the timer beside
+/// it when there is one) and fails on any complaint about it.
+fn verify(name: &str) -> String {
+    let unit = std::fs::read_to_string(root().join("deploy").join(name)).expect("the unit");
     assert!(unit.contains("/usr/local/bin/netkpi"), "{unit}");
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("netkpi.service");
+    let path = dir.path().join(name);
     std::fs::write(
         &path,
         unit.replace("/usr/local/bin/netkpi", env!("CARGO_BIN_EXE_netkpi")),
@@ -40,6 +41,24 @@ fn the_unit_passes_systemd_analyze_verify() {
         !text.contains(&path.display().to_string()),
         "systemd-analyze complained about the unit:\n{text}"
     );
+    unit
+}
+
+#[test]
+fn the_backup_unit_passes_systemd_analyze_verify() {
+    let unit = verify("netkpi-backup.service");
+    assert!(
+        unit.contains("\nUser=netkpi\n"),
+        "the daemon's user, so file owners match"
+    );
+    let timer =
+        std::fs::read_to_string(root().join("deploy/netkpi-backup.timer")).expect("the timer");
+    assert!(timer.contains("OnCalendar="), "{timer}");
+}
+
+#[test]
+fn the_unit_passes_systemd_analyze_verify() {
+    let unit = verify("netkpi.service");
     // The capabilities the daemon needs, and only those.
     for line in ["AmbientCapabilities=", "CapabilityBoundingSet="] {
         let value = unit

@@ -11,8 +11,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State as AxumState};
-use axum::http::StatusCode;
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use jiff::tz::TimeZone;
@@ -103,7 +104,25 @@ pub struct LineEntry {
 /// `GET /api/v1/traps`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TrapsResponse {
+    /// Older traps left out to keep the body under [`MAX_TRAPS_BYTES`].
+    pub omitted: usize,
     pub traps: Vec<TrapEntry>,
+}
+
+/// Parameters echoed in an error message are cut to this many characters.
+pub const MAX_ECHO_CHARS: usize = 100;
+/// A varbind's value (and any OID) in `/api/v1/traps` is cut to this many
+/// characters, marked with `…`.
+pub const MAX_TRAP_VALUE_CHARS: usize = 256;
+/// `/api/v1/traps` lists the newest traps whose JSON fits in this many bytes.
+pub const MAX_TRAPS_BYTES: usize = 512 * 1024;
+
+/// `text`, cut to `max` characters and marked with `…` when it was longer.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
 }
 
 /// A received trap or inform.
@@ -222,11 +241,14 @@ impl TrapEntry {
             version: t.version,
             inform: t.inform,
             kind: t.kind,
-            trap_oid: t.trap_oid,
+            trap_oid: clip(&t.trap_oid, MAX_TRAP_VALUE_CHARS),
             varbinds: t
                 .varbinds
                 .into_iter()
-                .map(|(oid, value)| VarbindEntry { oid, value })
+                .map(|(oid, value)| VarbindEntry {
+                    oid: clip(&oid, MAX_TRAP_VALUE_CHARS),
+                    value: clip(&value, MAX_TRAP_VALUE_CHARS),
+                })
                 .collect(),
         }
     }
@@ -264,8 +286,37 @@ fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, message.into())
 }
 
-pub(super) async fn not_found() -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/devices, /api/v1/lines, /api/v1/availability, /metrics, /healthz".into())
+/// An error response: `{"error": message}` with `status`.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    ApiError(status, message.into()).into_response()
+}
+
+const ENDPOINTS: &str =
+    "/api/v1/devices, /api/v1/lines, /api/v1/availability, /api/v1/traps, /metrics, /healthz";
+
+pub(super) async fn not_found(uri: Uri) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such endpoint {:?}; see {ENDPOINTS}",
+            clip(uri.path(), MAX_ECHO_CHARS)
+        ),
+    )
+}
+
+/// Every endpoint answers GET (and HEAD) only.
+pub(super) async fn method_not_allowed(method: Method) -> Response {
+    let mut response = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "method {} not allowed; this endpoint answers GET",
+            clip(method.as_str(), MAX_ECHO_CHARS)
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static("GET,HEAD"));
+    response
 }
 
 pub(super) async fn healthz(AxumState(shared): AxumState<AppState>) -> Response {
@@ -322,26 +373,54 @@ pub(super) async fn lines(AxumState(shared): AxumState<AppState>) -> Json<LinesR
 }
 
 /// `GET /api/v1/traps`: the most recent traps received (newest first, up to
-/// 500), including those from unknown senders and of unknown kinds.
+/// 500), including those from unknown senders and of unknown kinds; long
+/// values are cut ([`MAX_TRAP_VALUE_CHARS`]) and the list stops before the
+/// body passes [`MAX_TRAPS_BYTES`] (`omitted` says how many were left out).
 pub(super) async fn traps(AxumState(shared): AxumState<AppState>) -> Json<TrapsResponse> {
     let config = shared.config();
     let tz = &config.daemon.timezone;
-    Json(TrapsResponse {
-        traps: shared
+    Json(bounded_traps(
+        shared
             .live
             .recent_traps()
             .into_iter()
-            .map(|t| TrapEntry::new(t, tz))
-            .collect(),
-    })
+            .map(|t| TrapEntry::new(t, tz)),
+        MAX_TRAPS_BYTES,
+    ))
+}
+
+/// The newest entries of `traps` whose JSON fits in `max_bytes`.
+fn bounded_traps(
+    traps: impl ExactSizeIterator<Item = TrapEntry>,
+    max_bytes: usize,
+) -> TrapsResponse {
+    let total = traps.len();
+    // `{"omitted":N,"traps":[...]}` around the entries, with their commas.
+    let mut used: usize = 64;
+    let mut kept = Vec::new();
+    for entry in traps {
+        let size = serde_json::to_vec(&entry).map_or(usize::MAX, |v| v.len()) + 1;
+        if used.saturating_add(size) > max_bytes {
+            break;
+        }
+        used += size;
+        kept.push(entry);
+    }
+    TrapsResponse {
+        omitted: total - kept.len(),
+        traps: kept,
+    }
 }
 
 fn parse_time(params: &HashMap<String, String>, key: &str) -> Result<Option<Timestamp>, ApiError> {
     match params.get(key) {
         None => Ok(None),
         Some(text) => text.parse::<Timestamp>().map(Some).map_err(|err| {
+            // jiff's message may quote the input again: cut it too.
             bad_request(format!(
-                "{key}={text:?} is not an RFC 3339 time with an offset (e.g. 2026-01-01T00:00:00+08:00): {err}"
+                "{key}={:?} is not an RFC 3339 time with an offset (e.g. 2026-01-01T00:00:00+08:00): {}",
+                clip(text, MAX_ECHO_CHARS),
+                clip(&err.to_string(), 2 * MAX_ECHO_CHARS),
             ))
         }),
     }
@@ -352,11 +431,18 @@ fn parse_time(params: &HashMap<String, String>, key: &str) -> Result<Option<Time
 /// zone); without `to` it ends now.
 pub(super) async fn availability_handler(
     AxumState(shared): AxumState<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<AvailabilityResponse>, ApiError> {
+    let Query(params) = params.map_err(|e| {
+        bad_request(format!(
+            "cannot read the query string: {}",
+            clip(&e.body_text(), 2 * MAX_ECHO_CHARS)
+        ))
+    })?;
     if let Some(unknown) = params.keys().find(|k| *k != "from" && *k != "to") {
         return Err(bad_request(format!(
-            "unknown parameter {unknown:?}; expected from and to"
+            "unknown parameter {:?}; expected from and to",
+            clip(unknown, MAX_ECHO_CHARS)
         )));
     }
     let now = Timestamp::now();
@@ -526,11 +612,59 @@ mod tests {
         });
         same_text(
             TrapsResponse {
+                omitted: 0,
                 traps: vec![TrapEntry::new(record, &tz)],
             },
-            json!({ "traps": [before] }),
+            json!({ "omitted": 0, "traps": [before] }),
         );
-        same_text(TrapsResponse { traps: vec![] }, json!({ "traps": [] }));
+        same_text(
+            TrapsResponse {
+                omitted: 0,
+                traps: vec![],
+            },
+            json!({ "omitted": 0, "traps": [] }),
+        );
+    }
+
+    #[test]
+    fn clip_cuts_long_text_and_marks_it() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("exactly10!", 10), "exactly10!");
+        assert_eq!(clip("eleven char", 10), "eleven cha…");
+        // Characters, not bytes: never cuts inside one.
+        assert_eq!(clip("ééé", 2), "éé…");
+    }
+
+    #[test]
+    fn traps_are_cut_and_bounded_in_bytes() {
+        let tz = TimeZone::UTC;
+        let record = |i: usize| TrapRecord {
+            received_at: "2026-03-01T00:00:00Z".parse().unwrap(),
+            source: "127.0.20.1:162".into(),
+            device: None,
+            version: "v2c",
+            inform: false,
+            kind: "other",
+            trap_oid: format!("1.3.6.1.4.1.{i}"),
+            varbinds: vec![("1.3.6.1.4.1.9.1".into(), "x".repeat(10_000))],
+        };
+        let entry = TrapEntry::new(record(0), &tz);
+        let value = &entry.varbinds[0].value;
+        assert_eq!(value.chars().count(), MAX_TRAP_VALUE_CHARS + 1, "{value}");
+        assert!(value.ends_with('…'));
+        let one = serde_json::to_vec(&entry).unwrap().len();
+        let all = bounded_traps((0..100).map(|i| TrapEntry::new(record(i), &tz)), 10 * one);
+        assert!(
+            all.traps.len() < 10 && all.traps.len() >= 8,
+            "{}",
+            all.traps.len()
+        );
+        assert_eq!(all.omitted + all.traps.len(), 100);
+        assert_eq!(
+            all.traps[0].trap_oid, "1.3.6.1.4.1.0",
+            "the newest are kept"
+        );
+        assert!(serde_json::to_vec(&all).unwrap().len() <= 10 * one);
     }
 
     #[test]

@@ -4,17 +4,21 @@
 //! * [`Shared`] (`state.rs`): what the handlers read; the daemon fills it.
 //! * [`api`]: the JSON API (`/healthz`, `/api/v1/...`).
 //! * `page`: the status page at `/`.
+//! * [`mod@serve`]: the accept loop and its limits (connections, timeouts, body
+//!   size).
 
 pub mod api;
 mod page;
+pub mod serve;
 mod state;
 
 pub use state::Shared;
 
 use std::sync::Arc;
 
-use axum::extract::State as AxumState;
-use axum::http::{header, HeaderMap};
+use axum::extract::{DefaultBodyLimit, Request, State as AxumState};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -32,17 +36,50 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/availability", get(api::availability_handler))
         .route("/api/v1/traps", get(api::traps))
         .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(middleware::from_fn(limits))
+        .layer(DefaultBodyLimit::max(serve::MAX_BODY_BYTES))
         .with_state(shared)
 }
 
+/// Serves the API on `listener` until `cancel`, under the limits of
+/// [`mod@serve`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(shared))
-        .with_graceful_shutdown(cancel.cancelled_owned())
-        .await
+    serve::serve_with_limits(listener, router(shared), cancel).await
+}
+
+/// Every request: a declared body over [`serve::MAX_BODY_BYTES`] is refused
+/// (413) before any handler runs, and the answer must come within
+/// [`serve::REQUEST_TIMEOUT`] (503 otherwise). Both as JSON errors.
+async fn limits(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > serve::MAX_BODY_BYTES as u64) {
+        return api::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request body too large: at most {} bytes",
+                serve::MAX_BODY_BYTES
+            ),
+        );
+    }
+    match tokio::time::timeout(serve::REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => api::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the request took longer than {} s and was abandoned",
+                serve::REQUEST_TIMEOUT.as_secs()
+            ),
+        ),
+    }
 }
 
 async fn metrics(AxumState(shared): AxumState<AppState>, headers: HeaderMap) -> Response {

@@ -22,8 +22,10 @@ use rusqlite::{ffi, params, Connection, OpenFlags, OptionalExtension, Transactio
 use crate::model::{State, TargetKind, Transition};
 use crate::tally::{Tallies, Tally};
 
+mod backup;
 mod schema;
 mod writer;
+pub use backup::{backup, BackupReport};
 pub use writer::{
     spawn_writer, Announce, Counting, StoreStats, WriterHandle, WriterOptions, CAUSE_STORE_OVERFLOW,
 };
@@ -60,6 +62,13 @@ pub enum StoreError {
     )]
     NotWritable { path: PathBuf, detail: String },
     #[error(
+        "store {}: cannot open it: too many open files ({detail}); the process or the system ran \
+         out of file descriptors: raise the limit (LimitNOFILE= in the systemd unit, ulimit -n) \
+         or find what holds them (ls /proc/PID/fd)",
+        path.display()
+    )]
+    TooManyOpenFiles { path: PathBuf, detail: String },
+    #[error(
         "store {}: disk full: {detail}; free space on its filesystem or move daemon.data_dir",
         path.display()
     )]
@@ -94,6 +103,17 @@ pub enum StoreError {
         path.display()
     )]
     Missing { path: PathBuf },
+    #[error(
+        "store {} {problem}; it is not a netkpi ledger and was left as it is: restore the ledger \
+         from a backup (netkpi backup, see README \"Backup\") to that path, or move the file away \
+         to start a new, empty ledger there",
+        path.display()
+    )]
+    NotALedger {
+        path: PathBuf,
+        /// "is empty (0 bytes)", "is not an SQLite database".
+        problem: String,
+    },
     #[error("store {} is damaged: {detail}; restore it from a backup", path.display())]
     Corrupt { path: PathBuf, detail: String },
     #[error("store {} was opened read-only and cannot {what}", path.display())]
@@ -110,8 +130,23 @@ pub enum StoreError {
 impl StoreError {
     /// Sorts a SQLite failure into what an operator can act on.
     fn sqlite(path: &Path, what: &'static str, e: rusqlite::Error) -> StoreError {
+        // First, before anything else can change it: the OS's reason for the
+        // failed open(2), which SQLite does not pass on.
+        let errno = std::io::Error::last_os_error();
         let path = path.to_path_buf();
         let detail = e.to_string();
+        let cannot_open = matches!(
+            e.sqlite_error_code(),
+            Some(ffi::ErrorCode::CannotOpen | ffi::ErrorCode::SystemIoFailure)
+        );
+        if cannot_open && out_of_fds(&path, &errno) {
+            let os =
+                std::io::Error::from_raw_os_error(errno.raw_os_error().unwrap_or(libc::EMFILE));
+            return StoreError::TooManyOpenFiles {
+                path,
+                detail: format!("{detail}: {os}"),
+            };
+        }
         match e.sqlite_error_code() {
             Some(
                 ffi::ErrorCode::ReadOnly
@@ -203,9 +238,14 @@ impl Store {
         probe_dir_writable(data_dir).map_err(dir_err("is not writable"))?;
 
         let path = data_dir.join(DB_FILE);
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        // A new ledger only where there is no file: an empty or foreign
+        // file is never taken over (SQLite would happily turn a 0-byte file
+        // into a fresh, empty database).
+        let exists = check_is_ledger(&path)?;
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if !exists {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
         let conn = Connection::open_with_flags(&path, flags)
             .map_err(|e| StoreError::sqlite(&path, "open", e))?;
         let p = &path;
@@ -253,6 +293,7 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing { path });
         }
+        check_is_ledger(&path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags)
             .map_err(|e| StoreError::sqlite(&path, "open read-only", e))?;
@@ -676,6 +717,52 @@ impl Store {
             detail: format!("{column} {ms}: {e}"),
         })
     }
+}
+
+/// The first bytes of every SQLite 3 database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether `path` exists (false: a new ledger may be created there); an
+/// existing file must begin as an SQLite database does.
+fn check_is_ledger(path: &Path) -> Result<bool, StoreError> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        // Permissions and the like: SQLite's open reports them.
+        Err(e) if out_of_fds(path, &e) => {
+            return Err(StoreError::TooManyOpenFiles {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })
+        }
+        Err(_) => return Ok(true),
+    };
+    let mut head = Vec::with_capacity(SQLITE_HEADER.len());
+    let read = Read::by_ref(&mut file)
+        .take(SQLITE_HEADER.len() as u64)
+        .read_to_end(&mut head);
+    let not_a_ledger = |problem: String| StoreError::NotALedger {
+        path: path.to_path_buf(),
+        problem,
+    };
+    match read {
+        // A directory, an I/O error: SQLite's open says what it is.
+        Err(_) => Ok(true),
+        Ok(0) => Err(not_a_ledger("is empty (0 bytes)".into())),
+        Ok(_) if head != SQLITE_HEADER => Err(not_a_ledger(
+            "is not an SQLite database (it lacks the SQLite header)".into(),
+        )),
+        Ok(_) => Ok(true),
+    }
+}
+
+/// Whether a failed open of `path` was for want of a file descriptor: the
+/// errno SQLite's open(2) left behind says so, or opening the file now fails
+/// that way (never to be mistaken for a permission problem).
+fn out_of_fds(path: &Path, errno: &std::io::Error) -> bool {
+    let is_fds = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+    is_fds(errno) || std::fs::File::open(path).is_err_and(|e| is_fds(&e))
 }
 
 /// Creates, writes, syncs and removes a small file in `dir`.

@@ -479,3 +479,131 @@ fn a_version_1_ledger_is_migrated_and_keeps_every_row() {
         "one row per target, replaced"
     );
 }
+
+/// SQLite says only "unable to open database file"; when the open failed
+/// for want of a file descriptor, the error says so (not a permission
+/// problem).
+#[test]
+fn cannot_open_for_want_of_descriptors_says_too_many_open_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    let cannot_open = || {
+        rusqlite::Error::SqliteFailure(
+            ffi::Error::new(ffi::SQLITE_CANTOPEN),
+            Some("unable to open database file".into()),
+        )
+    };
+    for errno in [libc::EMFILE, libc::ENFILE] {
+        // The errno the failed open(2) leaves behind, read first thing.
+        // SAFETY: writes this thread's errno.
+        unsafe { *libc::__errno_location() = errno };
+        let err = StoreError::sqlite(&path, "open read-only", cannot_open());
+        assert!(
+            matches!(err, StoreError::TooManyOpenFiles { .. }),
+            "{errno}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("too many open files"), "{text}");
+        assert!(!text.contains("permission"), "{text}");
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = libc::EACCES };
+    let err = StoreError::sqlite(&path, "open", cannot_open());
+    assert!(matches!(err, StoreError::NotWritable { .. }), "{err:?}");
+}
+
+/// An empty or foreign file where the ledger should be is an error naming
+/// the file and the remedies, and is left byte for byte as it was.
+#[test]
+fn an_empty_or_foreign_file_is_never_taken_over() {
+    for (content, problem) in [
+        (&b""[..], "is empty (0 bytes)"),
+        (&b"these are my notes\n"[..], "is not an SQLite database"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        std::fs::write(&path, content).unwrap();
+        for err in [
+            Store::open(dir.path()).unwrap_err(),
+            Store::open_reader(dir.path()).unwrap_err(),
+        ] {
+            assert!(matches!(err, StoreError::NotALedger { .. }), "{err:?}");
+            let text = err.to_string();
+            for part in [
+                &path.display().to_string(),
+                problem,
+                "backup",
+                "move the file away",
+            ] {
+                assert!(text.contains(part), "{part:?} missing from: {text}");
+            }
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), content);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [DB_FILE], "no -wal or -shm beside it");
+    }
+}
+
+/// A backup taken while the writer holds uncommitted work has every
+/// committed transition and nothing else, passes integrity_check, replaces
+/// the previous backup whole and leaves no temporary file.
+#[test]
+fn backup_copies_what_is_committed_and_replaces_the_target_whole() {
+    let data = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("ledger-backup.sqlite");
+    std::fs::write(&out, "the previous backup").unwrap();
+    let mut store = Store::open(data.path()).unwrap();
+    let committed: Vec<_> = (0..100)
+        .map(|i| {
+            dev(
+                "core-r1",
+                1_000 * i,
+                if i % 2 == 0 { State::Down } else { State::Up },
+            )
+        })
+        .collect();
+    store.append(&committed, Some(ts(200_000))).unwrap();
+    // Work in progress in the writer's connection: not in the copy.
+    store.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    store
+        .conn
+        .execute(
+            "INSERT INTO transitions (target, kind, at_ms, state, cause) VALUES ('x', 'device', 1, 'up', NULL)",
+            [],
+        )
+        .unwrap();
+
+    let report = backup(data.path(), &out).unwrap();
+    assert_eq!(report.transitions, 100);
+    assert_eq!(report.latest, Some(ts(99_000)));
+    store.conn.execute_batch("ROLLBACK").unwrap();
+
+    let copy = Connection::open(&out).unwrap();
+    let check: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let reader = Store::open_reader(out_dir.path()).map(|_| ()).unwrap_err();
+    assert!(matches!(reader, StoreError::Missing { .. }), "{reader:?}");
+    let copied = Store {
+        conn: copy,
+        path: out.clone(),
+        read_only: true,
+        run_id: None,
+    }
+    .transitions(ts(0), ts(1_000_000))
+    .unwrap();
+    assert_eq!(copied, committed);
+    let names: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["ledger-backup.sqlite"], "no temporary file left");
+    // The store itself is refused as a target.
+    let err = backup(data.path(), &data.path().join(DB_FILE)).unwrap_err();
+    assert!(err.to_string().contains("the store itself"), "{err}");
+}

@@ -287,6 +287,61 @@ impl NetNs {
         .expect("connect thread")
     }
 
+    /// Binds a socket inside the namespace (a thread joins it, binds and
+    /// returns): `bind` gets the raw socket functions' result.
+    pub fn bind<T: Send + 'static>(
+        &self,
+        bind: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+    ) -> std::io::Result<T> {
+        let ns = File::open(&self.ns_path)?;
+        std::thread::spawn(move || {
+            // SAFETY: setns on a valid namespace fd, affecting this thread only.
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            if rc != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            bind()
+        })
+        .join()
+        .expect("bind thread")
+    }
+
+    /// Opens `n` TCP connections to `addr` from inside the namespace (one
+    /// thread, in order), each within `timeout`; fails on the first that
+    /// cannot be opened. The caller needs enough open files (see
+    /// [`raise_open_files`]).
+    pub fn connect_many(
+        &self,
+        addr: SocketAddr,
+        n: usize,
+        timeout: Duration,
+    ) -> std::io::Result<Vec<TcpStream>> {
+        let ns = File::open(&self.ns_path)?;
+        std::thread::spawn(move || {
+            // SAFETY: setns on a valid namespace fd, affecting this thread only.
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            if rc != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            (0..n)
+                .map(|_| TcpStream::connect_timeout(&addr, timeout))
+                .collect()
+        })
+        .join()
+        .expect("connect thread")
+    }
+
+    /// Sends `request` (a whole HTTP/1.1 request, as bytes on the wire) and
+    /// reads the answer until the server closes.
+    pub fn http_raw(&self, addr: SocketAddr, request: &[u8]) -> std::io::Result<HttpResponse> {
+        let mut stream = self.connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.write_all(request)?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        Ok(parse_response(&raw))
+    }
+
     /// A plain HTTP/1.1 GET; returns status and body.
     pub fn http_get(&self, addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
         let r = self.http_request(addr, path, &[])?;
@@ -301,41 +356,12 @@ impl NetNs {
         path: &str,
         headers: &[(&str, &str)],
     ) -> std::io::Result<HttpResponse> {
-        let mut stream = self.connect(addr)?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
         request.push_str("\r\n");
-        stream.write_all(request.as_bytes())?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw)?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let mut head_lines = head.lines();
-        let status: u16 = head_lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let headers: Vec<(String, String)> = head_lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        let chunked = headers
-            .iter()
-            .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-        let body = if chunked {
-            dechunk(body)
-        } else {
-            body.to_string()
-        };
-        Ok(HttpResponse {
-            status,
-            headers,
-            body,
-        })
+        self.http_raw(addr, request.as_bytes())
     }
 
     pub fn get_json(&self, addr: SocketAddr, path: &str) -> Value {
@@ -386,6 +412,32 @@ impl Drop for NetNs {
     fn drop(&mut self) {
         let _ = self.holder.kill();
         let _ = self.holder.wait();
+    }
+}
+
+/// Raises this process's soft limit of open files to at least `want`
+/// (within the hard limit); fails the test when the hard limit is lower.
+pub fn raise_open_files(want: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on a valid struct.
+    unsafe {
+        assert_eq!(
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim),
+            0,
+            "getrlimit"
+        );
+        assert!(
+            lim.rlim_max >= want,
+            "the hard limit of open files is {}, this test needs {want} (ulimit -Hn)",
+            lim.rlim_max
+        );
+        if lim.rlim_cur < want {
+            lim.rlim_cur = want;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0, "setrlimit");
+        }
     }
 }
 
@@ -600,4 +652,33 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
                 .all(|(k, v)| label_text.contains(&format!(",{k}=\"{v}\"")))
         })
         .and_then(|(_, value)| value.split_whitespace().next()?.parse().ok())
+}
+
+/// Status, headers and (de-chunked) body of a raw HTTP/1.1 response.
+fn parse_response(raw: &[u8]) -> HttpResponse {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut head_lines = head.lines();
+    let status: u16 = head_lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers: Vec<(String, String)> = head_lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
 }

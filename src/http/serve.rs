@@ -1,0 +1,183 @@
+//! The accept loop: HTTP/1.1 connections with hyper, under limits that keep
+//! `/healthz` and `/metrics` reachable whatever the clients do.
+//!
+//! * At most [`MAX_CONNECTIONS`] connections are open at once. A new one
+//!   beyond the cap closes the **oldest** open connection instead of being
+//!   refused: a flood of idle or half-sent connections ages out under new
+//!   ones, so a scraper or a health check (always the newest connection)
+//!   gets through at once; the flood can delay nothing but itself.
+//! * A request's headers must arrive within [`HEADER_READ_TIMEOUT`] of the
+//!   connection's start or of the previous response (an idle keep-alive
+//!   connection is closed then too).
+//! * A request is answered within [`REQUEST_TIMEOUT`] (503 otherwise), and a
+//!   body larger than [`MAX_BODY_BYTES`] is refused (413); both in
+//!   `limits` in `http/mod.rs`.
+//! * Running out of file descriptors (EMFILE/ENFILE) at `accept` is logged as
+//!   that (once a minute at most), and the oldest connection is closed to
+//!   make room, then accepting goes on.
+
+use std::collections::BTreeMap;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Connections open at once; beyond it the oldest is closed. A config key
+/// (`daemon.http_max_connections`) is meant to set it; until then it is
+/// fixed here. 512 stays well inside the usual soft limit of 1024 open
+/// files, with room for the store, the ICMP and trap sockets.
+pub const MAX_CONNECTIONS: usize = 512;
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request may take to be answered.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest request body accepted (no endpoint reads one yet).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// On shutdown, how long requests in flight may take to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Pause after a failed `accept`, so a persistent failure cannot spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// At most one "too many open files" log line per this period.
+const EMFILE_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// The open connections, oldest first (ids only grow); each one's token
+/// closes it.
+#[derive(Default)]
+struct Open {
+    next_id: u64,
+    by_age: BTreeMap<u64, CancellationToken>,
+}
+
+impl Open {
+    fn add(&mut self) -> (u64, CancellationToken) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let token = CancellationToken::new();
+        self.by_age.insert(id, token.clone());
+        (id, token)
+    }
+
+    /// Closes the oldest connection; false when none is open.
+    fn close_oldest(&mut self) -> bool {
+        match self.by_age.pop_first() {
+            Some((_, token)) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Whether an I/O error means the process or the system ran out of file
+/// descriptors.
+pub fn is_out_of_fds(err: &std::io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// Serves `app` on `listener` until `cancel`, then lets requests in flight
+/// finish (for up to `SHUTDOWN_GRACE`).
+pub async fn serve_with_limits(
+    listener: TcpListener,
+    app: Router,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    let open = Arc::new(Mutex::new(Open::default()));
+    let tasks = TaskTracker::new();
+    let mut last_emfile_log: Option<Instant> = None;
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(err) if is_out_of_fds(&err) => {
+                if last_emfile_log.is_none_or(|t| t.elapsed() >= EMFILE_LOG_EVERY) {
+                    last_emfile_log = Some(Instant::now());
+                    tracing::error!(
+                        error = %err,
+                        "cannot accept an HTTP connection: too many open files; closing the oldest \
+                         connection to make room (raise LimitNOFILE / ulimit -n if this persists)"
+                    );
+                }
+                lock(&open).close_oldest();
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+            Err(err) => {
+                // ECONNABORTED and the like: that client's problem.
+                tracing::debug!(error = %err, "accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let (id, closed) = {
+            let mut open = lock(&open);
+            while open.by_age.len() >= MAX_CONNECTIONS && open.close_oldest() {}
+            open.add()
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let stop = cancel.clone();
+        let open = open.clone();
+        tasks.spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                // Dropping the connection closes the socket.
+                _ = closed.cancelled() => {}
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
+                }
+            }
+            lock(&open).by_age.remove(&id);
+        });
+    }
+    tasks.close();
+    tasks.wait().await;
+    Ok(())
+}
+
+fn lock(open: &Mutex<Open>) -> std::sync::MutexGuard<'_, Open> {
+    open.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_connection_is_closed_first() {
+        let mut open = Open::default();
+        let tokens: Vec<_> = (0..3).map(|_| open.add().1).collect();
+        assert!(open.close_oldest());
+        assert!(tokens[0].is_cancelled());
+        assert!(!tokens[1].is_cancelled() && !tokens[2].is_cancelled());
+        assert!(open.close_oldest() && open.close_oldest());
+        assert!(!open.close_oldest(), "nothing left to close");
+    }
+
+    #[test]
+    fn out_of_fds_is_recognised() {
+        assert!(is_out_of_fds(&std::io::Error::from_raw_os_error(
+            libc::EMFILE
+        )));
+        assert!(is_out_of_fds(&std::io::Error::from_raw_os_error(
+            libc::ENFILE
+        )));
+        assert!(!is_out_of_fds(&std::io::Error::from_raw_os_error(
+            libc::EACCES
+        )));
+    }
+}
