@@ -391,6 +391,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         let writer = writer.clone();
         let ledger = Ledger::new(inventory.clone(), now);
         let cancel = cancel.clone();
+        let live = live.clone();
         tokio::spawn(async move {
             // Cleared however the ledger task ends, a panic included, so
             // `/healthz` stops answering 200 when nothing records any more.
@@ -400,7 +401,10 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
                 inputs_rx,
                 cancel,
                 HEARTBEAT_EVERY,
-                |batch, marks| writer.send_with_marks(batch, marks),
+                |batch, marks| {
+                    live.note_pending(&batch);
+                    writer.send_with_marks(batch, marks)
+                },
             )
             .await;
             final_batch

@@ -80,6 +80,10 @@ impl<V> ByTarget<V> {
         self.0[kind as usize].insert(name, value);
     }
 
+    pub fn remove(&mut self, kind: TargetKind, name: &str) -> Option<V> {
+        self.0[kind as usize].remove(name)
+    }
+
     pub fn len(&self) -> usize {
         self.0[0].len() + self.0[1].len()
     }
@@ -105,6 +109,10 @@ struct Inner {
     rounds: [HashMap<String, RoundStatus>; Prober::ALL.len()],
     traps: std::collections::VecDeque<TrapRecord>,
     availability: ByTarget<WindowRatios>,
+    /// Each target's latest observed change not yet committed: shown, so
+    /// an operator sees an outage while the disk stalls, but counted
+    /// nowhere until it is on disk.
+    pending: ByTarget<(State, Timestamp)>,
 }
 
 #[derive(Debug)]
@@ -186,12 +194,40 @@ impl Live {
                 }
             }
         }
+        for t in batch {
+            // Committed: a pending change up to this one is recorded now.
+            let settled = inner
+                .pending
+                .get(t.kind, &t.target)
+                // Whole milliseconds: the ledger keeps no finer stamp.
+                .is_some_and(|&(_, at)| at.as_millisecond() <= t.at.as_millisecond());
+            if settled {
+                inner.pending.remove(t.kind, &t.target);
+            }
+        }
         for ((kind, name), tally) in tallies {
             if let Some(status) = inner.targets.get_mut(*kind, name) {
                 status.tally = Some(tally.clone());
             }
         }
         previous
+    }
+
+    /// Notes changes the ledger has observed and handed to the store,
+    /// before they are committed.
+    pub fn note_pending(&self, batch: &[Transition]) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        for t in batch {
+            inner
+                .pending
+                .insert(t.kind, t.target.clone(), (t.state, t.at));
+        }
+    }
+
+    /// A target's observed change not yet committed, if any.
+    pub fn pending(&self, kind: TargetKind, name: &str) -> Option<(State, Timestamp)> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.pending.get(kind, name).copied()
     }
 
     pub fn record_round(&self, device: &str, prober: Prober, status: RoundStatus) {

@@ -18,6 +18,8 @@ need=()
 command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nsenter >/dev/null || need+=(util-linux)
+# tests/store_stall_e2e.rs freezes an ext4 filesystem on a loop device.
+command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v fping >/dev/null || need+=(fping)
 command -v snmpd >/dev/null || need+=(snmpd)

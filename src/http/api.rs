@@ -60,6 +60,11 @@ pub struct DeviceEntry {
     pub loss_ratio: Option<f64>,
     pub name: String,
     pub parent: Option<String>,
+    /// An observed change not yet on disk (the store is slow or failing):
+    /// when it began. It counts nowhere until it is recorded.
+    pub pending_since: Option<String>,
+    /// That change's state; `null` when everything observed is recorded.
+    pub pending_state: Option<&'static str>,
     /// `icmp` and/or `snmp`, in that order.
     pub probers: Vec<&'static str>,
     pub role: &'static str,
@@ -96,6 +101,9 @@ pub struct LineEntry {
     /// The access device it ends on.
     pub device: String,
     pub id: String,
+    /// As for devices: an observed change not yet on disk.
+    pub pending_since: Option<String>,
+    pub pending_state: Option<&'static str>,
     pub since: Option<String>,
     pub state: &'static str,
     pub unit: String,
@@ -195,7 +203,10 @@ impl DeviceEntry {
             .filter(|&p| timing(d, p).is_some())
             .map(Prober::as_str)
             .collect();
+        let pending = live.pending(TargetKind::Device, &d.name);
         DeviceEntry {
+            pending_state: pending.map(|(state, _)| state.as_str()),
+            pending_since: pending.and_then(|(_, at)| opt_time(Some(at), tz)),
             name: d.name.clone(),
             role: d.role.as_str(),
             site: d.site.clone(),
@@ -219,6 +230,7 @@ impl LineEntry {
     pub fn new(l: &Line, live: &Live, now: Timestamp, tz: &TimeZone) -> LineEntry {
         let (state, since) = live.displayed_state(TargetKind::Line, &l.id, now);
         let status = live.status(TargetKind::Line, &l.id);
+        let pending = live.pending(TargetKind::Line, &l.id);
         LineEntry {
             id: l.id.clone(),
             unit: l.unit.clone(),
@@ -228,6 +240,8 @@ impl LineEntry {
             state: state.as_str(),
             since: opt_time(since, tz),
             cause: status.and_then(|s| s.cause),
+            pending_state: pending.map(|(state, _)| state.as_str()),
+            pending_since: pending.and_then(|(_, at)| opt_time(Some(at), tz)),
         }
     }
 }
@@ -320,17 +334,26 @@ pub(super) async fn method_not_allowed(method: Method) -> Response {
 }
 
 pub(super) async fn healthz(AxumState(shared): AxumState<AppState>) -> Response {
-    let store_ok = shared.store_stats.healthy.load(Ordering::Relaxed);
+    let stats = &shared.store_stats;
+    let store_ok = stats.healthy.load(Ordering::Relaxed);
+    let now = Timestamp::now();
+    let stalled = stats.is_stalled(now);
     let probing = shared.probing.load(Ordering::Relaxed);
-    if store_ok && probing {
+    if store_ok && !stalled && probing {
         (StatusCode::OK, Json(Health { status: "ok" })).into_response()
     } else {
         let mut problems = Vec::new();
         if !store_ok {
-            problems.push("the store is not accepting writes (see the log); transitions are buffered and retried");
+            problems.push("the store is not accepting writes (see the log); transitions are buffered and retried".to_string());
+        }
+        if stalled {
+            problems.push(format!(
+                "the store has not committed for {} s (a frozen or hung disk?); transitions wait in memory and are not recorded yet",
+                stats.oldest_uncommitted(now).as_secs()
+            ));
         }
         if !probing {
-            problems.push("probing has stopped");
+            problems.push("probing has stopped".to_string());
         }
         ApiError(StatusCode::SERVICE_UNAVAILABLE, problems.join("; ")).into_response()
     }
@@ -485,7 +508,8 @@ mod tests {
     use super::*;
 
     /// The typed body serializes exactly as the `json!` value the endpoint
-    /// used to build: same keys, same order, same text.
+    /// used to build (with the fields added since): same keys, same order,
+    /// same text.
     fn same_text(typed: impl Serialize, before: serde_json::Value) {
         assert_eq!(
             serde_json::to_string(&typed).unwrap(),
@@ -502,6 +526,8 @@ mod tests {
             loss_ratio: Some(1.0),
             name: "acc-001".into(),
             parent: Some("core-r1".into()),
+            pending_since: None,
+            pending_state: None,
             probers: vec!["icmp", "snmp"],
             role: "access_egress",
             rtt_seconds: None,
@@ -527,6 +553,8 @@ mod tests {
                 "site": d.site,
                 "address": d.address,
                 "parent": d.parent,
+                "pending_state": null,
+                "pending_since": null,
                 "state": d.state,
                 "since": d.since,
                 "cause": d.cause,
@@ -566,6 +594,8 @@ mod tests {
                 cause: None,
                 device: "acc-002".into(),
                 id: "L-002".into(),
+                pending_since: Some("2026-03-01T08:00:00.000+08:00".into()),
+                pending_state: Some("down"),
                 since: None,
                 state: "unknown",
                 unit: "Tax Office".into(),
@@ -579,6 +609,8 @@ mod tests {
                 "state": "unknown",
                 "since": null,
                 "cause": null,
+                "pending_state": "down",
+                "pending_since": "2026-03-01T08:00:00.000+08:00",
             });
             same_text(
                 LinesResponse { lines: vec![l] },

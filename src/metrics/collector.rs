@@ -439,16 +439,22 @@ fn encode_store(
     encoder: &mut DescriptorEncoder,
     store: &StoreStats,
 ) -> Result<(), std::fmt::Error> {
+    let now = jiff::Timestamp::now();
     let gauges = [
         (
             "netkpi_store_healthy",
-            "1 while the store accepts writes, 0 while writes fail and are retried",
-            if store.is_healthy() { 1.0 } else { 0.0 },
+            "1 while the store commits writes, 0 while writes fail and are retried or one has waited past daemon.store_stall_after",
+            if store.is_writing(now) { 1.0 } else { 0.0 },
         ),
         (
             "netkpi_store_pending_transitions",
             "Transitions waiting to be written after a store error",
             store.pending.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "netkpi_store_oldest_uncommitted_seconds",
+            "How long the oldest write not yet committed has waited (0 when nothing waits); grows while a disk is frozen or hung",
+            store.oldest_uncommitted(now).as_secs_f64(),
         ),
     ];
     for (name, help, value) in gauges {

@@ -25,6 +25,10 @@ use super::{ledger_precision, Store};
 use crate::model::{Mark, Span, State, TargetKind, Transition};
 use crate::tally::{Tallies, Tally};
 
+/// How long a write may wait before the store counts as stalled, unless the
+/// config says otherwise: two heartbeats, well past any healthy fsync.
+pub const DEFAULT_STALL_AFTER: Duration = Duration::from_secs(10);
+
 /// The cause written on the `unknown` transitions of a lost span.
 pub const CAUSE_STORE_OVERFLOW: &str = "store_overflow";
 
@@ -85,6 +89,13 @@ pub struct StoreStats {
     pub lost_spans_total: AtomicU64,
     /// The last heartbeat committed, in milliseconds since the Unix epoch (0: none yet).
     pub last_heartbeat_ms: AtomicI64,
+    /// Since when the oldest write not yet committed has waited, in
+    /// milliseconds since the Unix epoch (0: nothing waits). A write that
+    /// neither commits nor fails (a frozen or hung disk) shows here.
+    pub uncommitted_since_ms: AtomicI64,
+    /// A write waiting longer than this makes the store unhealthy
+    /// (`daemon.store_stall_after`), in milliseconds.
+    pub stall_after_ms: AtomicU64,
 }
 
 impl Default for StoreStats {
@@ -99,6 +110,8 @@ impl Default for StoreStats {
             commit_micros_total: AtomicU64::new(0),
             lost_spans_total: AtomicU64::new(0),
             last_heartbeat_ms: AtomicI64::new(0),
+            uncommitted_since_ms: AtomicI64::new(0),
+            stall_after_ms: AtomicU64::new(DEFAULT_STALL_AFTER.as_millis() as u64),
         }
     }
 }
@@ -111,6 +124,41 @@ impl StoreStats {
     /// Total time spent committing, in seconds (a Prometheus summary's `_sum`).
     pub fn commit_seconds_total(&self) -> f64 {
         self.commit_micros_total.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
+    /// How long the oldest write not yet committed has waited at `now`
+    /// (zero when nothing waits).
+    pub fn oldest_uncommitted(&self, now: Timestamp) -> Duration {
+        match self.uncommitted_since_ms.load(Ordering::Relaxed) {
+            0 => Duration::ZERO,
+            since => {
+                Duration::from_millis(now.as_millisecond().saturating_sub(since).max(0) as u64)
+            }
+        }
+    }
+
+    /// Whether writes commit: none failing, and none waiting longer than
+    /// the stall threshold (a frozen disk blocks a commit without failing
+    /// it).
+    pub fn is_writing(&self, now: Timestamp) -> bool {
+        self.is_healthy() && !self.is_stalled(now)
+    }
+
+    /// Whether a write has waited longer than the stall threshold.
+    pub fn is_stalled(&self, now: Timestamp) -> bool {
+        self.oldest_uncommitted(now)
+            > Duration::from_millis(self.stall_after_ms.load(Ordering::Relaxed))
+    }
+
+    /// Marks that something waits to be committed from now on, unless
+    /// something older already does.
+    fn waiting_from(&self, now: Timestamp) {
+        let _ = self.uncommitted_since_ms.compare_exchange(
+            0,
+            now.as_millisecond().max(1),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     pub fn last_heartbeat(&self) -> Option<Timestamp> {
@@ -339,6 +387,9 @@ impl Writer {
     }
 
     fn enqueue_marks(&mut self, marks: Vec<Mark>) {
+        if !marks.is_empty() {
+            self.stats.waiting_from(Timestamp::now());
+        }
         for m in marks {
             let until = ledger_precision(m.until);
             let slot = self.marks.entry((m.kind, m.target)).or_insert(until);
@@ -349,6 +400,9 @@ impl Writer {
     }
 
     fn enqueue(&mut self, batch: Vec<Transition>) {
+        if !batch.is_empty() {
+            self.stats.waiting_from(Timestamp::now());
+        }
         for mut t in batch {
             // Announce exactly what a reader will read back.
             t.at = ledger_precision(t.at);
@@ -453,6 +507,8 @@ impl Writer {
     /// the batch only once it is committed. Returns whether it committed.
     fn attempt(&mut self) -> bool {
         let now = ledger_precision(Timestamp::now());
+        // A heartbeat alone is a write too: if it hangs, it shows.
+        self.stats.waiting_from(now);
         let lost_rows;
         let batch: &[Transition] = match &self.lost {
             Some(lost) => {
@@ -505,6 +561,7 @@ impl Writer {
                 self.marks.clear();
                 self.lost = None;
                 self.stats.pending.store(0, Ordering::Relaxed);
+                self.stats.uncommitted_since_ms.store(0, Ordering::Relaxed);
                 self.next_heartbeat = Instant::now() + self.opts.heartbeat_every;
                 true
             }

@@ -176,6 +176,12 @@ impl NetNs {
         ns
     }
 
+    /// The namespace's file (`/proc/PID/ns/net` of its holder), for
+    /// `nsenter --net=`.
+    pub fn path(&self) -> &Path {
+        &self.ns_path
+    }
+
     fn nsenter(&self) -> Command {
         let mut cmd = Command::new("nsenter");
         cmd.arg(format!("--net={}", self.ns_path.display()))

@@ -410,3 +410,43 @@ fn tallies_are_committed_with_what_they_count_once_even_when_a_write_is_retried(
     drop(after);
     assert!(handle.shutdown(Vec::new()));
 }
+
+#[test]
+fn a_write_that_waits_shows_until_it_commits() {
+    let stats = StoreStats::default();
+    let now = Timestamp::now();
+    assert_eq!(stats.oldest_uncommitted(now), Duration::ZERO);
+    assert!(stats.is_writing(now));
+    stats.waiting_from(now - jiff::SignedDuration::from_secs(12));
+    stats.waiting_from(now); // something newer does not hide the oldest
+    assert_eq!(stats.oldest_uncommitted(now).as_secs(), 12);
+    assert!(stats.is_stalled(now), "past the default 10 s");
+    assert!(stats.is_healthy() && !stats.is_writing(now));
+    stats.stall_after_ms.store(60_000, Ordering::Relaxed);
+    assert!(stats.is_writing(now));
+
+    // Through the writer: set while a write fails and waits, cleared by
+    // the commit that takes it.
+    let tmp = tempfile::tempdir().unwrap();
+    let stats = Arc::new(StoreStats::default());
+    let (_, announce) = recorder();
+    let handle = spawn_writer(
+        store(tmp.path()),
+        opts(1_000),
+        stats.clone(),
+        Counting::default(),
+        announce,
+    );
+    assert!(handle.flush());
+    assert_eq!(stats.uncommitted_since_ms.load(Ordering::Relaxed), 0);
+    let lock = hold_write_lock(tmp.path());
+    let sent = Timestamp::now();
+    handle.send(vec![dev("a", 1_000, State::Up)]);
+    assert!(!handle.flush());
+    let since = stats.uncommitted_since_ms.load(Ordering::Relaxed);
+    assert!(since >= sent.as_millisecond() - 1, "{since} vs {sent}");
+    drop(lock);
+    flush_until_committed(&handle);
+    assert_eq!(stats.uncommitted_since_ms.load(Ordering::Relaxed), 0);
+    assert!(handle.shutdown(Vec::new()));
+}
