@@ -233,6 +233,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-snmp-timeout-zero.toml", &[
         "invalid-snmp-timeout-zero.toml:3:20: defaults.snmp.timeout: timeout must be longer than 0, e.g. \"2s\"",
     ]),
+    ("invalid-snmp-timeout-zero-no-cascade.toml", &[
+        "invalid-snmp-timeout-zero-no-cascade.toml:4:37: defaults.snmp.timeout: timeout must be longer than 0, e.g. \"2s\"",
+    ]),
     ("invalid-snmp-unknown-key.toml", &[
         "invalid-snmp-unknown-key.toml:6:10: device[0].snmp.comunity: unknown key `comunity` in device[0].snmp; expected one of: interval, timeout, retries, version, port, max_repetitions, profiles, community, community_file, user, auth, auth_pass_file, priv, priv_pass_file, key_extension (did you mean `community`?)",
     ]),
@@ -272,6 +275,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ]),
     ("invalid-timeout-zero.toml", &[
         "invalid-timeout-zero.toml:3:11: defaults.icmp.timeout: timeout must be longer than 0, e.g. \"1s\"",
+    ]),
+    ("invalid-timeout-zero-no-cascade.toml", &[
+        "invalid-timeout-zero-no-cascade.toml:4:11: defaults.icmp.timeout: timeout must be longer than 0, e.g. \"1s\"",
     ]),
     ("invalid-timezone.toml", &[
         "invalid-timezone.toml:3:12: daemon.timezone: unknown time zone \"Asia/Shangai\"; use an IANA name such as \"Asia/Shanghai\" or \"UTC\"",

@@ -15,7 +15,7 @@ use crate::diag::Diags;
 
 pub(super) fn devices(
     raw: &RawConfig,
-    default_icmp: &IcmpSettings,
+    (default_icmp, default_icmp_timing_known): (&IcmpSettings, bool),
     default_snmp: &SnmpLayer,
     known_profiles: Option<&[String]>,
     base_dir: &Path,
@@ -103,10 +103,12 @@ pub(super) fn devices(
             icmp_layer(
                 icmp.get_ref(),
                 default_icmp,
+                default_icmp_timing_known,
                 "[defaults.icmp]",
                 &format!("{path}.icmp"),
                 diags,
             )
+            .0
         });
 
         let snmp = d.snmp.as_ref().map(|snmp| {

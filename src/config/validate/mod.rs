@@ -49,16 +49,18 @@ pub(super) fn resolve(
     let known = profile_dirs.as_deref().map(known_profiles);
     let daemon = daemon(base_dir, raw_daemon, profile_dirs, diags);
 
-    let default_icmp = match raw.defaults.as_ref().and_then(|d| d.icmp.as_ref()) {
-        Some(icmp) => icmp_layer(
-            icmp.get_ref(),
-            &IcmpSettings::default(),
-            "the built-in defaults",
-            "defaults.icmp",
-            diags,
-        ),
-        None => IcmpSettings::default(),
-    };
+    let (default_icmp, default_icmp_timing_known) =
+        match raw.defaults.as_ref().and_then(|d| d.icmp.as_ref()) {
+            Some(icmp) => icmp_layer(
+                icmp.get_ref(),
+                &IcmpSettings::default(),
+                true,
+                "the built-in defaults",
+                "defaults.icmp",
+                diags,
+            ),
+            None => (IcmpSettings::default(), true),
+        };
 
     let default_snmp = match raw.defaults.as_ref().and_then(|d| d.snmp.as_ref()) {
         Some(snmp) => {
@@ -77,7 +79,7 @@ pub(super) fn resolve(
 
     let devices = devices(
         &raw,
-        &default_icmp,
+        (&default_icmp, default_icmp_timing_known),
         &default_snmp,
         known.as_deref(),
         base_dir,

@@ -36,6 +36,11 @@ pub(in crate::config) struct SnmpLayer {
     interval_from: &'static str,
     timeout_from: &'static str,
     retries_from: &'static str,
+    /// False when this layer or one below it wrote an `interval`, `timeout`
+    /// or `retries` that was refused: the poll-vs-interval check would then
+    /// compare against a fallback the operator did not choose, on top of the
+    /// message about the refused value, so it is skipped.
+    timing_known: bool,
     /// The built-in layer has one, so v1/v2c always resolve to a community.
     community: Key<Secret>,
     usm: UsmKeys,
@@ -53,6 +58,7 @@ impl SnmpLayer {
             interval_from: BUILTIN,
             timeout_from: BUILTIN,
             retries_from: BUILTIN,
+            timing_known: true,
             community: Key {
                 value: Some(Secret::new(builtin::SNMP_COMMUNITY)),
                 span: 0..0,
@@ -168,8 +174,12 @@ pub(in crate::config) fn snmp_layer(
     // A poll sends up to `retries + 1` requests, each waiting `timeout`; all
     // of that has to fit before the next poll starts, or polls pile up on a
     // dead agent. Checked only where this table set one of the three.
+    let refused = (raw.interval.is_some() && !interval_ok)
+        || (raw.timeout.is_some() && !timeout_ok)
+        || (raw.retries.is_some() && !retries_ok);
+    out.timing_known = base.timing_known && !refused;
     let poll = out.timeout.saturating_mul(out.retries.saturating_add(1));
-    if (interval_ok || timeout_ok || retries_ok) && poll >= out.interval {
+    if out.timing_known && (interval_ok || timeout_ok || retries_ok) && poll >= out.interval {
         let (span, key) = match (&raw.timeout, &raw.retries, &raw.interval) {
             (Some(t), _, _) if timeout_ok => (t.span(), "timeout"),
             (_, Some(r), _) if retries_ok => (r.span(), "retries"),
