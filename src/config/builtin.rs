@@ -87,6 +87,22 @@ pub const SNMP_MAX_MAX_REPETITIONS: u32 = 1000;
 /// could never match the device.
 pub const SNMP_MIN_PASS_PHRASE: usize = 8;
 
+/// Device names and line ids: they become Prometheus label values, URL path
+/// segments and maintenance targets, and head every log line and report row
+/// about their target. 64 characters hold any real naming scheme (a DNS
+/// label is at most 63) and keep those short; a longer value is a paste
+/// mistake, not a name.
+pub const NAME_MAX_CHARS: usize = 64;
+/// Free text shown beside a name: a device's `site`, a line's `unit`,
+/// `carrier` and `bandwidth`, a maintenance window's `reason`. 200 characters
+/// is a long sentence, room for a unit's full official name or a change
+/// ticket's summary, and still one line of a report table.
+pub const TEXT_MAX_CHARS: usize = 200;
+/// A line's `interface.name` is matched against the port's ifName, a
+/// DisplayString of at most 255 characters (RFC 2863, RFC 2579): a longer
+/// one can never match.
+pub const IF_NAME_MAX_CHARS: usize = 255;
+
 /// Defines the one list of shipped profiles: their names, and each name with
 /// its file's text, embedded so the binary works wherever it is installed.
 macro_rules! shipped_profiles {

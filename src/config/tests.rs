@@ -69,6 +69,12 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-device-name-chars.toml", &[
         "invalid-device-name-chars.toml:3:8: device[0].name: invalid device name \"core r1\"; use only letters, digits, `_`, `.` and `-`",
     ]),
+    ("invalid-device-name-control.toml", &[
+        "invalid-device-name-control.toml:3:8: device[0].name: device name contains the control character U+0009 at character 8; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
+    ("invalid-device-name-too-long.toml", &[
+        "invalid-device-name-too-long.toml:4:8: device[0].name: device name is 65 characters long; at most 64 are allowed",
+    ]),
     ("invalid-device-parent-cycle.toml", &[
         "invalid-device-parent-cycle.toml:6:10: device[0].parent: parent chain loops back: core-r1 -> core-fw1 -> core-sw1 -> core-r1; a device cannot be upstream of itself",
     ]),
@@ -77,6 +83,15 @@ const INVALID: &[(&str, &[&str])] = &[
     ]),
     ("invalid-device-single-brackets.toml", &[
         "invalid-device-single-brackets.toml:2:2: device: write [[device]] with double brackets: each device is one entry of a list",
+    ]),
+    ("invalid-device-site-control.toml", &[
+        "invalid-device-site-control.toml:6:8: device[0].site: site contains the control character U+0000 at character 12; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
+    ("invalid-device-site-too-long.toml", &[
+        "invalid-device-site-too-long.toml:6:8: device[0].site: site is 201 characters long; at most 200 are allowed",
+    ]),
+    ("invalid-device-unknown-parent-long.toml", &[
+        "invalid-device-unknown-parent-long.toml:6:10: device[0].parent: no device named \"core-zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\"…",
     ]),
     ("invalid-device-unknown-parent.toml", &[
         "invalid-device-unknown-parent.toml:6:10: device[0].parent: no device named \"core-sw1\"",
@@ -99,14 +114,26 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-interval-too-short.toml", &[
         "invalid-interval-too-short.toml:3:12: defaults.icmp.interval: interval must be at least 1s: faster rounds load the devices' control planes without detecting an outage sooner",
     ]),
+    ("invalid-line-bandwidth-too-long.toml", &[
+        "invalid-line-bandwidth-too-long.toml:10:13: line[0].bandwidth: bandwidth is 202 characters long; at most 200 are allowed",
+    ]),
+    ("invalid-line-carrier-control.toml", &[
+        "invalid-line-carrier-control.toml:10:11: line[0].carrier: carrier contains the control character U+001B at character 10; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
     ("invalid-line-duplicate-id.toml", &[
         "invalid-line-duplicate-id.toml:18:6: line[1].id: duplicate line id \"L-001\"; line[0] (line 13) already uses it",
     ]),
     ("invalid-line-id-is-device.toml", &[
         "invalid-line-id-is-device.toml:13:6: line[0].id: line id \"acc-001\" is also the name of device[1]; maintenance targets name devices and lines alike, so rename one",
     ]),
+    ("invalid-line-id-too-long.toml", &[
+        "invalid-line-id-too-long.toml:8:6: line[0].id: line id is 65 characters long; at most 64 are allowed",
+    ]),
     ("invalid-line-interface-missing-name.toml", &[
         "invalid-line-interface-missing-name.toml:17:13: line[0].interface.name: missing `name`: the port's ifName, e.g. \"GigabitEthernet0/0/1\"",
+    ]),
+    ("invalid-line-interface-name-too-long.toml", &[
+        "invalid-line-interface-name-too-long.toml:16:42: line[0].interface.name: interface name is 256 characters long; at most 255 are allowed",
     ]),
     ("invalid-line-interface-no-if-mib.toml", &[
         "invalid-line-interface-no-if-mib.toml:22:24: line[0].interface.device: device \"core-r1\" has no SNMP polling with the if_mib profile; a line's interface state comes from IF-MIB, so give that device snmp = { profiles = [\"if_mib\"] }",
@@ -120,6 +147,12 @@ const INVALID: &[(&str, &[&str])] = &[
     ]),
     ("invalid-line-missing-unit.toml", &[
         "invalid-line-missing-unit.toml:12:1: line[0].unit: missing `unit`: the member unit this line connects",
+    ]),
+    ("invalid-line-unit-control.toml", &[
+        "invalid-line-unit-control.toml:9:8: line[0].unit: unit contains the control character U+000A at character 8; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
+    ("invalid-line-unit-too-long.toml", &[
+        "invalid-line-unit-too-long.toml:9:8: line[0].unit: unit is 201 characters long; at most 200 are allowed",
     ]),
     ("invalid-line-unknown-device.toml", &[
         "invalid-line-unknown-device.toml:15:10: line[0].device: no device named \"acc-301\"",
@@ -141,6 +174,12 @@ const INVALID: &[(&str, &[&str])] = &[
     ]),
     ("invalid-maintenance-no-offset.toml", &[
         "invalid-maintenance-no-offset.toml:9:9: maintenance[0].start: \"2020-06-01T01:00:00\" has no UTC offset; add one, e.g. \"2020-06-01T01:00:00+08:00\", so the window does not depend on the host's time zone",
+    ]),
+    ("invalid-maintenance-reason-control.toml", &[
+        "invalid-maintenance-reason-control.toml:11:10: maintenance[0].reason: reason contains the control character U+0009 at character 9; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
+    ("invalid-maintenance-reason-too-long.toml", &[
+        "invalid-maintenance-reason-too-long.toml:11:10: maintenance[0].reason: reason is 201 characters long; at most 200 are allowed",
     ]),
     ("invalid-maintenance-unknown-target.toml", &[
         "invalid-maintenance-unknown-target.toml:8:23: maintenance[0].targets[1]: no device or line named \"L-009\"",
@@ -230,11 +269,11 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-snmp-timeout-retries.toml", &[
         "invalid-snmp-timeout-retries.toml:9:20: device[0].snmp.retries: timeout 3s from [defaults.snmp] × (1 + retries 3) = 12s must be shorter than interval 10s from [defaults.snmp]: a poll and its retries have to finish before the next poll starts",
     ]),
-    ("invalid-snmp-timeout-zero.toml", &[
-        "invalid-snmp-timeout-zero.toml:3:20: defaults.snmp.timeout: timeout must be longer than 0, e.g. \"2s\"",
-    ]),
     ("invalid-snmp-timeout-zero-no-cascade.toml", &[
         "invalid-snmp-timeout-zero-no-cascade.toml:4:37: defaults.snmp.timeout: timeout must be longer than 0, e.g. \"2s\"",
+    ]),
+    ("invalid-snmp-timeout-zero.toml", &[
+        "invalid-snmp-timeout-zero.toml:3:20: defaults.snmp.timeout: timeout must be longer than 0, e.g. \"2s\"",
     ]),
     ("invalid-snmp-unknown-key.toml", &[
         "invalid-snmp-unknown-key.toml:6:10: device[0].snmp.comunity: unknown key `comunity` in device[0].snmp; expected one of: interval, timeout, retries, version, port, max_repetitions, profiles, community, community_file, user, auth, auth_pass_file, priv, priv_pass_file, key_extension (did you mean `community`?)",
@@ -246,6 +285,9 @@ const INVALID: &[(&str, &[&str])] = &[
         "invalid-snmp-unknown-protocols.toml:6:46: device[0].snmp.auth: unknown auth protocol \"SHA1\"; expected one of: md5, sha, sha224, sha256, sha384, sha512 (did you mean `sha`?)",
         "invalid-snmp-unknown-protocols.toml:6:99: device[0].snmp.priv: unknown priv protocol \"aes\"; expected one of: des, aes128, aes192, aes256 (did you mean `aes128`?)",
         "invalid-snmp-unknown-protocols.toml:6:160: device[0].snmp.key_extension: unknown key_extension \"cisco\"; expected one of: reeder, blumenthal",
+    ]),
+    ("invalid-snmp-user-control.toml", &[
+        "invalid-snmp-user-control.toml:6:32: device[0].snmp.user: user contains the control character U+0000 at character 4; control characters (NUL, newline, tab and the like) are not allowed",
     ]),
     ("invalid-snmp-user-empty.toml", &[
         "invalid-snmp-user-empty.toml:6:32: device[0].snmp.user: user must be 1 to 32 characters long (an SNMPv3 user name, as configured on the device)",
@@ -273,11 +315,11 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-timeout-not-shorter.toml", &[
         "invalid-timeout-not-shorter.toml:9:20: device[0].icmp.timeout: timeout 5s must be shorter than interval 5s from [defaults.icmp]: each round has to finish before the next starts",
     ]),
-    ("invalid-timeout-zero.toml", &[
-        "invalid-timeout-zero.toml:3:11: defaults.icmp.timeout: timeout must be longer than 0, e.g. \"1s\"",
-    ]),
     ("invalid-timeout-zero-no-cascade.toml", &[
         "invalid-timeout-zero-no-cascade.toml:4:11: defaults.icmp.timeout: timeout must be longer than 0, e.g. \"1s\"",
+    ]),
+    ("invalid-timeout-zero.toml", &[
+        "invalid-timeout-zero.toml:3:11: defaults.icmp.timeout: timeout must be longer than 0, e.g. \"1s\"",
     ]),
     ("invalid-timezone.toml", &[
         "invalid-timezone.toml:3:12: daemon.timezone: unknown time zone \"Asia/Shangai\"; use an IANA name such as \"Asia/Shanghai\" or \"UTC\"",

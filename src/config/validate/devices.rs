@@ -5,13 +5,14 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
 
+use super::super::builtin;
 use super::super::raw::RawConfig;
 use super::super::read::did_you_mean;
 use super::super::{Device, IcmpSettings, Role};
-use super::fields::{check_name, required};
+use super::fields::{check_name, check_text, required};
 use super::icmp::icmp_layer;
 use super::snmp::{self, SnmpLayer};
-use crate::diag::Diags;
+use crate::diag::{Diags, Shown};
 
 pub(super) fn devices(
     raw: &RawConfig,
@@ -69,7 +70,7 @@ pub(super) fn devices(
                             format!("{path}.role"),
                             format!(
                                 "unknown role {:?}; expected one of: {}{}",
-                                r.get_ref(),
+                                Shown(r.get_ref()),
                                 all.join(", "),
                                 did_you_mean(r.get_ref(), &all)
                             ),
@@ -94,6 +95,16 @@ pub(super) fn devices(
                 false
             }
         });
+
+        if let Some(s) = &d.site {
+            check_text(
+                s,
+                &format!("{path}.site"),
+                "site",
+                builtin::TEXT_MAX_CHARS,
+                diags,
+            );
+        }
 
         if let Some(p) = &d.parent {
             parents.push((i, p.get_ref(), p.span()));
@@ -147,7 +158,11 @@ pub(super) fn devices(
         let path = format!("device[{i}].parent");
         if !names.contains_key(parent) {
             if !raw.device_names_seen.iter().any(|n| n == parent) {
-                diags.at(span.clone(), path, format!("no device named {parent:?}"));
+                diags.at(
+                    span.clone(),
+                    path,
+                    format!("no device named {:?}", Shown(parent)),
+                );
             }
             continue;
         }
@@ -205,18 +220,19 @@ fn check_address(a: &str) -> Result<(), String> {
     if a.parse::<IpAddr>().is_ok() {
         return Ok(());
     }
+    let shown = Shown(a);
     if a.is_empty() {
         return Err("address must not be empty".into());
     }
     if a.starts_with('[') && a.ends_with(']') {
         return Err(format!(
             "write the IPv6 address without brackets: {:?}",
-            a.trim_matches(['[', ']'])
+            Shown(a.trim_matches(['[', ']']))
         ));
     }
     if a.contains(':') {
         return Err(format!(
-            "{a:?} is not a valid IPv6 address (and a port is not written here)"
+            "{shown:?} is not a valid IPv6 address (and a port is not written here)"
         ));
     }
     let labels: Vec<&str> = a.strip_suffix('.').unwrap_or(a).split('.').collect();
@@ -225,7 +241,7 @@ fn check_address(a: &str) -> Result<(), String> {
         .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
     {
         return Err(format!(
-            "{a:?} is not a valid IPv4 address: write four numbers 0-255, e.g. \"10.1.0.1\""
+            "{shown:?} is not a valid IPv4 address: write four numbers 0-255, e.g. \"10.1.0.1\""
         ));
     }
     let label_ok = |l: &&str| {
@@ -243,7 +259,7 @@ fn check_address(a: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{a:?} is neither an IP address nor a valid DNS name (dot-separated labels of letters, digits and `-`)"
+            "{shown:?} is neither an IP address nor a valid DNS name (dot-separated labels of letters, digits and `-`)"
         ))
     }
 }

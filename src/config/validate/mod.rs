@@ -15,7 +15,7 @@ use jiff::tz::TimeZone;
 use super::builtin;
 use super::raw::{RawConfig, S};
 use super::{Config, Daemon, Defaults, IcmpSettings};
-use crate::diag::Diags;
+use crate::diag::{Diags, Shown};
 
 mod devices;
 mod fields;
@@ -120,7 +120,7 @@ fn daemon(
                     "daemon.listen",
                     format!(
                         "invalid listen address {:?}; write IP:PORT, e.g. \"127.0.0.1:9731\" or \"[::1]:9731\"",
-                        s.get_ref()
+                        Shown(s.get_ref())
                     ),
                 );
                 None
@@ -149,7 +149,8 @@ fn daemon(
                 span,
                 "daemon.timezone",
                 format!(
-                    "unknown time zone {timezone_name:?}; use an IANA name such as \"Asia/Shanghai\" or \"UTC\""
+                    "unknown time zone {:?}; use an IANA name such as \"Asia/Shanghai\" or \"UTC\"",
+                    Shown(&timezone_name)
                 ),
             );
             None

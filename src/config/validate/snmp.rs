@@ -18,7 +18,7 @@ use super::super::read::did_you_mean;
 use super::super::SnmpSettings;
 use super::fields::{count, duration, required};
 use super::usm::{secret_file, usm_finish, usm_keys, Key, RawUsm, UsmKeys};
-use crate::diag::Diags;
+use crate::diag::{Diags, Shown};
 use crate::secret::Secret;
 use crate::snmp_security::{Credentials, SnmpVersion};
 
@@ -368,12 +368,13 @@ fn profiles(
     let mut out: Vec<String> = Vec::new();
     for (k, name) in list.get_ref().iter().enumerate() {
         let n = name.get_ref();
+        let shown = Shown(n);
         if out.contains(n) {
             ok = false;
             diags.at(
                 name.span(),
                 format!("{p}[{k}]"),
-                format!("profile {n:?} is listed twice; name each profile once"),
+                format!("profile {shown:?} is listed twice; name each profile once"),
             );
             continue;
         }
@@ -385,7 +386,7 @@ fn profiles(
                     name.span(),
                     format!("{p}[{k}]"),
                     format!(
-                        "unknown profile {n:?}; known: {}{}",
+                        "unknown profile {shown:?}; known: {}{}",
                         all.join(", "),
                         did_you_mean(n, &all)
                     ),
@@ -407,13 +408,14 @@ fn version(s: &S<String>, path: &str, diags: &mut Diags<'_>) -> Option<SnmpVersi
     let norm = v.to_ascii_lowercase();
     let norm = norm.trim_start_matches('v');
     let norm = if norm == "2" { "2c" } else { norm };
+    let shown = Shown(v);
     let hint = SnmpVersion::parse(norm).map_or(String::new(), |m| {
         format!(" (did you mean `{}`?)", m.as_str())
     });
     diags.at(
         s.span(),
         path,
-        format!("unknown SNMP version {v:?}; expected one of: 1, 2c, 3{hint}"),
+        format!("unknown SNMP version {shown:?}; expected one of: 1, 2c, 3{hint}"),
     );
     None
 }
@@ -433,6 +435,7 @@ pub(in crate::config) fn profile_dirs(
     for (k, s) in list.get_ref().iter().enumerate() {
         let p = format!("daemon.profile_dirs[{k}]");
         let name = s.get_ref();
+        let shown = Shown(name);
         if name.trim().is_empty() {
             diags.at(s.span(), p, "must not be empty; write a folder's path");
             ok = false;
@@ -450,7 +453,7 @@ pub(in crate::config) fn profile_dirs(
             diags.at(
                 s.span(),
                 p,
-                format!("cannot read profile folder {name:?}: {why}"),
+                format!("cannot read profile folder {shown:?}: {why}"),
             );
             ok = false;
             continue;
