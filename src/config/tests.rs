@@ -42,6 +42,15 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-count.toml", &[
         "invalid-count.toml:6:18: device[0].icmp.count: count must be between 1 and 100 (echoes per round), not 0",
     ]),
+    ("invalid-daemon-http-max-connections.toml", &[
+        "invalid-daemon-http-max-connections.toml:3:24: daemon.http_max_connections: http_max_connections must be between 16 and 65536 (HTTP connections open at once), not 8",
+    ]),
+    ("invalid-daemon-store-stall-after-too-long.toml", &[
+        "invalid-daemon-store-stall-after-too-long.toml:3:21: daemon.store_stall_after: store_stall_after must be at most 10m: a hung store would go unnoticed for longer than most outages last",
+    ]),
+    ("invalid-daemon-store-stall-after-too-short.toml", &[
+        "invalid-daemon-store-stall-after-too-short.toml:3:21: daemon.store_stall_after: store_stall_after must be at least 1s: an ordinary slow fsync would count as a stalled store",
+    ]),
     ("invalid-data-dir-empty.toml", &[
         "invalid-data-dir-empty.toml:3:12: daemon.data_dir: must not be empty; write a path or leave the key out",
     ]),
@@ -427,6 +436,8 @@ fn minimal_file_takes_every_default() {
     assert_eq!(c.sla.restore_within, Duration::from_secs(4 * 3600));
     assert_eq!(c.planned.core_devices, 0);
     assert_eq!(c.daemon.profile_dirs, Vec::<PathBuf>::new());
+    assert_eq!(c.daemon.http_max_connections, 512);
+    assert_eq!(c.daemon.store_stall_after, Duration::from_secs(10));
     assert_eq!(c.devices[0].snmp, None, "no `snmp` key: not polled");
     assert!(c.traps.is_none(), "no [traps]: no receiver");
     assert_eq!(summary(&c), "ok: 1 devices, 0 lines, 0 profiles");
@@ -447,6 +458,8 @@ fn full_fixture_resolves_every_field() {
         Some(fixtures().join("secrets/api_token"))
     );
     assert_eq!(c.daemon.profile_dirs, [fixtures().join("profiles")]);
+    assert_eq!(c.daemon.http_max_connections, 2048);
+    assert_eq!(c.daemon.store_stall_after, Duration::from_secs(30));
 
     let defaults = IcmpSettings {
         interval: Duration::from_secs(20),

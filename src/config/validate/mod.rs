@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use jiff::tz::TimeZone;
 
@@ -157,6 +158,23 @@ fn daemon(
         }
     };
 
+    let http_max_connections = match &raw.http_max_connections {
+        None => Some(builtin::HTTP_MAX_CONNECTIONS),
+        some => fields::count(
+            some,
+            builtin::HTTP_MIN_MAX_CONNECTIONS,
+            builtin::HTTP_MAX_MAX_CONNECTIONS,
+            "daemon",
+            "http_max_connections",
+            "HTTP connections open at once",
+            diags,
+        ),
+    };
+    let store_stall_after = match &raw.store_stall_after {
+        None => Some(builtin::STORE_STALL_AFTER),
+        Some(s) => store_stall_after(s, diags),
+    };
+
     Some(Daemon {
         listen: listen?,
         data_dir: data_dir?,
@@ -164,7 +182,29 @@ fn daemon(
         timezone_name,
         api_token_file,
         profile_dirs: profile_dirs?,
+        http_max_connections: usize::try_from(http_max_connections?).ok()?,
+        store_stall_after: store_stall_after?,
     })
+}
+
+fn store_stall_after(s: &S<String>, diags: &mut Diags<'_>) -> Option<Duration> {
+    const PATH: &str = "daemon.store_stall_after";
+    let d = fields::duration(s, PATH, diags)?;
+    let message = if d < builtin::STORE_MIN_STALL_AFTER {
+        format!(
+            "store_stall_after must be at least {}: an ordinary slow fsync would count as a stalled store",
+            crate::duration::format(builtin::STORE_MIN_STALL_AFTER)
+        )
+    } else if d > builtin::STORE_MAX_STALL_AFTER {
+        format!(
+            "store_stall_after must be at most {}: a hung store would go unnoticed for longer than most outages last",
+            crate::duration::format(builtin::STORE_MAX_STALL_AFTER)
+        )
+    } else {
+        return Some(d);
+    };
+    diags.at(s.span(), PATH, message);
+    None
 }
 
 /// A path that is resolved against the config file's directory when relative,
