@@ -127,6 +127,10 @@ pub const TEXT_MAX_CHARS: usize = 200;
 /// one can never match.
 pub const IF_NAME_MAX_CHARS: usize = 255;
 
+/// Paths in the config (`data_dir`, `api_token_file`, `profile_dirs`, the
+/// secret files): Linux's PATH_MAX; a longer one cannot be opened.
+pub const PATH_MAX_CHARS: usize = 4096;
+
 /// Defines the one list of shipped profiles: their names, and each name with
 /// its file's text, embedded so the binary works wherever it is installed.
 macro_rules! shipped_profiles {

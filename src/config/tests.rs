@@ -51,8 +51,14 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-daemon-store-stall-after-too-short.toml", &[
         "invalid-daemon-store-stall-after-too-short.toml:3:21: daemon.store_stall_after: store_stall_after must be at least 1s: an ordinary slow fsync would count as a stalled store",
     ]),
+    ("invalid-data-dir-control.toml", &[
+        "invalid-data-dir-control.toml:3:12: daemon.data_dir: path contains the control character U+0000 at character 16; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
     ("invalid-data-dir-empty.toml", &[
         "invalid-data-dir-empty.toml:3:12: daemon.data_dir: must not be empty; write a path or leave the key out",
+    ]),
+    ("invalid-data-dir-too-long.toml", &[
+        "invalid-data-dir-too-long.toml:3:12: daemon.data_dir: path is 4099 characters long; at most 4096 are allowed",
     ]),
     ("invalid-degraded-loss.toml", &[
         "invalid-degraded-loss.toml:3:17: defaults.icmp.degraded_loss: degraded_loss must be a ratio greater than 0 and at most 1, not 50; for 50% write 0.5",
@@ -196,6 +202,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-planned-negative.toml", &[
         "invalid-planned-negative.toml:4:18: planned.access_devices: access_devices is a planned quantity and cannot be negative (-150)",
     ]),
+    ("invalid-profile-dirs-control.toml", &[
+        "invalid-profile-dirs-control.toml:3:17: daemon.profile_dirs[0]: path contains the control character U+0009 at character 9; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
     ("invalid-profile-dirs-missing.toml", &[
         "invalid-profile-dirs-missing.toml:3:29: daemon.profile_dirs[1]: cannot read profile folder \"no-such-folder\": no such folder (a relative path starts at this config file's folder); create it or remove it from profile_dirs",
     ]),
@@ -243,6 +252,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ]),
     ("invalid-snmp-max-repetitions.toml", &[
         "invalid-snmp-max-repetitions.toml:3:28: defaults.snmp.max_repetitions: max_repetitions must be between 1 and 1000 (rows asked for in one GETBULK request), not 5000",
+    ]),
+    ("invalid-snmp-pass-file-control.toml", &[
+        "invalid-snmp-pass-file-control.toml:6:70: device[0].snmp.auth_pass_file: path contains the control character U+000A at character 13; control characters (NUL, newline, tab and the like) are not allowed",
     ]),
     ("invalid-snmp-pass-file-empty.toml", &[
         "invalid-snmp-pass-file-empty.toml:6:70: device[0].snmp.auth_pass_file: \"secrets/empty_pass\" is empty; put the pass phrase in it",

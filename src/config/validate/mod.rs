@@ -223,5 +223,8 @@ fn non_empty_path(
         );
         return None;
     }
+    if !fields::check_text(s, path, "path", builtin::PATH_MAX_CHARS, diags) {
+        return None;
+    }
     Some(base_dir.join(s.get_ref()))
 }

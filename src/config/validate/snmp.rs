@@ -16,7 +16,7 @@ use super::super::builtin;
 use super::super::raw::{RawSnmp, S};
 use super::super::read::did_you_mean;
 use super::super::SnmpSettings;
-use super::fields::{count, duration, required};
+use super::fields::{check_text, count, duration, required};
 use super::usm::{secret_file, usm_finish, usm_keys, Key, RawUsm, UsmKeys};
 use crate::diag::{Diags, Shown};
 use crate::secret::Secret;
@@ -438,6 +438,10 @@ pub(in crate::config) fn profile_dirs(
         let shown = Shown(name);
         if name.trim().is_empty() {
             diags.at(s.span(), p, "must not be empty; write a folder's path");
+            ok = false;
+            continue;
+        }
+        if !check_text(s, &p, "path", builtin::PATH_MAX_CHARS, diags) {
             ok = false;
             continue;
         }

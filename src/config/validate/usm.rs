@@ -408,6 +408,9 @@ pub(super) fn secret_file(
         );
         return key;
     }
+    if !check_text(s, path, "path", builtin::PATH_MAX_CHARS, diags) {
+        return key;
+    }
     let shown = Shown(name);
     let text = match std::fs::read_to_string(base_dir.join(name)) {
         Ok(text) => text,
