@@ -193,6 +193,10 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
             "daemon.data_dir",
             config.daemon.data_dir != old.daemon.data_dir,
         ),
+        (
+            "daemon.http_max_connections",
+            config.daemon.http_max_connections != old.daemon.http_max_connections,
+        ),
     ] {
         if changed {
             tracing::warn!(
@@ -447,8 +451,10 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
     {
         let cancel = cancel.clone();
         let shared = shared.clone();
+        // Fixed for the process's life: a reload warns that it needs a restart.
+        let max_connections = config.daemon.http_max_connections;
         background.spawn(async move {
-            if let Err(err) = http::serve(listener, shared, cancel).await {
+            if let Err(err) = http::serve(listener, shared, max_connections, cancel).await {
                 tracing::error!(error = %err, "HTTP server failed");
             }
         });

@@ -37,6 +37,24 @@ impl std::fmt::Display for Diagnostic {
     }
 }
 
+/// How many characters of a value from the file a message quotes.
+pub const SHOWN_MAX_CHARS: usize = 40;
+
+/// A value from the file as a message quotes it: like `{:?}` (so control
+/// characters show as escapes), but cut after [`SHOWN_MAX_CHARS`] characters
+/// and marked `…`, so a runaway value (a 100 000-character name) cannot
+/// flood the terminal or the journal.
+pub struct Shown<'a>(pub &'a str);
+
+impl std::fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.char_indices().nth(SHOWN_MAX_CHARS) {
+            Some((cut, _)) => write!(f, "{:?}…", &self.0[..cut]),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
+}
+
 /// Where each line starts, to turn a byte offset into a 1-based line and a
 /// 1-based column counted in characters (what editors show).
 pub(crate) struct LineIndex<'t> {
@@ -197,6 +215,16 @@ mod tests {
         assert_eq!(idx.line_col(6), (2, 1));
         let x = "a = 1\nunit = \"财政局\" x\n".find('x').unwrap();
         assert_eq!(idx.line_col(x), (2, 14));
+    }
+
+    #[test]
+    fn shown_cuts_long_values() {
+        assert_eq!(format!("{:?}", Shown("a\tb")), "\"a\\tb\"");
+        let long = "x".repeat(100_000);
+        assert_eq!(
+            format!("{:?}", Shown(&long)),
+            format!("{:?}…", "x".repeat(SHOWN_MAX_CHARS))
+        );
     }
 
     #[test]

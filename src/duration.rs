@@ -7,6 +7,7 @@ use std::time::Duration;
 /// would be a guess.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let s = text.trim();
+    let text = crate::diag::Shown(text);
     if s.is_empty() {
         return Err("empty duration; write e.g. \"10s\", \"500ms\", \"5m\"".into());
     }
@@ -38,9 +39,10 @@ pub fn parse(text: &str) -> Result<Duration, String> {
                 ))
             }
             other => {
+                let other = crate::diag::Shown(other);
                 return Err(format!(
                     "unknown unit {other:?} in duration {text:?}; use ms, s, m, h or d"
-                ))
+                ));
             }
         };
         let millis = number

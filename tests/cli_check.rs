@@ -138,3 +138,53 @@ fn check_points_at_a_broken_user_profile() {
         "a broken profile is not also reported as unknown:\n{stdout}"
     );
 }
+
+/// `netkpi check` on a config with a runaway value: a 100 000-character
+/// device name (named again by a parent, a line and a maintenance window)
+/// and a NUL byte in a `site`. Each is one short message, exit 2, at once.
+#[test]
+fn a_huge_name_and_a_nul_byte_are_one_short_message_each() {
+    let long = "r".repeat(100_000);
+    let huge_name = format!(
+        "[[device]]\nname = \"{long}\"\nrole = \"router\"\naddress = \"10.0.0.1\"\n\n\
+         [[device]]\nname = \"acc-1\"\nrole = \"access_egress\"\naddress = \"10.0.0.2\"\nparent = \"{long}\"\n\n\
+         [[line]]\nid = \"L-1\"\nunit = \"Finance Bureau\"\ndevice = \"{long}\"\n\n\
+         [[maintenance]]\ntargets = [\"{long}\", \"L-1\"]\nstart = \"2020-06-01T01:00:00+08:00\"\nend = \"2020-06-01T02:00:00+08:00\"\nreason = \"upgrade\"\n"
+    );
+    let nul_site =
+        "[[device]]\nname = \"r1\"\nrole = \"router\"\naddress = \"10.0.0.1\"\nsite = \"room\\u0000 2\"\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text, expected) in [
+        (
+            "huge-name.toml",
+            huge_name.as_str(),
+            "2:8: device[0].name: device name is 100000 characters long; at most 64 are allowed",
+        ),
+        (
+            "nul-site.toml",
+            nul_site,
+            "5:8: device[0].site: site contains the control character U+0000 at character 5; control characters (NUL, newline, tab and the like) are not allowed",
+        ),
+    ] {
+        let config = dir.path().join(name);
+        std::fs::write(&config, text).unwrap();
+        let started = std::time::Instant::now();
+        let out = netkpi()
+            .args(["check", "--config"])
+            .arg(&config)
+            .output()
+            .expect("run netkpi");
+        let took = started.elapsed();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stdout}");
+        assert_eq!(
+            stdout.lines().collect::<Vec<_>>(),
+            [format!("{}:{expected}", config.display())],
+            "{name}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "{name}: took {took:?}"
+        );
+    }
+}

@@ -13,6 +13,30 @@ pub const DATA_DIR: &str = "data";
 /// are expected to set their own zone.
 pub const TIMEZONE: &str = "UTC";
 
+/// HTTP connections open at once (beyond it the oldest is closed): 512 stays
+/// well inside the usual soft limit of 1024 open files, with room for the
+/// store, the ICMP and trap sockets, while being far more than the few
+/// scrapers, health checks and browsers that really connect.
+pub const HTTP_MAX_CONNECTIONS: u32 = 512;
+/// Fewer would let a handful of idle browser tabs push a scrape or a health
+/// check out as soon as it connects.
+pub const HTTP_MIN_MAX_CONNECTIONS: u32 = 16;
+/// More needs `LimitNOFILE` far above its usual value, and the cap is there
+/// to protect the daemon, not to serve crowds.
+pub const HTTP_MAX_MAX_CONNECTIONS: u32 = 65_536;
+
+/// How long a store write may hang before the store watchdog counts the
+/// store as stalled: a commit on a healthy disk takes milliseconds, and even
+/// a WAL checkpoint on a slow SD card or a busy VM well under a second, so
+/// 10 s is a disk that has stopped answering, noticed before the next few
+/// probe rounds pile up behind it.
+pub const STORE_STALL_AFTER: Duration = Duration::from_secs(10);
+/// Shorter would call an ordinary fsync on a loaded host a stall.
+pub const STORE_MIN_STALL_AFTER: Duration = Duration::from_secs(1);
+/// Longer would leave a hung store unnoticed for longer than most outages
+/// last, while none of them is recorded.
+pub const STORE_MAX_STALL_AFTER: Duration = Duration::from_secs(10 * 60);
+
 /// 10 s between rounds: with `down_after = 3` an outage is declared within
 /// about 30 s, while a city's few hundred targets cost a few echoes a second.
 pub const ICMP_INTERVAL: Duration = Duration::from_secs(10);
@@ -86,6 +110,26 @@ pub const SNMP_MAX_MAX_REPETITIONS: u32 = 1000;
 /// (`USM_LENGTH_P_MIN`), and so do most agents built on it: a shorter one
 /// could never match the device.
 pub const SNMP_MIN_PASS_PHRASE: usize = 8;
+
+/// Device names and line ids: they become Prometheus label values, URL path
+/// segments and maintenance targets, and head every log line and report row
+/// about their target. 64 characters hold any real naming scheme (a DNS
+/// label is at most 63) and keep those short; a longer value is a paste
+/// mistake, not a name.
+pub const NAME_MAX_CHARS: usize = 64;
+/// Free text shown beside a name: a device's `site`, a line's `unit`,
+/// `carrier` and `bandwidth`, a maintenance window's `reason`. 200 characters
+/// is a long sentence, room for a unit's full official name or a change
+/// ticket's summary, and still one line of a report table.
+pub const TEXT_MAX_CHARS: usize = 200;
+/// A line's `interface.name` is matched against the port's ifName, a
+/// DisplayString of at most 255 characters (RFC 2863, RFC 2579): a longer
+/// one can never match.
+pub const IF_NAME_MAX_CHARS: usize = 255;
+
+/// Paths in the config (`data_dir`, `api_token_file`, `profile_dirs`, the
+/// secret files): Linux's PATH_MAX; a longer one cannot be opened.
+pub const PATH_MAX_CHARS: usize = 4096;
 
 /// Defines the one list of shipped profiles: their names, and each name with
 /// its file's text, embedded so the binary works wherever it is installed.

@@ -81,6 +81,11 @@ pub struct Daemon {
     /// against the config file's directory; each existed when loaded. Empty
     /// when not given: only the built-in profiles are known.
     pub profile_dirs: Vec<PathBuf>,
+    /// HTTP connections open at once; beyond it the oldest is closed. Read
+    /// when the HTTP server starts: a reload does not change it.
+    pub http_max_connections: usize,
+    /// How long a store write may hang before the store counts as stalled.
+    pub store_stall_after: Duration,
 }
 
 #[derive(Clone, Debug)]

@@ -19,6 +19,8 @@ pub(super) struct RawDaemon {
     pub timezone: Option<S<String>>,
     pub api_token_file: Option<S<String>>,
     pub profile_dirs: Option<S<Vec<S<String>>>>,
+    pub http_max_connections: Option<S<i64>>,
+    pub store_stall_after: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

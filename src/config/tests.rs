@@ -42,8 +42,23 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-count.toml", &[
         "invalid-count.toml:6:18: device[0].icmp.count: count must be between 1 and 100 (echoes per round), not 0",
     ]),
+    ("invalid-daemon-http-max-connections.toml", &[
+        "invalid-daemon-http-max-connections.toml:3:24: daemon.http_max_connections: http_max_connections must be between 16 and 65536 (HTTP connections open at once), not 8",
+    ]),
+    ("invalid-daemon-store-stall-after-too-long.toml", &[
+        "invalid-daemon-store-stall-after-too-long.toml:3:21: daemon.store_stall_after: store_stall_after must be at most 10m: a hung store would go unnoticed for longer than most outages last",
+    ]),
+    ("invalid-daemon-store-stall-after-too-short.toml", &[
+        "invalid-daemon-store-stall-after-too-short.toml:3:21: daemon.store_stall_after: store_stall_after must be at least 1s: an ordinary slow fsync would count as a stalled store",
+    ]),
+    ("invalid-data-dir-control.toml", &[
+        "invalid-data-dir-control.toml:3:12: daemon.data_dir: path contains the control character U+0000 at character 16; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
     ("invalid-data-dir-empty.toml", &[
         "invalid-data-dir-empty.toml:3:12: daemon.data_dir: must not be empty; write a path or leave the key out",
+    ]),
+    ("invalid-data-dir-too-long.toml", &[
+        "invalid-data-dir-too-long.toml:3:12: daemon.data_dir: path is 4099 characters long; at most 4096 are allowed",
     ]),
     ("invalid-degraded-loss.toml", &[
         "invalid-degraded-loss.toml:3:17: defaults.icmp.degraded_loss: degraded_loss must be a ratio greater than 0 and at most 1, not 50; for 50% write 0.5",
@@ -69,6 +84,12 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-device-name-chars.toml", &[
         "invalid-device-name-chars.toml:3:8: device[0].name: invalid device name \"core r1\"; use only letters, digits, `_`, `.` and `-`",
     ]),
+    ("invalid-device-name-control.toml", &[
+        "invalid-device-name-control.toml:3:8: device[0].name: device name contains the control character U+0009 at character 8; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
+    ("invalid-device-name-too-long.toml", &[
+        "invalid-device-name-too-long.toml:4:8: device[0].name: device name is 65 characters long; at most 64 are allowed",
+    ]),
     ("invalid-device-parent-cycle.toml", &[
         "invalid-device-parent-cycle.toml:6:10: device[0].parent: parent chain loops back: core-r1 -> core-fw1 -> core-sw1 -> core-r1; a device cannot be upstream of itself",
     ]),
@@ -77,6 +98,15 @@ const INVALID: &[(&str, &[&str])] = &[
     ]),
     ("invalid-device-single-brackets.toml", &[
         "invalid-device-single-brackets.toml:2:2: device: write [[device]] with double brackets: each device is one entry of a list",
+    ]),
+    ("invalid-device-site-control.toml", &[
+        "invalid-device-site-control.toml:6:8: device[0].site: site contains the control character U+0000 at character 12; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
+    ("invalid-device-site-too-long.toml", &[
+        "invalid-device-site-too-long.toml:6:8: device[0].site: site is 201 characters long; at most 200 are allowed",
+    ]),
+    ("invalid-device-unknown-parent-long.toml", &[
+        "invalid-device-unknown-parent-long.toml:6:10: device[0].parent: no device named \"core-zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\"…",
     ]),
     ("invalid-device-unknown-parent.toml", &[
         "invalid-device-unknown-parent.toml:6:10: device[0].parent: no device named \"core-sw1\"",
@@ -99,14 +129,26 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-interval-too-short.toml", &[
         "invalid-interval-too-short.toml:3:12: defaults.icmp.interval: interval must be at least 1s: faster rounds load the devices' control planes without detecting an outage sooner",
     ]),
+    ("invalid-line-bandwidth-too-long.toml", &[
+        "invalid-line-bandwidth-too-long.toml:10:13: line[0].bandwidth: bandwidth is 202 characters long; at most 200 are allowed",
+    ]),
+    ("invalid-line-carrier-control.toml", &[
+        "invalid-line-carrier-control.toml:10:11: line[0].carrier: carrier contains the control character U+001B at character 10; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
     ("invalid-line-duplicate-id.toml", &[
         "invalid-line-duplicate-id.toml:18:6: line[1].id: duplicate line id \"L-001\"; line[0] (line 13) already uses it",
     ]),
     ("invalid-line-id-is-device.toml", &[
         "invalid-line-id-is-device.toml:13:6: line[0].id: line id \"acc-001\" is also the name of device[1]; maintenance targets name devices and lines alike, so rename one",
     ]),
+    ("invalid-line-id-too-long.toml", &[
+        "invalid-line-id-too-long.toml:8:6: line[0].id: line id is 65 characters long; at most 64 are allowed",
+    ]),
     ("invalid-line-interface-missing-name.toml", &[
         "invalid-line-interface-missing-name.toml:17:13: line[0].interface.name: missing `name`: the port's ifName, e.g. \"GigabitEthernet0/0/1\"",
+    ]),
+    ("invalid-line-interface-name-too-long.toml", &[
+        "invalid-line-interface-name-too-long.toml:16:42: line[0].interface.name: interface name is 256 characters long; at most 255 are allowed",
     ]),
     ("invalid-line-interface-no-if-mib.toml", &[
         "invalid-line-interface-no-if-mib.toml:22:24: line[0].interface.device: device \"core-r1\" has no SNMP polling with the if_mib profile; a line's interface state comes from IF-MIB, so give that device snmp = { profiles = [\"if_mib\"] }",
@@ -120,6 +162,12 @@ const INVALID: &[(&str, &[&str])] = &[
     ]),
     ("invalid-line-missing-unit.toml", &[
         "invalid-line-missing-unit.toml:12:1: line[0].unit: missing `unit`: the member unit this line connects",
+    ]),
+    ("invalid-line-unit-control.toml", &[
+        "invalid-line-unit-control.toml:9:8: line[0].unit: unit contains the control character U+000A at character 8; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
+    ("invalid-line-unit-too-long.toml", &[
+        "invalid-line-unit-too-long.toml:9:8: line[0].unit: unit is 201 characters long; at most 200 are allowed",
     ]),
     ("invalid-line-unknown-device.toml", &[
         "invalid-line-unknown-device.toml:15:10: line[0].device: no device named \"acc-301\"",
@@ -142,11 +190,20 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-maintenance-no-offset.toml", &[
         "invalid-maintenance-no-offset.toml:9:9: maintenance[0].start: \"2020-06-01T01:00:00\" has no UTC offset; add one, e.g. \"2020-06-01T01:00:00+08:00\", so the window does not depend on the host's time zone",
     ]),
+    ("invalid-maintenance-reason-control.toml", &[
+        "invalid-maintenance-reason-control.toml:11:10: maintenance[0].reason: reason contains the control character U+0009 at character 9; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
+    ("invalid-maintenance-reason-too-long.toml", &[
+        "invalid-maintenance-reason-too-long.toml:11:10: maintenance[0].reason: reason is 201 characters long; at most 200 are allowed",
+    ]),
     ("invalid-maintenance-unknown-target.toml", &[
         "invalid-maintenance-unknown-target.toml:8:23: maintenance[0].targets[1]: no device or line named \"L-009\"",
     ]),
     ("invalid-planned-negative.toml", &[
         "invalid-planned-negative.toml:4:18: planned.access_devices: access_devices is a planned quantity and cannot be negative (-150)",
+    ]),
+    ("invalid-profile-dirs-control.toml", &[
+        "invalid-profile-dirs-control.toml:3:17: daemon.profile_dirs[0]: path contains the control character U+0009 at character 9; control characters (NUL, newline, tab and the like) are not allowed",
     ]),
     ("invalid-profile-dirs-missing.toml", &[
         "invalid-profile-dirs-missing.toml:3:29: daemon.profile_dirs[1]: cannot read profile folder \"no-such-folder\": no such folder (a relative path starts at this config file's folder); create it or remove it from profile_dirs",
@@ -196,6 +253,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-snmp-max-repetitions.toml", &[
         "invalid-snmp-max-repetitions.toml:3:28: defaults.snmp.max_repetitions: max_repetitions must be between 1 and 1000 (rows asked for in one GETBULK request), not 5000",
     ]),
+    ("invalid-snmp-pass-file-control.toml", &[
+        "invalid-snmp-pass-file-control.toml:6:70: device[0].snmp.auth_pass_file: path contains the control character U+000A at character 13; control characters (NUL, newline, tab and the like) are not allowed",
+    ]),
     ("invalid-snmp-pass-file-empty.toml", &[
         "invalid-snmp-pass-file-empty.toml:6:70: device[0].snmp.auth_pass_file: \"secrets/empty_pass\" is empty; put the pass phrase in it",
     ]),
@@ -230,6 +290,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-snmp-timeout-retries.toml", &[
         "invalid-snmp-timeout-retries.toml:9:20: device[0].snmp.retries: timeout 3s from [defaults.snmp] × (1 + retries 3) = 12s must be shorter than interval 10s from [defaults.snmp]: a poll and its retries have to finish before the next poll starts",
     ]),
+    ("invalid-snmp-timeout-zero-no-cascade.toml", &[
+        "invalid-snmp-timeout-zero-no-cascade.toml:4:37: defaults.snmp.timeout: timeout must be longer than 0, e.g. \"2s\"",
+    ]),
     ("invalid-snmp-timeout-zero.toml", &[
         "invalid-snmp-timeout-zero.toml:3:20: defaults.snmp.timeout: timeout must be longer than 0, e.g. \"2s\"",
     ]),
@@ -243,6 +306,9 @@ const INVALID: &[(&str, &[&str])] = &[
         "invalid-snmp-unknown-protocols.toml:6:46: device[0].snmp.auth: unknown auth protocol \"SHA1\"; expected one of: md5, sha, sha224, sha256, sha384, sha512 (did you mean `sha`?)",
         "invalid-snmp-unknown-protocols.toml:6:99: device[0].snmp.priv: unknown priv protocol \"aes\"; expected one of: des, aes128, aes192, aes256 (did you mean `aes128`?)",
         "invalid-snmp-unknown-protocols.toml:6:160: device[0].snmp.key_extension: unknown key_extension \"cisco\"; expected one of: reeder, blumenthal",
+    ]),
+    ("invalid-snmp-user-control.toml", &[
+        "invalid-snmp-user-control.toml:6:32: device[0].snmp.user: user contains the control character U+0000 at character 4; control characters (NUL, newline, tab and the like) are not allowed",
     ]),
     ("invalid-snmp-user-empty.toml", &[
         "invalid-snmp-user-empty.toml:6:32: device[0].snmp.user: user must be 1 to 32 characters long (an SNMPv3 user name, as configured on the device)",
@@ -269,6 +335,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ]),
     ("invalid-timeout-not-shorter.toml", &[
         "invalid-timeout-not-shorter.toml:9:20: device[0].icmp.timeout: timeout 5s must be shorter than interval 5s from [defaults.icmp]: each round has to finish before the next starts",
+    ]),
+    ("invalid-timeout-zero-no-cascade.toml", &[
+        "invalid-timeout-zero-no-cascade.toml:4:11: defaults.icmp.timeout: timeout must be longer than 0, e.g. \"1s\"",
     ]),
     ("invalid-timeout-zero.toml", &[
         "invalid-timeout-zero.toml:3:11: defaults.icmp.timeout: timeout must be longer than 0, e.g. \"1s\"",
@@ -379,6 +448,8 @@ fn minimal_file_takes_every_default() {
     assert_eq!(c.sla.restore_within, Duration::from_secs(4 * 3600));
     assert_eq!(c.planned.core_devices, 0);
     assert_eq!(c.daemon.profile_dirs, Vec::<PathBuf>::new());
+    assert_eq!(c.daemon.http_max_connections, 512);
+    assert_eq!(c.daemon.store_stall_after, Duration::from_secs(10));
     assert_eq!(c.devices[0].snmp, None, "no `snmp` key: not polled");
     assert!(c.traps.is_none(), "no [traps]: no receiver");
     assert_eq!(summary(&c), "ok: 1 devices, 0 lines, 0 profiles");
@@ -399,6 +470,8 @@ fn full_fixture_resolves_every_field() {
         Some(fixtures().join("secrets/api_token"))
     );
     assert_eq!(c.daemon.profile_dirs, [fixtures().join("profiles")]);
+    assert_eq!(c.daemon.http_max_connections, 2048);
+    assert_eq!(c.daemon.store_stall_after, Duration::from_secs(30));
 
     let defaults = IcmpSettings {
         interval: Duration::from_secs(20),

@@ -43,13 +43,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Serves the API on `listener` until `cancel`, under the limits of
-/// [`mod@serve`].
+/// [`mod@serve`], with at most `max_connections` open at once
+/// (`daemon.http_max_connections` as the daemon started with it).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
+    max_connections: usize,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
-    serve::serve_with_limits(listener, router(shared), cancel).await
+    serve::serve_with_limits(listener, router(shared), max_connections, cancel).await
 }
 
 /// Every request: a declared body over [`serve::MAX_BODY_BYTES`] is refused

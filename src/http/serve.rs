@@ -1,8 +1,9 @@
 //! The accept loop: HTTP/1.1 connections with hyper, under limits that keep
 //! `/healthz` and `/metrics` reachable whatever the clients do.
 //!
-//! * At most [`MAX_CONNECTIONS`] connections are open at once. A new one
-//!   beyond the cap closes the **oldest** open connection instead of being
+//! * At most `daemon.http_max_connections` connections (default
+//!   [`crate::config::builtin::HTTP_MAX_CONNECTIONS`]) are open at once,
+//!   fixed when the server starts. A new one beyond the cap closes the **oldest** open connection instead of being
 //!   refused: a flood of idle or half-sent connections ages out under new
 //!   ones, so a scraper or a health check (always the newest connection)
 //!   gets through at once; the flood can delay nothing but itself.
@@ -28,11 +29,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Connections open at once; beyond it the oldest is closed. A config key
-/// (`daemon.http_max_connections`) is meant to set it; until then it is
-/// fixed here. 512 stays well inside the usual soft limit of 1024 open
-/// files, with room for the store, the ICMP and trap sockets.
-pub const MAX_CONNECTIONS: usize = 512;
 /// How long a client may take to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request may take to be answered.
@@ -81,13 +77,16 @@ pub fn is_out_of_fds(err: &std::io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
-/// Serves `app` on `listener` until `cancel`, then lets requests in flight
-/// finish (for up to `SHUTDOWN_GRACE`).
+/// Serves `app` on `listener` until `cancel`, with at most `max_connections`
+/// open at once (at least 1), then lets requests in flight finish (for up to
+/// `SHUTDOWN_GRACE`).
 pub async fn serve_with_limits(
     listener: TcpListener,
     app: Router,
+    max_connections: usize,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
+    let max_connections = max_connections.max(1);
     let open = Arc::new(Mutex::new(Open::default()));
     let tasks = TaskTracker::new();
     let mut last_emfile_log: Option<Instant> = None;
@@ -120,7 +119,7 @@ pub async fn serve_with_limits(
         };
         let (id, closed) = {
             let mut open = lock(&open);
-            while open.by_age.len() >= MAX_CONNECTIONS && open.close_oldest() {}
+            while open.by_age.len() >= max_connections && open.close_oldest() {}
             open.add()
         };
         let service = TowerToHyperService::new(app.clone());

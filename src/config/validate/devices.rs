@@ -5,17 +5,18 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
 
+use super::super::builtin;
 use super::super::raw::RawConfig;
 use super::super::read::did_you_mean;
 use super::super::{Device, IcmpSettings, Role};
-use super::fields::{check_name, required};
+use super::fields::{check_name, check_text, required};
 use super::icmp::icmp_layer;
 use super::snmp::{self, SnmpLayer};
-use crate::diag::Diags;
+use crate::diag::{Diags, Shown};
 
 pub(super) fn devices(
     raw: &RawConfig,
-    default_icmp: &IcmpSettings,
+    (default_icmp, default_icmp_timing_known): (&IcmpSettings, bool),
     default_snmp: &SnmpLayer,
     known_profiles: Option<&[String]>,
     base_dir: &Path,
@@ -69,7 +70,7 @@ pub(super) fn devices(
                             format!("{path}.role"),
                             format!(
                                 "unknown role {:?}; expected one of: {}{}",
-                                r.get_ref(),
+                                Shown(r.get_ref()),
                                 all.join(", "),
                                 did_you_mean(r.get_ref(), &all)
                             ),
@@ -95,6 +96,16 @@ pub(super) fn devices(
             }
         });
 
+        if let Some(s) = &d.site {
+            check_text(
+                s,
+                &format!("{path}.site"),
+                "site",
+                builtin::TEXT_MAX_CHARS,
+                diags,
+            );
+        }
+
         if let Some(p) = &d.parent {
             parents.push((i, p.get_ref(), p.span()));
         }
@@ -103,10 +114,12 @@ pub(super) fn devices(
             icmp_layer(
                 icmp.get_ref(),
                 default_icmp,
+                default_icmp_timing_known,
                 "[defaults.icmp]",
                 &format!("{path}.icmp"),
                 diags,
             )
+            .0
         });
 
         let snmp = d.snmp.as_ref().map(|snmp| {
@@ -145,7 +158,11 @@ pub(super) fn devices(
         let path = format!("device[{i}].parent");
         if !names.contains_key(parent) {
             if !raw.device_names_seen.iter().any(|n| n == parent) {
-                diags.at(span.clone(), path, format!("no device named {parent:?}"));
+                diags.at(
+                    span.clone(),
+                    path,
+                    format!("no device named {:?}", Shown(parent)),
+                );
             }
             continue;
         }
@@ -203,18 +220,19 @@ fn check_address(a: &str) -> Result<(), String> {
     if a.parse::<IpAddr>().is_ok() {
         return Ok(());
     }
+    let shown = Shown(a);
     if a.is_empty() {
         return Err("address must not be empty".into());
     }
     if a.starts_with('[') && a.ends_with(']') {
         return Err(format!(
             "write the IPv6 address without brackets: {:?}",
-            a.trim_matches(['[', ']'])
+            Shown(a.trim_matches(['[', ']']))
         ));
     }
     if a.contains(':') {
         return Err(format!(
-            "{a:?} is not a valid IPv6 address (and a port is not written here)"
+            "{shown:?} is not a valid IPv6 address (and a port is not written here)"
         ));
     }
     let labels: Vec<&str> = a.strip_suffix('.').unwrap_or(a).split('.').collect();
@@ -223,7 +241,7 @@ fn check_address(a: &str) -> Result<(), String> {
         .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
     {
         return Err(format!(
-            "{a:?} is not a valid IPv4 address: write four numbers 0-255, e.g. \"10.1.0.1\""
+            "{shown:?} is not a valid IPv4 address: write four numbers 0-255, e.g. \"10.1.0.1\""
         ));
     }
     let label_ok = |l: &&str| {
@@ -241,7 +259,7 @@ fn check_address(a: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{a:?} is neither an IP address nor a valid DNS name (dot-separated labels of letters, digits and `-`)"
+            "{shown:?} is neither an IP address nor a valid DNS name (dot-separated labels of letters, digits and `-`)"
         ))
     }
 }

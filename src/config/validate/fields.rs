@@ -4,8 +4,9 @@
 use std::ops::Range;
 use std::time::Duration;
 
+use super::super::builtin;
 use super::super::raw::S;
-use crate::diag::Diags;
+use crate::diag::{Diags, Shown};
 
 pub(super) fn duration(s: &S<String>, path: &str, diags: &mut Diags<'_>) -> Option<Duration> {
     match crate::duration::parse(s.get_ref()) {
@@ -93,8 +94,12 @@ pub(super) fn required<'a, T>(
 }
 
 /// Device names and line ids become metric labels, URL segments and
-/// maintenance targets, so they are kept to characters safe in all three.
+/// maintenance targets, so they are kept to characters safe in all three,
+/// and to [`builtin::NAME_MAX_CHARS`].
 pub(super) fn check_name(s: &S<String>, path: &str, what: &str, diags: &mut Diags<'_>) -> bool {
+    if !check_text(s, path, what, builtin::NAME_MAX_CHARS, diags) {
+        return false;
+    }
     let name = s.get_ref();
     let ok = !name.is_empty()
         && name
@@ -104,10 +109,50 @@ pub(super) fn check_name(s: &S<String>, path: &str, what: &str, diags: &mut Diag
         diags.at(
             s.span(),
             path,
-            format!("invalid {what} {name:?}; use only letters, digits, `_`, `.` and `-`"),
+            format!(
+                "invalid {what} {:?}; use only letters, digits, `_`, `.` and `-`",
+                Shown(name)
+            ),
         );
     }
     ok
+}
+
+/// Text that is printed, logged and exported (names, sites, units, reasons):
+/// at most `max` characters and no control characters (NUL, newline, tab or
+/// any other Unicode Cc), which would split or corrupt log lines, report
+/// rows and metric labels. `what` names the value in the message. One
+/// message at most, the length first, so a runaway value is reported once.
+pub(super) fn check_text(
+    s: &S<String>,
+    path: &str,
+    what: &str,
+    max: usize,
+    diags: &mut Diags<'_>,
+) -> bool {
+    let text = s.get_ref();
+    let len = text.chars().count();
+    if len > max {
+        diags.at(
+            s.span(),
+            path,
+            format!("{what} is {len} characters long; at most {max} are allowed"),
+        );
+        return false;
+    }
+    if let Some((i, c)) = text.chars().enumerate().find(|(_, c)| c.is_control()) {
+        diags.at(
+            s.span(),
+            path,
+            format!(
+                "{what} contains the control character U+{:04X} at character {}; control characters (NUL, newline, tab and the like) are not allowed",
+                u32::from(c),
+                i + 1
+            ),
+        );
+        return false;
+    }
+    true
 }
 
 pub(super) fn non_empty(s: &S<String>, path: &str, diags: &mut Diags<'_>) -> bool {

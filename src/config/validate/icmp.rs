@@ -10,13 +10,20 @@ use crate::diag::Diags;
 /// Resolves one `icmp` table over `base` (the built-ins for
 /// `[defaults.icmp]`, the defaults for a device). A refused value falls back
 /// to `base`, so one mistake is reported once, where it was written.
+///
+/// `base_timing_known` is false when `base` had an `interval` or `timeout`
+/// that was refused; the returned flag says the same of the result. Where
+/// either is unknown the timeout-vs-interval check is skipped: the value it
+/// would compare against is a fallback the operator did not choose, and
+/// the refused value is reported already.
 pub(super) fn icmp_layer(
     raw: &RawIcmp,
     base: &IcmpSettings,
+    base_timing_known: bool,
     base_name: &str,
     path: &str,
     diags: &mut Diags<'_>,
-) -> IcmpSettings {
+) -> (IcmpSettings, bool) {
     let mut out = base.clone();
     let mut interval_ok = false;
     let mut timeout_ok = false;
@@ -92,10 +99,14 @@ pub(super) fn icmp_layer(
         }
     }
 
+    let refused =
+        (raw.interval.is_some() && !interval_ok) || (raw.timeout.is_some() && !timeout_ok);
+    let timing_known = base_timing_known && !refused;
+
     // A round has to end before the next one starts, or rounds overlap and a
     // slow answer is counted against the wrong round. Checked only where this
     // table set one of the two; otherwise it was checked where they were set.
-    if (interval_ok || timeout_ok) && out.timeout >= out.interval {
+    if timing_known && (interval_ok || timeout_ok) && out.timeout >= out.interval {
         let (span, key) = match (&raw.timeout, timeout_ok) {
             (Some(t), true) => (t.span(), "timeout"),
             _ => (raw.interval.as_ref().map_or(0..0, |i| i.span()), "interval"),
@@ -119,5 +130,5 @@ pub(super) fn icmp_layer(
             ),
         );
     }
-    out
+    (out, timing_known)
 }

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use super::super::builtin;
 use super::super::raw::{RawConfig, S};
 use super::super::{Line, LineInterface};
-use super::fields::{check_name, non_empty, required};
-use crate::diag::Diags;
+use super::fields::{check_name, check_text, non_empty, required};
+use crate::diag::{Diags, Shown};
 
 pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
     let device_exists = |name: &str| raw.device_names_seen.iter().any(|n| n == name);
@@ -71,7 +72,16 @@ pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
             "the member unit this line connects",
             diags,
         )
-        .filter(|u| non_empty(u, &format!("{path}.unit"), diags));
+        .filter(|u| {
+            let p = format!("{path}.unit");
+            non_empty(u, &p, diags) && check_text(u, &p, "unit", builtin::TEXT_MAX_CHARS, diags)
+        });
+        for (key, value) in [("carrier", &l.carrier), ("bandwidth", &l.bandwidth)] {
+            if let Some(v) = value {
+                let p = format!("{path}.{key}");
+                check_text(v, &p, key, builtin::TEXT_MAX_CHARS, diags);
+            }
+        }
 
         let device = required(
             &l.device,
@@ -87,7 +97,7 @@ pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
                 diags.at(
                     d.span(),
                     format!("{path}.device"),
-                    format!("no device named {:?}", d.get_ref()),
+                    format!("no device named {:?}", Shown(d.get_ref())),
                 );
             }
             ok
@@ -111,7 +121,7 @@ pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
                     diags.at(
                         d.span(),
                         format!("{ipath}.device"),
-                        format!("no device named {:?}", d.get_ref()),
+                        format!("no device named {:?}", Shown(d.get_ref())),
                     );
                 }
                 ok
@@ -130,7 +140,11 @@ pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
                 "the port's ifName, e.g. \"GigabitEthernet0/0/1\"",
                 diags,
             )
-            .filter(|n| non_empty(n, &format!("{ipath}.name"), diags));
+            .filter(|n| {
+                let p = format!("{ipath}.name");
+                non_empty(n, &p, diags)
+                    && check_text(n, &p, "interface name", builtin::IF_NAME_MAX_CHARS, diags)
+            });
             Some(LineInterface {
                 device: dev?.get_ref().clone(),
                 name: name?.get_ref().clone(),

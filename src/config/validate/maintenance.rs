@@ -2,10 +2,11 @@
 
 use jiff::Timestamp;
 
+use super::super::builtin;
 use super::super::raw::{RawConfig, RawMaintenance, S};
 use super::super::Maintenance;
-use super::fields::{non_empty, required};
-use crate::diag::Diags;
+use super::fields::{check_text, non_empty, required};
+use crate::diag::{Diags, Shown};
 
 pub(super) fn maintenance(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Maintenance> {
     let exists = |name: &str| {
@@ -48,7 +49,7 @@ pub(super) fn maintenance(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Mainten
                     diags.at(
                         target.span(),
                         format!("{path}.targets[{k}]"),
-                        format!("no device or line named {:?}", target.get_ref()),
+                        format!("no device or line named {:?}", Shown(target.get_ref())),
                     );
                 }
             }
@@ -99,7 +100,10 @@ pub(super) fn maintenance(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Mainten
             "planned windows are excluded from availability, so each needs its reason",
             diags,
         )
-        .filter(|r| non_empty(r, &format!("{path}.reason"), diags));
+        .filter(|r| {
+            let p = format!("{path}.reason");
+            non_empty(r, &p, diags) && check_text(r, &p, "reason", builtin::TEXT_MAX_CHARS, diags)
+        });
 
         if let (Some(targets), Some((start, _)), Some((end, _)), Some(reason)) =
             (targets, start, end, reason)
@@ -137,11 +141,12 @@ fn timestamp(s: &S<toml::Value>, path: &str, diags: &mut Diags<'_>) -> Option<(T
     match text.parse::<Timestamp>() {
         Ok(t) => Some((t, text)),
         Err(_) => {
+            let shown = Shown(&text);
             let message = if text.parse::<jiff::civil::DateTime>().is_ok() {
-                format!("{text:?} has no UTC offset; add one, e.g. \"{text}+08:00\", so the window does not depend on the host's time zone")
+                format!("{shown:?} has no UTC offset; add one, e.g. \"{text}+08:00\", so the window does not depend on the host's time zone")
             } else {
                 format!(
-                    "{text:?} is not an RFC 3339 time; write e.g. \"2020-06-01T01:00:00+08:00\""
+                    "{shown:?} is not an RFC 3339 time; write e.g. \"2020-06-01T01:00:00+08:00\""
                 )
             };
             diags.at(s.span(), path, message);

@@ -9,13 +9,14 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use jiff::tz::TimeZone;
 
 use super::builtin;
 use super::raw::{RawConfig, S};
 use super::{Config, Daemon, Defaults, IcmpSettings};
-use crate::diag::Diags;
+use crate::diag::{Diags, Shown};
 
 mod devices;
 mod fields;
@@ -49,16 +50,18 @@ pub(super) fn resolve(
     let known = profile_dirs.as_deref().map(known_profiles);
     let daemon = daemon(base_dir, raw_daemon, profile_dirs, diags);
 
-    let default_icmp = match raw.defaults.as_ref().and_then(|d| d.icmp.as_ref()) {
-        Some(icmp) => icmp_layer(
-            icmp.get_ref(),
-            &IcmpSettings::default(),
-            "the built-in defaults",
-            "defaults.icmp",
-            diags,
-        ),
-        None => IcmpSettings::default(),
-    };
+    let (default_icmp, default_icmp_timing_known) =
+        match raw.defaults.as_ref().and_then(|d| d.icmp.as_ref()) {
+            Some(icmp) => icmp_layer(
+                icmp.get_ref(),
+                &IcmpSettings::default(),
+                true,
+                "the built-in defaults",
+                "defaults.icmp",
+                diags,
+            ),
+            None => (IcmpSettings::default(), true),
+        };
 
     let default_snmp = match raw.defaults.as_ref().and_then(|d| d.snmp.as_ref()) {
         Some(snmp) => {
@@ -77,7 +80,7 @@ pub(super) fn resolve(
 
     let devices = devices(
         &raw,
-        &default_icmp,
+        (&default_icmp, default_icmp_timing_known),
         &default_snmp,
         known.as_deref(),
         base_dir,
@@ -118,7 +121,7 @@ fn daemon(
                     "daemon.listen",
                     format!(
                         "invalid listen address {:?}; write IP:PORT, e.g. \"127.0.0.1:9731\" or \"[::1]:9731\"",
-                        s.get_ref()
+                        Shown(s.get_ref())
                     ),
                 );
                 None
@@ -147,11 +150,29 @@ fn daemon(
                 span,
                 "daemon.timezone",
                 format!(
-                    "unknown time zone {timezone_name:?}; use an IANA name such as \"Asia/Shanghai\" or \"UTC\""
+                    "unknown time zone {:?}; use an IANA name such as \"Asia/Shanghai\" or \"UTC\"",
+                    Shown(&timezone_name)
                 ),
             );
             None
         }
+    };
+
+    let http_max_connections = match &raw.http_max_connections {
+        None => Some(builtin::HTTP_MAX_CONNECTIONS),
+        some => fields::count(
+            some,
+            builtin::HTTP_MIN_MAX_CONNECTIONS,
+            builtin::HTTP_MAX_MAX_CONNECTIONS,
+            "daemon",
+            "http_max_connections",
+            "HTTP connections open at once",
+            diags,
+        ),
+    };
+    let store_stall_after = match &raw.store_stall_after {
+        None => Some(builtin::STORE_STALL_AFTER),
+        Some(s) => store_stall_after(s, diags),
     };
 
     Some(Daemon {
@@ -161,7 +182,29 @@ fn daemon(
         timezone_name,
         api_token_file,
         profile_dirs: profile_dirs?,
+        http_max_connections: usize::try_from(http_max_connections?).ok()?,
+        store_stall_after: store_stall_after?,
     })
+}
+
+fn store_stall_after(s: &S<String>, diags: &mut Diags<'_>) -> Option<Duration> {
+    const PATH: &str = "daemon.store_stall_after";
+    let d = fields::duration(s, PATH, diags)?;
+    let message = if d < builtin::STORE_MIN_STALL_AFTER {
+        format!(
+            "store_stall_after must be at least {}: an ordinary slow fsync would count as a stalled store",
+            crate::duration::format(builtin::STORE_MIN_STALL_AFTER)
+        )
+    } else if d > builtin::STORE_MAX_STALL_AFTER {
+        format!(
+            "store_stall_after must be at most {}: a hung store would go unnoticed for longer than most outages last",
+            crate::duration::format(builtin::STORE_MAX_STALL_AFTER)
+        )
+    } else {
+        return Some(d);
+    };
+    diags.at(s.span(), PATH, message);
+    None
 }
 
 /// A path that is resolved against the config file's directory when relative,
@@ -178,6 +221,9 @@ fn non_empty_path(
             path,
             "must not be empty; write a path or leave the key out",
         );
+        return None;
+    }
+    if !fields::check_text(s, path, "path", builtin::PATH_MAX_CHARS, diags) {
         return None;
     }
     Some(base_dir.join(s.get_ref()))

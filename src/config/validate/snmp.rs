@@ -16,9 +16,9 @@ use super::super::builtin;
 use super::super::raw::{RawSnmp, S};
 use super::super::read::did_you_mean;
 use super::super::SnmpSettings;
-use super::fields::{count, duration, required};
+use super::fields::{check_text, count, duration, required};
 use super::usm::{secret_file, usm_finish, usm_keys, Key, RawUsm, UsmKeys};
-use crate::diag::Diags;
+use crate::diag::{Diags, Shown};
 use crate::secret::Secret;
 use crate::snmp_security::{Credentials, SnmpVersion};
 
@@ -36,6 +36,11 @@ pub(in crate::config) struct SnmpLayer {
     interval_from: &'static str,
     timeout_from: &'static str,
     retries_from: &'static str,
+    /// False when this layer or one below it wrote an `interval`, `timeout`
+    /// or `retries` that was refused: the poll-vs-interval check would then
+    /// compare against a fallback the operator did not choose, on top of the
+    /// message about the refused value, so it is skipped.
+    timing_known: bool,
     /// The built-in layer has one, so v1/v2c always resolve to a community.
     community: Key<Secret>,
     usm: UsmKeys,
@@ -53,6 +58,7 @@ impl SnmpLayer {
             interval_from: BUILTIN,
             timeout_from: BUILTIN,
             retries_from: BUILTIN,
+            timing_known: true,
             community: Key {
                 value: Some(Secret::new(builtin::SNMP_COMMUNITY)),
                 span: 0..0,
@@ -168,8 +174,12 @@ pub(in crate::config) fn snmp_layer(
     // A poll sends up to `retries + 1` requests, each waiting `timeout`; all
     // of that has to fit before the next poll starts, or polls pile up on a
     // dead agent. Checked only where this table set one of the three.
+    let refused = (raw.interval.is_some() && !interval_ok)
+        || (raw.timeout.is_some() && !timeout_ok)
+        || (raw.retries.is_some() && !retries_ok);
+    out.timing_known = base.timing_known && !refused;
     let poll = out.timeout.saturating_mul(out.retries.saturating_add(1));
-    if (interval_ok || timeout_ok || retries_ok) && poll >= out.interval {
+    if out.timing_known && (interval_ok || timeout_ok || retries_ok) && poll >= out.interval {
         let (span, key) = match (&raw.timeout, &raw.retries, &raw.interval) {
             (Some(t), _, _) if timeout_ok => (t.span(), "timeout"),
             (_, Some(r), _) if retries_ok => (r.span(), "retries"),
@@ -358,12 +368,13 @@ fn profiles(
     let mut out: Vec<String> = Vec::new();
     for (k, name) in list.get_ref().iter().enumerate() {
         let n = name.get_ref();
+        let shown = Shown(n);
         if out.contains(n) {
             ok = false;
             diags.at(
                 name.span(),
                 format!("{p}[{k}]"),
-                format!("profile {n:?} is listed twice; name each profile once"),
+                format!("profile {shown:?} is listed twice; name each profile once"),
             );
             continue;
         }
@@ -375,7 +386,7 @@ fn profiles(
                     name.span(),
                     format!("{p}[{k}]"),
                     format!(
-                        "unknown profile {n:?}; known: {}{}",
+                        "unknown profile {shown:?}; known: {}{}",
                         all.join(", "),
                         did_you_mean(n, &all)
                     ),
@@ -397,13 +408,14 @@ fn version(s: &S<String>, path: &str, diags: &mut Diags<'_>) -> Option<SnmpVersi
     let norm = v.to_ascii_lowercase();
     let norm = norm.trim_start_matches('v');
     let norm = if norm == "2" { "2c" } else { norm };
+    let shown = Shown(v);
     let hint = SnmpVersion::parse(norm).map_or(String::new(), |m| {
         format!(" (did you mean `{}`?)", m.as_str())
     });
     diags.at(
         s.span(),
         path,
-        format!("unknown SNMP version {v:?}; expected one of: 1, 2c, 3{hint}"),
+        format!("unknown SNMP version {shown:?}; expected one of: 1, 2c, 3{hint}"),
     );
     None
 }
@@ -423,8 +435,13 @@ pub(in crate::config) fn profile_dirs(
     for (k, s) in list.get_ref().iter().enumerate() {
         let p = format!("daemon.profile_dirs[{k}]");
         let name = s.get_ref();
+        let shown = Shown(name);
         if name.trim().is_empty() {
             diags.at(s.span(), p, "must not be empty; write a folder's path");
+            ok = false;
+            continue;
+        }
+        if !check_text(s, &p, "path", builtin::PATH_MAX_CHARS, diags) {
             ok = false;
             continue;
         }
@@ -440,7 +457,7 @@ pub(in crate::config) fn profile_dirs(
             diags.at(
                 s.span(),
                 p,
-                format!("cannot read profile folder {name:?}: {why}"),
+                format!("cannot read profile folder {shown:?}: {why}"),
             );
             ok = false;
             continue;

@@ -10,7 +10,7 @@ use super::super::raw::{RawConfig, S};
 use super::super::{TrapUser, Traps};
 use super::fields::required;
 use super::usm::{usm_finish, usm_keys, RawUsm};
-use crate::diag::Diags;
+use crate::diag::{Diags, Shown};
 use crate::secret::Secret;
 
 /// `[traps]` and its `[[traps.v3_user]]` entries.
@@ -26,7 +26,7 @@ pub(super) fn traps(raw: &RawConfig, base_dir: &Path, diags: &mut Diags<'_>) -> 
                     "traps.listen",
                     format!(
                         "invalid listen address {:?}; write IP:PORT, e.g. \"0.0.0.0:162\" (every address) or \"10.1.0.9:1162\"",
-                        s.get_ref()
+                        Shown(s.get_ref())
                     ),
                 );
                 None
@@ -136,7 +136,8 @@ fn engine_id(s: &S<String>, path: &str, diags: &mut Diags<'_>) -> Option<Vec<u8>
     };
     let message = match &bytes {
         None => format!(
-            "engine_id {text:?} is not hex; write the engine ID as an even number of hex digits, e.g. \"80001f8880e9630000d61ff449\""
+            "engine_id {:?} is not hex; write the engine ID as an even number of hex digits, e.g. \"80001f8880e9630000d61ff449\"",
+            Shown(text)
         ),
         Some(b) if !(5..=32).contains(&b.len()) => format!(
             "engine_id is {} bytes long; an SNMP engine ID is 5 to 32 bytes (RFC 3411), e.g. \"80001f8880e9630000d61ff449\"",

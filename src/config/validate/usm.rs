@@ -9,7 +9,8 @@ use std::path::Path;
 use super::super::builtin;
 use super::super::raw::{RawSnmp, RawTrapUser, S};
 use super::super::read::did_you_mean;
-use crate::diag::Diags;
+use super::fields::check_text;
+use crate::diag::{Diags, Shown};
 use crate::secret::Secret;
 use crate::snmp_security::{AuthProtocol, KeyExtension, PrivProtocol};
 
@@ -111,6 +112,7 @@ fn choice<T: Copy>(
         return Some(t);
     }
     let names: Vec<&str> = all.iter().map(|t| name(*t)).collect();
+    let shown = Shown(v);
     let lower = v.to_ascii_lowercase();
     let alias = match lower.as_str() {
         "sha1" | "sha-1" => Some("sha"),
@@ -126,7 +128,7 @@ fn choice<T: Copy>(
         s.span(),
         path,
         format!(
-            "unknown {what} {v:?}; expected one of: {}{hint}",
+            "unknown {what} {shown:?}; expected one of: {}{hint}",
             names.join(", ")
         ),
     );
@@ -164,7 +166,8 @@ pub(super) fn usm_keys(
         // usmUserName is an SnmpAdminString of 1..32 octets (RFC 3414 §5).
         let len = s.get_ref().len();
         let value = if (1..=32).contains(&len) {
-            Some(s.get_ref().clone())
+            // Within 32 octets, so only control characters can be refused.
+            check_text(s, &p, "user", 32, diags).then(|| s.get_ref().clone())
         } else {
             diags.at(
                 span.clone(),
@@ -405,22 +408,26 @@ pub(super) fn secret_file(
         );
         return key;
     }
+    if !check_text(s, path, "path", builtin::PATH_MAX_CHARS, diags) {
+        return key;
+    }
+    let shown = Shown(name);
     let text = match std::fs::read_to_string(base_dir.join(name)) {
         Ok(text) => text,
         Err(e) => {
             use std::io::ErrorKind;
             let message = match e.kind() {
                 ErrorKind::NotFound => format!(
-                    "cannot read {name:?}: no such file (a relative path starts at this config file's folder)"
+                    "cannot read {shown:?}: no such file (a relative path starts at this config file's folder)"
                 ),
                 ErrorKind::PermissionDenied => format!(
-                    "cannot read {name:?}: permission denied; make it readable by the user netkpi runs as"
+                    "cannot read {shown:?}: permission denied; make it readable by the user netkpi runs as"
                 ),
                 ErrorKind::IsADirectory => {
-                    format!("{name:?} is a folder; write the path of the file holding the {what}")
+                    format!("{shown:?} is a folder; write the path of the file holding the {what}")
                 }
-                ErrorKind::InvalidData => format!("{name:?} is not UTF-8 text"),
-                _ => format!("cannot read {name:?}: {e}"),
+                ErrorKind::InvalidData => format!("{shown:?} is not UTF-8 text"),
+                _ => format!("cannot read {shown:?}: {e}"),
             };
             diags.at(s.span(), path, message);
             return key;
@@ -430,14 +437,14 @@ pub(super) fn secret_file(
         .strip_suffix('\n')
         .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
     let problem = if value.is_empty() {
-        Some(format!("{name:?} is empty; put the {what} in it"))
+        Some(format!("{shown:?} is empty; put the {what} in it"))
     } else if value.contains('\n') {
         Some(format!(
-            "{name:?} has more than one line; put only the {what} in it"
+            "{shown:?} has more than one line; put only the {what} in it"
         ))
     } else if value.chars().count() < min_chars {
         Some(format!(
-            "the {what} in {name:?} is shorter than {min_chars} characters; net-snmp refuses shorter ones, so it cannot be the one set on the device"
+            "the {what} in {shown:?} is shorter than {min_chars} characters; net-snmp refuses shorter ones, so it cannot be the one set on the device"
         ))
     } else {
         None
