@@ -169,6 +169,12 @@ impl Drop for ProbingStopped {
     }
 }
 
+/// `daemon.store_stall_after`, in force from now on (a reload changes it).
+fn set_stall_after(stats: &StoreStats, config: &Config) {
+    let ms = u64::try_from(config.daemon.store_stall_after.as_millis()).unwrap_or(u64::MAX);
+    stats.stall_after_ms.store(ms, Ordering::Relaxed);
+}
+
 /// SIGHUP: reads the config again and, when it is valid, puts it in force
 /// without a restart; the ledger keeps every still-configured target's state.
 /// An invalid config is reported and the running one stays.
@@ -215,6 +221,7 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
         tracing::error!(error = %format!("{err:#}"), "reload: cannot start probing");
         return;
     }
+    set_stall_after(&shared.store_stats, &config);
     shared.live.set_inventory(inventory.clone());
     *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
     if probing
@@ -334,6 +341,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
     probing.start(&inventory, &profiles, 0)?;
 
     let store_stats = Arc::new(StoreStats::default());
+    set_stall_after(&store_stats, &config);
     let trap_stats = Arc::new(OnceLock::new());
     metrics.attach(Sources {
         live: live.clone(),
