@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::http::{self, Shared};
 use crate::inventory::Inventory;
 use crate::ledger::{self, Input, Ledger};
-use crate::live::{ByTarget, Live};
+use crate::live::{ByTarget, Live, WindowFigures};
 use crate::loader::{self, Loaded, ProfileSet};
 use crate::metrics::{Metrics, Sources};
 use crate::model::Transition;
@@ -71,7 +71,11 @@ fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
     let inventory = shared.live.inventory();
     let mut ratios = ByTarget::default();
     for t in availability::availability_since(&reader, &inventory, starts, now, now)? {
-        ratios.insert(t.kind, t.target, t.figures.map(|f| f.availability));
+        let figures = t.figures.map(|f| WindowFigures {
+            availability: f.availability,
+            coverage: f.coverage,
+        });
+        ratios.insert(t.kind, t.target, figures);
     }
     shared.live.set_availability(ratios);
     Ok(())

@@ -14,6 +14,9 @@ pub struct Inventory {
     pub lines: Vec<Line>,
     /// Quantities from the evaluation table, compared with what is configured.
     pub planned: Planned,
+    /// `sla.availability_target`: the share of time every target should
+    /// deliver service.
+    pub availability_target: f64,
     device_index: HashMap<String, usize>,
     line_index: HashMap<String, usize>,
     /// For each device (by index), the lines that end on it.
@@ -86,6 +89,7 @@ impl Inventory {
             devices,
             lines,
             planned: config.planned.clone(),
+            availability_target: config.sla.availability_target,
             device_index,
             line_index,
             lines_on_device,

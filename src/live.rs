@@ -100,7 +100,17 @@ impl<V> ByTarget<V> {
 }
 
 /// Availability per window of [`crate::availability::WINDOWS`].
-pub type WindowRatios = [Option<f64>; 3];
+pub type WindowRatios = [WindowFigures; 3];
+
+/// A target's figures over one rolling window.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WindowFigures {
+    /// `None` when nothing was observed in the window.
+    pub availability: Option<f64>,
+    /// Observed time ÷ (window − maintenance): how much of the window the
+    /// availability stands on.
+    pub coverage: Option<f64>,
+}
 
 #[derive(Debug, Default)]
 struct Inner {

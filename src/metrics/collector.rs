@@ -255,19 +255,56 @@ fn encode_availability(
         MetricType::Gauge,
     )?;
     for (kind, name) in inventory.targets() {
-        let Some(ratios) = live.availability(kind, name) else {
+        let Some(figures) = live.availability(kind, name) else {
             continue;
         };
-        for (window, ratio) in WINDOWS.iter().zip(ratios) {
-            if let Some(r) = ratio {
-                let labels = [
-                    ("target", name),
-                    ("kind", kind.as_str()),
-                    ("window", window),
-                ];
-                f.sample(&labels, r)?;
+        for (window, w) in WINDOWS.iter().zip(figures) {
+            if let Some(r) = w.availability {
+                f.sample(
+                    &[
+                        ("target", name),
+                        ("kind", kind.as_str()),
+                        ("window", window),
+                    ],
+                    r,
+                )?;
             }
         }
+    }
+    let mut f = family(
+        encoder,
+        "netkpi_coverage_ratio",
+        "(up + degraded + down) / (window - maintenance): how much of the window the availability figure stands on; refreshed every minute",
+        MetricType::Gauge,
+    )?;
+    for (kind, name) in inventory.targets() {
+        let Some(figures) = live.availability(kind, name) else {
+            continue;
+        };
+        for (window, w) in WINDOWS.iter().zip(figures) {
+            if let Some(c) = w.coverage {
+                f.sample(
+                    &[
+                        ("target", name),
+                        ("kind", kind.as_str()),
+                        ("window", window),
+                    ],
+                    c,
+                )?;
+            }
+        }
+    }
+    let mut f = family(
+        encoder,
+        "netkpi_availability_target_ratio",
+        "The availability each target should reach (sla.availability_target)",
+        MetricType::Gauge,
+    )?;
+    for (kind, name) in inventory.targets() {
+        f.sample(
+            &[("target", name), ("kind", kind.as_str())],
+            inventory.availability_target,
+        )?;
     }
     Ok(())
 }

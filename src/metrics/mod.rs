@@ -94,7 +94,7 @@ mod tests {
 
     use super::*;
     use crate::inventory::Inventory;
-    use crate::live::{ByTarget, Live, RoundStatus};
+    use crate::live::{ByTarget, Live, RoundStatus, WindowFigures};
     use crate::model::{State, TargetKind, Transition};
     use crate::probes::{Prober, Readings};
     use crate::store::StoreStats;
@@ -165,7 +165,17 @@ device = "acc-001"
         ratios.insert(
             TargetKind::Line,
             "L-001".into(),
-            [None, Some(0.25), Some(0.75)],
+            [
+                WindowFigures::default(),
+                WindowFigures {
+                    availability: Some(0.25),
+                    coverage: Some(0.5),
+                },
+                WindowFigures {
+                    availability: Some(0.75),
+                    coverage: Some(1.0),
+                },
+            ],
         );
         live.set_availability(ratios);
         live.record_round(
@@ -206,6 +216,8 @@ device = "acc-001"
             r#"netkpi_state_seconds_total{target="core-r1",kind="device",state="down"} 0.25"#,
             r#"netkpi_availability_ratio{target="L-001",kind="line",window="30d"} 0.25"#,
             r#"netkpi_availability_ratio{target="L-001",kind="line",window="ytd"} 0.75"#,
+            r#"netkpi_coverage_ratio{target="L-001",kind="line",window="30d"} 0.5"#,
+            r#"netkpi_availability_target_ratio{target="L-001",kind="line"} 0.999"#,
             r#"netkpi_icmp_rtt_seconds{device="core-r1"} 0.001"#,
             r#"netkpi_poll_last_duration_seconds{device="core-r1",prober="icmp"} 0.5"#,
             r#"netkpi_devices_monitored{role="router"} 1.0"#,
@@ -239,6 +251,8 @@ device = "acc-001"
             "netkpi_units_connected_ratio",
             "netkpi_state_seconds_total",
             "netkpi_availability_ratio",
+            "netkpi_coverage_ratio",
+            "netkpi_availability_target_ratio",
             "netkpi_icmp_rtt_seconds",
             "netkpi_devices_monitored",
             "netkpi_lines_planned",
