@@ -496,12 +496,12 @@ snmp = {{ community = "slow-ups", timeout = "2500ms", retries = 0, profiles = ["
             &[("device", "fw-paloalto"), ("ent_physical_index", "13")],
             34.0,
         ),
-        // eaton-93e-80: upsEstimatedMinutesRemaining = 1092, upsBatteryStatus =
+        // eaton-93e-80: upsEstimatedMinutesRemaining = 1092 (65,520 s), upsBatteryStatus =
         // batteryNormal(2), upsOutputSource = normal(3), output power line 1 = 5100 W
         (
-            "netkpi_ups_battery_minutes_remaining",
+            "netkpi_ups_battery_runtime_seconds",
             &[("device", "ups-eaton")],
-            1092.0,
+            65_520.0,
         ),
         ("netkpi_ups_battery_status", &[("device", "ups-eaton")], 2.0),
         ("netkpi_ups_on_battery", &[("device", "ups-eaton")], 0.0),
@@ -524,9 +524,9 @@ snmp = {{ community = "slow-ups", timeout = "2500ms", retries = 0, profiles = ["
             674237.32,
         ),
         (
-            "netkpi_ups_battery_minutes_remaining",
+            "netkpi_ups_battery_runtime_seconds",
             &[("device", "ups-slow")],
-            1092.0,
+            65_520.0,
         ),
     ];
     for (name, labels, want) in cases {

@@ -342,13 +342,13 @@ const WANT: &[Want] = &[
         None,
     ),
     // --- ups_mib
-    // 1.3.6.1.2.1.33.1.2.3.0|2|1092 (minutes)
+    // 1.3.6.1.2.1.33.1.2.3.0|2|1092 (minutes): 65,520 s
     want(
         "ups_mib",
         "eaton-93e-80",
-        "netkpi_ups_battery_minutes_remaining",
+        "netkpi_ups_battery_runtime_seconds",
         &[],
-        Some(1092.0),
+        Some(65_520.0),
     ),
     // 1.3.6.1.2.1.33.1.2.5.0|2|5210 (0.1 V DC)
     want(
@@ -425,7 +425,7 @@ const WANT: &[Want] = &[
     want(
         "ups_mib",
         "huawei-gse200m",
-        "netkpi_ups_battery_minutes_remaining",
+        "netkpi_ups_battery_runtime_seconds",
         &[],
         None,
     ),
@@ -573,9 +573,9 @@ const WANT: &[Want] = &[
     want(
         "apc_powernet",
         "apc-smart-ups-synthetic",
-        "netkpi_ups_battery_minutes_remaining",
+        "netkpi_ups_battery_runtime_seconds",
         &[],
-        Some(12.0),
+        Some(720.0),
     ),
     // upsBasicOutputStatus .4.1.1.0|2|3 (onBattery)
     want(

@@ -603,7 +603,7 @@ fn shipped_profiles_parse_and_follow_the_naming_rules() {
         "netkpi_if_oper_up",
         "netkpi_if_in_octets_total",
         "netkpi_ups_on_battery",
-        "netkpi_ups_battery_minutes_remaining",
+        "netkpi_ups_battery_runtime_seconds",
         "netkpi_temperature_celsius",
         "netkpi_snmp_system_info",
     ] {
