@@ -19,7 +19,7 @@ use crate::availability::WINDOWS;
 use crate::config::Role;
 use crate::inventory::timing;
 use crate::inventory::Inventory;
-use crate::live::{Live, RoundStatus};
+use crate::live::{Live, RoundStatus, WindowFigures};
 use crate::model::{State, TargetKind};
 use crate::probes::icmp::IcmpPinger;
 use crate::probes::snmp::profile::{Sample, SampleKind};
@@ -248,49 +248,33 @@ fn encode_availability(
     live: &Live,
     inventory: &Inventory,
 ) -> Result<(), std::fmt::Error> {
-    let mut f = family(
-        encoder,
-        "netkpi_availability_ratio",
-        "(up + degraded) / (up + degraded + down) over the window, maintenance excluded; refreshed every minute",
-        MetricType::Gauge,
-    )?;
-    for (kind, name) in inventory.targets() {
-        let Some(figures) = live.availability(kind, name) else {
-            continue;
-        };
-        for (window, w) in WINDOWS.iter().zip(figures) {
-            if let Some(r) = w.availability {
-                f.sample(
-                    &[
-                        ("target", name),
+    let families: [(&str, &str, WindowFigure); 2] = [
+        (
+            "netkpi_availability_ratio",
+            "(up + degraded) / (up + degraded + down) over the window, maintenance excluded; refreshed every minute",
+            |w| w.availability,
+        ),
+        (
+            "netkpi_coverage_ratio",
+            "(up + degraded + down) / (window - maintenance): how much of the window the availability figure stands on; refreshed every minute",
+            |w| w.coverage,
+        ),
+    ];
+    for (name, help, figure) in families {
+        let mut f = family(encoder, name, help, MetricType::Gauge)?;
+        for (kind, target) in inventory.targets() {
+            let Some(figures) = live.availability(kind, target) else {
+                continue;
+            };
+            for (window, w) in WINDOWS.iter().zip(figures) {
+                if let Some(v) = figure(&w) {
+                    let labels = [
+                        ("target", target),
                         ("kind", kind.as_str()),
                         ("window", window),
-                    ],
-                    r,
-                )?;
-            }
-        }
-    }
-    let mut f = family(
-        encoder,
-        "netkpi_coverage_ratio",
-        "(up + degraded + down) / (window - maintenance): how much of the window the availability figure stands on; refreshed every minute",
-        MetricType::Gauge,
-    )?;
-    for (kind, name) in inventory.targets() {
-        let Some(figures) = live.availability(kind, name) else {
-            continue;
-        };
-        for (window, w) in WINDOWS.iter().zip(figures) {
-            if let Some(c) = w.coverage {
-                f.sample(
-                    &[
-                        ("target", name),
-                        ("kind", kind.as_str()),
-                        ("window", window),
-                    ],
-                    c,
-                )?;
+                    ];
+                    f.sample(&labels, v)?;
+                }
             }
         }
     }
@@ -470,6 +454,9 @@ fn encode_icmp_socket(
     }
     Ok(())
 }
+
+/// Picks one figure of a window's.
+type WindowFigure = fn(&WindowFigures) -> Option<f64>;
 
 /// The store writer's health and counters.
 fn encode_store(
