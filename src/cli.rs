@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config;
 use crate::loader;
@@ -31,22 +31,36 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where the config file is when `--config` and `NETKPI_CONFIG` do not say:
+/// where the systemd unit and the package put it.
+pub const DEFAULT_CONFIG: &str = "/etc/netkpi/netkpi.toml";
+
+/// The config file option every command takes.
+#[derive(Args, Debug)]
+pub struct ConfigFile {
+    /// The config file (TOML).
+    #[arg(long, short, env = "NETKPI_CONFIG", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the daemon in the foreground until SIGINT/SIGTERM.
+    /// Run the daemon in the foreground until SIGINT/SIGTERM; SIGHUP reloads
+    /// the config.
     Run {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
-    /// Validate the config file; print every problem with its line.
+    /// Validate the config file and the profiles it names; print every
+    /// problem with its file, line and column (exit 2).
     Check {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Copy the ledger (consistently, while the daemon runs) to a file.
     Backup {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
         /// The backup file; replaced whole (written beside it, then renamed).
         #[arg(long, short)]
         out: PathBuf,
@@ -59,11 +73,11 @@ const EXIT_CONFIG: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { config } => check(&config),
-        Command::Backup { config, out } => backup(&config, &out),
+        Command::Check { config } => check(&config.config),
+        Command::Backup { config, out } => backup(&config.config, &out),
         Command::Run { config } => {
             init_logging(cli.log_format, cli.log_level.as_deref());
-            run(&config)
+            run(&config.config)
         }
     }
 }

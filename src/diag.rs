@@ -25,6 +25,11 @@ pub struct Diagnostic {
 
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A problem with the file as a whole (it cannot be read) has no
+        // place in it: a plain sentence naming the file.
+        if self.line == 0 && self.path == "-" {
+            return write!(f, "{}: {}", self.file.display(), self.message);
+        }
         write!(
             f,
             "{}:{}:{}: {}: {}",

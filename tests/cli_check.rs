@@ -100,7 +100,39 @@ fn an_unreadable_config_is_reported_not_panicked() {
         .expect("run netkpi");
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("/nonexistent/netkpi.toml"), "{stdout}");
+    // A plain sentence that names the file and the way out, no `:0:0:`.
+    assert_eq!(
+        stdout.trim(),
+        "/nonexistent/netkpi.toml: cannot read the config file (No such file or directory \
+         (os error 2)); give another with --config FILE or NETKPI_CONFIG"
+    );
+}
+
+#[test]
+fn the_config_comes_from_netkpi_config_or_the_default_path() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml");
+    let out = netkpi()
+        .arg("check")
+        .env("NETKPI_CONFIG", &example)
+        .output()
+        .expect("run netkpi");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("ok: "),
+        "{out:?}"
+    );
+    // Without either, the path the package and the unit use.
+    let out = netkpi()
+        .args(["check", "--help"])
+        .env_remove("NETKPI_CONFIG")
+        .output()
+        .expect("run netkpi");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("[default: /etc/netkpi/netkpi.toml]"),
+        "{help}"
+    );
+    assert!(help.contains("NETKPI_CONFIG"), "{help}");
 }
 
 #[test]

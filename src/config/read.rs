@@ -69,7 +69,9 @@ pub fn load_with(
             line: 0,
             col: 0,
             path: "-".into(),
-            message: format!("cannot read the config file: {e}"),
+            message: format!(
+                "cannot read the config file ({e}); give another with --config FILE or NETKPI_CONFIG"
+            ),
         }]),
     }
 }
