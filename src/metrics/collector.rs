@@ -374,6 +374,13 @@ fn encode_quantities(
         MetricType::Gauge,
     )?
     .sample(&[], inventory.planned.leased_lines.into())?;
+    family(
+        encoder,
+        "netkpi_core_rooms_planned",
+        "Core machine rooms the evaluation table plans for",
+        MetricType::Gauge,
+    )?
+    .sample(&[], inventory.planned.core_rooms.into())?;
     Ok(())
 }
 

@@ -222,6 +222,7 @@ device = "acc-001"
             r#"netkpi_poll_last_duration_seconds{device="core-r1",prober="icmp"} 0.5"#,
             r#"netkpi_devices_monitored{role="router"} 1.0"#,
             "netkpi_lines_configured 2.0",
+            "netkpi_core_rooms_planned 0.0",
             r#"netkpi_poll_errors_total{prober="icmp",reason="timeout"} 1"#,
             "netkpi_store_healthy 1.0",
         ] {
