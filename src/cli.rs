@@ -8,10 +8,21 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config;
 use crate::loader;
 
+/// `netkpi --version`: the release, and the commit it was built from with
+/// that commit's date.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("NETKPI_COMMIT"),
+    ", ",
+    env!("NETKPI_COMMIT_DATE"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "netkpi",
-    version,
+    version = VERSION,
     about = "Availability ledger and KPI exporter for a WAN and its machine room"
 )]
 pub struct Cli {

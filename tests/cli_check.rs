@@ -220,3 +220,38 @@ fn a_huge_name_and_a_nul_byte_are_one_short_message_each() {
         );
     }
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = netkpi().arg("--version").output().expect("run netkpi");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rest = text
+        .trim()
+        .strip_prefix(concat!("netkpi ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let (commit, date) = rest
+        .strip_suffix(')')
+        .and_then(|r| r.split_once(", "))
+        .unwrap_or_else(|| panic!("{text}"));
+    // Built from this checkout: its commit and that commit's date.
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git");
+    // (Where git cannot read the checkout, e.g. a source tarball, both
+    // say "unknown".)
+    let head = String::from_utf8_lossy(&head.stdout);
+    let head = if head.trim().is_empty() {
+        "unknown"
+    } else {
+        head.trim()
+    };
+    assert_eq!(commit, head, "{text}");
+    if commit == "unknown" {
+        assert_eq!(date, "unknown", "{text}");
+    } else {
+        assert_eq!(date.len(), "2026-12-04".len(), "{text}");
+    }
+}

@@ -34,7 +34,10 @@ impl Metrics {
         registry.register(
             "netkpi_build",
             "Version of the running netkpi",
-            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+            Info::new(vec![
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("commit", env!("NETKPI_COMMIT")),
+            ]),
         );
         let sources: Arc<OnceLock<Sources>> = Arc::new(OnceLock::new());
         registry.register_collector(Box::new(collector::Snapshot {
