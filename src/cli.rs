@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `backup`.
+//! The command line: `run`, `check`, `backup`, `completions`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +76,13 @@ pub enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Print a shell completion script, e.g.
+    /// `netkpi completions bash > /etc/bash_completion.d/netkpi`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Exit status of `check` (and `run`) when the config is invalid.
@@ -86,6 +93,11 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config.config),
         Command::Backup { config, out } => backup(&config.config, &out),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "netkpi", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Command::Run { config } => {
             init_logging(cli.log_format, cli.log_level.as_deref());
             run(&config.config)

@@ -255,3 +255,25 @@ fn version_names_the_commit_it_was_built_from() {
         assert_eq!(date.len(), "2026-12-04".len(), "{text}");
     }
 }
+
+#[test]
+fn completions_are_scripts_the_shell_accepts() {
+    let out = netkpi()
+        .args(["completions", "bash"])
+        .output()
+        .expect("run netkpi");
+    assert!(out.status.success(), "{out:?}");
+    let script = String::from_utf8_lossy(&out.stdout);
+    for word in ["check", "run", "backup", "--config"] {
+        assert!(script.contains(word), "{word} is not completed:\n{script}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("netkpi.bash");
+    std::fs::write(&path, script.as_bytes()).expect("write the script");
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(&path)
+        .output()
+        .expect("bash");
+    assert!(syntax.status.success(), "bash -n: {syntax:?}");
+}
