@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
@@ -36,31 +34,11 @@ fn wait_all_up(daemon: &Daemon) {
 
 /// Pipes a scrape into `promtool check metrics`; fails with its findings.
 fn promtool_check(body: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run promtool ({e}); install the Debian package `prometheus`")
-        });
-    child
-        .stdin
-        .take()
-        .expect("promtool stdin")
-        .write_all(body.as_bytes())
-        .expect("write to promtool");
-    let out = child.wait_with_output().expect("wait for promtool");
-    let findings = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let findings = common::full_lab::promtool_findings(body);
     assert!(
-        out.status.success() && findings.trim().is_empty(),
-        "promtool check metrics ({}) found:\n{findings}\n--- scrape:\n{body}",
-        out.status
+        findings.is_empty(),
+        "promtool check metrics found:\n{}\n--- scrape:\n{body}",
+        findings.join("\n")
     );
 }
 
