@@ -270,45 +270,45 @@ pub(super) fn usm_finish(
     }
     let auth_names = AuthProtocol::ALL.map(AuthProtocol::as_str).join(", ");
     let priv_names = PrivProtocol::ALL.map(PrivProtocol::as_str).join(", ");
-    match (&keys.auth, &keys.auth_pass) {
-        (Some(a), None) => {
-            let name = a.value.map_or("…", AuthProtocol::as_str);
-            missing(
+    // A protocol needs its pass phrase file, and a pass phrase file its
+    // protocol: the same two checks for authentication and privacy.
+    let pairs = [
+        (
+            "auth",
+            keys.auth
+                .as_ref()
+                .map(|a| a.value.map_or("…", AuthProtocol::as_str)),
+            keys.auth_pass.as_ref(),
+            "auth_pass_file",
+            "the protocol",
+            auth_names,
+        ),
+        (
+            "priv",
+            keys.privacy
+                .as_ref()
+                .map(|p| p.value.map_or("…", PrivProtocol::as_str)),
+            keys.priv_pass.as_ref(),
+            "priv_pass_file",
+            "the cipher",
+            priv_names,
+        ),
+    ];
+    for (key, protocol, pass, pass_key, what, names) in pairs {
+        match (protocol, pass) {
+            (Some(name), None) => missing(
                 diags,
-                "auth_pass_file",
-                format!("auth = \"{name}\" needs the file holding its pass phrase"),
-            );
-            ok = false;
-        }
-        (None, Some(f)) => {
-            diags.at(
+                pass_key,
+                format!("{key} = \"{name}\" needs the file holding its pass phrase"),
+            ),
+            (None, Some(f)) => diags.at(
                 f.span.clone(),
                 f.path.clone(),
-                format!("auth_pass_file is set but auth is not; set auth to the protocol the device uses: one of {auth_names}"),
-            );
-            ok = false;
+                format!("{pass_key} is set but {key} is not; set {key} to {what} the device uses: one of {names}"),
+            ),
+            _ => continue,
         }
-        _ => {}
-    }
-    match (&keys.privacy, &keys.priv_pass) {
-        (Some(p), None) => {
-            let name = p.value.map_or("…", PrivProtocol::as_str);
-            missing(
-                diags,
-                "priv_pass_file",
-                format!("priv = \"{name}\" needs the file holding its pass phrase"),
-            );
-            ok = false;
-        }
-        (None, Some(f)) => {
-            diags.at(
-                f.span.clone(),
-                f.path.clone(),
-                format!("priv_pass_file is set but priv is not; set priv to the cipher the device uses: one of {priv_names}"),
-            );
-            ok = false;
-        }
-        _ => {}
+        ok = false;
     }
     if let (Some(p), None) = (&keys.privacy, &keys.auth) {
         // The security levels are noAuthNoPriv, authNoPriv and authPriv
