@@ -27,48 +27,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::config::Role;
+pub use crate::model::{Severity, LINE_SEVERITY};
 use crate::model::{State, TargetKind, Transition};
-
-/// How urgent an incident is, from what failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Critical,
-    Major,
-    Minor,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::Major => "major",
-            Severity::Minor => "minor",
-        }
-    }
-
-    /// Core equipment (and the machine room it stands in) is critical: its
-    /// outage takes many units down; aggregation is major; one unit's
-    /// access equipment and the sensors are minor.
-    pub fn of_role(role: Role) -> Severity {
-        match role {
-            Role::Router
-            | Role::CoreSwitch
-            | Role::Firewall
-            | Role::Ips
-            | Role::LoadBalancer
-            | Role::Ups
-            | Role::AirConditioner => Severity::Critical,
-            Role::AggregationSwitch => Severity::Major,
-            Role::AccessEgress | Role::EnvSensor | Role::Other => Severity::Minor,
-        }
-    }
-}
-
-/// A leased line's severity when the config does not say: a member unit
-/// cut off from the network.
-pub const LINE_SEVERITY: Severity = Severity::Major;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Incident {

@@ -3,6 +3,8 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::config::Role;
+
 /// What a target is: a monitored device, or a leased line ending on one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -113,6 +115,52 @@ pub fn format_time(ts: Timestamp, tz: &jiff::tz::TimeZone) -> String {
         .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
         .to_string()
 }
+
+/// How urgent an incident is, from what failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    Major,
+    Minor,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Critical, Severity::Major, Severity::Minor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Major => "major",
+            Severity::Minor => "minor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Core equipment (and the machine room it stands in) is critical: its
+    /// outage takes many units down; aggregation is major; one unit's
+    /// access equipment and the sensors are minor.
+    pub fn of_role(role: Role) -> Severity {
+        match role {
+            Role::Router
+            | Role::CoreSwitch
+            | Role::Firewall
+            | Role::Ips
+            | Role::LoadBalancer
+            | Role::Ups
+            | Role::AirConditioner => Severity::Critical,
+            Role::AggregationSwitch => Severity::Major,
+            Role::AccessEgress | Role::EnvSensor | Role::Other => Severity::Minor,
+        }
+    }
+}
+
+/// A leased line's severity when the config does not say: a member unit
+/// cut off from the network.
+pub const LINE_SEVERITY: Severity = Severity::Major;
 
 #[cfg(test)]
 mod tests {
