@@ -49,6 +49,31 @@ pub struct Incident {
     pub flaps: u32,
     /// Opened inside a maintenance window of its target.
     pub planned: bool,
+    /// The deadlines in force for its target when it opened (they are part
+    /// of the record: a later config change does not re-judge it).
+    pub respond_within: Duration,
+    pub restore_within: Duration,
+}
+
+/// What the config in force says about a target's incidents, taken when
+/// one opens.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Terms {
+    pub severity: Severity,
+    pub respond_within: Duration,
+    pub restore_within: Duration,
+    /// Whether the opening transition lies inside a maintenance window of
+    /// the target.
+    pub planned: bool,
+}
+
+/// Whether an incident met one deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Met,
+    Missed,
+    /// Still open and the deadline has not passed.
+    Pending,
 }
 
 impl Incident {
@@ -62,35 +87,59 @@ impl Incident {
         Some(self.restored_at?.duration_since(self.opened_at))
     }
 
-    /// Whether it met both deadlines: acknowledged within `respond_within`
-    /// and restored within `restore_within`. `None` while that cannot be
-    /// known yet at `now` (open, and neither deadline passed); planned
-    /// incidents are not judged.
-    pub fn sla_met(
-        &self,
-        respond_within: Duration,
-        restore_within: Duration,
-        now: Timestamp,
-    ) -> Option<bool> {
+    /// The response deadline: met when acknowledged within
+    /// `respond_within`; also met when the target came back before the
+    /// deadline without anyone acknowledging (nothing was left to answer);
+    /// missed once the deadline passed while open and unacknowledged.
+    pub fn respond_verdict(&self, now: Timestamp) -> Verdict {
+        let limit = signed(self.respond_within);
+        match (self.response(), self.restored_at) {
+            (Some(d), _) => Verdict::from(d <= limit),
+            (None, Some(restored)) => {
+                Verdict::from(restored.duration_since(self.opened_at) <= limit)
+            }
+            (None, None) if now.duration_since(self.opened_at) > limit => Verdict::Missed,
+            (None, None) => Verdict::Pending,
+        }
+    }
+
+    /// The restore deadline: met when restored within `restore_within`,
+    /// missed once it passed while open.
+    pub fn restore_verdict(&self, now: Timestamp) -> Verdict {
+        let limit = signed(self.restore_within);
+        match self.restore() {
+            Some(d) => Verdict::from(d <= limit),
+            None if now.duration_since(self.opened_at) > limit => Verdict::Missed,
+            None => Verdict::Pending,
+        }
+    }
+
+    /// Whether it met both deadlines; `None` while that cannot be known yet
+    /// at `now`, and for planned incidents, which are not judged.
+    pub fn sla_met(&self, now: Timestamp) -> Option<bool> {
         if self.planned {
             return None;
         }
-        let within = |d: Option<SignedDuration>, limit: Duration, deadline_passed: bool| match d {
-            Some(d) => Some(d <= SignedDuration::try_from(limit).unwrap_or(SignedDuration::MAX)),
-            None if deadline_passed => Some(false),
-            None => None,
-        };
-        let age = now.duration_since(self.opened_at);
-        let passed =
-            |limit: Duration| age > SignedDuration::try_from(limit).unwrap_or(SignedDuration::MAX);
-        let respond = within(self.response(), respond_within, passed(respond_within));
-        let restore = within(self.restore(), restore_within, passed(restore_within));
-        match (respond, restore) {
-            (Some(false), _) | (_, Some(false)) => Some(false),
-            (Some(true), Some(true)) => Some(true),
+        match (self.respond_verdict(now), self.restore_verdict(now)) {
+            (Verdict::Missed, _) | (_, Verdict::Missed) => Some(false),
+            (Verdict::Met, Verdict::Met) => Some(true),
             _ => None,
         }
     }
+}
+
+impl From<bool> for Verdict {
+    fn from(met: bool) -> Verdict {
+        if met {
+            Verdict::Met
+        } else {
+            Verdict::Missed
+        }
+    }
+}
+
+fn signed(d: Duration) -> SignedDuration {
+    SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
 }
 
 /// What one transition (or an acknowledgement) did to the incidents: to
@@ -110,6 +159,7 @@ pub enum Change {
     /// Its root changed with its cause (a cause update on the same outage).
     Relinked {
         id: u64,
+        at: Timestamp,
         root_id: Option<u64>,
         cause: Option<String>,
     },
@@ -118,6 +168,27 @@ pub enum Change {
         at: Timestamp,
         by: String,
     },
+    /// A note appended to its record (notes are never edited or removed).
+    Noted {
+        id: u64,
+        at: Timestamp,
+        by: String,
+        text: String,
+    },
+}
+
+impl Change {
+    /// The incident it is about.
+    pub fn id(&self) -> u64 {
+        match self {
+            Change::Opened(i) => i.id,
+            Change::Restored { id, .. }
+            | Change::Reopened { id, .. }
+            | Change::Relinked { id, .. }
+            | Change::Acknowledged { id, .. }
+            | Change::Noted { id, .. } => *id,
+        }
+    }
 }
 
 /// Why an acknowledgement was refused (nothing changed).
@@ -182,10 +253,14 @@ impl Incidents {
         Some(incident.root_id.unwrap_or(incident.id))
     }
 
-    /// Applies one committed transition. `severity` is the target's;
-    /// `planned` whether `t.at` lies inside one of its maintenance windows.
-    /// Returns what changed, in order.
-    pub fn apply(&mut self, t: &Transition, severity: Severity, planned: bool) -> Vec<Change> {
+    /// The flap window in force from now on (a reload may change it).
+    pub fn set_flap_window(&mut self, window: Duration) {
+        self.flap_window = window;
+    }
+
+    /// Applies one transition, in ledger order. `terms` are its target's,
+    /// used when it opens an incident. Returns what changed, in order.
+    pub fn apply(&mut self, t: &Transition, terms: &Terms) -> Vec<Change> {
         self.forget_settled(t.at);
         let key = (t.kind, t.target.clone());
         let root = self.root_for(t.cause.as_deref());
@@ -197,7 +272,7 @@ impl Incidents {
                 id: self.next_id,
                 kind: t.kind,
                 target: t.target.clone(),
-                severity,
+                severity: terms.severity,
                 cause: t.cause.clone(),
                 opened_at: t.at,
                 acknowledged_at: None,
@@ -205,7 +280,9 @@ impl Incidents {
                 restored_at: None,
                 root_id: root,
                 flaps: 0,
-                planned,
+                planned: terms.planned,
+                respond_within: terms.respond_within,
+                restore_within: terms.restore_within,
             };
             self.next_id += 1;
             self.live.insert(key, incident.clone());
@@ -225,6 +302,7 @@ impl Incidents {
                     current.cause = t.cause.clone();
                     out.push(Change::Relinked {
                         id: current.id,
+                        at: t.at,
                         root_id: root,
                         cause: t.cause.clone(),
                     });
@@ -241,6 +319,7 @@ impl Incidents {
                 current.cause = t.cause.clone();
                 vec![Change::Relinked {
                     id: current.id,
+                    at: t.at,
                     root_id: root,
                     cause: t.cause.clone(),
                 }]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::Role;
 
 fn at(s: i64) -> Timestamp {
     Timestamp::from_second(1_780_000_000 + s).unwrap()
@@ -18,6 +19,15 @@ fn dev(target: &str, s: i64, state: State, cause: Option<&str>) -> Transition {
     t(target, TargetKind::Device, s, state, cause)
 }
 
+fn terms(severity: Severity, planned: bool) -> Terms {
+    Terms {
+        severity,
+        respond_within: Duration::from_secs(30 * 60),
+        restore_within: Duration::from_secs(4 * 3600),
+        planned,
+    }
+}
+
 fn incidents() -> Incidents {
     Incidents::resume(Vec::new(), 1, Duration::from_secs(600))
 }
@@ -33,12 +43,14 @@ fn opened(changes: &[Change]) -> &Incident {
 fn an_outage_opens_at_the_ledger_stamp_and_is_restored_when_it_answers() {
     let mut inc = incidents();
     assert!(inc
-        .apply(&dev("r1", 0, State::Up, None), Severity::Critical, false)
+        .apply(
+            &dev("r1", 0, State::Up, None),
+            &terms(Severity::Critical, false)
+        )
         .is_empty());
     let c = inc.apply(
         &dev("r1", 10, State::Down, Some("icmp:timeout")),
-        Severity::Critical,
-        false,
+        &terms(Severity::Critical, false),
     );
     let i = opened(&c).clone();
     assert_eq!(
@@ -55,8 +67,7 @@ fn an_outage_opens_at_the_ledger_stamp_and_is_restored_when_it_answers() {
     );
     let c = inc.apply(
         &dev("r1", 310, State::Degraded, None),
-        Severity::Critical,
-        false,
+        &terms(Severity::Critical, false),
     );
     assert_eq!(c, [Change::Restored { id: 1, at: at(310) }]);
     let i = inc.live().next().unwrap();
@@ -70,23 +81,26 @@ fn down_again_within_the_flap_window_reopens_the_same_incident() {
     let mut inc = incidents();
     opened(&inc.apply(
         &dev("a", 0, State::Down, Some("icmp:timeout")),
-        Severity::Minor,
-        false,
+        &terms(Severity::Minor, false),
     ));
-    inc.apply(&dev("a", 100, State::Up, None), Severity::Minor, false);
+    inc.apply(
+        &dev("a", 100, State::Up, None),
+        &terms(Severity::Minor, false),
+    );
     let c = inc.apply(
         &dev("a", 400, State::Down, Some("icmp:timeout")),
-        Severity::Minor,
-        false,
+        &terms(Severity::Minor, false),
     );
     assert_eq!(c, [Change::Reopened { id: 1, at: at(400) }]);
     assert_eq!(inc.open_of(TargetKind::Device, "a").unwrap().flaps, 1);
     // Restored, then down again long after the window: a new incident.
-    inc.apply(&dev("a", 500, State::Up, None), Severity::Minor, false);
+    inc.apply(
+        &dev("a", 500, State::Up, None),
+        &terms(Severity::Minor, false),
+    );
     let c = inc.apply(
         &dev("a", 500 + 601, State::Down, None),
-        Severity::Minor,
-        false,
+        &terms(Severity::Minor, false),
     );
     assert_eq!(opened(&c).id, 2);
 }
@@ -96,15 +110,13 @@ fn an_incident_open_across_a_restart_goes_on_and_closes_on_recovery() {
     let mut inc = incidents();
     opened(&inc.apply(
         &dev("a", 0, State::Down, Some("icmp:timeout")),
-        Severity::Minor,
-        false,
+        &terms(Severity::Minor, false),
     ));
     // The daemon stops, then starts again (as the store would give it back).
     assert!(inc
         .apply(
             &dev("a", 50, State::Unknown, Some("daemon_stopped")),
-            Severity::Minor,
-            false
+            &terms(Severity::Minor, false)
         )
         .is_empty());
     let stored: Vec<Incident> = inc.live().cloned().collect();
@@ -112,17 +124,22 @@ fn an_incident_open_across_a_restart_goes_on_and_closes_on_recovery() {
     assert!(
         inc.apply(
             &dev("a", 80, State::Down, Some("icmp:timeout")),
-            Severity::Minor,
-            false
+            &terms(Severity::Minor, false)
         )
         .is_empty(),
         "the same outage"
     );
     assert_eq!(
-        inc.apply(&dev("a", 90, State::Up, None), Severity::Minor, false),
+        inc.apply(
+            &dev("a", 90, State::Up, None),
+            &terms(Severity::Minor, false)
+        ),
         [Change::Restored { id: 1, at: at(90) }]
     );
-    let c = inc.apply(&dev("b", 95, State::Down, None), Severity::Minor, false);
+    let c = inc.apply(
+        &dev("b", 95, State::Down, None),
+        &terms(Severity::Minor, false),
+    );
     assert_eq!(opened(&c).id, 2, "ids go on from the store's");
 }
 
@@ -131,14 +148,12 @@ fn everything_behind_a_down_device_links_to_its_root_incident() {
     let mut inc = incidents();
     let core = opened(&inc.apply(
         &dev("core", 0, State::Down, Some("icmp:timeout")),
-        Severity::Critical,
-        false,
+        &terms(Severity::Critical, false),
     ))
     .id;
     let acc = inc.apply(
         &dev("acc-1", 2, State::Down, Some("parent:core")),
-        Severity::Minor,
-        false,
+        &terms(Severity::Minor, false),
     );
     let acc = opened(&acc).clone();
     assert_eq!(acc.root_id, Some(core));
@@ -150,8 +165,7 @@ fn everything_behind_a_down_device_links_to_its_root_incident() {
             State::Down,
             Some("device:acc-1"),
         ),
-        LINE_SEVERITY,
-        false,
+        &terms(LINE_SEVERITY, false),
     );
     assert_eq!(
         opened(&line).root_id,
@@ -162,19 +176,18 @@ fn everything_behind_a_down_device_links_to_its_root_incident() {
     // the ledger updates its cause...
     let acc2 = opened(&inc.apply(
         &dev("acc-2", 1, State::Down, Some("icmp:timeout")),
-        Severity::Minor,
-        false,
+        &terms(Severity::Minor, false),
     ))
     .id;
     let c = inc.apply(
         &dev("acc-2", 1, State::Down, Some("parent:core")),
-        Severity::Minor,
-        false,
+        &terms(Severity::Minor, false),
     );
     assert_eq!(
         c,
         [Change::Relinked {
             id: acc2,
+            at: at(1),
             root_id: Some(core),
             cause: Some("parent:core".into())
         }]
@@ -182,18 +195,17 @@ fn everything_behind_a_down_device_links_to_its_root_incident() {
     // ...and unlinked when the parent is back and it is still down.
     inc.apply(
         &dev("core", 200, State::Up, None),
-        Severity::Critical,
-        false,
+        &terms(Severity::Critical, false),
     );
     let c = inc.apply(
         &dev("acc-2", 200, State::Down, Some("icmp:timeout")),
-        Severity::Minor,
-        false,
+        &terms(Severity::Minor, false),
     );
     assert_eq!(
         c,
         [Change::Relinked {
             id: acc2,
+            at: at(200),
             root_id: None,
             cause: Some("icmp:timeout".into())
         }]
@@ -207,8 +219,7 @@ fn everything_behind_a_down_device_links_to_its_root_incident() {
             State::Down,
             Some("interface:core/Gi0/1"),
         ),
-        LINE_SEVERITY,
-        false,
+        &terms(LINE_SEVERITY, false),
     );
     assert_eq!(opened(&c).root_id, None);
 }
@@ -216,7 +227,10 @@ fn everything_behind_a_down_device_links_to_its_root_incident() {
 #[test]
 fn acknowledgements_are_refused_when_they_cannot_apply() {
     let mut inc = incidents();
-    opened(&inc.apply(&dev("a", 0, State::Down, None), Severity::Minor, false));
+    opened(&inc.apply(
+        &dev("a", 0, State::Down, None),
+        &terms(Severity::Minor, false),
+    ));
     assert_eq!(inc.acknowledge(9, at(1), "x"), Err(AckError::NotFound(9)));
     inc.acknowledge(1, at(5), "duty").unwrap();
     assert_eq!(
@@ -226,8 +240,14 @@ fn acknowledgements_are_refused_when_they_cannot_apply() {
             by: "duty".into()
         })
     );
-    opened(&inc.apply(&dev("b", 0, State::Down, None), Severity::Minor, false));
-    inc.apply(&dev("b", 10, State::Up, None), Severity::Minor, false);
+    opened(&inc.apply(
+        &dev("b", 0, State::Down, None),
+        &terms(Severity::Minor, false),
+    ));
+    inc.apply(
+        &dev("b", 10, State::Up, None),
+        &terms(Severity::Minor, false),
+    );
     assert_eq!(
         inc.acknowledge(2, at(11), "duty"),
         Err(AckError::Restored(2))
@@ -236,9 +256,12 @@ fn acknowledgements_are_refused_when_they_cannot_apply() {
 
 #[test]
 fn sla_is_judged_on_both_deadlines_and_not_for_planned_incidents() {
-    let (respond, restore) = (Duration::from_secs(1800), Duration::from_secs(4 * 3600));
     let mut inc = incidents();
-    let base = opened(&inc.apply(&dev("a", 0, State::Down, None), Severity::Minor, false)).clone();
+    let base = opened(&inc.apply(
+        &dev("a", 0, State::Down, None),
+        &terms(Severity::Minor, false),
+    ))
+    .clone();
     let with = |ack: Option<i64>, back: Option<i64>, planned: bool| Incident {
         acknowledged_at: ack.map(at),
         acknowledged_by: ack.map(|_| "duty".into()),
@@ -247,41 +270,59 @@ fn sla_is_judged_on_both_deadlines_and_not_for_planned_incidents() {
         ..base.clone()
     };
     assert_eq!(
-        with(Some(600), Some(3600), false).sla_met(respond, restore, at(9999)),
+        with(Some(600), Some(3600), false).sla_met(at(9999)),
         Some(true)
     );
     assert_eq!(
-        with(Some(2400), Some(3600), false).sla_met(respond, restore, at(9999)),
+        with(Some(2400), Some(3600), false).sla_met(at(9999)),
         Some(false),
         "acknowledged late"
     );
     assert_eq!(
-        with(Some(600), Some(5 * 3600), false).sla_met(respond, restore, at(99_999)),
+        with(Some(600), Some(5 * 3600), false).sla_met(at(99_999)),
         Some(false),
         "restored late"
     );
     assert_eq!(
-        with(None, None, false).sla_met(respond, restore, at(60)),
+        with(None, None, false).sla_met(at(60)),
         None,
         "too early to tell"
     );
     assert_eq!(
-        with(None, None, false).sla_met(respond, restore, at(1801)),
+        with(None, None, false).sla_met(at(1801)),
         Some(false),
         "nobody answered in time"
     );
     assert_eq!(
-        with(Some(600), None, false).sla_met(respond, restore, at(3600)),
+        with(Some(600), None, false).sla_met(at(3600)),
         None,
         "still within the restore deadline"
     );
     assert_eq!(
-        with(None, Some(100), true).sla_met(respond, restore, at(99_999)),
+        with(None, Some(100), true).sla_met(at(99_999)),
         None,
         "planned: not judged"
     );
+    assert_eq!(
+        with(None, Some(600), false).respond_verdict(at(99_999)),
+        Verdict::Met,
+        "back before anyone had to answer"
+    );
+    assert_eq!(
+        with(None, Some(2400), false).respond_verdict(at(99_999)),
+        Verdict::Missed,
+        "open and unanswered past the deadline, even if it came back later"
+    );
+    assert_eq!(
+        with(Some(600), None, false).restore_verdict(at(4 * 3600 + 1)),
+        Verdict::Missed,
+        "still down past the restore deadline"
+    );
     // Planned when it opens inside a window.
-    let c = inc.apply(&dev("m", 5, State::Down, None), Severity::Minor, true);
+    let c = inc.apply(
+        &dev("m", 5, State::Down, None),
+        &terms(Severity::Minor, true),
+    );
     assert!(opened(&c).planned);
 }
 
