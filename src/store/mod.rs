@@ -19,13 +19,16 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rusqlite::{ffi, params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use crate::incidents::Change;
 use crate::model::{State, TargetKind, Transition};
 use crate::tally::{Tallies, Tally};
 
 mod backup;
+mod incidents;
 mod schema;
 mod writer;
 pub use backup::{backup, BackupReport};
+pub use incidents::{IncidentEvent, IncidentQuery};
 pub use writer::{
     spawn_writer, Announce, Counting, StoreStats, WriterHandle, WriterOptions, CAUSE_STORE_OVERFLOW,
 };
@@ -417,6 +420,18 @@ impl Store {
         tallies: &Tallies,
         heartbeat: Option<Timestamp>,
     ) -> Result<(), StoreError> {
+        self.commit(batch, tallies, &[], heartbeat)
+    }
+
+    /// [`Store::append_with_tallies`], with the incident changes those
+    /// transitions (or an operator's request) made, in the same transaction.
+    pub fn commit(
+        &mut self,
+        batch: &[Transition],
+        tallies: &Tallies,
+        incidents: &[Change],
+        heartbeat: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
         self.check_writable("append transitions")?;
         let path = &self.path;
         let err = |what| move |e| StoreError::sqlite(path, what, e);
@@ -472,6 +487,7 @@ impl Store {
                     .map_err(err("write a tally"))?;
             }
         }
+        incidents::write_changes(&tx, incidents).map_err(err("write incidents"))?;
         if let Some(hb) = heartbeat {
             tx.execute(
                 "INSERT INTO heartbeat (id, at_ms) VALUES (1, ?1)

@@ -71,8 +71,51 @@ CREATE TABLE tallies (
 );
 ";
 
+/// v3: incidents. `incident_events` is the append-only record (opened,
+/// restored, reopened, relinked, acknowledged, note), written in the same
+/// transaction as the transition or request that caused it; `incidents` is
+/// each incident's current view of those events, rewritten in that same
+/// transaction, so queries need not replay them. `alarm` names the alarm
+/// of an alarm incident (NULL: the target went down). The deadlines are
+/// those in force when it opened: a later config does not re-judge it.
+const V3: &str = "
+CREATE TABLE incidents (
+    id                INTEGER PRIMARY KEY,
+    kind              TEXT    NOT NULL,
+    target            TEXT    NOT NULL,
+    alarm             TEXT,
+    severity          TEXT    NOT NULL,
+    cause             TEXT,
+    opened_ms         INTEGER NOT NULL,
+    acknowledged_ms   INTEGER,
+    acknowledged_by   TEXT,
+    restored_ms       INTEGER,
+    root_id           INTEGER,
+    flaps             INTEGER NOT NULL,
+    planned           INTEGER NOT NULL,
+    respond_within_ms INTEGER NOT NULL,
+    restore_within_ms INTEGER NOT NULL
+);
+CREATE INDEX incidents_by_target ON incidents (kind, target, id);
+CREATE INDEX incidents_by_root ON incidents (root_id) WHERE root_id IS NOT NULL;
+CREATE INDEX incidents_open ON incidents (id) WHERE restored_ms IS NULL;
+CREATE INDEX incidents_by_restored ON incidents (restored_ms);
+
+CREATE TABLE incident_events (
+    id       INTEGER PRIMARY KEY,
+    incident INTEGER NOT NULL,
+    at_ms    INTEGER NOT NULL,
+    event    TEXT    NOT NULL,
+    by       TEXT,
+    text     TEXT,
+    root_id  INTEGER,
+    cause    TEXT
+);
+CREATE INDEX incident_events_by_incident ON incident_events (incident, id);
+";
+
 /// Every migration in order; the schema version is the number applied.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The newest schema version this binary knows.
 pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,625 @@
+//! Incidents in the ledger: each [`Change`] is appended to `incident_events`
+//! and folded into its row of `incidents` in the writer's transaction, and
+//! read back by the API, the CLI and at start.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+
+use super::{ms_ceil, ms_floor, Store, StoreError};
+use crate::incidents::{Change, Incident};
+use crate::model::{Severity, TargetKind};
+
+/// The columns [`incident_from_row`] reads, in order.
+const COLUMNS: &str = "id, kind, target, severity, cause, opened_ms, acknowledged_ms,
+     acknowledged_by, restored_ms, root_id, flaps, planned, respond_within_ms, restore_within_ms";
+
+/// One entry of an incident's record, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentEvent {
+    pub at: Timestamp,
+    /// opened, restored, reopened, relinked, acknowledged, note.
+    pub event: String,
+    pub by: Option<String>,
+    pub text: Option<String>,
+    pub root_id: Option<u64>,
+    pub cause: Option<String>,
+}
+
+/// Which incidents a listing returns, newest (highest id) first.
+#[derive(Clone, Debug, Default)]
+pub struct IncidentQuery {
+    /// Only those not restored.
+    pub open_only: bool,
+    /// Only this target's (a device name or a line id).
+    pub target: Option<String>,
+    /// Only those open at some time in `[from, to)`.
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// Only ids below this (the cursor of the previous page).
+    pub before_id: Option<u64>,
+    pub limit: usize,
+}
+
+/// Appends `changes` to the record and updates each incident's row.
+pub(super) fn write_changes(tx: &Transaction, changes: &[Change]) -> rusqlite::Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut event = tx.prepare_cached(
+        "INSERT INTO incident_events (incident, at_ms, event, by, text, root_id, cause)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for change in changes {
+        let id = change.id() as i64;
+        match change {
+            Change::Opened(i) => {
+                tx.prepare_cached(
+                    "INSERT INTO incidents (id, kind, target, severity, cause, opened_ms,
+                         acknowledged_ms, acknowledged_by, restored_ms, root_id, flaps, planned,
+                         respond_within_ms, restore_within_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )?
+                .execute(params![
+                    id,
+                    i.kind.as_str(),
+                    i.target,
+                    i.severity.as_str(),
+                    i.cause,
+                    ms_floor(i.opened_at),
+                    i.acknowledged_at.map(ms_floor),
+                    i.acknowledged_by,
+                    i.restored_at.map(ms_floor),
+                    i.root_id.map(|r| r as i64),
+                    i.flaps,
+                    i.planned,
+                    duration_ms(i.respond_within),
+                    duration_ms(i.restore_within),
+                ])?;
+                event.execute(params![
+                    id,
+                    ms_floor(i.opened_at),
+                    "opened",
+                    None::<String>,
+                    None::<String>,
+                    i.root_id.map(|r| r as i64),
+                    i.cause
+                ])?;
+            }
+            Change::Restored { at, .. } => {
+                tx.prepare_cached("UPDATE incidents SET restored_ms = ?2 WHERE id = ?1")?
+                    .execute(params![id, ms_floor(*at)])?;
+                event.execute(params![
+                    id,
+                    ms_floor(*at),
+                    "restored",
+                    None::<String>,
+                    None::<String>,
+                    None::<i64>,
+                    None::<String>
+                ])?;
+            }
+            Change::Reopened { at, .. } => {
+                tx.prepare_cached(
+                    "UPDATE incidents SET restored_ms = NULL, flaps = flaps + 1 WHERE id = ?1",
+                )?
+                .execute(params![id])?;
+                event.execute(params![
+                    id,
+                    ms_floor(*at),
+                    "reopened",
+                    None::<String>,
+                    None::<String>,
+                    None::<i64>,
+                    None::<String>
+                ])?;
+            }
+            Change::Relinked {
+                at, root_id, cause, ..
+            } => {
+                tx.prepare_cached("UPDATE incidents SET root_id = ?2, cause = ?3 WHERE id = ?1")?
+                    .execute(params![id, root_id.map(|r| r as i64), cause])?;
+                event.execute(params![
+                    id,
+                    ms_floor(*at),
+                    "relinked",
+                    None::<String>,
+                    None::<String>,
+                    root_id.map(|r| r as i64),
+                    cause
+                ])?;
+            }
+            Change::Acknowledged { at, by, .. } => {
+                tx.prepare_cached(
+                    "UPDATE incidents SET acknowledged_ms = ?2, acknowledged_by = ?3 WHERE id = ?1",
+                )?
+                .execute(params![id, ms_floor(*at), by])?;
+                event.execute(params![
+                    id,
+                    ms_floor(*at),
+                    "acknowledged",
+                    by,
+                    None::<String>,
+                    None::<i64>,
+                    None::<String>
+                ])?;
+            }
+            Change::Noted { at, by, text, .. } => {
+                event.execute(params![
+                    id,
+                    ms_floor(*at),
+                    "note",
+                    by,
+                    text,
+                    None::<i64>,
+                    None::<String>
+                ])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// The incidents that can still change at `now`: open ones (an incident
+    /// open at a crash is still open), and those restored less than
+    /// `flap_window` ago.
+    pub fn live_incidents(
+        &self,
+        now: Timestamp,
+        flap_window: Duration,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let since = ms_floor(now).saturating_sub(duration_ms(flap_window));
+        self.query_incidents(
+            &format!(
+                "SELECT {COLUMNS} FROM incidents
+                 WHERE restored_ms IS NULL OR restored_ms >= ?1 ORDER BY id"
+            ),
+            [since],
+        )
+    }
+
+    /// The id the next incident gets: ids are never reused.
+    pub fn next_incident_id(&self) -> Result<u64, StoreError> {
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(id) FROM incidents", [], |r| r.get(0))
+            .map_err(self.err("read the incident ids"))?;
+        Ok(max.map_or(1, |m| m as u64 + 1))
+    }
+
+    pub fn incident(&self, id: u64) -> Result<Option<Incident>, StoreError> {
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(None);
+        };
+        Ok(self
+            .query_incidents(
+                &format!("SELECT {COLUMNS} FROM incidents WHERE id = ?1"),
+                [id],
+            )?
+            .pop())
+    }
+
+    /// Every incident, oldest first (the figures rebuilt at start).
+    pub fn all_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        self.query_incidents(&format!("SELECT {COLUMNS} FROM incidents ORDER BY id"), [])
+    }
+
+    /// A page of incidents, newest first.
+    pub fn incidents(&self, q: &IncidentQuery) -> Result<Vec<Incident>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM incidents WHERE 1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        if q.open_only {
+            sql.push_str(" AND restored_ms IS NULL");
+        }
+        if let Some(target) = &q.target {
+            arg(&mut sql, " AND target = ?", target.clone().into());
+        }
+        if let Some(to) = q.to {
+            arg(&mut sql, " AND opened_ms < ?", ms_ceil(to).into());
+        }
+        if let Some(from) = q.from {
+            arg(
+                &mut sql,
+                " AND (restored_ms IS NULL OR restored_ms >= ?)",
+                ms_floor(from).into(),
+            );
+        }
+        if let Some(before) = q.before_id {
+            let before = i64::try_from(before).unwrap_or(i64::MAX);
+            arg(&mut sql, " AND id < ?", before.into());
+        }
+        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        arg(&mut sql, " ORDER BY id DESC LIMIT ?", limit.into());
+        self.query_incidents(&sql, rusqlite::params_from_iter(args))
+    }
+
+    /// For each of `ids`, how many incidents have it as their root.
+    pub fn affected(&self, ids: &[u64]) -> Result<HashMap<u64, u64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM incidents WHERE root_id = ?1")
+            .map_err(self.err("count affected incidents"))?;
+        let mut out = HashMap::new();
+        for &id in ids {
+            let n: i64 = stmt
+                .query_row([id as i64], |r| r.get(0))
+                .map_err(self.err("count affected incidents"))?;
+            out.insert(id, n as u64);
+        }
+        Ok(out)
+    }
+
+    /// The incidents whose root is `id`.
+    pub fn incidents_behind(&self, id: u64) -> Result<Vec<Incident>, StoreError> {
+        self.query_incidents(
+            &format!("SELECT {COLUMNS} FROM incidents WHERE root_id = ?1 ORDER BY id"),
+            [id as i64],
+        )
+    }
+
+    /// An incident's record (notes included), oldest first.
+    pub fn incident_events(&self, id: u64) -> Result<Vec<IncidentEvent>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT at_ms, event, by, text, root_id, cause FROM incident_events
+                 WHERE incident = ?1 ORDER BY id",
+            )
+            .map_err(self.err("read an incident's record"))?;
+        let rows = stmt
+            .query_map([id as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    IncidentEvent {
+                        at: Timestamp::UNIX_EPOCH,
+                        event: r.get(1)?,
+                        by: r.get(2)?,
+                        text: r.get(3)?,
+                        root_id: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+                        cause: r.get(5)?,
+                    },
+                ))
+            })
+            .map_err(self.err("read an incident's record"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at_ms, mut e) = row.map_err(self.err("read an incident's record"))?;
+            e.at = self.timestamp(at_ms, "incident_events.at_ms")?;
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    /// Every restoration (an incident may be restored more than once when
+    /// it flaps), with the incident's kind, whether it is planned and its
+    /// time to restore then: the restore histogram, rebuilt at start.
+    pub fn restorations(&self) -> Result<Vec<(TargetKind, bool, Duration)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT i.kind, i.planned, e.at_ms - i.opened_ms FROM incident_events e
+                 JOIN incidents i ON i.id = e.incident WHERE e.event = 'restored'",
+            )
+            .map_err(self.err("read restorations"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(self.err("read restorations"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, planned, ms) = row.map_err(self.err("read restorations"))?;
+            if let Some(kind) = TargetKind::parse(&kind) {
+                out.push((kind, planned, Duration::from_millis(ms.max(0) as u64)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn query_incidents<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(self.err("prepare an incident query"))?;
+        let rows = stmt
+            .query_map(params, raw_incident)
+            .map_err(self.err("query incidents"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let raw = row.map_err(self.err("read an incident"))?;
+            out.push(self.incident_from(raw)?);
+        }
+        Ok(out)
+    }
+
+    fn incident_from(&self, r: RawIncident) -> Result<Incident, StoreError> {
+        let corrupt = |detail: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            detail: format!("incidents row {}: {detail}", r.id),
+        };
+        let ts = |ms: Option<i64>, column| ms.map(|ms| self.timestamp(ms, column)).transpose();
+        Ok(Incident {
+            id: r.id as u64,
+            kind: TargetKind::parse(&r.kind)
+                .ok_or_else(|| corrupt(format!("unknown kind {:?}", r.kind)))?,
+            target: r.target,
+            severity: Severity::parse(&r.severity)
+                .ok_or_else(|| corrupt(format!("unknown severity {:?}", r.severity)))?,
+            cause: r.cause,
+            opened_at: self.timestamp(r.opened_ms, "incidents.opened_ms")?,
+            acknowledged_at: ts(r.acknowledged_ms, "incidents.acknowledged_ms")?,
+            acknowledged_by: r.acknowledged_by,
+            restored_at: ts(r.restored_ms, "incidents.restored_ms")?,
+            root_id: r.root_id.map(|v| v as u64),
+            flaps: u32::try_from(r.flaps).unwrap_or(u32::MAX),
+            planned: r.planned,
+            respond_within: Duration::from_millis(r.respond_within_ms.max(0) as u64),
+            restore_within: Duration::from_millis(r.restore_within_ms.max(0) as u64),
+        })
+    }
+
+    /// Whether the incident exists at all (restored long ago included).
+    pub fn incident_exists(&self, id: u64) -> Result<bool, StoreError> {
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(false);
+        };
+        self.conn
+            .query_row("SELECT 1 FROM incidents WHERE id = ?1", [id], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(self.err("look up an incident"))
+    }
+}
+
+struct RawIncident {
+    id: i64,
+    kind: String,
+    target: String,
+    severity: String,
+    cause: Option<String>,
+    opened_ms: i64,
+    acknowledged_ms: Option<i64>,
+    acknowledged_by: Option<String>,
+    restored_ms: Option<i64>,
+    root_id: Option<i64>,
+    flaps: i64,
+    planned: bool,
+    respond_within_ms: i64,
+    restore_within_ms: i64,
+}
+
+fn raw_incident(r: &Row) -> rusqlite::Result<RawIncident> {
+    Ok(RawIncident {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        target: r.get(2)?,
+        severity: r.get(3)?,
+        cause: r.get(4)?,
+        opened_ms: r.get(5)?,
+        acknowledged_ms: r.get(6)?,
+        acknowledged_by: r.get(7)?,
+        restored_ms: r.get(8)?,
+        root_id: r.get(9)?,
+        flaps: r.get(10)?,
+        planned: r.get(11)?,
+        respond_within_ms: r.get(12)?,
+        restore_within_ms: r.get(13)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incidents::{Incidents, Terms};
+    use crate::model::{State, Transition};
+
+    fn ts(s: i64) -> Timestamp {
+        Timestamp::from_second(1_780_000_000 + s).unwrap()
+    }
+
+    fn down(target: &str, kind: TargetKind, s: i64, cause: Option<&str>) -> Transition {
+        Transition {
+            target: target.into(),
+            kind,
+            at: ts(s),
+            state: State::Down,
+            cause: cause.map(Into::into),
+        }
+    }
+
+    fn up(target: &str, kind: TargetKind, s: i64) -> Transition {
+        Transition {
+            state: State::Up,
+            cause: None,
+            ..down(target, kind, s, None)
+        }
+    }
+
+    const TERMS: Terms = Terms {
+        severity: Severity::Critical,
+        respond_within: Duration::from_secs(1800),
+        restore_within: Duration::from_secs(4 * 3600),
+        planned: false,
+    };
+
+    /// Runs `transitions` through the engine, committing each with its
+    /// changes, as the writer does.
+    fn commit_all(store: &mut Store, engine: &mut Incidents, transitions: &[Transition]) {
+        for t in transitions {
+            let changes = engine.apply(t, &TERMS);
+            store
+                .commit(std::slice::from_ref(t), &Default::default(), &changes, None)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn every_change_is_recorded_and_the_view_follows_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = Store::open(tmp.path()).unwrap();
+        let window = Duration::from_secs(600);
+        let mut engine = Incidents::resume(Vec::new(), store.next_incident_id().unwrap(), window);
+        let d = TargetKind::Device;
+        commit_all(
+            &mut store,
+            &mut engine,
+            &[
+                down("core", d, 0, Some("icmp:timeout")),
+                down("acc", d, 1, Some("parent:core")),
+                down("L-1", TargetKind::Line, 1, Some("device:acc")),
+            ],
+        );
+        let ack = engine.acknowledge(1, ts(60), "duty").unwrap();
+        let note = Change::Noted {
+            id: 1,
+            at: ts(61),
+            by: "duty".into(),
+            text: "power cut in the core room".into(),
+        };
+        store
+            .commit(&[], &Default::default(), &[ack, note], None)
+            .unwrap();
+        commit_all(
+            &mut store,
+            &mut engine,
+            &[
+                up("core", d, 300),
+                down("core", d, 400, None),
+                up("core", d, 500),
+            ],
+        );
+
+        let core = store.incident(1).unwrap().unwrap();
+        assert_eq!(core, engine.live().find(|i| i.id == 1).unwrap().clone());
+        assert_eq!(
+            (
+                core.flaps,
+                core.acknowledged_by.as_deref(),
+                core.restored_at
+            ),
+            (1, Some("duty"), Some(ts(500)))
+        );
+        assert_eq!(core.respond_within, Duration::from_secs(1800));
+        let events: Vec<String> = store
+            .incident_events(1)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        assert_eq!(
+            events,
+            // Down again with another cause: relinked as well as reopened.
+            [
+                "opened",
+                "acknowledged",
+                "note",
+                "restored",
+                "reopened",
+                "relinked",
+                "restored"
+            ]
+        );
+        assert_eq!(
+            store.affected(&[1, 2]).unwrap(),
+            HashMap::from([(1, 2), (2, 0)])
+        );
+        assert_eq!(store.incidents_behind(1).unwrap().len(), 2);
+        assert_eq!(
+            store.restorations().unwrap().len(),
+            2,
+            "a flap restores twice"
+        );
+        assert_eq!(store.next_incident_id().unwrap(), 4);
+
+        // What a restart resumes from: the open ones and the core incident,
+        // restored 100 s before, still inside its flap window.
+        let live: Vec<u64> = store
+            .live_incidents(ts(600), window)
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(live, [1, 2, 3]);
+        let live = store.live_incidents(ts(1200), window).unwrap();
+        assert_eq!(live.iter().map(|i| i.id).collect::<Vec<_>>(), [2, 3]);
+    }
+
+    #[test]
+    fn listings_are_newest_first_filtered_and_paged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = Store::open(tmp.path()).unwrap();
+        let mut engine = Incidents::resume(Vec::new(), 1, Duration::from_secs(60));
+        let d = TargetKind::Device;
+        let mut ts_list = Vec::new();
+        for n in 0..5 {
+            let s = n * 1000;
+            ts_list.push(down("a", d, s, None));
+            if n < 4 {
+                ts_list.push(up("a", d, s + 100));
+            }
+        }
+        ts_list.push(down("b", d, 4500, None));
+        commit_all(&mut store, &mut engine, &ts_list);
+        let ids = |q: IncidentQuery| -> Vec<u64> {
+            store.incidents(&q).unwrap().iter().map(|i| i.id).collect()
+        };
+        let all = IncidentQuery {
+            limit: 100,
+            ..Default::default()
+        };
+        assert_eq!(ids(all.clone()), [6, 5, 4, 3, 2, 1]);
+        assert_eq!(
+            ids(IncidentQuery {
+                open_only: true,
+                ..all.clone()
+            }),
+            [6, 5]
+        );
+        assert_eq!(
+            ids(IncidentQuery {
+                target: Some("a".into()),
+                limit: 2,
+                ..all.clone()
+            }),
+            [5, 4]
+        );
+        assert_eq!(
+            ids(IncidentQuery {
+                target: Some("a".into()),
+                before_id: Some(4),
+                limit: 2,
+                ..all.clone()
+            }),
+            [3, 2]
+        );
+        // Open at some time in [1050, 2050): incident 2 (1000..1100) and 3
+        // (2000..2100).
+        assert_eq!(
+            ids(IncidentQuery {
+                from: Some(ts(1050)),
+                to: Some(ts(2050)),
+                ..all
+            }),
+            [3, 2]
+        );
+    }
+}
