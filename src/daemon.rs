@@ -16,14 +16,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::availability::{self, WINDOWS};
-use crate::config::Config;
+use crate::config::{builtin, Config};
 use crate::http::{self, Shared};
+use crate::incidents::board::Board;
+use crate::incidents::{Change, Incidents, Terms};
 use crate::inventory::Inventory;
 use crate::ledger::{self, Input, Ledger};
 use crate::live::{ByTarget, Live, WindowFigures};
 use crate::loader::{self, Loaded, ProfileSet};
 use crate::metrics::{Metrics, Sources};
-use crate::model::Transition;
+use crate::model::{Severity, Span, TargetKind, Transition, LINE_SEVERITY};
 use crate::probes::icmp::IcmpPinger;
 use crate::probes::icmp::IcmpProbe;
 use crate::probes::snmp::client::Snmp2Client;
@@ -31,7 +33,7 @@ use crate::probes::snmp::poller::{SnmpPlan, SnmpPoller};
 use crate::probes::snmp::traps::routes::{route_traps, TrapRoutes};
 use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver, TrapStats};
 use crate::scheduler::Sink;
-use crate::store::{Counting, Store, StoreStats, WriterOptions};
+use crate::store::{Counting, Policy, Store, StoreStats, WriterOptions};
 use crate::tally::Tallies;
 
 /// How often the writer records that the daemon is alive. After a crash, the
@@ -60,6 +62,10 @@ const SNMP_POLLS_IN_FLIGHT: usize = 256;
 /// Trap events queued for the handler; beyond this they are counted and
 /// dropped (informs are then not acknowledged, so the sender retries).
 const TRAP_QUEUE: usize = 1024;
+
+/// A target down again within this of its restoration reopens the same
+/// incident.
+const FLAP_WINDOW: Duration = Duration::from_secs(600);
 
 /// Recomputes the 1d/30d/ytd availability figures from the store.
 fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
@@ -170,6 +176,40 @@ impl Drop for ProbingStopped {
         if std::thread::panicking() {
             tracing::error!("the ledger task failed: no observation is recorded any more; /healthz answers 503; restart netkpi");
         }
+    }
+}
+
+/// What the store writer asks of the config in force: the live view's
+/// inventory, swapped on reload.
+struct InForce(Arc<Live>);
+
+impl Policy for InForce {
+    fn windows(&self, kind: TargetKind, target: &str) -> Vec<Span> {
+        self.0.inventory().maintenance(kind, target).to_vec()
+    }
+
+    fn terms(&self, kind: TargetKind, target: &str, at: Timestamp) -> Terms {
+        let inventory = self.0.inventory();
+        let severity = match kind {
+            TargetKind::Device => inventory
+                .device(target)
+                .map_or(Severity::Minor, |d| Severity::of_role(d.role)),
+            TargetKind::Line => LINE_SEVERITY,
+        };
+        let planned = inventory
+            .maintenance(kind, target)
+            .iter()
+            .any(|w| w.start <= at && at < w.end);
+        Terms {
+            severity,
+            respond_within: builtin::SLA_RESPOND_WITHIN,
+            restore_within: builtin::SLA_RESTORE_WITHIN,
+            planned,
+        }
+    }
+
+    fn flap_window(&self) -> Duration {
+        FLAP_WINDOW
     }
 }
 
@@ -326,6 +366,16 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
     store.record_run_start(now, env!("CARGO_PKG_VERSION"))?;
     let latest = store.latest()?;
     let live = Arc::new(Live::new(inventory.clone(), &latest, &tallies));
+    let incidents = Incidents::resume(
+        store.live_incidents(now, FLAP_WINDOW)?,
+        store.next_incident_id()?,
+        FLAP_WINDOW,
+    );
+    live.set_incidents(Board::rebuild(
+        store.all_incidents()?,
+        &store.restorations()?,
+        now,
+    ));
 
     let metrics = Arc::new(Metrics::new());
     let (inputs, inputs_rx) = mpsc::channel(OBSERVATION_QUEUE);
@@ -377,20 +427,24 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
             store_stats.clone(),
             Counting {
                 tallies,
-                windows: {
-                    let live = live.clone();
-                    Box::new(move |kind, name| live.inventory().maintenance(kind, name).to_vec())
-                },
+                incidents,
+                policy: Box::new(InForce(live.clone())),
             },
-            Box::new(move |batch: &[Transition], tallies: &Tallies| {
-                let previous = live.apply(batch, tallies);
-                for (t, before) in batch.iter().zip(previous) {
-                    ledger::log_committed(t, before);
-                }
-                if !batch.is_empty() {
-                    ledger_changed.notify_one();
-                }
-            }),
+            Box::new(
+                move |batch: &[Transition], tallies: &Tallies, changes: &[Change]| {
+                    let previous = live.apply(batch, tallies);
+                    for (t, before) in batch.iter().zip(previous) {
+                        ledger::log_committed(t, before);
+                    }
+                    live.apply_incidents(changes);
+                    for change in changes {
+                        crate::incidents::log_committed(change);
+                    }
+                    if !batch.is_empty() {
+                        ledger_changed.notify_one();
+                    }
+                },
+            ),
         )
     };
 

@@ -21,6 +21,8 @@
 //! Alarms (thresholds on polled values) will open incidents of their own
 //! kind through the same changes.
 
+pub mod board;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -378,3 +380,35 @@ impl Incidents {
 
 #[cfg(test)]
 mod tests;
+
+/// Logs a committed incident change, one line each, for the journal.
+pub fn log_committed(change: &Change) {
+    match change {
+        Change::Opened(i) => tracing::warn!(
+            incident = i.id,
+            kind = i.kind.as_str(),
+            target = %i.target,
+            severity = i.severity.as_str(),
+            cause = i.cause.as_deref().unwrap_or(""),
+            root = ?i.root_id,
+            planned = i.planned,
+            "incident opened"
+        ),
+        Change::Restored { id, at } => tracing::info!(incident = id, %at, "incident restored"),
+        Change::Reopened { id, at } => {
+            tracing::warn!(incident = id, %at, "incident reopened: down again within the flap window")
+        }
+        Change::Relinked {
+            id, root_id, cause, ..
+        } => tracing::info!(
+            incident = id,
+            root = ?root_id,
+            cause = cause.as_deref().unwrap_or(""),
+            "incident relinked"
+        ),
+        Change::Acknowledged { id, by, .. } => {
+            tracing::info!(incident = id, by = %by, "incident acknowledged")
+        }
+        Change::Noted { id, by, .. } => tracing::info!(incident = id, by = %by, "note added"),
+    }
+}

@@ -4,10 +4,12 @@
 //! metrics collector and the HTTP API.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use jiff::Timestamp;
 
+use crate::incidents::board::Board;
+use crate::incidents::Change;
 use crate::inventory::Inventory;
 use crate::model::{State, TargetKind, Transition};
 use crate::probes::snmp::traps::TrapEvent;
@@ -130,6 +132,8 @@ pub struct Live {
     /// Swapped on a config reload (SIGHUP).
     inventory: RwLock<Arc<Inventory>>,
     inner: RwLock<Inner>,
+    /// The committed incidents (the store writer feeds it).
+    incidents: Mutex<Board>,
 }
 
 impl Live {
@@ -155,7 +159,30 @@ impl Live {
                 targets,
                 ..Inner::default()
             }),
+            incidents: Mutex::new(Board::default()),
         }
+    }
+
+    /// The incidents as committed (see [`Board`]); the deadlines they
+    /// passed since the last look are counted first.
+    pub fn incidents(&self) -> MutexGuard<'_, Board> {
+        let mut board = self.incidents.lock().unwrap_or_else(|e| e.into_inner());
+        board.tick(Timestamp::now());
+        board
+    }
+
+    /// Replaces the board (at start, rebuilt from the store).
+    pub fn set_incidents(&self, board: Board) {
+        *self.incidents.lock().unwrap_or_else(|e| e.into_inner()) = board;
+    }
+
+    /// Applies committed incident changes. Called by the store writer only.
+    pub fn apply_incidents(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut board = self.incidents.lock().unwrap_or_else(|e| e.into_inner());
+        board.apply(changes, Timestamp::now());
     }
 
     /// The inventory in force.

@@ -30,7 +30,8 @@ mod writer;
 pub use backup::{backup, BackupReport};
 pub use incidents::{IncidentEvent, IncidentQuery};
 pub use writer::{
-    spawn_writer, Announce, Counting, StoreStats, WriterHandle, WriterOptions, CAUSE_STORE_OVERFLOW,
+    spawn_writer, Announce, Counting, NoPolicy, Policy, Replied, Request, RequestError, StoreStats,
+    WriterHandle, WriterOptions, CAUSE_STORE_OVERFLOW,
 };
 
 /// The database file inside `daemon.data_dir`.

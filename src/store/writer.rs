@@ -21,8 +21,14 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+mod requests;
+
+use requests::Reply;
+pub use requests::{NoPolicy, Policy, Replied, Request, RequestError};
+
 use super::{ledger_precision, Store};
-use crate::model::{Mark, Span, State, TargetKind, Transition};
+use crate::incidents::{Change, Incidents};
+use crate::model::{Mark, State, TargetKind, Transition};
 use crate::tally::{Tallies, Tally};
 
 /// How long a write may wait before the store counts as stalled, unless the
@@ -37,26 +43,26 @@ pub const CAUSE_STORE_OVERFLOW: &str = "store_overflow";
 /// written reads as unknown after the last heartbeat on the next start.
 const SHUTDOWN_RETRY_FOR: Duration = Duration::from_secs(10);
 
-/// Called with each committed batch and the tallies committed with it (those
-/// of the targets it changed), on the writer thread, after the commit.
-pub type Announce = Box<dyn FnMut(&[Transition], &Tallies) + Send>;
+/// Called with each committed batch, the tallies committed with it (those
+/// of the targets it changed) and the incident changes committed with it,
+/// on the writer thread, after the commit.
+pub type Announce = Box<dyn FnMut(&[Transition], &Tallies, &[Change]) + Send>;
 
-/// The maintenance windows in force for a target (they change on reload).
-pub type Windows = Box<dyn Fn(TargetKind, &str) -> Vec<Span> + Send>;
-
-/// How the writer keeps each target's [`Tally`]: the tallies it starts
-/// from (as stored, advanced over the gap since the last run) and the
-/// maintenance windows it classifies newly counted time with.
+/// What the writer starts from: each target's [`Tally`] (as stored,
+/// advanced over the gap since the last run), the incidents that can still
+/// change, and the config in force ([`Policy`]).
 pub struct Counting {
     pub tallies: Tallies,
-    pub windows: Windows,
+    pub incidents: Incidents,
+    pub policy: Box<dyn Policy>,
 }
 
 impl Default for Counting {
     fn default() -> Self {
         Counting {
             tallies: Tallies::new(),
-            windows: Box::new(|_, _| Vec::new()),
+            incidents: Incidents::resume(Vec::new(), 1, NoPolicy.flap_window()),
+            policy: Box::new(NoPolicy),
         }
     }
 }
@@ -171,6 +177,7 @@ impl StoreStats {
 
 enum Msg {
     Batch(Vec<Transition>, Vec<Mark>),
+    Request(Request, Reply),
     Flush(mpsc::SyncSender<bool>),
     Shutdown(Vec<Transition>),
 }
@@ -199,6 +206,15 @@ impl WriterHandle {
         if self.tx.send(Msg::Batch(batch, marks)).is_err() {
             tracing::error!("store writer has stopped; transitions dropped");
         }
+    }
+
+    /// Queues an operator's request on an incident. The reply comes once it
+    /// is committed, or at once when it is refused (nothing changed).
+    pub fn request(&self, request: Request) -> tokio::sync::oneshot::Receiver<Replied> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A stopped writer drops `tx`: the caller sees the channel closed.
+        let _ = self.tx.send(Msg::Request(request, tx));
+        rx
     }
 
     /// Blocks until everything sent before this call is committed (true), or
@@ -241,10 +257,13 @@ pub fn spawn_writer(
         opts,
         stats,
         announce,
+        incidents: counting.incidents,
+        policy: counting.policy,
+        changes: Vec::new(),
+        replies: Vec::new(),
         pending: Vec::new(),
         marks: BTreeMap::new(),
         tallies: counting.tallies,
-        windows: counting.windows,
         lost: None,
         known: BTreeMap::new(),
         failing: None,
@@ -314,13 +333,20 @@ struct Writer {
     opts: WriterOptions,
     stats: Arc<StoreStats>,
     announce: Announce,
+    /// The incident engine, fed every transition in ledger order (ahead of
+    /// the disk: its changes wait in `changes` with the transitions).
+    incidents: Incidents,
+    policy: Box<dyn Policy>,
+    /// Incident changes not yet committed, in order.
+    changes: Vec<Change>,
+    /// Requests waiting for the commit of their changes.
+    replies: Vec<(Reply, u64)>,
     /// Transitions not yet committed, in the order they were sent.
     pending: Vec<Transition>,
     /// Marks not yet committed: the latest of each target.
     marks: BTreeMap<Key, Timestamp>,
     /// Every target's committed tally.
     tallies: Tallies,
-    windows: Windows,
     /// Set after an overflow: then `pending` is empty and new transitions fold in here.
     lost: Option<Lost>,
     /// Every target announced so far, with its last committed (state, cause).
@@ -350,6 +376,7 @@ impl Writer {
                                 self.enqueue(batch);
                                 self.enqueue_marks(marks);
                             }
+                            Msg::Request(request, reply) => self.handle(request, reply),
                             Msg::Flush(reply) => flushes.push(reply),
                             Msg::Shutdown(last) => shutdown = Some(last),
                         }
@@ -383,7 +410,10 @@ impl Writer {
     }
 
     fn has_pending(&self) -> bool {
-        !self.pending.is_empty() || self.lost.is_some() || !self.marks.is_empty()
+        !self.pending.is_empty()
+            || self.lost.is_some()
+            || !self.marks.is_empty()
+            || !self.changes.is_empty()
     }
 
     fn enqueue_marks(&mut self, marks: Vec<Mark>) {
@@ -403,9 +433,16 @@ impl Writer {
         if !batch.is_empty() {
             self.stats.waiting_from(Timestamp::now());
         }
+        self.incidents.set_flap_window(self.policy.flap_window());
         for mut t in batch {
             // Announce exactly what a reader will read back.
             t.at = ledger_precision(t.at);
+            let terms = self.policy.terms(t.kind, &t.target, t.at);
+            let changes = self.incidents.apply(&t, &terms);
+            if !changes.is_empty() {
+                self.stats.waiting_from(Timestamp::now());
+                self.changes.extend(changes);
+            }
             match &mut self.lost {
                 Some(lost) => lost.fold(t),
                 None => self.pending.push(t),
@@ -467,7 +504,7 @@ impl Writer {
         let mut next = Tallies::new();
         for t in batch {
             let key = (t.kind, t.target.clone());
-            let windows = (self.windows)(t.kind, &t.target);
+            let windows = self.policy.windows(t.kind, &t.target);
             match next.get_mut(&key) {
                 Some(tally) => tally.apply(t, &windows),
                 None => {
@@ -497,7 +534,7 @@ impl Writer {
                 target: target.clone(),
                 until,
             };
-            tally.mark(&mark, &(self.windows)(*kind, target));
+            tally.mark(&mark, &self.policy.windows(*kind, target));
             next.insert(key, tally);
         }
         next
@@ -519,7 +556,7 @@ impl Writer {
         };
         let tallies = self.count(batch);
         let started = Instant::now();
-        match self.store.append_with_tallies(batch, &tallies, Some(now)) {
+        match self.store.commit(batch, &tallies, &self.changes, Some(now)) {
             Ok(()) => {
                 let stats = &self.stats;
                 stats.commits_total.fetch_add(1, Ordering::Relaxed);
@@ -547,16 +584,23 @@ impl Writer {
                 }
                 self.tallies
                     .extend(tallies.iter().map(|(k, t)| (k.clone(), t.clone())));
-                if !batch.is_empty() || !tallies.is_empty() {
+                if !batch.is_empty() || !tallies.is_empty() || !self.changes.is_empty() {
                     // A panicking consumer must not stop the ledger.
                     let announce = &mut self.announce;
-                    if catch_unwind(AssertUnwindSafe(|| announce(batch, &tallies))).is_err() {
+                    let changes = &self.changes;
+                    if catch_unwind(AssertUnwindSafe(|| announce(batch, &tallies, changes)))
+                        .is_err()
+                    {
                         tracing::error!(
                             transitions = batch.len(),
                             "announce panicked after a commit; the ledger is intact, live views may lag"
                         );
                     }
                 }
+                for (reply, id) in self.replies.drain(..) {
+                    let _ = reply.send(Ok(id));
+                }
+                self.changes.clear();
                 self.pending.clear();
                 self.marks.clear();
                 self.lost = None;

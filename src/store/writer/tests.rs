@@ -4,6 +4,7 @@ use std::sync::mpsc;
 use rusqlite::Connection;
 
 use super::*;
+use crate::incidents::AckError;
 use crate::store::tests::{tr, ts};
 use crate::store::DB_FILE;
 
@@ -38,7 +39,7 @@ fn recorder() -> (Announced, Announce) {
     let sink = seen.clone();
     (
         seen,
-        Box::new(move |batch: &[Transition], _: &Tallies| {
+        Box::new(move |batch: &[Transition], _: &Tallies, _: &[Change]| {
             sink.lock().unwrap().push(batch.to_vec())
         }),
     )
@@ -74,7 +75,7 @@ fn group_commit_announces_only_what_is_committed() {
     let seen: Announced = Arc::default();
     let sink = seen.clone();
     let reader_dir = dir.clone();
-    let announce = Box::new(move |batch: &[Transition], _: &Tallies| {
+    let announce = Box::new(move |batch: &[Transition], _: &Tallies, _: &[Change]| {
         // Every announced transition is already readable by another connection.
         let on_disk = all_rows(&reader_dir);
         assert!(
@@ -347,7 +348,7 @@ fn a_panicking_announce_does_not_stop_the_ledger() {
         opts(1_000),
         Arc::default(),
         Counting::default(),
-        Box::new(|_, _| panic!("consumer bug")),
+        Box::new(|_, _, _| panic!("consumer bug")),
     );
     handle.send(vec![dev("a", 1_000, State::Up)]);
     assert!(handle.flush());
@@ -375,7 +376,7 @@ fn tallies_are_committed_with_what_they_count_once_even_when_a_write_is_retried(
         opts(1_000),
         Arc::default(),
         Counting::default(),
-        Box::new(move |_, tallies: &Tallies| sink.lock().unwrap().push(tallies.clone())),
+        Box::new(move |_, tallies: &Tallies, _| sink.lock().unwrap().push(tallies.clone())),
     );
     handle.send_with_marks(vec![dev("a", 1_000, State::Up)], vec![mark("a", 4_000)]);
     assert!(handle.flush());
@@ -448,5 +449,141 @@ fn a_write_that_waits_shows_until_it_commits() {
     drop(lock);
     flush_until_committed(&handle);
     assert_eq!(stats.uncommitted_since_ms.load(Ordering::Relaxed), 0);
+    assert!(handle.shutdown(Vec::new()));
+}
+
+fn block_on<T>(rx: tokio::sync::oneshot::Receiver<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut rx = rx;
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return v,
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                assert!(Instant::now() < deadline, "no reply from the writer");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("writer dropped the request: {e}"),
+        }
+    }
+}
+
+fn ack(id: u64, by: &str) -> Request {
+    Request::Acknowledge {
+        id,
+        by: by.into(),
+        note: None,
+    }
+}
+
+#[test]
+fn incidents_commit_with_their_transitions_and_requests_are_answered_after_the_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let changes: Arc<Mutex<Vec<Change>>> = Arc::default();
+    let sink = changes.clone();
+    let reader_dir = tmp.path().to_path_buf();
+    let handle = spawn_writer(
+        store(tmp.path()),
+        opts(1_000),
+        Arc::new(StoreStats::default()),
+        Counting::default(),
+        Box::new(move |_: &[Transition], _: &Tallies, c: &[Change]| {
+            // Announced changes are on disk already.
+            for change in c {
+                let stored = Store::open_reader(&reader_dir)
+                    .unwrap()
+                    .incident(change.id())
+                    .unwrap();
+                assert!(stored.is_some(), "announced before commit: {change:?}");
+            }
+            sink.lock().unwrap().extend_from_slice(c)
+        }),
+    );
+    // The request is queued right behind the transition that opens the
+    // incident: it sees it, before either is on disk.
+    handle.send(vec![dev("a", 1_000, State::Down)]);
+    let acked = handle.request(Request::Acknowledge {
+        id: 1,
+        by: "duty".into(),
+        note: Some("on my way".into()),
+    });
+    assert_eq!(block_on(acked), Ok(1));
+    let reader = Store::open_reader(tmp.path()).unwrap();
+    let stored = reader.incident(1).unwrap().unwrap();
+    assert_eq!(stored.acknowledged_by.as_deref(), Some("duty"));
+    let events: Vec<String> = reader
+        .incident_events(1)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(events, ["opened", "acknowledged", "note"]);
+
+    // Refused, nothing written: a second ack, an unknown id, an ack of a
+    // restored incident (even once it left the engine), a note on nothing.
+    assert_eq!(
+        block_on(handle.request(ack(1, "other"))),
+        Err(RequestError::Refused(AckError::AlreadyAcknowledged {
+            id: 1,
+            by: "duty".into()
+        }))
+    );
+    assert_eq!(
+        block_on(handle.request(ack(99, "duty"))),
+        Err(RequestError::NotFound(99))
+    );
+    handle.send(vec![
+        dev("b", 2_000, State::Down),
+        dev("b", 3_000, State::Up),
+    ]);
+    assert_eq!(
+        block_on(handle.request(ack(2, "duty"))),
+        Err(RequestError::Refused(AckError::Restored(2)))
+    );
+    let note = |id| Request::Note {
+        id,
+        by: "duty".into(),
+        text: "post-mortem: fibre cut".into(),
+    };
+    assert_eq!(
+        block_on(handle.request(note(99))),
+        Err(RequestError::NotFound(99))
+    );
+    // Notes go on restored incidents too.
+    assert_eq!(block_on(handle.request(note(2))), Ok(2));
+    assert!(handle.shutdown(Vec::new()));
+    let reader = Store::open_reader(tmp.path()).unwrap();
+    assert_eq!(reader.incident_events(1).unwrap().len(), 3, "nothing added");
+    assert_eq!(reader.incident_events(2).unwrap().len(), 3);
+    assert_eq!(
+        changes.lock().unwrap().len(),
+        3 + 3,
+        "every committed change announced once"
+    );
+}
+
+#[test]
+fn requests_are_refused_while_the_store_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store(tmp.path());
+    let (_, announce) = recorder();
+    let handle = spawn_writer(
+        store,
+        opts(1_000),
+        Arc::new(StoreStats::default()),
+        Counting::default(),
+        announce,
+    );
+    handle.send(vec![dev("a", 1_000, State::Down)]);
+    assert!(handle.flush());
+    let lock = hold_write_lock(tmp.path());
+    handle.send(vec![dev("x", 2_000, State::Up)]);
+    assert!(!handle.flush());
+    assert!(matches!(
+        block_on(handle.request(ack(1, "duty"))),
+        Err(RequestError::StoreFailing(_))
+    ));
+    lock.execute_batch("ROLLBACK").unwrap();
+    flush_until_committed(&handle);
+    assert_eq!(block_on(handle.request(ack(1, "duty"))), Ok(1));
     assert!(handle.shutdown(Vec::new()));
 }
