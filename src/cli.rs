@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `backup`, `completions`.
+//! The command line: `run`, `check`, `backup`, `incident`, `completions`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,12 +76,75 @@ pub enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// List, show, acknowledge and annotate incidents through the running
+    /// daemon's API.
+    Incident {
+        #[command(flatten)]
+        config: ConfigFile,
+        /// The daemon's API, e.g. http://127.0.0.1:9731 (default: from the
+        /// config's daemon.listen).
+        #[arg(long, global = true)]
+        url: Option<String>,
+        /// A file holding the API's bearer token (default: the config's
+        /// daemon.api_token_file).
+        #[arg(long, global = true)]
+        token_file: Option<PathBuf>,
+        #[command(subcommand)]
+        action: IncidentAction,
+    },
     /// Print a shell completion script, e.g.
     /// `netkpi completions bash > /etc/bash_completion.d/netkpi`.
     Completions {
         /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentAction {
+    /// Incidents, newest first.
+    List {
+        /// `open` (not restored) or `all`.
+        #[arg(long, default_value = "open")]
+        state: String,
+        /// Only this device's or line's.
+        #[arg(long)]
+        target: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Continue after a previous page (the `--cursor` it printed).
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Print the API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One incident with its notes, what it explains and its whole record.
+    Show {
+        id: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge an open incident: you are on it (time to respond stops).
+    Ack {
+        id: u64,
+        /// Who acknowledges (default: the login name).
+        #[arg(long)]
+        by: Option<String>,
+        /// A note recorded with the acknowledgement.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Append a note to an incident (open or restored).
+    Note {
+        id: u64,
+        /// The note.
+        text: String,
+        /// Who writes it (default: the login name).
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 
@@ -93,6 +156,23 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config.config),
         Command::Backup { config, out } => backup(&config.config, &out),
+        Command::Incident {
+            config,
+            url,
+            token_file,
+            action,
+        } => match incident(
+            &config.config,
+            url.as_deref(),
+            token_file.as_deref(),
+            action,
+        ) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("netkpi: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "netkpi", &mut std::io::stdout());
@@ -152,6 +232,110 @@ fn backup(path: &std::path::Path, out: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The login name, for `--by` when not given.
+fn login_name() -> Option<String> {
+    ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+}
+
+fn incident(
+    config: &std::path::Path,
+    url: Option<&str>,
+    token_file: Option<&std::path::Path>,
+    action: IncidentAction,
+) -> anyhow::Result<()> {
+    use crate::client::{expect_ok, print_detail, print_list, Endpoint};
+    use serde_json::json;
+    let endpoint = Endpoint::resolve(url, token_file, || {
+        let loaded = loader::load(config).map_err(|diagnostics| {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            anyhow::anyhow!(
+                "the config {} has {} problem(s); pass --url to reach the daemon without it",
+                config.display(),
+                diagnostics.len()
+            )
+        })?;
+        let daemon = loaded.config.daemon;
+        Ok((daemon.listen, daemon.api_token_file))
+    })?;
+    let by = |by: Option<String>| {
+        by.or_else(login_name).ok_or_else(|| {
+            anyhow::anyhow!("say who you are with --by NAME (no login name in the environment)")
+        })
+    };
+    match action {
+        IncidentAction::List {
+            state,
+            target,
+            limit,
+            cursor,
+            json,
+        } => {
+            let mut path = format!("/api/v1/incidents?state={}&limit={limit}", encode(&state));
+            if let Some(t) = target {
+                path.push_str(&format!("&target={}", encode(&t)));
+            }
+            if let Some(c) = cursor {
+                path.push_str(&format!("&cursor={}", encode(&c)));
+            }
+            let doc = expect_ok(endpoint.call("GET", &path, None)?)?;
+            if json {
+                println!("{doc:#}");
+            } else {
+                print_list(&doc);
+            }
+        }
+        IncidentAction::Show { id, json } => {
+            let doc = expect_ok(endpoint.call("GET", &format!("/api/v1/incidents/{id}"), None)?)?;
+            if json {
+                println!("{doc:#}");
+            } else {
+                print_detail(&doc);
+            }
+        }
+        IncidentAction::Ack { id, by: who, note } => {
+            let body = json!({ "by": by(who)?, "note": note });
+            let doc = expect_ok(endpoint.call(
+                "POST",
+                &format!("/api/v1/incidents/{id}/ack"),
+                Some(&body),
+            )?)?;
+            println!(
+                "acknowledged incident #{id} ({} {}) at {}",
+                doc["kind"].as_str().unwrap_or("-"),
+                doc["target"].as_str().unwrap_or("-"),
+                doc["acknowledged_at"].as_str().unwrap_or("-")
+            );
+        }
+        IncidentAction::Note { id, text, by: who } => {
+            let body = json!({ "by": by(who)?, "text": text });
+            expect_ok(endpoint.call(
+                "POST",
+                &format!("/api/v1/incidents/{id}/notes"),
+                Some(&body),
+            )?)?;
+            println!("note added to incident #{id}");
+        }
+    }
+    Ok(())
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn run(path: &std::path::Path) -> ExitCode {

@@ -33,6 +33,7 @@ use crate::probes::snmp::poller::{SnmpPlan, SnmpPoller};
 use crate::probes::snmp::traps::routes::{route_traps, TrapRoutes};
 use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver, TrapStats};
 use crate::scheduler::Sink;
+use crate::secret::Secret;
 use crate::store::{Counting, Policy, Store, StoreStats, WriterOptions};
 use crate::tally::Tallies;
 
@@ -255,6 +256,13 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
             );
         }
     }
+    let api_token = match read_api_token(&config) {
+        Ok(token) => token,
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "reload refused; still running the previous config");
+            return;
+        }
+    };
     let inventory = Arc::new(Inventory::new(&config));
     *next_generation += 1;
     let generation = *next_generation;
@@ -266,6 +274,7 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
         return;
     }
     set_stall_after(&shared.store_stats, &config);
+    *shared.api_token.write().unwrap_or_else(|e| e.into_inner()) = api_token;
     shared.live.set_inventory(inventory.clone());
     *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
     if probing
@@ -296,6 +305,30 @@ struct Acquired {
     pinger: Option<Arc<IcmpPinger>>,
     /// The trap receiver's counters and its queue of events, when `[traps]`.
     traps: Option<(Arc<TrapStats>, mpsc::Receiver<TrapEvent>)>,
+    /// The bearer token of the write endpoints, when configured.
+    api_token: Option<Secret>,
+}
+
+/// Reads `daemon.api_token_file`: its content, surrounding whitespace
+/// (a trailing newline) dropped.
+fn read_api_token(config: &Config) -> anyhow::Result<Option<Secret>> {
+    let Some(path) = &config.daemon.api_token_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read daemon.api_token_file {}; create it (chmod 600) with the token,              or remove the key",
+            path.display()
+        )
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        anyhow::bail!(
+            "daemon.api_token_file {} is empty; put the bearer token the API's write              endpoints should accept in it",
+            path.display()
+        );
+    }
+    Ok(Some(Secret::new(token)))
 }
 
 async fn acquire(
@@ -303,6 +336,7 @@ async fn acquire(
     inventory: &Inventory,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Acquired> {
+    let api_token = read_api_token(config)?;
     let needs_icmp = inventory.devices.iter().any(|d| d.icmp.is_some());
     let pinger = if needs_icmp {
         Some(IcmpPinger::open(ICMP_RECV_BUFFER, cancel.child_token())?)
@@ -335,6 +369,7 @@ async fn acquire(
         listener,
         pinger,
         traps,
+        api_token,
     })
 }
 
@@ -350,6 +385,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         listener,
         pinger,
         traps,
+        api_token,
     } = match acquire(&config, &inventory, &cancel).await {
         Ok(acquired) => acquired,
         Err(err) => {
@@ -455,6 +491,8 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         store_stats: store_stats.clone(),
         probing: probing_alive.clone(),
+        writer: writer.clone(),
+        api_token: RwLock::new(api_token),
     });
 
     let ledger_task = {

@@ -262,7 +262,60 @@ impl Incidents {
 
     /// Applies one transition, in ledger order. `terms` are its target's,
     /// used when it opens an incident. Returns what changed, in order.
+    ///
+    /// Whatever changed, every open incident whose cause leads to an open
+    /// incident is then linked to that incident's root: a line that opened
+    /// behind its access device follows that device when the device is
+    /// linked to a core outage a round later, and back to the device when
+    /// the device gets a cause of its own. A root coming back unlinks
+    /// nothing.
     pub fn apply(&mut self, t: &Transition, terms: &Terms) -> Vec<Change> {
+        let mut out = self.apply_one(t, terms);
+        if !out.is_empty() {
+            out.extend(self.relink_behind(t.at));
+        }
+        out
+    }
+
+    /// Relinks every open incident whose root is not the one its cause
+    /// leads to now; repeats until nothing moves (chains are short; the
+    /// bound only guards against a cycle).
+    fn relink_behind(&mut self, at: Timestamp) -> Vec<Change> {
+        let mut out = Vec::new();
+        for _ in 0..=self.live.len() {
+            let stale: Vec<((TargetKind, String), Option<u64>)> = self
+                .live
+                .iter()
+                .filter(|(_, i)| i.restored_at.is_none())
+                .filter_map(|(key, i)| {
+                    // Only towards a root that is down now: when the root
+                    // comes back, the incidents behind it stay linked to
+                    // it (that is what happened); a child still down gets
+                    // a cause of its own from the ledger, which relinks it.
+                    let root = self.root_for(i.cause.as_deref())?;
+                    (Some(root) != i.root_id && root != i.id).then(|| (key.clone(), Some(root)))
+                })
+                .collect();
+            if stale.is_empty() {
+                break;
+            }
+            for (key, root) in stale {
+                let Some(i) = self.live.get_mut(&key) else {
+                    continue;
+                };
+                i.root_id = root;
+                out.push(Change::Relinked {
+                    id: i.id,
+                    at,
+                    root_id: root,
+                    cause: i.cause.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    fn apply_one(&mut self, t: &Transition, terms: &Terms) -> Vec<Change> {
         self.forget_settled(t.at);
         let key = (t.kind, t.target.clone());
         let root = self.root_for(t.cause.as_deref());

@@ -46,7 +46,10 @@
 //! * [`tally`] is the durable count behind `netkpi_state_seconds_total`,
 //!   advanced only by committed transitions and marks.
 //! * [`incidents`] is the pure incident engine (open, restore, flap, root,
-//!   acknowledgement rules, SLA judgement), not wired into the daemon yet.
+//!   acknowledgement rules, SLA judgement). The store writer runs it on
+//!   every transition, so an incident commits with the transition that
+//!   opens or closes it; [`incidents::board`] is the committed view the
+//!   status page and the metrics read.
 //! * [`availability`] is the pure period arithmetic every figure comes from;
 //!   [`availability::period`] names the periods they are published for
 //!   (rolling windows, the calendar year in the configured time zone), and
@@ -59,8 +62,9 @@
 //!   copies it consistently while the daemon runs (`netkpi backup`).
 //! * [`daemon`] wires the tasks together; at start it acquires every socket
 //!   before it opens the store for writing, so a failed start changes
-//!   nothing. [`metrics`] and [`http`] only read, and depend on nothing in
-//!   the daemon (it imports them, never the reverse):
+//!   nothing. [`metrics`] and [`http`] read (the only writes, an operator's
+//!   acknowledgements and notes, go to the store writer as requests), and
+//!   depend on nothing in the daemon (it imports them, never the reverse):
 //!   * [`metrics::instruments`] is what the probing side records as it
 //!     happens (a leaf on prometheus-client alone); [`metrics::collector`]
 //!     renders the state-derived families at scrape time, one function per
@@ -71,6 +75,8 @@
 //!     beside it. [`mod@http::serve`] is the accept loop and its limits (a cap
 //!     on connections that closes the oldest, header and request timeouts,
 //!     a body limit), so `/healthz` and `/metrics` answer under a flood.
+//!     [`http::incidents`] lists, shows, acknowledges and annotates
+//!     incidents; [`client`] is `netkpi incident`, which talks to it.
 //!
 //! Leaves, which the rest uses and which use nothing else in the crate:
 //! [`secret`] (values that never print), [`diag`] (`FILE:LINE:COL`
@@ -81,6 +87,7 @@
 
 pub mod availability;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod diag;

@@ -288,7 +288,7 @@ impl From<TargetFigures> for AvailabilityEntry {
 }
 
 /// An API error: an [`ErrorBody`] with a 4xx/5xx status.
-pub(super) struct ApiError(StatusCode, String);
+pub(super) struct ApiError(pub(super) StatusCode, pub(super) String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -296,7 +296,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn bad_request(message: impl Into<String>) -> ApiError {
+pub(super) fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, message.into())
 }
 
@@ -305,8 +305,8 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     ApiError(status, message.into()).into_response()
 }
 
-const ENDPOINTS: &str =
-    "/api/v1/devices, /api/v1/lines, /api/v1/availability, /api/v1/traps, /metrics, /healthz";
+const ENDPOINTS: &str = "/api/v1/devices, /api/v1/lines, /api/v1/availability, /api/v1/incidents, \
+     /api/v1/traps, /metrics, /healthz";
 
 pub(super) async fn not_found(uri: Uri) -> ApiError {
     ApiError(
@@ -318,18 +318,25 @@ pub(super) async fn not_found(uri: Uri) -> ApiError {
     )
 }
 
-/// Every endpoint answers GET (and HEAD) only.
-pub(super) async fn method_not_allowed(method: Method) -> Response {
+/// The write endpoints (acknowledge, notes) take POST; every other one
+/// answers GET (and HEAD) only.
+pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let writes = uri.path().ends_with("/ack") || uri.path().ends_with("/notes");
+    let (allowed, allow) = if writes {
+        ("POST", "POST")
+    } else {
+        ("GET", "GET,HEAD")
+    };
     let mut response = error(
         StatusCode::METHOD_NOT_ALLOWED,
         format!(
-            "method {} not allowed; this endpoint answers GET",
+            "method {} not allowed; this endpoint answers {allowed}",
             clip(method.as_str(), MAX_ECHO_CHARS)
         ),
     );
     response
         .headers_mut()
-        .insert(header::ALLOW, header::HeaderValue::from_static("GET,HEAD"));
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
     response
 }
 
@@ -435,7 +442,10 @@ fn bounded_traps(
     }
 }
 
-fn parse_time(params: &HashMap<String, String>, key: &str) -> Result<Option<Timestamp>, ApiError> {
+pub(super) fn parse_time(
+    params: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<Timestamp>, ApiError> {
     match params.get(key) {
         None => Ok(None),
         Some(text) => text.parse::<Timestamp>().map(Some).map_err(|err| {

@@ -1,13 +1,16 @@
 //! The HTTP surface: `/metrics`, `/healthz`, `/api/v1/...` and a small
-//! status page. Readers only: nothing here changes the ledger.
+//! status page. The only writes are an operator's acknowledgements and
+//! notes, which go through the store writer like everything else.
 //!
 //! * [`Shared`] (`state.rs`): what the handlers read; the daemon fills it.
 //! * [`api`]: the JSON API (`/healthz`, `/api/v1/...`).
+//! * [`incidents`]: `/api/v1/incidents` (list, show, acknowledge, notes).
 //! * `page`: the status page at `/`.
 //! * [`mod@serve`]: the accept loop and its limits (connections, timeouts, body
 //!   size).
 
 pub mod api;
+pub mod incidents;
 mod page;
 pub mod serve;
 mod state;
@@ -20,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, Request, State as AxumState};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +38,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/lines", get(api::lines))
         .route("/api/v1/availability", get(api::availability_handler))
         .route("/api/v1/traps", get(api::traps))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::show))
+        .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
+        .route("/api/v1/incidents/{id}/notes", post(incidents::note))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(middleware::from_fn(limits))

@@ -334,3 +334,66 @@ fn severity_follows_the_role() {
     assert_eq!(Severity::of_role(Role::AccessEgress), Severity::Minor);
     assert!(Severity::Critical < Severity::Major && Severity::Major < Severity::Minor);
 }
+
+#[test]
+fn incidents_behind_a_relinked_device_follow_it_to_the_root_and_stay_linked_after() {
+    let mut inc = incidents();
+    let core = opened(&inc.apply(
+        &dev("core", 0, State::Down, Some("icmp:timeout")),
+        &terms(Severity::Critical, false),
+    ))
+    .id;
+    // The access device confirmed on its own first, its line behind it.
+    let acc = opened(&inc.apply(
+        &dev("acc", 0, State::Down, Some("icmp:timeout")),
+        &terms(Severity::Minor, false),
+    ))
+    .id;
+    let line_t = |s, state, cause: Option<&str>| t("L", TargetKind::Line, s, state, cause);
+    let line = opened(&inc.apply(
+        &line_t(0, State::Down, Some("device:acc")),
+        &terms(LINE_SEVERITY, false),
+    ))
+    .clone();
+    assert_eq!(line.root_id, Some(acc));
+    // The ledger links the device to the core: the line follows.
+    let c = inc.apply(
+        &dev("acc", 0, State::Down, Some("parent:core")),
+        &terms(Severity::Minor, false),
+    );
+    assert_eq!(
+        c,
+        [
+            Change::Relinked {
+                id: acc,
+                at: at(0),
+                root_id: Some(core),
+                cause: Some("parent:core".into())
+            },
+            Change::Relinked {
+                id: line.id,
+                at: at(0),
+                root_id: Some(core),
+                cause: Some("device:acc".into())
+            }
+        ]
+    );
+    // Everything comes back, the core first: the links stay as they were.
+    for tr in [
+        dev("core", 100, State::Up, None),
+        dev("acc", 100, State::Up, None),
+        line_t(100, State::Up, None),
+    ] {
+        for change in inc.apply(&tr, &terms(Severity::Minor, false)) {
+            assert!(
+                matches!(change, Change::Restored { .. }),
+                "only restorations: {change:?}"
+            );
+        }
+    }
+    let roots: Vec<Option<u64>> = [acc, line.id]
+        .iter()
+        .map(|id| inc.live().find(|i| i.id == *id).unwrap().root_id)
+        .collect();
+    assert_eq!(roots, [Some(core), Some(core)]);
+}

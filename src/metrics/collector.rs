@@ -44,13 +44,17 @@ pub(super) struct Snapshot {
 }
 
 /// One metric family written sample by sample.
-struct FamilyWriter<'a> {
+pub(super) struct FamilyWriter<'a> {
     encoder: prometheus_client::encoding::MetricEncoder<'a>,
     metric_type: MetricType,
 }
 
 impl FamilyWriter<'_> {
-    fn sample(&mut self, labels: &[(&str, &str)], value: f64) -> Result<(), std::fmt::Error> {
+    pub(super) fn sample(
+        &mut self,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) -> Result<(), std::fmt::Error> {
         let encoder = self.encoder.encode_family(&labels)?;
         match self.metric_type {
             MetricType::Counter => ConstCounter::new(value).encode(encoder),
@@ -59,7 +63,7 @@ impl FamilyWriter<'_> {
     }
 }
 
-fn family<'a>(
+pub(super) fn family<'a>(
     encoder: &'a mut DescriptorEncoder,
     name: &'a str,
     help: &str,
@@ -146,6 +150,7 @@ impl Collector for Snapshot {
         encode_quantities(encoder, &inventory)?;
         encode_poll_last_duration(encoder, live, &inventory)?;
         encode_profile_samples(encoder, live, &inventory)?;
+        super::incidents::encode_incidents(encoder, live)?;
         if let Some(traps) = sources.traps.get() {
             encode_traps(encoder, traps)?;
         }

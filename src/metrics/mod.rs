@@ -9,6 +9,7 @@
 //! [`Instruments`], which is all a writer needs.
 
 pub mod collector;
+mod incidents;
 pub mod instruments;
 
 use std::ops::Deref;

@@ -1,0 +1,597 @@
+//! Incidents end to end: the real binary in a private network namespace,
+//! outages made with nftables, acknowledgements through the API and through
+//! `netkpi incident`, and the figures checked against the ledger's own rows.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::full_lab::promtool_findings;
+use common::ledger::{ledger_rows, seconds_between};
+use common::{lab_config, listen, netkpi_bin, sample, state_of, Daemon, NetNs, DEVICES};
+use jiff::Timestamp;
+use serde_json::{json, Value};
+
+const CORE: &str = "127.0.10.1";
+const ACC1: &str = "127.0.20.1";
+const ACC2: &str = "127.0.20.2";
+
+fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("netkpi.toml");
+    std::fs::write(&path, format!("{}\n{extra}", lab_config("data"))).expect("write config");
+    path
+}
+
+fn start_all_up<'a>(ns: &'a NetNs, config: &Path, log: &Path) -> Daemon<'a> {
+    let daemon = Daemon::start(ns, config, listen(), log.to_path_buf());
+    daemon.wait_for(
+        "/api/v1/devices",
+        "every device up",
+        Duration::from_secs(15),
+        |doc| {
+            DEVICES
+                .iter()
+                .all(|d| state_of(doc, "devices", "name", d) == "up")
+        },
+    );
+    daemon
+}
+
+/// An HTTP/1.1 request with a body; status and parsed JSON body.
+fn send(ns: &NetNs, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, Value) {
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    let r = ns
+        .http_raw(listen(), request.as_bytes())
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let value = serde_json::from_str(&r.body).unwrap_or_else(|e| {
+        panic!(
+            "{method} {path} answered {} with non-JSON ({e}): {}",
+            r.status, r.body
+        )
+    });
+    (r.status, value)
+}
+
+fn open_incidents(daemon: &Daemon) -> Vec<Value> {
+    daemon.get_json("/api/v1/incidents?state=open")["incidents"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn by_target<'v>(incidents: &'v [Value], target: &str) -> Option<&'v Value> {
+    incidents.iter().find(|i| i["target"] == target)
+}
+
+fn time(v: &Value, key: &str) -> Timestamp {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+        .parse()
+        .unwrap()
+}
+
+/// The stamp of `target`'s last ledger row in `state`.
+fn last_row_at(data_dir: &Path, target: &str, state: &str) -> Timestamp {
+    ledger_rows(data_dir, target)
+        .iter()
+        .rev()
+        .find(|r| r.state == state)
+        .unwrap_or_else(|| panic!("no {state} row for {target}"))
+        .at
+}
+
+/// Runs `netkpi incident ARGS` inside the namespace.
+fn cli(ns: &NetNs, args: &[&str]) -> std::process::Output {
+    let url = format!("http://{}", listen());
+    let mut all = vec!["incident", "--url", url.as_str()];
+    all.extend_from_slice(args);
+    ns.command(netkpi_bin())
+        .args(&all)
+        .output()
+        .expect("run netkpi incident")
+}
+
+#[test]
+fn an_outage_is_one_incident_acknowledged_and_restored_with_its_times_measured() {
+    let ns = NetNs::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(tmp.path(), "");
+    let data = tmp.path().join("data");
+    let daemon = start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
+
+    ns.take_down(ACC2);
+    let incidents = daemon.wait_until(
+        "acc-002 and L-002 incidents",
+        Duration::from_secs(15),
+        || {
+            let open = open_incidents(&daemon);
+            match (by_target(&open, "acc-002"), by_target(&open, "L-002")) {
+                (Some(d), Some(l)) => Ok((d.clone(), l.clone())),
+                _ => Err(open),
+            }
+        },
+    );
+    let (device, line) = incidents;
+    let opened = time(&device, "opened_at");
+    assert_eq!(
+        opened,
+        last_row_at(&data, "acc-002", "down"),
+        "opened at the ledger's stamp (the first failed round)"
+    );
+    assert_eq!(device["severity"], "minor", "access equipment");
+    assert_eq!(line["severity"], "major", "a member unit cut off");
+    assert_eq!(device["root_id"], Value::Null);
+    assert_eq!(
+        line["root_id"], device["id"],
+        "the line is behind its device"
+    );
+    let id = device["id"].as_u64().unwrap();
+    let shown = daemon.get_json(&format!("/api/v1/incidents/{id}"));
+    assert_eq!(shown["affected"], 1);
+    assert_eq!(shown["affected_targets"][0]["target"], "L-002");
+    assert_eq!(shown["state"], "open");
+    assert_eq!(
+        open_incidents(&daemon).len(),
+        2,
+        "core-r1 and acc-001 answer: nothing else is open"
+    );
+
+    // Acknowledged through `netkpi incident ack` a few seconds later.
+    std::thread::sleep(Duration::from_secs(2));
+    let before_ack = Timestamp::now();
+    let out = cli(
+        &ns,
+        &[
+            "ack",
+            &id.to_string(),
+            "--by",
+            "duty-wang",
+            "--note",
+            "on my way",
+        ],
+    );
+    let after_ack = Timestamp::now();
+    assert!(
+        out.status.success(),
+        "netkpi incident ack: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = daemon.get_json(&format!("/api/v1/incidents/{id}"));
+    assert_eq!(shown["acknowledged_by"], "duty-wang");
+    let response = shown["response_s"].as_f64().unwrap();
+    assert!(
+        response >= seconds_between(opened, before_ack) - 0.01
+            && response <= seconds_between(opened, after_ack) + 0.01,
+        "response_s {response} is the time from opening to the acknowledgement"
+    );
+    assert_eq!(shown["notes"][0]["text"], "on my way");
+
+    // Refused, with a JSON error and nothing changed.
+    let ack_path = format!("/api/v1/incidents/{id}/ack");
+    let (status, body) = send(&ns, "POST", &ack_path, &[], r#"{"by": "other"}"#);
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("duty-wang"),
+        "{body}"
+    );
+    let (status, body) = send(
+        &ns,
+        "POST",
+        "/api/v1/incidents/99999/ack",
+        &[],
+        r#"{"by": "x"}"#,
+    );
+    assert_eq!((status, body["error"].is_string()), (404, true), "{body}");
+    let (status, body) = send(&ns, "POST", &ack_path, &[], r#"{"by": "#);
+    assert_eq!((status, body["error"].is_string()), (400, true), "{body}");
+    let (status, body) = send(&ns, "POST", &ack_path, &[], r#"{"who": "x"}"#);
+    assert_eq!(
+        (status, body["error"].is_string()),
+        (400, true),
+        "unknown field: {body}"
+    );
+    let huge = format!(r#"{{"by": "x", "text": "{}"}}"#, "a".repeat(100_000));
+    let (status, body) = send(
+        &ns,
+        "POST",
+        &format!("/api/v1/incidents/{id}/notes"),
+        &[],
+        &huge,
+    );
+    assert_eq!((status, body["error"].is_string()), (413, true), "{body}");
+    let (status, body) = send(&ns, "GET", &ack_path, &[], "");
+    assert_eq!((status, body["error"].is_string()), (405, true), "{body}");
+    let shown_after = daemon.get_json(&format!("/api/v1/incidents/{id}"));
+    assert_eq!(
+        shown_after["events"], shown["events"],
+        "refusals change nothing"
+    );
+
+    // A note through the API, then one through the CLI.
+    let (status, body) = send(
+        &ns,
+        "POST",
+        &format!("/api/v1/incidents/{id}/notes"),
+        &[],
+        &json!({"by": "duty-wang", "text": "carrier ticket 4711"}).to_string(),
+    );
+    assert_eq!(status, 201, "{body}");
+    let out = cli(
+        &ns,
+        &["note", &id.to_string(), "fibre cut at km 12", "--by", "li"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Restored: restore_s is the outage as the ledger recorded it.
+    ns.bring_up(ACC2);
+    let restored = daemon.wait_for(
+        &format!("/api/v1/incidents/{id}"),
+        "acc-002's incident restored",
+        Duration::from_secs(15),
+        |i| i["state"] == "restored",
+    );
+    let back = last_row_at(&data, "acc-002", "up");
+    assert_eq!(time(&restored, "restored_at"), back);
+    let restore_s = restored["restore_s"].as_f64().unwrap();
+    assert!(
+        (restore_s - seconds_between(opened, back)).abs() < 0.002,
+        "restore_s {restore_s} is the ledger's outage"
+    );
+    let texts: Vec<&str> = restored["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["on my way", "carrier ticket 4711", "fibre cut at km 12"]
+    );
+    let events: Vec<&str> = restored["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        ["opened", "acknowledged", "note", "note", "note", "restored"]
+    );
+    let (status, body) = send(&ns, "POST", &ack_path, &[], r#"{"by": "late"}"#);
+    assert_eq!(status, 409, "a restored incident: {body}");
+    daemon.wait_until("L-002's incident restored", Duration::from_secs(10), || {
+        if open_incidents(&daemon).is_empty() {
+            Ok(())
+        } else {
+            Err(open_incidents(&daemon))
+        }
+    });
+
+    // The CLI's listing, and the metrics.
+    let out = cli(&ns, &["list", "--state", "all"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && table.contains("acc-002") && table.contains("L-002"),
+        "{table}"
+    );
+    let scrape = daemon.metrics();
+    let device_minor = [("kind", "device"), ("severity", "minor")];
+    assert_eq!(
+        sample(&scrape, "netkpi_incidents_total", &device_minor),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&scrape, "netkpi_incidents_open", &device_minor),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &scrape,
+            "netkpi_incidents_total",
+            &[("kind", "line"), ("severity", "major")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &scrape,
+            "netkpi_incident_response_seconds_count",
+            &[("kind", "device")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &scrape,
+            "netkpi_incident_restore_seconds_count",
+            &[("kind", "device")]
+        ),
+        Some(1.0)
+    );
+    let within_a_minute = ["60", "60.0"].iter().find_map(|le| {
+        sample(
+            &scrape,
+            "netkpi_incident_restore_seconds_bucket",
+            &[("kind", "device"), ("le", le)],
+        )
+    });
+    assert_eq!(
+        within_a_minute,
+        Some(1.0),
+        "restored within a minute:\n{scrape}"
+    );
+    assert_eq!(promtool_findings(&scrape), Vec::<String>::new());
+}
+
+/// Writes need the bearer token once one is configured; it never shows.
+#[test]
+fn writes_need_the_token_when_one_is_configured() {
+    let ns = NetNs::new();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("token"), "sentinel-token-4711\n").unwrap();
+    let config = tmp.path().join("netkpi.toml");
+    let text = lab_config("data").replacen(
+        "timezone = \"Asia/Shanghai\"",
+        "timezone = \"Asia/Shanghai\"\napi_token_file = \"token\"",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let daemon = start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
+    ns.take_down(ACC1);
+    let id = daemon.wait_until("acc-001's incident", Duration::from_secs(15), || {
+        by_target(&open_incidents(&daemon), "acc-001")
+            .and_then(|i| i["id"].as_u64())
+            .ok_or(())
+    });
+    let path = format!("/api/v1/incidents/{id}/ack");
+    let body = r#"{"by": "duty"}"#;
+    let (status, doc) = send(&ns, "POST", &path, &[], body);
+    assert_eq!((status, doc["error"].is_string()), (401, true), "{doc}");
+    let (status, _) = send(&ns, "POST", &path, &["Authorization: Bearer wrong"], body);
+    assert_eq!(status, 401);
+    let (status, _) = send(
+        &ns,
+        "POST",
+        &path,
+        &["Authorization: Bearer sentinel-token-4711"],
+        body,
+    );
+    assert_eq!(status, 200);
+    // The CLI reads the token from --token-file.
+    let out = cli(
+        &ns,
+        &[
+            "--token-file",
+            tmp.path().join("token").to_str().unwrap(),
+            "note",
+            &id.to_string(),
+            "checked",
+            "--by",
+            "duty",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&ns, &["note", &id.to_string(), "no token", "--by", "duty"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+    let scrape = daemon.metrics();
+    let log = daemon.log_text();
+    assert!(
+        !log.contains("sentinel-token-4711") && !scrape.contains("sentinel-token-4711"),
+        "the token never shows"
+    );
+}
+
+/// A core router with two access devices and their lines, all silent at
+/// once, at several phase offsets from the probe rounds: one root incident,
+/// every other incident linked to it; then a flap inside the flap window
+/// reopens the same root incident.
+#[test]
+fn a_parent_and_its_children_down_together_are_one_root_incident() {
+    let ns = NetNs::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(tmp.path(), "");
+    let daemon = start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
+    let mut roots = Vec::new();
+    for (n, offset_ms) in [0u64, 350, 700].into_iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(offset_ms));
+        for addr in [CORE, ACC1, ACC2] {
+            ns.take_down(addr);
+        }
+        let open = daemon.wait_until("five incidents", Duration::from_secs(20), || {
+            let open = open_incidents(&daemon);
+            let linked = open.iter().filter(|i| !i["root_id"].is_null()).count();
+            if open.len() == 5 && linked == 4 {
+                Ok(open)
+            } else {
+                Err(open)
+            }
+        });
+        let core = by_target(&open, "core-r1").expect("the core's incident");
+        assert_eq!(
+            core["root_id"],
+            Value::Null,
+            "offset {offset_ms} ms: {open:?}"
+        );
+        assert_eq!(core["severity"], "critical");
+        for t in ["acc-001", "acc-002", "L-001", "L-002"] {
+            assert_eq!(
+                by_target(&open, t).unwrap()["root_id"],
+                core["id"],
+                "offset {offset_ms} ms: {t} behind the core: {open:?}"
+            );
+        }
+        let id = core["id"].as_u64().unwrap();
+        assert_eq!(
+            daemon.get_json(&format!("/api/v1/incidents/{id}"))["affected"],
+            4
+        );
+        roots.push(id);
+        for addr in [CORE, ACC1, ACC2] {
+            ns.bring_up(addr);
+        }
+        daemon.wait_until("everything restored", Duration::from_secs(20), || {
+            let open = open_incidents(&daemon);
+            if open.is_empty() {
+                Ok(())
+            } else {
+                Err(open)
+            }
+        });
+        if n == 0 {
+            continue;
+        }
+        assert_eq!(
+            roots[n], roots[0],
+            "down again within the flap window: the same incident"
+        );
+    }
+    let core = daemon.get_json(&format!("/api/v1/incidents/{}", roots[0]));
+    assert_eq!(core["flaps"], 2, "{core}");
+    let all = daemon.get_json("/api/v1/incidents?state=all");
+    assert_eq!(
+        all["incidents"].as_array().unwrap().len(),
+        5,
+        "each target has one incident, reopened on each flap: {all}"
+    );
+}
+
+/// An incident open at a crash is still open after the restart (the same
+/// incident, not a second one) and closes correctly on recovery.
+#[test]
+fn an_incident_open_at_a_crash_stays_open_and_closes_on_recovery() {
+    let ns = NetNs::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(tmp.path(), "");
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("netkpi.log");
+    let daemon = start_all_up(&ns, &config, &log);
+    ns.take_down(ACC1);
+    let before = daemon.wait_until("acc-001's incident", Duration::from_secs(15), || {
+        by_target(&open_incidents(&daemon), "acc-001")
+            .cloned()
+            .ok_or(())
+    });
+    daemon.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    let daemon = Daemon::start(&ns, &config, listen(), tmp.path().join("netkpi2.log"));
+    // Seen down again after the restart: still the same incident.
+    daemon.wait_for(
+        "/api/v1/devices",
+        "acc-001 down again",
+        Duration::from_secs(15),
+        |doc| state_of(doc, "devices", "name", "acc-001") == "down",
+    );
+    let open = open_incidents(&daemon);
+    assert_eq!(
+        open.iter().filter(|i| i["target"] == "acc-001").count(),
+        1,
+        "{open:?}"
+    );
+    let after = by_target(&open, "acc-001").unwrap();
+    assert_eq!(after["id"], before["id"]);
+    assert_eq!(after["opened_at"], before["opened_at"]);
+    ns.bring_up(ACC1);
+    let id = before["id"].as_u64().unwrap();
+    let restored = daemon.wait_for(
+        &format!("/api/v1/incidents/{id}"),
+        "restored",
+        Duration::from_secs(15),
+        |i| i["state"] == "restored",
+    );
+    assert_eq!(
+        time(&restored, "restored_at"),
+        last_row_at(&data, "acc-001", "up")
+    );
+    assert_eq!(restored["flaps"], 0, "a crash is not a flap");
+}
+
+/// An outage inside a maintenance window is planned: never judged against
+/// the deadlines, left out of the response and restore figures.
+#[test]
+fn an_outage_inside_maintenance_is_planned() {
+    let ns = NetNs::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let now = Timestamp::now();
+    let window = format!(
+        "[[maintenance]]\ntargets = [\"acc-002\"]\nstart = \"{}\"\nend = \"{}\"\nreason = \"firmware upgrade\"\n",
+        now - jiff::SignedDuration::from_hours(1),
+        now + jiff::SignedDuration::from_hours(1)
+    );
+    let config = write_config(tmp.path(), &window);
+    let daemon = Daemon::start(&ns, &config, listen(), tmp.path().join("netkpi.log"));
+    daemon.wait_for(
+        "/api/v1/devices",
+        "acc-002 answering inside its window",
+        Duration::from_secs(15),
+        |doc| state_of(doc, "devices", "name", "acc-002") == "maintenance",
+    );
+    ns.take_down(ACC2);
+    let open = daemon.wait_until("acc-002's incident", Duration::from_secs(15), || {
+        let open = open_incidents(&daemon);
+        match (by_target(&open, "acc-002"), by_target(&open, "L-002")) {
+            (Some(d), Some(l)) => Ok((d.clone(), l.clone())),
+            _ => Err(open),
+        }
+    });
+    assert_eq!(open.0["planned"], true);
+    assert_eq!(
+        open.1["planned"], true,
+        "the window on the device covers its line"
+    );
+    let id = open.0["id"].as_u64().unwrap();
+    let (status, _) = send(
+        &ns,
+        "POST",
+        &format!("/api/v1/incidents/{id}/ack"),
+        &[],
+        r#"{"by": "duty"}"#,
+    );
+    assert_eq!(status, 200);
+    ns.bring_up(ACC2);
+    let restored = daemon.wait_for(
+        &format!("/api/v1/incidents/{id}"),
+        "restored",
+        Duration::from_secs(15),
+        |i| i["state"] == "restored",
+    );
+    assert_eq!(restored["sla_met"], Value::Null, "planned: not judged");
+    let scrape = daemon.metrics();
+    assert_eq!(
+        sample(
+            &scrape,
+            "netkpi_incident_response_seconds_count",
+            &[("kind", "device")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &scrape,
+            "netkpi_incidents_total",
+            &[("kind", "device"), ("severity", "minor")]
+        ),
+        Some(1.0),
+        "still counted as an incident"
+    );
+}
