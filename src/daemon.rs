@@ -34,7 +34,7 @@ use crate::probes::snmp::traps::routes::{route_traps, TrapRoutes};
 use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver, TrapStats};
 use crate::scheduler::Sink;
 use crate::secret::Secret;
-use crate::store::{Counting, Policy, Store, StoreStats, WriterOptions};
+use crate::store::{Counting, Policy, Store, StoreStats, Window, WriterOptions};
 use crate::tally::Tallies;
 
 /// How often the writer records that the daemon is alive. After a crash, the
@@ -211,6 +211,20 @@ impl Policy for InForce {
 
     fn flap_window(&self) -> Duration {
         FLAP_WINDOW
+    }
+
+    fn add_window(&self, window: &Window) {
+        self.0.declare(window.as_maintenance());
+        tracing::info!(
+            window = window.id,
+            by = %window.by,
+            reason = %window.reason,
+            start = %window.start,
+            end = %window.end,
+            targets = ?window.targets,
+            reclassifies = window.reclassifies(),
+            "maintenance window declared"
+        );
     }
 }
 
@@ -397,11 +411,23 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
     let mut store = Store::open(&data_dir)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     let now = Timestamp::now();
+    // Windows declared through the API count like the config's own.
+    let declared: Vec<_> = store
+        .windows()?
+        .iter()
+        .map(Window::as_maintenance)
+        .collect();
+    let inventory = Arc::new({
+        let mut merged = (*inventory).clone();
+        merged.add_windows(&declared);
+        merged
+    });
     let tallies = ledger::resume::close_gap(&mut store, &inventory, now)
         .context("cannot write to the store")?;
     store.record_run_start(now, env!("CARGO_PKG_VERSION"))?;
     let latest = store.latest()?;
     let live = Arc::new(Live::new(inventory.clone(), &latest, &tallies));
+    live.set_declared(declared);
     let incidents = Incidents::resume(
         store.live_incidents(now, FLAP_WINDOW)?,
         store.next_incident_id()?,

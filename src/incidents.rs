@@ -170,6 +170,16 @@ pub enum Change {
         at: Timestamp,
         by: String,
     },
+    /// Declared planned after the fact: a maintenance window declared later
+    /// covers its opening. The record keeps both.
+    Planned {
+        id: u64,
+        at: Timestamp,
+        /// The declared window.
+        window: u64,
+        by: String,
+        reason: String,
+    },
     /// A note appended to its record (notes are never edited or removed).
     Noted {
         id: u64,
@@ -188,6 +198,7 @@ impl Change {
             | Change::Reopened { id, .. }
             | Change::Relinked { id, .. }
             | Change::Acknowledged { id, .. }
+            | Change::Planned { id, .. }
             | Change::Noted { id, .. } => *id,
         }
     }
@@ -420,6 +431,18 @@ impl Incidents {
         })
     }
 
+    /// Marks a live incident planned (a window declared after it opened
+    /// covers its opening). Returns whether it was live and unplanned.
+    pub fn plan(&mut self, id: u64) -> bool {
+        match self.live.values_mut().find(|i| i.id == id) {
+            Some(i) if !i.planned => {
+                i.planned = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Drops restored incidents whose flap window has passed: they can no
     /// longer change.
     fn forget_settled(&mut self, now: Timestamp) {
@@ -463,5 +486,11 @@ pub fn log_committed(change: &Change) {
             tracing::info!(incident = id, by = %by, "incident acknowledged")
         }
         Change::Noted { id, by, .. } => tracing::info!(incident = id, by = %by, "note added"),
+        Change::Planned { id, window, by, .. } => tracing::info!(
+            incident = id,
+            window,
+            by = %by,
+            "incident declared planned by a maintenance window"
+        ),
     }
 }

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::config::{Config, Device, Line, Planned};
+use crate::config::{Config, Device, Line, Maintenance, Planned};
 use crate::model::{Span, TargetKind};
 use crate::probes::Prober;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Inventory {
     pub devices: Vec<Device>,
     pub lines: Vec<Line>,
@@ -56,36 +56,7 @@ impl Inventory {
                 lines_watched_on[*di].push(li);
             }
         }
-        let mut maintenance: [HashMap<String, Vec<Span>>; 2] = Default::default();
-        for window in &config.maintenance {
-            let span = Span {
-                start: window.start,
-                end: window.end,
-            };
-            for target in &window.targets {
-                if let Some(&di) = device_index.get(target) {
-                    maintenance[TargetKind::Device as usize]
-                        .entry(target.clone())
-                        .or_default()
-                        .push(span);
-                    // Work on the access device takes its leased lines out of
-                    // service too: a planned window on the device is planned
-                    // for them as well.
-                    for &li in &lines_on_device[di] {
-                        maintenance[TargetKind::Line as usize]
-                            .entry(lines[li].id.clone())
-                            .or_default()
-                            .push(span);
-                    }
-                } else {
-                    maintenance[TargetKind::Line as usize]
-                        .entry(target.clone())
-                        .or_default()
-                        .push(span);
-                }
-            }
-        }
-        Inventory {
+        let mut inventory = Inventory {
             devices,
             lines,
             planned: config.planned.clone(),
@@ -94,8 +65,53 @@ impl Inventory {
             line_index,
             lines_on_device,
             lines_watched_on,
-            maintenance,
+            maintenance: Default::default(),
+        };
+        inventory.add_windows(&config.maintenance);
+        inventory
+    }
+
+    /// Puts planned windows in force on top of the config's (windows an
+    /// operator started through the API). A window on a device covers the
+    /// lines that end on it too; names that are not configured are skipped.
+    pub fn add_windows(&mut self, windows: &[Maintenance]) {
+        for window in windows {
+            let span = Span {
+                start: window.start,
+                end: window.end,
+            };
+            for (kind, name) in self.window_targets(&window.targets) {
+                self.maintenance[kind as usize]
+                    .entry(name)
+                    .or_default()
+                    .push(span);
+            }
         }
+    }
+
+    /// The targets a window on `names` covers: each named device and the
+    /// lines that end on it, each named line. Unknown names are left out.
+    pub fn window_targets(&self, names: &[String]) -> Vec<(TargetKind, String)> {
+        let mut out: Vec<(TargetKind, String)> = Vec::new();
+        let mut push = |kind, name: &str| {
+            if !out.iter().any(|(k, n)| *k == kind && n == name) {
+                out.push((kind, name.to_string()));
+            }
+        };
+        for name in names {
+            if let Some(&di) = self.device_index.get(name) {
+                push(TargetKind::Device, name);
+                // Work on the access device takes its leased lines out of
+                // service too: a planned window on the device is planned
+                // for them as well.
+                for &li in &self.lines_on_device[di] {
+                    push(TargetKind::Line, &self.lines[li].id);
+                }
+            } else if self.line_index.contains_key(name) {
+                push(TargetKind::Line, name);
+            }
+        }
+        out
     }
 
     pub fn device_index(&self, name: &str) -> Option<usize> {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use jiff::Timestamp;
 
+use crate::config::Maintenance;
 use crate::incidents::board::Board;
 use crate::incidents::Change;
 use crate::inventory::Inventory;
@@ -134,6 +135,9 @@ pub struct Live {
     inner: RwLock<Inner>,
     /// The committed incidents (the store writer feeds it).
     incidents: Mutex<Board>,
+    /// Planned windows declared through the API: in force on top of
+    /// every inventory put in force, a reloaded one included.
+    declared: Mutex<Vec<Maintenance>>,
 }
 
 impl Live {
@@ -160,7 +164,23 @@ impl Live {
                 ..Inner::default()
             }),
             incidents: Mutex::new(Board::default()),
+            declared: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The windows declared through the API so far, which the inventory
+    /// given to [`Live::new`] already includes (at start, from the store).
+    pub fn set_declared(&self, windows: Vec<Maintenance>) {
+        *self.declared.lock().unwrap_or_else(|e| e.into_inner()) = windows;
+    }
+
+    /// Puts a newly committed window in force.
+    pub fn declare(&self, window: Maintenance) {
+        let mut declared = self.declared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inventory = (*self.inventory()).clone();
+        inventory.add_windows(std::slice::from_ref(&window));
+        declared.push(window);
+        *self.inventory.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(inventory);
     }
 
     /// The incidents as committed (see [`Board`]); the deadlines they
@@ -193,8 +213,16 @@ impl Live {
             .clone()
     }
 
-    /// Puts a reloaded inventory in force.
+    /// Puts a reloaded inventory in force, with the declared windows.
     pub fn set_inventory(&self, inventory: Arc<Inventory>) {
+        let declared = self.declared.lock().unwrap_or_else(|e| e.into_inner());
+        let inventory = if declared.is_empty() {
+            inventory
+        } else {
+            let mut merged = (*inventory).clone();
+            merged.add_windows(&declared);
+            Arc::new(merged)
+        };
         *self.inventory.write().unwrap_or_else(|e| e.into_inner()) = inventory;
     }
 

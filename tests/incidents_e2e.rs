@@ -595,3 +595,124 @@ fn an_outage_inside_maintenance_is_planned() {
         "still counted as an incident"
     );
 }
+
+/// A window declared through the API: in force at once (the device reads
+/// maintenance), and a window declared after the fact over an outage makes
+/// its incident planned and its time maintenance in the figures, while the
+/// ledger's rows stay as recorded.
+#[test]
+fn maintenance_declared_through_the_api_applies_now_and_after_the_fact() {
+    let ns = NetNs::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(tmp.path(), "");
+    let data = tmp.path().join("data");
+    let daemon = start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
+    let start = Timestamp::now();
+
+    // An outage of acc-002, restored, judged unplanned.
+    ns.take_down(ACC2);
+    let id = daemon.wait_until("acc-002's incident", Duration::from_secs(15), || {
+        by_target(&open_incidents(&daemon), "acc-002")
+            .and_then(|i| i["id"].as_u64())
+            .ok_or(())
+    });
+    ns.bring_up(ACC2);
+    let before = daemon.wait_for(
+        &format!("/api/v1/incidents/{id}"),
+        "restored",
+        Duration::from_secs(15),
+        |i| i["state"] == "restored",
+    );
+    assert_eq!(before["planned"], false);
+    let rows_before = ledger_rows(&data, "acc-002").len();
+
+    // Refused: unknown target, end before start, malformed times.
+    let declare = |body: Value| send(&ns, "POST", "/api/v1/maintenance", &[], &body.to_string());
+    let (status, body) = declare(json!({
+        "targets": ["acc-999"], "end": "2099-01-01T00:00:00Z", "reason": "x", "by": "y"
+    }));
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("acc-999"));
+    let (status, _) = declare(json!({
+        "targets": ["acc-002"], "start": "2099-01-02T00:00:00Z", "end": "2099-01-01T00:00:00Z",
+        "reason": "x", "by": "y"
+    }));
+    assert_eq!(status, 400);
+
+    // After the fact: the carrier's planned work, announced late.
+    let end = Timestamp::now();
+    let (status, declared) = declare(json!({
+        "targets": ["acc-002"],
+        "start": start.to_string(),
+        "end": end.to_string(),
+        "reason": "carrier splicing, notice received late",
+        "by": "manager-zhao"
+    }));
+    assert_eq!(status, 201, "{declared}");
+    assert_eq!(declared["reclassifies"], true);
+    assert_eq!(declared["planned_incidents"][0], id, "{declared}");
+    let covered: Vec<&str> = declared["covers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        covered,
+        ["acc-002", "L-002"],
+        "a device's window covers its line"
+    );
+    let after = daemon.get_json(&format!("/api/v1/incidents/{id}"));
+    assert_eq!(after["planned"], true);
+    assert_eq!(after["sla_met"], Value::Null);
+    let last = after["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["event"].as_str(), last["by"].as_str()),
+        (Some("planned"), Some("manager-zhao"))
+    );
+    assert_eq!(
+        ledger_rows(&data, "acc-002").len(),
+        rows_before,
+        "the recorded transitions are kept as they were"
+    );
+    let figures = daemon.get_json(&format!(
+        "/api/v1/availability?from={}&to={}",
+        common::q(&start.to_string()),
+        common::q(&end.to_string())
+    ));
+    let acc2 = common::figures(&figures, "acc-002");
+    assert_eq!(common::secs(acc2, "down_s"), 0.0, "{acc2}");
+    assert!(common::secs(acc2, "maintenance_s") > 0.0, "{acc2}");
+
+    // Now: acc-001 reads maintenance at once, and the window is listed.
+    let (status, body) = declare(json!({
+        "targets": ["acc-001"],
+        "end": (Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string(),
+        "reason": "replacing the power supply",
+        "by": "duty-wang"
+    }));
+    assert_eq!(
+        (status, body["reclassifies"].as_bool()),
+        (201, Some(false)),
+        "{body}"
+    );
+    daemon.wait_for(
+        "/api/v1/devices",
+        "acc-001 in maintenance",
+        Duration::from_secs(5),
+        |doc| state_of(doc, "devices", "name", "acc-001") == "maintenance",
+    );
+    let listed = daemon.get_json("/api/v1/maintenance");
+    assert_eq!(listed["windows"].as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed["windows"][1]["by"], "duty-wang");
+
+    // Still in force after a restart.
+    daemon.stop();
+    let daemon = Daemon::start(&ns, &config, listen(), tmp.path().join("netkpi2.log"));
+    daemon.wait_for(
+        "/api/v1/devices",
+        "acc-001 still in maintenance",
+        Duration::from_secs(15),
+        |doc| state_of(doc, "devices", "name", "acc-001") == "maintenance",
+    );
+}

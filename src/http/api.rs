@@ -306,7 +306,7 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 const ENDPOINTS: &str = "/api/v1/devices, /api/v1/lines, /api/v1/availability, /api/v1/incidents, \
-     /api/v1/traps, /metrics, /healthz";
+     /api/v1/maintenance, /api/v1/traps, /metrics, /healthz";
 
 pub(super) async fn not_found(uri: Uri) -> ApiError {
     ApiError(
@@ -322,8 +322,11 @@ pub(super) async fn not_found(uri: Uri) -> ApiError {
 /// answers GET (and HEAD) only.
 pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     let writes = uri.path().ends_with("/ack") || uri.path().ends_with("/notes");
+    let both = uri.path() == "/api/v1/maintenance";
     let (allowed, allow) = if writes {
         ("POST", "POST")
+    } else if both {
+        ("GET and POST", "GET,HEAD,POST")
     } else {
         ("GET", "GET,HEAD")
     };

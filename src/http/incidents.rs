@@ -26,8 +26,8 @@ use crate::store::{IncidentEvent, IncidentQuery, Request, RequestError, Store};
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 /// The longest `by` (a person's name or login) and note accepted.
-const MAX_BY_CHARS: usize = 100;
-const MAX_TEXT_CHARS: usize = 4000;
+pub(super) const MAX_BY_CHARS: usize = 100;
+pub(super) const MAX_TEXT_CHARS: usize = 4000;
 /// How long a write waits for its commit before answering 503.
 const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -368,7 +368,7 @@ fn same_token(given: &[u8], expected: &[u8]) -> bool {
 
 /// Whether a write may proceed: with the configured token, or without one
 /// when none is configured and the daemon listens on loopback only.
-fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     let token = shared.api_token();
     let listen = shared.config().daemon.listen;
     let Some(token) = token else {
@@ -402,7 +402,7 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(
+pub(super) fn parse_body<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
     let body = body.map_err(|e| {
@@ -417,7 +417,7 @@ fn parse_body<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+pub(super) fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         return Err(bad_request(format!("{field} must not be empty")));
     }
@@ -437,7 +437,7 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
 }
 
 /// Sends a request to the writer and waits for its commit.
-async fn submit(shared: &Shared, request: Request) -> Result<u64, ApiError> {
+pub(super) async fn submit(shared: &Shared, request: Request) -> Result<u64, ApiError> {
     let reply = shared.writer.request(request);
     match tokio::time::timeout(COMMIT_WAIT, reply).await {
         Ok(Ok(Ok(id))) => Ok(id),

@@ -5,12 +5,15 @@
 //! * [`Shared`] (`state.rs`): what the handlers read; the daemon fills it.
 //! * [`api`]: the JSON API (`/healthz`, `/api/v1/...`).
 //! * [`incidents`]: `/api/v1/incidents` (list, show, acknowledge, notes).
+//! * [`maintenance`]: `/api/v1/maintenance` (windows in force; declare one,
+//!   now or after the fact).
 //! * `page`: the status page at `/`.
 //! * [`mod@serve`]: the accept loop and its limits (connections, timeouts, body
 //!   size).
 
 pub mod api;
 pub mod incidents;
+pub mod maintenance;
 mod page;
 pub mod serve;
 mod state;
@@ -42,6 +45,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
         .route("/api/v1/incidents/{id}/notes", post(incidents::note))
+        .route(
+            "/api/v1/maintenance",
+            get(maintenance::list).post(maintenance::declare),
+        )
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(middleware::from_fn(limits))

@@ -177,6 +177,13 @@ impl Board {
                         }
                     }
                 }
+                Change::Planned { .. } => {
+                    // Figures already counted stay (counters never go
+                    // back); a restart rebuilds them without it.
+                    if let Some(i) = self.current.get_mut(&id) {
+                        i.planned = true;
+                    }
+                }
                 Change::Noted { .. } => {}
             }
         }

@@ -13,7 +13,7 @@ use crate::incidents::{Change, Incident};
 use crate::model::{Severity, TargetKind};
 
 /// The columns [`incident_from_row`] reads, in order.
-const COLUMNS: &str = "id, kind, target, severity, cause, opened_ms, acknowledged_ms,
+pub(super) const COLUMNS: &str = "id, kind, target, severity, cause, opened_ms, acknowledged_ms,
      acknowledged_by, restored_ms, root_id, flaps, planned, respond_within_ms, restore_within_ms";
 
 /// One entry of an incident's record, as stored.
@@ -142,6 +142,25 @@ pub(super) fn write_changes(tx: &Transaction, changes: &[Change]) -> rusqlite::R
                     "acknowledged",
                     by,
                     None::<String>,
+                    None::<i64>,
+                    None::<String>
+                ])?;
+            }
+            Change::Planned {
+                at,
+                window,
+                by,
+                reason,
+                ..
+            } => {
+                tx.prepare_cached("UPDATE incidents SET planned = 1 WHERE id = ?1")?
+                    .execute(params![id])?;
+                event.execute(params![
+                    id,
+                    ms_floor(*at),
+                    "planned",
+                    by,
+                    format!("maintenance window {window}: {reason}"),
                     None::<i64>,
                     None::<String>
                 ])?;
@@ -331,7 +350,7 @@ impl Store {
         Ok(out)
     }
 
-    fn query_incidents<P: rusqlite::Params>(
+    pub(super) fn query_incidents<P: rusqlite::Params>(
         &self,
         sql: &str,
         params: P,
@@ -431,6 +450,7 @@ mod tests {
     use super::*;
     use crate::incidents::{Incidents, Terms};
     use crate::model::{State, Transition};
+    use crate::store::Commit;
 
     fn ts(s: i64) -> Timestamp {
         Timestamp::from_second(1_780_000_000 + s).unwrap()
@@ -467,7 +487,11 @@ mod tests {
         for t in transitions {
             let changes = engine.apply(t, &TERMS);
             store
-                .commit(std::slice::from_ref(t), &Default::default(), &changes, None)
+                .commit(&Commit {
+                    transitions: std::slice::from_ref(t),
+                    incidents: &changes,
+                    ..Commit::default()
+                })
                 .unwrap();
         }
     }
@@ -496,7 +520,10 @@ mod tests {
             text: "power cut in the core room".into(),
         };
         store
-            .commit(&[], &Default::default(), &[ack, note], None)
+            .commit(&Commit {
+                incidents: &[ack, note],
+                ..Commit::default()
+            })
             .unwrap();
         commit_all(
             &mut store,

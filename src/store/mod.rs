@@ -25,14 +25,42 @@ use crate::tally::{Tallies, Tally};
 
 mod backup;
 mod incidents;
+mod maintenance;
 mod schema;
 mod writer;
 pub use backup::{backup, BackupReport};
 pub use incidents::{IncidentEvent, IncidentQuery};
+pub use maintenance::Window;
 pub use writer::{
     spawn_writer, Announce, Counting, NoPolicy, Policy, Replied, Request, RequestError, StoreStats,
     WriterHandle, WriterOptions, CAUSE_STORE_OVERFLOW,
 };
+
+/// Everything one transaction writes.
+#[derive(Clone, Copy, Debug)]
+pub struct Commit<'a> {
+    pub transitions: &'a [Transition],
+    /// The tallies of the targets they count, replaced.
+    pub tallies: &'a Tallies,
+    /// Incident changes (opened, restored, acknowledged, notes, ...).
+    pub incidents: &'a [Change],
+    /// Planned windows declared through the API.
+    pub windows: &'a [Window],
+    pub heartbeat: Option<Timestamp>,
+}
+
+impl Default for Commit<'_> {
+    fn default() -> Self {
+        const NO_TALLIES: &Tallies = &Tallies::new();
+        Commit {
+            transitions: &[],
+            tallies: NO_TALLIES,
+            incidents: &[],
+            windows: &[],
+            heartbeat: None,
+        }
+    }
+}
 
 /// The database file inside `daemon.data_dir`.
 pub const DB_FILE: &str = "netkpi.sqlite";
@@ -421,18 +449,25 @@ impl Store {
         tallies: &Tallies,
         heartbeat: Option<Timestamp>,
     ) -> Result<(), StoreError> {
-        self.commit(batch, tallies, &[], heartbeat)
+        self.commit(&Commit {
+            transitions: batch,
+            tallies,
+            heartbeat,
+            ..Commit::default()
+        })
     }
 
     /// [`Store::append_with_tallies`], with the incident changes those
-    /// transitions (or an operator's request) made, in the same transaction.
-    pub fn commit(
-        &mut self,
-        batch: &[Transition],
-        tallies: &Tallies,
-        incidents: &[Change],
-        heartbeat: Option<Timestamp>,
-    ) -> Result<(), StoreError> {
+    /// transitions (or an operator's request) made and the windows declared,
+    /// in the same transaction.
+    pub fn commit(&mut self, c: &Commit) -> Result<(), StoreError> {
+        let Commit {
+            transitions: batch,
+            tallies,
+            incidents,
+            windows,
+            heartbeat,
+        } = *c;
         self.check_writable("append transitions")?;
         let path = &self.path;
         let err = |what| move |e| StoreError::sqlite(path, what, e);
@@ -489,6 +524,7 @@ impl Store {
             }
         }
         incidents::write_changes(&tx, incidents).map_err(err("write incidents"))?;
+        maintenance::write_windows(&tx, windows).map_err(err("write maintenance windows"))?;
         if let Some(hb) = heartbeat {
             tx.execute(
                 "INSERT INTO heartbeat (id, at_ms) VALUES (1, ?1)

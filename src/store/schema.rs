@@ -114,8 +114,30 @@ CREATE TABLE incident_events (
 CREATE INDEX incident_events_by_incident ON incident_events (incident, id);
 ";
 
+/// v4: planned windows an operator declared through the API (the config's
+/// own windows live in the config). A window whose start precedes its
+/// creation reclassifies time already recorded: the transitions stay as
+/// they were, the figures read that span as maintenance, and this row says
+/// who did it, when and why. Append-only.
+const V4: &str = "
+CREATE TABLE maintenance_windows (
+    id         INTEGER PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    created_by TEXT    NOT NULL,
+    reason     TEXT    NOT NULL,
+    start_ms   INTEGER NOT NULL,
+    end_ms     INTEGER NOT NULL
+);
+-- The names as the operator gave them (a device's window covers its lines).
+CREATE TABLE maintenance_targets (
+    window INTEGER NOT NULL,
+    target TEXT    NOT NULL
+);
+CREATE INDEX maintenance_targets_by_window ON maintenance_targets (window);
+";
+
 /// Every migration in order; the schema version is the number applied.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The newest schema version this binary knows.
 pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;

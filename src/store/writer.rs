@@ -26,7 +26,7 @@ mod requests;
 use requests::Reply;
 pub use requests::{NoPolicy, Policy, Replied, Request, RequestError};
 
-use super::{ledger_precision, Store};
+use super::{ledger_precision, Commit, Store, Window};
 use crate::incidents::{Change, Incidents};
 use crate::model::{Mark, State, TargetKind, Transition};
 use crate::tally::{Tallies, Tally};
@@ -260,6 +260,7 @@ pub fn spawn_writer(
         incidents: counting.incidents,
         policy: counting.policy,
         changes: Vec::new(),
+        windows: Vec::new(),
         replies: Vec::new(),
         pending: Vec::new(),
         marks: BTreeMap::new(),
@@ -339,6 +340,8 @@ struct Writer {
     policy: Box<dyn Policy>,
     /// Incident changes not yet committed, in order.
     changes: Vec<Change>,
+    /// Windows declared through the API, not yet committed.
+    windows: Vec<Window>,
     /// Requests waiting for the commit of their changes.
     replies: Vec<(Reply, u64)>,
     /// Transitions not yet committed, in the order they were sent.
@@ -414,6 +417,7 @@ impl Writer {
             || self.lost.is_some()
             || !self.marks.is_empty()
             || !self.changes.is_empty()
+            || !self.windows.is_empty()
     }
 
     fn enqueue_marks(&mut self, marks: Vec<Mark>) {
@@ -556,7 +560,14 @@ impl Writer {
         };
         let tallies = self.count(batch);
         let started = Instant::now();
-        match self.store.commit(batch, &tallies, &self.changes, Some(now)) {
+        let commit = Commit {
+            transitions: batch,
+            tallies: &tallies,
+            incidents: &self.changes,
+            windows: &self.windows,
+            heartbeat: Some(now),
+        };
+        match self.store.commit(&commit) {
             Ok(()) => {
                 let stats = &self.stats;
                 stats.commits_total.fetch_add(1, Ordering::Relaxed);
@@ -596,6 +607,11 @@ impl Writer {
                             "announce panicked after a commit; the ledger is intact, live views may lag"
                         );
                     }
+                }
+                // In force from the next transition on: planned incidents,
+                // tallies and figures all see the new windows.
+                for window in self.windows.drain(..) {
+                    self.policy.add_window(&window);
                 }
                 for (reply, id) in self.replies.drain(..) {
                     let _ = reply.send(Ok(id));

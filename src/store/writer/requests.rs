@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::super::ledger_precision;
-use super::Writer;
+use super::{Window, Writer};
 use crate::config::builtin;
 use crate::incidents::{AckError, Change, Terms};
 use crate::model::{Severity, Span, TargetKind};
@@ -20,6 +20,8 @@ pub trait Policy: Send {
     fn terms(&self, kind: TargetKind, target: &str, at: Timestamp) -> Terms;
     /// `sla.flap_window`.
     fn flap_window(&self) -> Duration;
+    /// Puts a committed window in force (called right after its commit).
+    fn add_window(&self, _window: &Window) {}
 }
 
 /// No windows and the built-in deadlines (tests, tools).
@@ -55,6 +57,13 @@ pub enum Request {
     },
     /// Appends a note (to any incident, restored ones included).
     Note { id: u64, by: String, text: String },
+    /// Declares a planned window (`id` and `created` are given by the
+    /// writer); `covers` are the targets it covers (a device and its
+    /// lines), whose incidents opened inside it become planned.
+    Maintenance {
+        window: Window,
+        covers: Vec<(TargetKind, String)>,
+    },
 }
 
 /// Why a request was refused; nothing was changed.
@@ -108,6 +117,51 @@ impl Writer {
                 if let Some(text) = note.filter(|t| !t.trim().is_empty()) {
                     changes.push(Change::Noted { id, at, by, text });
                 }
+                Ok((id, changes))
+            }
+            Request::Maintenance { mut window, covers } => {
+                let pending_next = self.windows.last().map_or(1, |w| w.id + 1);
+                let stored_next = self
+                    .store
+                    .next_window_id()
+                    .map_err(|e| RequestError::StoreFailing(e.to_string()))?;
+                window.id = pending_next.max(stored_next);
+                window.created = at;
+                let mut changes = Vec::new();
+                let plan = |id: u64, changes: &mut Vec<Change>| {
+                    changes.push(Change::Planned {
+                        id,
+                        at,
+                        window: window.id,
+                        by: window.by.clone(),
+                        reason: window.reason.clone(),
+                    })
+                };
+                let inside = |t: Timestamp| window.start <= t && t < window.end;
+                let live: Vec<(u64, bool)> = self
+                    .incidents
+                    .live()
+                    .filter(|i| covers.iter().any(|(k, n)| *k == i.kind && *n == i.target))
+                    .map(|i| (i.id, inside(i.opened_at)))
+                    .collect();
+                for &(id, opened_inside) in &live {
+                    if opened_inside && self.incidents.plan(id) {
+                        plan(id, &mut changes);
+                    }
+                }
+                for (kind, target) in &covers {
+                    let stored = self
+                        .store
+                        .unplanned_incidents_opened_in(*kind, target, window.start, window.end)
+                        .map_err(|e| RequestError::StoreFailing(e.to_string()))?;
+                    for i in stored {
+                        if !live.iter().any(|&(id, _)| id == i.id) {
+                            plan(i.id, &mut changes);
+                        }
+                    }
+                }
+                let id = window.id;
+                self.windows.push(window);
                 Ok((id, changes))
             }
             Request::Note { id, by, text } => {
