@@ -89,7 +89,7 @@ pub(super) fn resolve(
     let lines = lines(&raw, diags);
     let traps = traps::traps(&raw, base_dir, diags);
     let maintenance = maintenance(&raw, diags);
-    let sla = sla(raw.sla.take().unwrap_or_default(), diags);
+    let sla = sla(&raw, diags);
     let planned = planned(raw.planned.take().unwrap_or_default(), diags);
 
     Some(Config {
