@@ -176,6 +176,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-line-unknown-device.toml", &[
         "invalid-line-unknown-device.toml:15:10: line[0].device: no device named \"acc-301\"",
     ]),
+    ("invalid-listen-without-token.toml", &[
+        "invalid-listen-without-token.toml:3:10: daemon.listen: 0.0.0.0:9731 is not a loopback address, so the API is reachable from the network, and its write endpoints (acknowledging incidents, notes, maintenance) then need a bearer token: set daemon.api_token_file to a file holding the token (chmod 600), or listen on loopback, e.g. \"127.0.0.1:9731\"",
+    ]),
     ("invalid-listen.toml", &[
         "invalid-listen.toml:3:10: daemon.listen: invalid listen address \"localhost:9731\"; write IP:PORT, e.g. \"127.0.0.1:9731\" or \"[::1]:9731\"",
     ]),
@@ -758,6 +761,67 @@ fn shipped_full_config_loads() {
         "{v3:?}"
     );
     assert_eq!(c.traps.as_ref().map(|t| t.v3_users.len()), Some(1));
+}
+
+/// Without `daemon.api_token_file` the API must listen on loopback only:
+/// its write endpoints would otherwise take writes from the network.
+#[test]
+fn a_listen_address_off_loopback_needs_an_api_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("token"), "t0ken\n").unwrap();
+    let path = dir.path().join("netkpi.toml");
+    let check = |listen: &str, token: bool| {
+        let token = if token {
+            "api_token_file = \"token\"\n"
+        } else {
+            ""
+        };
+        let text = format!("[daemon]\nlisten = \"{listen}\"\n{token}");
+        load_str(&path, &text)
+            .map(|c| c.daemon.listen)
+            .map_err(|ds| {
+                ds.iter()
+                    .map(|d| format!("{}:{} {}", d.line, d.col, d.path))
+                    .collect::<Vec<_>>()
+            })
+    };
+    for listen in [
+        "127.0.0.1:9731",
+        "127.8.9.10:80",
+        "[::1]:9731",
+        "[::ffff:127.0.0.1]:9731",
+    ] {
+        assert_eq!(
+            check(listen, false),
+            Ok(listen.parse().unwrap()),
+            "{listen}"
+        );
+    }
+    for listen in [
+        "0.0.0.0:9731",
+        "[::]:9731",
+        "10.1.0.9:9731",
+        "[fd00::9]:9731",
+    ] {
+        assert_eq!(
+            check(listen, false),
+            Err(vec!["2:10 daemon.listen".to_string()]),
+            "{listen}"
+        );
+        assert_eq!(check(listen, true), Ok(listen.parse().unwrap()), "{listen}");
+    }
+    // Left out, `listen` is loopback.
+    assert!(load_str(&path, "[daemon]\n").is_ok());
+}
+
+/// An `api_token_file` that is itself wrong is reported there, not again as
+/// a missing token at `listen`.
+#[test]
+fn a_bad_api_token_file_is_not_also_a_missing_token() {
+    let text = "[daemon]\nlisten = \"0.0.0.0:9731\"\napi_token_file = \"\"\n";
+    let got = load_str(Path::new("t.toml"), text).unwrap_err();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].path, "daemon.api_token_file");
 }
 
 #[test]
