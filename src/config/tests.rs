@@ -761,6 +761,15 @@ fn shipped_full_config_loads() {
         "{v3:?}"
     );
     assert_eq!(c.traps.as_ref().map(|t| t.v3_users.len()), Some(1));
+    // It shows every key: one override of each kind, a line's own severity.
+    let kinds: Vec<u8> = c
+        .sla
+        .overrides
+        .iter()
+        .map(|o| o.applies_to.specificity())
+        .collect();
+    assert_eq!(kinds, [1, 2, 0, 2]);
+    assert_eq!(c.lines[2].severity, Some(Severity::Critical));
 }
 
 /// Without `daemon.api_token_file` the API must listen on loopback only:
