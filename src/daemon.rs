@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::availability::{self, WINDOWS};
-use crate::config::{builtin, Config};
+use crate::config::Config;
 use crate::http::{self, Shared};
 use crate::incidents::board::Board;
 use crate::incidents::{Change, Incidents, Terms};
@@ -25,7 +25,7 @@ use crate::ledger::{self, Input, Ledger};
 use crate::live::{ByTarget, Live, WindowFigures};
 use crate::loader::{self, Loaded, ProfileSet};
 use crate::metrics::{Metrics, Sources};
-use crate::model::{Severity, Span, TargetKind, Transition, LINE_SEVERITY};
+use crate::model::{Span, TargetKind, Transition};
 use crate::probes::icmp::IcmpPinger;
 use crate::probes::icmp::IcmpProbe;
 use crate::probes::snmp::client::Snmp2Client;
@@ -63,10 +63,6 @@ const SNMP_POLLS_IN_FLIGHT: usize = 256;
 /// Trap events queued for the handler; beyond this they are counted and
 /// dropped (informs are then not acknowledged, so the sender retries).
 const TRAP_QUEUE: usize = 1024;
-
-/// A target down again within this of its restoration reopens the same
-/// incident.
-const FLAP_WINDOW: Duration = Duration::from_secs(600);
 
 /// Recomputes the 1d/30d/ytd availability figures from the store.
 fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
@@ -191,26 +187,21 @@ impl Policy for InForce {
 
     fn terms(&self, kind: TargetKind, target: &str, at: Timestamp) -> Terms {
         let inventory = self.0.inventory();
-        let severity = match kind {
-            TargetKind::Device => inventory
-                .device(target)
-                .map_or(Severity::Minor, |d| Severity::of_role(d.role)),
-            TargetKind::Line => LINE_SEVERITY,
-        };
+        let sla = inventory.sla_of(kind, target);
         let planned = inventory
             .maintenance(kind, target)
             .iter()
             .any(|w| w.start <= at && at < w.end);
         Terms {
-            severity,
-            respond_within: builtin::SLA_RESPOND_WITHIN,
-            restore_within: builtin::SLA_RESTORE_WITHIN,
+            severity: sla.severity,
+            respond_within: sla.respond_within,
+            restore_within: sla.restore_within,
             planned,
         }
     }
 
     fn flap_window(&self) -> Duration {
-        FLAP_WINDOW
+        self.0.inventory().flap_window
     }
 
     fn add_window(&self, window: &Window) {
@@ -429,9 +420,9 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
     let live = Arc::new(Live::new(inventory.clone(), &latest, &tallies));
     live.set_declared(declared);
     let incidents = Incidents::resume(
-        store.live_incidents(now, FLAP_WINDOW)?,
+        store.live_incidents(now, inventory.flap_window)?,
         store.next_incident_id()?,
-        FLAP_WINDOW,
+        inventory.flap_window,
     );
     live.set_incidents(Board::rebuild(
         store.all_incidents()?,

@@ -1,11 +1,11 @@
-//! What is monitored, resolved from the config: devices, lines, parents and
-//! the maintenance windows that apply to each target.
+//! What is monitored, resolved from the config: devices, lines, parents,
+//! the maintenance windows that apply to each target, and each target's SLA.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::config::{Config, Device, Line, Maintenance, Planned};
-use crate::model::{Span, TargetKind};
+use crate::config::{Config, Device, Line, Maintenance, Planned, Sla, SlaOverride};
+use crate::model::{Severity, Span, TargetKind, LINE_SEVERITY};
 use crate::probes::Prober;
 
 #[derive(Clone, Debug)]
@@ -14,9 +14,13 @@ pub struct Inventory {
     pub lines: Vec<Line>,
     /// Quantities from the evaluation table, compared with what is configured.
     pub planned: Planned,
-    /// `sla.availability_target`: the share of time every target should
-    /// deliver service.
+    /// `sla.availability_target`: the share of time a target should deliver
+    /// service unless an `[[sla.override]]` says otherwise for it; a
+    /// target's own is [`Inventory::sla_of`]'s.
     pub availability_target: f64,
+    /// `sla.flap_window`: a target down again within this after its
+    /// restoration reopens the same incident.
+    pub flap_window: Duration,
     device_index: HashMap<String, usize>,
     line_index: HashMap<String, usize>,
     /// For each device (by index), the lines that end on it.
@@ -26,6 +30,63 @@ pub struct Inventory {
     lines_watched_on: Vec<Vec<usize>>,
     /// Planned windows per target, indexed by [`TargetKind`] as `usize`.
     maintenance: [HashMap<String, Vec<Span>>; 2],
+    /// Each target's SLA, indexed like `maintenance`.
+    sla: [HashMap<String, TargetSla>; 2],
+    /// What a name that is not configured gets.
+    unknown_sla: TargetSla,
+}
+
+/// What one target is held to: the global `[sla]` values, the severity its
+/// role or line gives it, and the `[[sla.override]]` tables that apply to it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TargetSla {
+    pub severity: Severity,
+    pub respond_within: Duration,
+    pub restore_within: Duration,
+    pub availability_target: f64,
+}
+
+impl TargetSla {
+    fn global(sla: &Sla, severity: Severity) -> TargetSla {
+        TargetSla {
+            severity,
+            respond_within: sla.respond_within,
+            restore_within: sla.restore_within,
+            availability_target: sla.availability_target,
+        }
+    }
+
+    /// Applies the overrides that select a target: key by key, the most
+    /// specific override that sets a key wins, and among equally specific
+    /// ones the later in the file. A severity `fixed` by the target itself
+    /// (a line's `severity`) is kept whatever the overrides say.
+    fn with_overrides<'a>(
+        mut self,
+        overrides: impl Iterator<Item = &'a SlaOverride>,
+        fixed: Option<Severity>,
+    ) -> TargetSla {
+        let mut selected: Vec<(usize, &SlaOverride)> = overrides.enumerate().collect();
+        // Stable: equal specificity keeps file order, so the later applies last.
+        selected.sort_by_key(|(_, o)| o.applies_to.specificity());
+        for (_, o) in selected {
+            if let Some(v) = o.availability_target {
+                self.availability_target = v;
+            }
+            if let Some(v) = o.respond_within {
+                self.respond_within = v;
+            }
+            if let Some(v) = o.restore_within {
+                self.restore_within = v;
+            }
+            if let Some(v) = o.severity {
+                self.severity = v;
+            }
+        }
+        if let Some(v) = fixed {
+            self.severity = v;
+        }
+        self
+    }
 }
 
 impl Inventory {
@@ -56,19 +117,49 @@ impl Inventory {
                 lines_watched_on[*di].push(li);
             }
         }
+        let sla_config = &config.sla;
+        let overrides = &sla_config.overrides;
+        let mut sla: [HashMap<String, TargetSla>; 2] = Default::default();
+        for d in &devices {
+            let resolved = TargetSla::global(sla_config, Severity::of_role(d.role)).with_overrides(
+                overrides.iter().filter(|o| o.applies_to.selects_device(d)),
+                None,
+            );
+            sla[TargetKind::Device as usize].insert(d.name.clone(), resolved);
+        }
+        for l in &lines {
+            let resolved = TargetSla::global(sla_config, LINE_SEVERITY).with_overrides(
+                overrides.iter().filter(|o| o.applies_to.selects_line(l)),
+                l.severity,
+            );
+            sla[TargetKind::Line as usize].insert(l.id.clone(), resolved);
+        }
         let mut inventory = Inventory {
             devices,
             lines,
             planned: config.planned.clone(),
-            availability_target: config.sla.availability_target,
+            availability_target: sla_config.availability_target,
+            flap_window: sla_config.flap_window,
             device_index,
             line_index,
             lines_on_device,
             lines_watched_on,
             maintenance: Default::default(),
+            sla,
+            unknown_sla: TargetSla::global(sla_config, Severity::Minor),
         };
         inventory.add_windows(&config.maintenance);
         inventory
+    }
+
+    /// What a target is held to, resolved when the inventory was built; a
+    /// name that is not configured gets the global `[sla]` values and
+    /// severity minor.
+    pub fn sla_of(&self, kind: TargetKind, name: &str) -> TargetSla {
+        self.sla[kind as usize]
+            .get(name)
+            .copied()
+            .unwrap_or(self.unknown_sla)
     }
 
     /// Puts planned windows in force on top of the config's (windows an
@@ -176,5 +267,243 @@ pub fn timing(device: &Device, prober: Prober) -> Option<Timing> {
             interval: s.interval,
             round_max: s.timeout * (s.retries + 1),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::model::Severity::{Critical, Major, Minor};
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    /// A core router, an aggregation switch, two access devices, and three
+    /// lines: two with Carrier A, one (critical by its own key) with Carrier B.
+    const TARGETS: &str = r#"
+[[device]]
+name = "core-r1"
+role = "router"
+address = "10.1.0.1"
+
+[[device]]
+name = "agg-1"
+role = "aggregation_switch"
+address = "10.1.0.2"
+
+[[device]]
+name = "acc-001"
+role = "access_egress"
+address = "10.2.0.1"
+
+[[device]]
+name = "acc-002"
+role = "access_egress"
+address = "10.2.0.2"
+
+[[line]]
+id = "L-001"
+unit = "Finance Bureau"
+carrier = "Carrier A"
+device = "acc-001"
+
+[[line]]
+id = "L-002"
+unit = "Education Bureau"
+carrier = "Carrier A"
+device = "acc-002"
+
+[[line]]
+id = "L-003"
+unit = "Hospital"
+carrier = "Carrier B"
+device = "acc-002"
+severity = "critical"
+"#;
+
+    fn inventory(sla: &str) -> Inventory {
+        let text = format!("{TARGETS}\n{sla}");
+        let config = crate::config::load_str(Path::new("t.toml"), &text)
+            .unwrap_or_else(|ds| panic!("{ds:#?}"));
+        Inventory::new(&config)
+    }
+
+    fn sla(severity: Severity, respond: u32, restore: u32, availability_target: f64) -> TargetSla {
+        TargetSla {
+            severity,
+            respond_within: respond * MIN,
+            restore_within: restore * MIN,
+            availability_target,
+        }
+    }
+
+    #[test]
+    fn without_overrides_every_target_has_the_global_sla_and_its_own_severity() {
+        let inv = inventory("");
+        assert_eq!(inv.flap_window, 10 * MIN);
+        assert_eq!(inv.availability_target, 0.999);
+        let of = |kind, name| inv.sla_of(kind, name);
+        assert_eq!(
+            of(TargetKind::Device, "core-r1"),
+            sla(Critical, 30, 240, 0.999)
+        );
+        assert_eq!(of(TargetKind::Device, "agg-1"), sla(Major, 30, 240, 0.999));
+        assert_eq!(
+            of(TargetKind::Device, "acc-001"),
+            sla(Minor, 30, 240, 0.999)
+        );
+        assert_eq!(of(TargetKind::Line, "L-001"), sla(Major, 30, 240, 0.999));
+        assert_eq!(of(TargetKind::Line, "L-003"), sla(Critical, 30, 240, 0.999));
+        // Unknown names, and a name asked for as the wrong kind.
+        assert_eq!(of(TargetKind::Line, "L-404"), sla(Minor, 30, 240, 0.999));
+        assert_eq!(of(TargetKind::Line, "core-r1"), sla(Minor, 30, 240, 0.999));
+    }
+
+    #[test]
+    fn the_global_values_are_the_base_of_every_target() {
+        let inv = inventory(
+            "[sla]\navailability_target = 0.99\nrespond_within = \"10m\"\nrestore_within = \"2h\"\nflap_window = \"3m\"\n",
+        );
+        assert_eq!(inv.flap_window, 3 * MIN);
+        assert_eq!(
+            inv.sla_of(TargetKind::Line, "L-002"),
+            sla(Major, 10, 120, 0.99)
+        );
+        assert_eq!(
+            inv.sla_of(TargetKind::Device, "nowhere"),
+            sla(Minor, 10, 120, 0.99)
+        );
+    }
+
+    #[test]
+    fn line_beats_carrier_and_device_beats_role_whatever_the_order() {
+        // The most specific tables come first, so file order alone would
+        // let the broader ones win.
+        let inv = inventory(
+            r#"
+[[sla.override]]
+match = { line = "L-001" }
+respond_within = "5m"
+
+[[sla.override]]
+match = { device = "acc-001" }
+severity = "major"
+availability_target = 0.9999
+
+[[sla.override]]
+match = { carrier = "Carrier A" }
+respond_within = "1h"
+restore_within = "8h"
+
+[[sla.override]]
+match = { role = "access_egress" }
+severity = "critical"
+availability_target = 0.99
+respond_within = "2h"
+"#,
+        );
+        // Key by key: the line's own respond_within, the carrier's restore_within.
+        assert_eq!(
+            inv.sla_of(TargetKind::Line, "L-001"),
+            sla(Major, 5, 480, 0.999)
+        );
+        assert_eq!(
+            inv.sla_of(TargetKind::Line, "L-002"),
+            sla(Major, 60, 480, 0.999)
+        );
+        assert_eq!(
+            inv.sla_of(TargetKind::Line, "L-003"),
+            sla(Critical, 30, 240, 0.999),
+            "another carrier: untouched"
+        );
+        assert_eq!(
+            inv.sla_of(TargetKind::Device, "acc-001"),
+            sla(Major, 120, 240, 0.9999)
+        );
+        assert_eq!(
+            inv.sla_of(TargetKind::Device, "acc-002"),
+            sla(Critical, 120, 240, 0.99)
+        );
+        assert_eq!(
+            inv.sla_of(TargetKind::Device, "core-r1"),
+            sla(Critical, 30, 240, 0.999),
+            "another role: untouched"
+        );
+    }
+
+    #[test]
+    fn carrier_beats_role_and_kinds_do_not_mix() {
+        // A role never selects a line, nor a carrier a device, even the
+        // device a line of that carrier ends on.
+        let inv = inventory(
+            r#"
+[[sla.override]]
+match = { carrier = "Carrier A" }
+severity = "minor"
+
+[[sla.override]]
+match = { role = "access_egress" }
+severity = "critical"
+"#,
+        );
+        assert_eq!(inv.sla_of(TargetKind::Line, "L-001").severity, Minor);
+        assert_eq!(inv.sla_of(TargetKind::Device, "acc-001").severity, Critical);
+    }
+
+    #[test]
+    fn among_equally_specific_overrides_the_later_wins() {
+        let inv = inventory(
+            r#"
+[[sla.override]]
+match = { carrier = "Carrier A" }
+restore_within = "8h"
+respond_within = "1h"
+
+[[sla.override]]
+match = { line = "L-002" }
+restore_within = "6h"
+
+[[sla.override]]
+match = { line = "L-002" }
+restore_within = "3h"
+
+[[sla.override]]
+match = { role = "router" }
+availability_target = 0.995
+
+[[sla.override]]
+match = { role = "router" }
+availability_target = 0.9995
+"#,
+        );
+        assert_eq!(
+            inv.sla_of(TargetKind::Line, "L-002"),
+            sla(Major, 60, 180, 0.999)
+        );
+        assert_eq!(
+            inv.sla_of(TargetKind::Device, "core-r1"),
+            sla(Critical, 30, 240, 0.9995)
+        );
+    }
+
+    #[test]
+    fn a_lines_own_severity_beats_every_override() {
+        let inv = inventory(
+            r#"
+[[sla.override]]
+match = { carrier = "Carrier B" }
+severity = "minor"
+restore_within = "8h"
+
+[[sla.override]]
+match = { line = "L-003" }
+severity = "major"
+"#,
+        );
+        assert_eq!(
+            inv.sla_of(TargetKind::Line, "L-003"),
+            sla(Critical, 30, 480, 0.999)
+        );
     }
 }

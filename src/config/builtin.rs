@@ -69,6 +69,11 @@ pub const SLA_AVAILABILITY_TARGET: f64 = 0.999;
 pub const SLA_RESPOND_WITHIN: Duration = Duration::from_secs(30 * 60);
 /// Restore service within four hours.
 pub const SLA_RESTORE_WITHIN: Duration = Duration::from_secs(4 * 3600);
+/// A target down again within 10 minutes of its restoration reopens the same
+/// incident: a line that bounces a few times while a fault is being fixed is
+/// one outage to the ops team, not a handful of new ones, while a fault a
+/// day later is a new incident.
+pub const SLA_FLAP_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// 60 s between polls: counters and sensor values change slowly, and a
 /// city's few hundred agents (many of them UPS and air-conditioning cards

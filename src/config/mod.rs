@@ -12,6 +12,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use crate::diag::Diagnostic;
+use crate::model::Severity;
 use crate::secret::Secret;
 use crate::snmp_security::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
 
@@ -258,6 +259,10 @@ pub struct Line {
     /// The access egress device at the far end.
     pub device: String,
     pub interface: Option<LineInterface>,
+    /// `severity` as written; `None` when not given. The severity in force
+    /// (this, else an `[[sla.override]]`, else [`crate::model::LINE_SEVERITY`])
+    /// is [`crate::inventory::Inventory::sla_of`]'s.
+    pub severity: Option<Severity>,
 }
 
 #[derive(Clone, Debug)]
@@ -274,11 +279,74 @@ pub struct Maintenance {
     pub reason: String,
 }
 
+/// `[sla]`: the targets every device and line is measured against, and
+/// the `[[sla.override]]` tables that change them for some.
 #[derive(Clone, Debug)]
 pub struct Sla {
     pub availability_target: f64,
     pub respond_within: Duration,
     pub restore_within: Duration,
+    /// A target down again within this after its restoration reopens the
+    /// same incident rather than opening a new one.
+    pub flap_window: Duration,
+    /// In file order: among overrides of equal specificity the later wins.
+    pub overrides: Vec<SlaOverride>,
+}
+
+/// One `[[sla.override]]`: what it applies to, and the values it sets
+/// (at least one is `Some`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlaOverride {
+    pub applies_to: SlaMatch,
+    pub availability_target: Option<f64>,
+    pub respond_within: Option<Duration>,
+    pub restore_within: Option<Duration>,
+    pub severity: Option<Severity>,
+}
+
+/// An override's `match`. Carrier and line select lines, role and device
+/// select devices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlaMatch {
+    /// Every line whose `carrier` is this.
+    Carrier(String),
+    /// Every device with this role.
+    Role(Role),
+    /// The line with this id.
+    Line(String),
+    /// The device with this name.
+    Device(String),
+}
+
+impl SlaMatch {
+    /// How specific the match is: when several overrides set the same key
+    /// for a target, the most specific wins (a line or device named > a
+    /// carrier > a role), and among equals the later in the file.
+    pub fn specificity(&self) -> u8 {
+        match self {
+            SlaMatch::Role(_) => 0,
+            SlaMatch::Carrier(_) => 1,
+            SlaMatch::Line(_) | SlaMatch::Device(_) => 2,
+        }
+    }
+
+    /// Whether it selects the device `device`.
+    pub fn selects_device(&self, device: &Device) -> bool {
+        match self {
+            SlaMatch::Role(r) => *r == device.role,
+            SlaMatch::Device(name) => *name == device.name,
+            SlaMatch::Carrier(_) | SlaMatch::Line(_) => false,
+        }
+    }
+
+    /// Whether it selects the line `line`.
+    pub fn selects_line(&self, line: &Line) -> bool {
+        match self {
+            SlaMatch::Carrier(c) => *c == line.carrier,
+            SlaMatch::Line(id) => *id == line.id,
+            SlaMatch::Role(_) | SlaMatch::Device(_) => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]

@@ -110,6 +110,7 @@ pub(super) struct RawLine {
     pub bandwidth: Option<S<String>>,
     pub device: Option<S<String>>,
     pub interface: Option<S<RawInterface>>,
+    pub severity: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,6 +138,30 @@ pub(super) struct RawSla {
     pub availability_target: Option<S<f64>>,
     pub respond_within: Option<S<String>>,
     pub restore_within: Option<S<String>>,
+    pub flap_window: Option<S<String>>,
+}
+
+/// One `[[sla.override]]`, read one by one like `[[device]]` so each gets
+/// its own messages.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSlaOverride {
+    #[serde(rename = "match")]
+    pub matching: Option<S<RawSlaMatch>>,
+    pub availability_target: Option<S<f64>>,
+    pub respond_within: Option<S<String>>,
+    pub restore_within: Option<S<String>>,
+    pub severity: Option<S<String>>,
+}
+
+/// An override's `match`: exactly one key, checked in `validate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSlaMatch {
+    pub carrier: Option<S<String>>,
+    pub role: Option<S<String>>,
+    pub line: Option<S<String>>,
+    pub device: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,6 +192,7 @@ pub(super) struct RawConfig {
     pub lines: Vec<Entry<RawLine>>,
     pub maintenance: Vec<Entry<RawMaintenance>>,
     pub sla: Option<RawSla>,
+    pub sla_overrides: Vec<Entry<RawSlaOverride>>,
     pub planned: Option<RawPlanned>,
     pub traps: Option<RawTraps>,
     pub trap_users: Vec<Entry<RawTrapUser>>,
@@ -175,4 +201,6 @@ pub(super) struct RawConfig {
     /// as dangling on top of the real mistake.
     pub device_names_seen: Vec<String>,
     pub line_ids_seen: Vec<String>,
+    /// `carrier` of every `[[line]]` table that has a string one, likewise.
+    pub line_carriers_seen: Vec<String>,
 }

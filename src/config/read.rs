@@ -19,7 +19,7 @@ use toml::Spanned;
 use super::builtin::BUILTIN_PROFILE_NAMES;
 use super::raw::{
     Entry, RawConfig, RawDaemon, RawDefaults, RawDevice, RawLine, RawMaintenance, RawPlanned,
-    RawSla, RawTrapUser, RawTraps,
+    RawSla, RawSlaOverride, RawTrapUser, RawTraps,
 };
 use super::{validate, Config, Diagnostic};
 use crate::diag::{path_at, Diags};
@@ -171,7 +171,7 @@ fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig
         match name {
             "daemon" => raw.daemon = section::<RawDaemon>(value, "daemon", diags),
             "defaults" => raw.defaults = section::<RawDefaults>(value, "defaults", diags),
-            "sla" => raw.sla = section::<RawSla>(value, "sla", diags),
+            "sla" => read_sla(value, &mut raw, diags),
             "planned" => raw.planned = section::<RawPlanned>(value, "planned", diags),
             "device" => {
                 raw.device_names_seen = strings_of(&value, "name");
@@ -179,6 +179,7 @@ fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig
             }
             "line" => {
                 raw.line_ids_seen = strings_of(&value, "id");
+                raw.line_carriers_seen = strings_of(&value, "carrier");
                 raw.lines = entries::<RawLine>(key.span(), value, "line", diags);
             }
             "maintenance" => {
@@ -210,6 +211,19 @@ fn read_traps(mut value: Spanned<DeValue<'_>>, raw: &mut RawConfig, diags: &mut 
     raw.traps = section::<RawTraps>(value, "traps", diags);
     if let Some((users_key, users)) = users {
         raw.trap_users = entries::<RawTrapUser>(users_key.span(), users, "traps.v3_user", diags);
+    }
+}
+
+/// `[sla]`: its own keys as one section, its `[[sla.override]]` entries
+/// one by one like `[[device]]`.
+fn read_sla(mut value: Spanned<DeValue<'_>>, raw: &mut RawConfig, diags: &mut Diags<'_>) {
+    let overrides = match value.get_mut() {
+        DeValue::Table(table) => table.remove_entry("override"),
+        _ => None,
+    };
+    raw.sla = section::<RawSla>(value, "sla", diags);
+    if let Some((key, overrides)) = overrides {
+        raw.sla_overrides = entries::<RawSlaOverride>(key.span(), overrides, "sla.override", diags);
     }
 }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::model::Severity;
 use crate::snmp_security::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
 
 fn manifest_dir() -> &'static Path {
@@ -163,6 +164,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-line-missing-unit.toml", &[
         "invalid-line-missing-unit.toml:12:1: line[0].unit: missing `unit`: the member unit this line connects",
     ]),
+    ("invalid-line-severity.toml", &[
+        "invalid-line-severity.toml:18:12: line[0].severity: unknown severity \"urgent\"; expected one of: critical, major, minor",
+    ]),
     ("invalid-line-unit-control.toml", &[
         "invalid-line-unit-control.toml:9:8: line[0].unit: unit contains the control character U+000A at character 8; control characters (NUL, newline, tab and the like) are not allowed",
     ]),
@@ -171,6 +175,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ]),
     ("invalid-line-unknown-device.toml", &[
         "invalid-line-unknown-device.toml:15:10: line[0].device: no device named \"acc-301\"",
+    ]),
+    ("invalid-listen-without-token.toml", &[
+        "invalid-listen-without-token.toml:3:10: daemon.listen: 0.0.0.0:9731 is not a loopback address, so the API is reachable from the network, and its write endpoints (acknowledging incidents, notes, maintenance) then need a bearer token: set daemon.api_token_file to a file holding the token (chmod 600), or listen on loopback, e.g. \"127.0.0.1:9731\"",
     ]),
     ("invalid-listen.toml", &[
         "invalid-listen.toml:3:10: daemon.listen: invalid listen address \"localhost:9731\"; write IP:PORT, e.g. \"127.0.0.1:9731\" or \"[::1]:9731\"",
@@ -207,6 +214,47 @@ const INVALID: &[(&str, &[&str])] = &[
     ]),
     ("invalid-profile-dirs-missing.toml", &[
         "invalid-profile-dirs-missing.toml:3:29: daemon.profile_dirs[1]: cannot read profile folder \"no-such-folder\": no such folder (a relative path starts at this config file's folder); create it or remove it from profile_dirs",
+    ]),
+    ("invalid-sla-flap-window.toml", &[
+        "invalid-sla-flap-window.toml:20:15: sla.flap_window: must be longer than 0",
+    ]),
+    ("invalid-sla-override-empty-match.toml", &[
+        "invalid-sla-override-empty-match.toml:20:9: sla.override[0].match: match is empty; name exactly one of carrier, role, line or device, e.g. { carrier = \"Carrier A\" }",
+    ]),
+    ("invalid-sla-override-missing-match.toml", &[
+        "invalid-sla-override-missing-match.toml:19:1: sla.override[0].match: missing `match`: what the override applies to: one of carrier, role, line or device, e.g. match = { carrier = \"Carrier A\" }",
+    ]),
+    ("invalid-sla-override-sets-nothing.toml", &[
+        "invalid-sla-override-sets-nothing.toml:19:1: sla.override[0]: the override sets nothing; give it at least one of availability_target, respond_within, restore_within, severity",
+    ]),
+    ("invalid-sla-override-severity.toml", &[
+        "invalid-sla-override-severity.toml:21:12: sla.override[0].severity: unknown severity \"high\"; expected one of: critical, major, minor",
+    ]),
+    ("invalid-sla-override-two-match-keys.toml", &[
+        "invalid-sla-override-two-match-keys.toml:20:41: sla.override[0].match: match has 2 keys (carrier, role); an override matches by exactly one, so write one [[sla.override]] for each",
+    ]),
+    ("invalid-sla-override-unknown-carrier.toml", &[
+        "invalid-sla-override-unknown-carrier.toml:20:21: sla.override[0].match.carrier: no line has carrier \"Carrier B\"; the lines' carriers are \"Carrier A\" (did you mean `Carrier A`?)",
+    ]),
+    ("invalid-sla-override-unknown-device.toml", &[
+        "invalid-sla-override-unknown-device.toml:20:20: sla.override[0].match.device: no device named \"core-r9\" (did you mean `core-r1`?)",
+    ]),
+    ("invalid-sla-override-unknown-key.toml", &[
+        "invalid-sla-override-unknown-key.toml:21:1: sla.override[0].restore_whithin: unknown key `restore_whithin` in sla.override[0]; expected one of: match, availability_target, respond_within, restore_within, severity (did you mean `restore_within`?)",
+    ]),
+    ("invalid-sla-override-unknown-line.toml", &[
+        "invalid-sla-override-unknown-line.toml:20:18: sla.override[0].match.line: no line named \"L-01\" (did you mean `L-001`?)",
+    ]),
+    ("invalid-sla-override-unknown-match-key.toml", &[
+        "invalid-sla-override-unknown-match-key.toml:20:11: sla.override[0].match.carier: unknown key `carier` in sla.override[0].match; expected one of: carrier, role, line, device (did you mean `carrier`?)",
+    ]),
+    ("invalid-sla-override-unknown-role.toml", &[
+        "invalid-sla-override-unknown-role.toml:20:18: sla.override[0].match.role: unknown role \"core-switch\"; expected one of: router, core_switch, aggregation_switch, access_egress, firewall, ips, load_balancer, ups, air_conditioner, env_sensor, other (did you mean `core_switch`?)",
+    ]),
+    ("invalid-sla-override-values.toml", &[
+        "invalid-sla-override-values.toml:21:23: sla.override[0].availability_target: availability_target must be a ratio greater than 0 and at most 1, not 99.5; for 99.5% write 0.995",
+        "invalid-sla-override-values.toml:22:18: sla.override[0].respond_within: must be longer than 0",
+        "invalid-sla-override-values.toml:23:18: sla.override[0].restore_within: unknown unit \"hours\" in duration \"4hours\"; use ms, s, m, h or d",
     ]),
     ("invalid-sla-target.toml", &[
         "invalid-sla-target.toml:3:23: sla.availability_target: availability_target must be a ratio greater than 0 and at most 1, not 99.9; for 99.9% write 0.999",
@@ -446,6 +494,8 @@ fn minimal_file_takes_every_default() {
     assert_eq!(c.sla.availability_target, 0.999);
     assert_eq!(c.sla.respond_within, Duration::from_secs(30 * 60));
     assert_eq!(c.sla.restore_within, Duration::from_secs(4 * 3600));
+    assert_eq!(c.sla.flap_window, Duration::from_secs(10 * 60));
+    assert_eq!(c.sla.overrides, []);
     assert_eq!(c.planned.core_devices, 0);
     assert_eq!(c.daemon.profile_dirs, Vec::<PathBuf>::new());
     assert_eq!(c.daemon.http_max_connections, 512);
@@ -615,9 +665,11 @@ fn full_fixture_resolves_every_field() {
         (iface.device.as_str(), iface.name.as_str()),
         ("core-r1", "GigabitEthernet0/0/1")
     );
+    assert_eq!(l1.severity, Some(Severity::Critical));
     let l2 = &c.lines[1];
     assert_eq!((l2.carrier.as_str(), l2.bandwidth.as_deref()), ("", None));
     assert!(l2.interface.is_none());
+    assert_eq!(l2.severity, None, "not written: the default applies later");
 
     let m = &c.maintenance[0];
     assert_eq!(m.targets, ["core-r1", "L-001"]);
@@ -629,6 +681,41 @@ fn full_fixture_resolves_every_field() {
     assert_eq!(c.sla.availability_target, 0.995);
     assert_eq!(c.sla.respond_within, Duration::from_secs(15 * 60));
     assert_eq!(c.sla.restore_within, Duration::from_secs(2 * 3600));
+    assert_eq!(c.sla.flap_window, Duration::from_secs(5 * 60));
+    let nothing = SlaOverride {
+        applies_to: SlaMatch::Role(Role::Other),
+        availability_target: None,
+        respond_within: None,
+        restore_within: None,
+        severity: None,
+    };
+    assert_eq!(
+        c.sla.overrides,
+        [
+            SlaOverride {
+                applies_to: SlaMatch::Carrier("Carrier A".into()),
+                respond_within: Some(Duration::from_secs(3600)),
+                restore_within: Some(Duration::from_secs(8 * 3600)),
+                ..nothing.clone()
+            },
+            SlaOverride {
+                applies_to: SlaMatch::Role(Role::Ups),
+                availability_target: Some(0.99),
+                severity: Some(Severity::Major),
+                ..nothing.clone()
+            },
+            SlaOverride {
+                applies_to: SlaMatch::Line("L-002".into()),
+                severity: Some(Severity::Minor),
+                ..nothing.clone()
+            },
+            SlaOverride {
+                applies_to: SlaMatch::Device("core-r1".into()),
+                availability_target: Some(0.9999),
+                ..nothing
+            },
+        ]
+    );
     assert_eq!(
         (
             c.planned.core_rooms,
@@ -674,6 +761,76 @@ fn shipped_full_config_loads() {
         "{v3:?}"
     );
     assert_eq!(c.traps.as_ref().map(|t| t.v3_users.len()), Some(1));
+    // It shows every key: one override of each kind, a line's own severity.
+    let kinds: Vec<u8> = c
+        .sla
+        .overrides
+        .iter()
+        .map(|o| o.applies_to.specificity())
+        .collect();
+    assert_eq!(kinds, [1, 2, 0, 2]);
+    assert_eq!(c.lines[2].severity, Some(Severity::Critical));
+}
+
+/// Without `daemon.api_token_file` the API must listen on loopback only:
+/// its write endpoints would otherwise take writes from the network.
+#[test]
+fn a_listen_address_off_loopback_needs_an_api_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("token"), "t0ken\n").unwrap();
+    let path = dir.path().join("netkpi.toml");
+    let check = |listen: &str, token: bool| {
+        let token = if token {
+            "api_token_file = \"token\"\n"
+        } else {
+            ""
+        };
+        let text = format!("[daemon]\nlisten = \"{listen}\"\n{token}");
+        load_str(&path, &text)
+            .map(|c| c.daemon.listen)
+            .map_err(|ds| {
+                ds.iter()
+                    .map(|d| format!("{}:{} {}", d.line, d.col, d.path))
+                    .collect::<Vec<_>>()
+            })
+    };
+    for listen in [
+        "127.0.0.1:9731",
+        "127.8.9.10:80",
+        "[::1]:9731",
+        "[::ffff:127.0.0.1]:9731",
+    ] {
+        assert_eq!(
+            check(listen, false),
+            Ok(listen.parse().unwrap()),
+            "{listen}"
+        );
+    }
+    for listen in [
+        "0.0.0.0:9731",
+        "[::]:9731",
+        "10.1.0.9:9731",
+        "[fd00::9]:9731",
+    ] {
+        assert_eq!(
+            check(listen, false),
+            Err(vec!["2:10 daemon.listen".to_string()]),
+            "{listen}"
+        );
+        assert_eq!(check(listen, true), Ok(listen.parse().unwrap()), "{listen}");
+    }
+    // Left out, `listen` is loopback.
+    assert!(load_str(&path, "[daemon]\n").is_ok());
+}
+
+/// An `api_token_file` that is itself wrong is reported there, not again as
+/// a missing token at `listen`.
+#[test]
+fn a_bad_api_token_file_is_not_also_a_missing_token() {
+    let text = "[daemon]\nlisten = \"0.0.0.0:9731\"\napi_token_file = \"\"\n";
+    let got = load_str(Path::new("t.toml"), text).unwrap_err();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].path, "daemon.api_token_file");
 }
 
 #[test]

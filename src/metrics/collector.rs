@@ -286,13 +286,13 @@ fn encode_availability(
     let mut f = family(
         encoder,
         "netkpi_availability_target_ratio",
-        "The availability each target should reach (sla.availability_target)",
+        "The availability each target should reach (sla.availability_target, or the [[sla.override]] that applies to it)",
         MetricType::Gauge,
     )?;
     for (kind, name) in inventory.targets() {
         f.sample(
             &[("target", name), ("kind", kind.as_str())],
-            inventory.availability_target,
+            inventory.sla_of(kind, name).availability_target,
         )?;
     }
     Ok(())

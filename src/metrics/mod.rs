@@ -132,6 +132,10 @@ id = "L-002"
 unit = "Tax Office"
 carrier = "Carrier B"
 device = "acc-001"
+
+[[sla.override]]
+match = { carrier = "Carrier B" }
+availability_target = 0.99
 "#;
 
     /// core-r1 up, acc-001 down, L-001 degraded, L-002 unknown (no entry),
@@ -222,6 +226,8 @@ device = "acc-001"
             r#"netkpi_availability_ratio{target="L-001",kind="line",window="ytd"} 0.75"#,
             r#"netkpi_coverage_ratio{target="L-001",kind="line",window="30d"} 0.5"#,
             r#"netkpi_availability_target_ratio{target="L-001",kind="line"} 0.999"#,
+            r#"netkpi_availability_target_ratio{target="L-002",kind="line"} 0.99"#,
+            r#"netkpi_availability_target_ratio{target="acc-001",kind="device"} 0.999"#,
             r#"netkpi_icmp_rtt_seconds{device="core-r1"} 0.001"#,
             r#"netkpi_poll_last_duration_seconds{device="core-r1",prober="icmp"} 0.5"#,
             r#"netkpi_devices_monitored{role="router"} 1.0"#,

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use super::super::builtin;
 use super::super::raw::S;
+use super::super::read::did_you_mean;
 use crate::diag::{Diags, Shown};
+use crate::model::Severity;
 
 pub(super) fn duration(s: &S<String>, path: &str, diags: &mut Diags<'_>) -> Option<Duration> {
     match crate::duration::parse(s.get_ref()) {
@@ -69,6 +71,26 @@ pub(super) fn ratio(s: &S<f64>, path: &str, key: &str, diags: &mut Diags<'_>) ->
         s.span(),
         path,
         format!("{key} must be a ratio greater than 0 and at most 1, not {v}{hint}"),
+    );
+    None
+}
+
+/// An incident severity word: `critical`, `major` or `minor`.
+pub(super) fn severity(s: &S<String>, path: &str, diags: &mut Diags<'_>) -> Option<Severity> {
+    let word = s.get_ref();
+    if let Some(v) = Severity::parse(word) {
+        return Some(v);
+    }
+    let all = Severity::ALL.map(Severity::as_str);
+    diags.at(
+        s.span(),
+        path,
+        format!(
+            "unknown severity {:?}; expected one of: {}{}",
+            Shown(word),
+            all.join(", "),
+            did_you_mean(word, &all)
+        ),
     );
     None
 }

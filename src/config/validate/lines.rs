@@ -7,7 +7,7 @@ use std::ops::Range;
 use super::super::builtin;
 use super::super::raw::{RawConfig, S};
 use super::super::{Line, LineInterface};
-use super::fields::{check_name, check_text, non_empty, required};
+use super::fields::{check_name, check_text, non_empty, required, severity};
 use crate::diag::{Diags, Shown};
 
 pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
@@ -151,6 +151,11 @@ pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
             })
         });
 
+        let severity = l
+            .severity
+            .as_ref()
+            .and_then(|s| severity(s, &format!("{path}.severity"), diags));
+
         if let (Some(id), Some(unit), Some(device)) = (id, unit, device) {
             out.push(Line {
                 id: id.get_ref().clone(),
@@ -162,6 +167,7 @@ pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
                 bandwidth: l.bandwidth.as_ref().map(|b| b.get_ref().clone()),
                 device: device.get_ref().clone(),
                 interface,
+                severity,
             });
         }
     }

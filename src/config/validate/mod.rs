@@ -89,7 +89,7 @@ pub(super) fn resolve(
     let lines = lines(&raw, diags);
     let traps = traps::traps(&raw, base_dir, diags);
     let maintenance = maintenance(&raw, diags);
-    let sla = sla(raw.sla.take().unwrap_or_default(), diags);
+    let sla = sla(&raw, diags);
     let planned = planned(raw.planned.take().unwrap_or_default(), diags);
 
     Some(Config {
@@ -137,6 +137,9 @@ fn daemon(
         None => None,
         Some(s) => Some(non_empty_path(base_dir, s, "daemon.api_token_file", diags)?),
     };
+    if let (Some(addr), Some(s), None) = (listen, &raw.listen, &raw.api_token_file) {
+        listen_needs_token(addr, s, diags);
+    }
 
     let timezone_name = raw
         .timezone
@@ -185,6 +188,22 @@ fn daemon(
         http_max_connections: usize::try_from(http_max_connections?).ok()?,
         store_stall_after: store_stall_after?,
     })
+}
+
+/// An API reachable from the network must not take writes from anyone who
+/// can reach the port: without a token, only loopback is allowed.
+fn listen_needs_token(addr: SocketAddr, s: &S<String>, diags: &mut Diags<'_>) {
+    if addr.ip().to_canonical().is_loopback() {
+        return;
+    }
+    diags.at(
+        s.span(),
+        "daemon.listen",
+        format!(
+            "{addr} is not a loopback address, so the API is reachable from the network, and its write endpoints (acknowledging incidents, notes, maintenance) then need a bearer token: set daemon.api_token_file to a file holding the token (chmod 600), or listen on loopback, e.g. \"127.0.0.1:{}\"",
+            addr.port()
+        ),
+    );
 }
 
 fn store_stall_after(s: &S<String>, diags: &mut Diags<'_>) -> Option<Duration> {
