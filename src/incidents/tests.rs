@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::Role;
 
 fn at(s: i64) -> Timestamp {
     Timestamp::from_second(1_780_000_000 + s).unwrap()
