@@ -156,6 +156,34 @@ fn metrics_scrape_is_promtool_clean_and_has_every_family() {
         let labels = [("line", line), ("unit", unit), ("carrier", carrier)];
         assert_eq!(must(&m, "netkpi_line_up", &labels), 1.0, "{line}");
     }
+    // Which target sits behind which, whatever its state, for alert rules
+    // and dashboards to join on.
+    for (device, parent, site, role) in [
+        ("core-r1", "", "core-room", "router"),
+        ("acc-001", "core-r1", "finance-bureau", "access_egress"),
+        ("acc-002", "core-r1", "tax-office", "access_egress"),
+    ] {
+        let labels = [
+            ("device", device),
+            ("parent", parent),
+            ("site", site),
+            ("role", role),
+        ];
+        assert_eq!(must(&m, "netkpi_device_info", &labels), 1.0, "{device}");
+    }
+    for (line, device, unit, carrier, bandwidth) in [
+        ("L-001", "acc-001", "Finance Bureau", "Carrier A", "100M"),
+        ("L-002", "acc-002", "Tax Office", "Carrier B", "50M"),
+    ] {
+        let labels = [
+            ("line", line),
+            ("device", device),
+            ("unit", unit),
+            ("carrier", carrier),
+            ("bandwidth", bandwidth),
+        ];
+        assert_eq!(must(&m, "netkpi_line_info", &labels), 1.0, "{line}");
+    }
     let targets = DEVICES
         .iter()
         .map(|d| (*d, "device"))
@@ -285,6 +313,8 @@ fn metrics_scrape_is_promtool_clean_and_has_every_family() {
         ("netkpi_device_up", "gauge"),
         ("netkpi_availability_ratio", "gauge"),
         ("netkpi_poll_duration_seconds", "histogram"),
+        ("netkpi_device_info", "gauge"),
+        ("netkpi_line_info", "gauge"),
     ] {
         assert!(
             m.contains(&format!("# TYPE {name} {kind}\n")),
@@ -311,6 +341,12 @@ fn metrics_scrape_is_promtool_clean_and_has_every_family() {
     assert!(
         sample(&om.body, "netkpi_device_up", &[("device", "acc-002")]) == Some(1.0),
         "{}",
+        om.body
+    );
+    assert!(
+        om.body.contains("# TYPE netkpi_device info\n")
+            && sample(&om.body, "netkpi_device_info", &[("device", "acc-002")]) == Some(1.0),
+        "in OpenMetrics the inventory families are typed info:\n{}",
         om.body
     );
     assert!(

@@ -1,6 +1,7 @@
 //! The families rendered at scrape time from the state they mirror: device
 //! and line up, time in state, availability, last RTT and loss, quantities,
-//! what the SNMP profiles read, and the trap receiver's, ICMP socket's and
+//! which target sits behind which (device and line info), what the SNMP
+//! profiles read, and the trap receiver's, ICMP socket's and
 //! store's own counters. Rendered from the live view and the inventory in
 //! force, they can never disagree with the ledger and vanish by themselves
 //! when a reload removes a target.
@@ -148,6 +149,7 @@ impl Collector for Snapshot {
         encode_availability(encoder, live, &inventory)?;
         encode_icmp_rounds(encoder, live, &inventory)?;
         encode_quantities(encoder, &inventory)?;
+        encode_inventory_info(encoder, &inventory)?;
         encode_poll_last_duration(encoder, live, &inventory)?;
         encode_profile_samples(encoder, live, &inventory)?;
         super::incidents::encode_incidents(encoder, live)?;
@@ -386,6 +388,50 @@ fn encode_quantities(
         MetricType::Gauge,
     )?
     .sample(&[], inventory.planned.core_rooms.into())?;
+    Ok(())
+}
+
+/// Which target sits behind which: one `netkpi_device_info` per device
+/// (its parent, site and role) and one `netkpi_line_info` per line (its
+/// far-end device, unit, carrier and bandwidth), value 1, for alert rules
+/// and dashboards to join on. Rendered from the inventory in force, so a
+/// reload leaves no stale series.
+fn encode_inventory_info(
+    encoder: &mut DescriptorEncoder,
+    inventory: &Inventory,
+) -> Result<(), std::fmt::Error> {
+    // The encoder appends `_info` to an info family's name.
+    let mut f = encoder.encode_descriptor(
+        "netkpi_device",
+        "Each configured device: its parent (empty when none), site and role; value 1",
+        None,
+        MetricType::Info,
+    )?;
+    for d in &inventory.devices {
+        let labels = [
+            ("device", d.name.as_str()),
+            ("parent", d.parent.as_deref().unwrap_or("")),
+            ("site", d.site.as_str()),
+            ("role", d.role.as_str()),
+        ];
+        f.encode_info(&labels)?;
+    }
+    let mut f = encoder.encode_descriptor(
+        "netkpi_line",
+        "Each configured leased line: its far-end device, unit, carrier and bandwidth (empty when not given); value 1",
+        None,
+        MetricType::Info,
+    )?;
+    for l in &inventory.lines {
+        let labels = [
+            ("line", l.id.as_str()),
+            ("device", l.device.as_str()),
+            ("unit", l.unit.as_str()),
+            ("carrier", l.carrier.as_str()),
+            ("bandwidth", l.bandwidth.as_deref().unwrap_or("")),
+        ];
+        f.encode_info(&labels)?;
+    }
     Ok(())
 }
 

@@ -125,6 +125,7 @@ icmp = {}
 id = "L-001"
 unit = "Finance Bureau"
 carrier = "Carrier A"
+bandwidth = "100M"
 device = "acc-001"
 
 [[line]]
@@ -233,6 +234,11 @@ availability_target = 0.99
             r#"netkpi_devices_monitored{role="router"} 1.0"#,
             "netkpi_lines_configured 2.0",
             "netkpi_core_rooms_planned 0.0",
+            // Every configured target, whatever its state (L-002 is unknown).
+            r#"netkpi_device_info{device="core-r1",parent="",site="",role="router"} 1"#,
+            r#"netkpi_device_info{device="acc-001",parent="core-r1",site="",role="access_egress"} 1"#,
+            r#"netkpi_line_info{line="L-001",device="acc-001",unit="Finance Bureau",carrier="Carrier A",bandwidth="100M"} 1"#,
+            r#"netkpi_line_info{line="L-002",device="acc-001",unit="Tax Office",carrier="Carrier B",bandwidth=""} 1"#,
             r#"netkpi_poll_errors_total{prober="icmp",reason="timeout"} 1"#,
             "netkpi_store_healthy 1.0",
         ] {
@@ -241,10 +247,14 @@ availability_target = 0.99
         // Unknown is absent, not a guess; a target no longer configured is gone.
         for absent in [r#"line="L-002""#, r#"target="gone""#, r#"window="1d""#] {
             assert!(
-                !lines.iter().any(|l| l.contains(absent)),
+                !lines
+                    .iter()
+                    .filter(|l| !l.starts_with("netkpi_line_info"))
+                    .any(|l| l.contains(absent)),
                 "{absent} in\n{text}"
             );
         }
+        assert!(!text.contains(r#""gone""#), "{text}");
         // The instruments first, then the build info, then the collector's
         // families in their fixed order.
         let order: Vec<&str> = text
@@ -267,6 +277,8 @@ availability_target = 0.99
             "netkpi_icmp_rtt_seconds",
             "netkpi_devices_monitored",
             "netkpi_lines_planned",
+            "netkpi_device_info",
+            "netkpi_line_info",
             "netkpi_poll_last_duration_seconds",
             "netkpi_store_healthy",
             "netkpi_store_lost_spans_total",
