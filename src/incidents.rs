@@ -169,6 +169,9 @@ pub enum Change {
         id: u64,
         at: Timestamp,
         by: String,
+        /// Acknowledged with its root incident (one acknowledgement covers
+        /// everything behind a root).
+        via: Option<u64>,
     },
     /// Declared planned after the fact: a maintenance window declared later
     /// covers its opening. The record keeps both.
@@ -406,8 +409,37 @@ impl Incidents {
         }
     }
 
-    /// Records who acknowledged an open incident, when.
-    pub fn acknowledge(&mut self, id: u64, at: Timestamp, by: &str) -> Result<Change, AckError> {
+    /// Records who acknowledged an open incident, when; for a root, also
+    /// every open, unacknowledged incident behind it: whoever takes on a
+    /// core outage takes on what it cut off (one acknowledgement, not 300).
+    pub fn acknowledge(
+        &mut self,
+        id: u64,
+        at: Timestamp,
+        by: &str,
+    ) -> Result<Vec<Change>, AckError> {
+        let mut out = vec![self.acknowledge_one(id, at, by, None)?];
+        let behind: Vec<u64> = self
+            .live
+            .values()
+            .filter(|i| {
+                i.root_id == Some(id) && i.restored_at.is_none() && i.acknowledged_by.is_none()
+            })
+            .map(|i| i.id)
+            .collect();
+        for child in behind {
+            out.extend(self.acknowledge_one(child, at, by, Some(id)).ok());
+        }
+        Ok(out)
+    }
+
+    fn acknowledge_one(
+        &mut self,
+        id: u64,
+        at: Timestamp,
+        by: &str,
+        via: Option<u64>,
+    ) -> Result<Change, AckError> {
         let incident = self
             .live
             .values_mut()
@@ -428,6 +460,7 @@ impl Incidents {
             id,
             at,
             by: by.to_string(),
+            via,
         })
     }
 

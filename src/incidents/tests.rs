@@ -59,11 +59,12 @@ fn an_outage_opens_at_the_ledger_stamp_and_is_restored_when_it_answers() {
     );
     assert_eq!(
         inc.acknowledge(1, at(70), "duty").unwrap(),
-        Change::Acknowledged {
+        [Change::Acknowledged {
             id: 1,
             at: at(70),
-            by: "duty".into()
-        }
+            by: "duty".into(),
+            via: None
+        }]
     );
     let c = inc.apply(
         &dev("r1", 310, State::Degraded, None),
@@ -396,4 +397,48 @@ fn incidents_behind_a_relinked_device_follow_it_to_the_root_and_stay_linked_afte
         .map(|id| inc.live().find(|i| i.id == *id).unwrap().root_id)
         .collect();
     assert_eq!(roots, [Some(core), Some(core)]);
+}
+
+#[test]
+fn acknowledging_a_root_acknowledges_what_is_behind_it() {
+    let mut inc = incidents();
+    let core = opened(&inc.apply(
+        &dev("core", 0, State::Down, Some("icmp:timeout")),
+        &terms(Severity::Critical, false),
+    ))
+    .id;
+    let mut behind = Vec::new();
+    for name in ["acc-1", "acc-2", "acc-3"] {
+        behind.push(
+            opened(&inc.apply(
+                &dev(name, 1, State::Down, Some("parent:core")),
+                &terms(Severity::Minor, false),
+            ))
+            .id,
+        );
+    }
+    // One already taken on by someone else; one already back.
+    inc.acknowledge(behind[0], at(5), "li").unwrap();
+    inc.apply(
+        &dev("acc-3", 8, State::Up, None),
+        &terms(Severity::Minor, false),
+    );
+    let changes = inc.acknowledge(core, at(10), "wang").unwrap();
+    assert_eq!(
+        changes,
+        [
+            Change::Acknowledged {
+                id: core,
+                at: at(10),
+                by: "wang".into(),
+                via: None
+            },
+            Change::Acknowledged {
+                id: behind[1],
+                at: at(10),
+                by: "wang".into(),
+                via: Some(core)
+            }
+        ]
+    );
 }

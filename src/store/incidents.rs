@@ -131,7 +131,7 @@ pub(super) fn write_changes(tx: &Transaction, changes: &[Change]) -> rusqlite::R
                     cause
                 ])?;
             }
-            Change::Acknowledged { at, by, .. } => {
+            Change::Acknowledged { at, by, via, .. } => {
                 tx.prepare_cached(
                     "UPDATE incidents SET acknowledged_ms = ?2, acknowledged_by = ?3 WHERE id = ?1",
                 )?
@@ -141,7 +141,7 @@ pub(super) fn write_changes(tx: &Transaction, changes: &[Change]) -> rusqlite::R
                     ms_floor(*at),
                     "acknowledged",
                     by,
-                    None::<String>,
+                    via.map(|root| format!("with its root incident {root}")),
                     None::<i64>,
                     None::<String>
                 ])?;
@@ -512,16 +512,16 @@ mod tests {
                 down("L-1", TargetKind::Line, 1, Some("device:acc")),
             ],
         );
-        let ack = engine.acknowledge(1, ts(60), "duty").unwrap();
-        let note = Change::Noted {
+        let mut changes = engine.acknowledge(1, ts(60), "duty").unwrap();
+        changes.push(Change::Noted {
             id: 1,
             at: ts(61),
             by: "duty".into(),
             text: "power cut in the core room".into(),
-        };
+        });
         store
             .commit(&Commit {
-                incidents: &[ack, note],
+                incidents: &changes,
                 ..Commit::default()
             })
             .unwrap();

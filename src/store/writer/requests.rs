@@ -106,14 +106,13 @@ impl Writer {
         let at = ledger_precision(Timestamp::now());
         match request {
             Request::Acknowledge { id, by, note } => {
-                let acked = match self.incidents.acknowledge(id, at, &by) {
-                    Ok(change) => change,
+                let mut changes = match self.incidents.acknowledge(id, at, &by) {
+                    Ok(changes) => changes,
                     // Not among those that can still change: restored
                     // long ago, or no such incident.
                     Err(AckError::NotFound(_)) => return Err(self.why_not_live(id)),
                     Err(refused) => return Err(RequestError::Refused(refused)),
                 };
-                let mut changes = vec![acked];
                 if let Some(text) = note.filter(|t| !t.trim().is_empty()) {
                     changes.push(Change::Noted { id, at, by, text });
                 }
