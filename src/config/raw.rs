@@ -121,7 +121,7 @@ pub(super) struct RawInterface {
 }
 
 /// `start`/`end` are taken as any TOML value: operators write both quoted
-/// strings (as SPEC §2 does) and bare TOML datetimes, and both are accepted
+/// strings (as the README does) and bare TOML datetimes, and both are accepted
 /// as long as they carry an offset.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
