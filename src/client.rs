@@ -130,7 +130,8 @@ fn parse_response(raw: &[u8]) -> anyhow::Result<(u16, Value)> {
     Ok((status, value))
 }
 
-fn dechunk(mut body: &str) -> String {
+/// The body of a chunked HTTP/1.1 answer, joined.
+pub fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
         let Ok(n) = usize::from_str_radix(size.trim(), 16) else {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::full_lab::promtool_findings;
 use common::ledger::{ledger_rows, seconds_between};
-use common::{lab_config, listen, netkpi_bin, sample, state_of, Daemon, NetNs, DEVICES};
+use common::{lab_config, listen, netkpi_bin, sample, state_of, Daemon, NetNs};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
@@ -21,21 +21,6 @@ fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
     let path = dir.join("netkpi.toml");
     std::fs::write(&path, format!("{}\n{extra}", lab_config("data"))).expect("write config");
     path
-}
-
-fn start_all_up<'a>(ns: &'a NetNs, config: &Path, log: &Path) -> Daemon<'a> {
-    let daemon = Daemon::start(ns, config, listen(), log.to_path_buf());
-    daemon.wait_for(
-        "/api/v1/devices",
-        "every device up",
-        Duration::from_secs(15),
-        |doc| {
-            DEVICES
-                .iter()
-                .all(|d| state_of(doc, "devices", "name", d) == "up")
-        },
-    );
-    daemon
 }
 
 /// An HTTP/1.1 request with a body; status and parsed JSON body.
@@ -108,7 +93,7 @@ fn an_outage_is_one_incident_acknowledged_and_restored_with_its_times_measured()
     let tmp = tempfile::tempdir().unwrap();
     let config = write_config(tmp.path(), "");
     let data = tmp.path().join("data");
-    let daemon = start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
+    let daemon = Daemon::start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
 
     ns.take_down(ACC2);
     let incidents = daemon.wait_until(
@@ -352,7 +337,7 @@ fn writes_need_the_token_when_one_is_configured() {
         1,
     );
     std::fs::write(&config, text).unwrap();
-    let daemon = start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
+    let daemon = Daemon::start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
     ns.take_down(ACC1);
     let id = daemon.wait_until("acc-001's incident", Duration::from_secs(15), || {
         by_target(&open_incidents(&daemon), "acc-001")
@@ -411,7 +396,7 @@ fn a_parent_and_its_children_down_together_are_one_root_incident() {
     let ns = NetNs::new();
     let tmp = tempfile::tempdir().unwrap();
     let config = write_config(tmp.path(), "");
-    let daemon = start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
+    let daemon = Daemon::start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
     let mut roots = Vec::new();
     for (n, offset_ms) in [0u64, 350, 700].into_iter().enumerate() {
         std::thread::sleep(Duration::from_millis(offset_ms));
@@ -485,7 +470,7 @@ fn an_incident_open_at_a_crash_stays_open_and_closes_on_recovery() {
     let config = write_config(tmp.path(), "");
     let data = tmp.path().join("data");
     let log = tmp.path().join("netkpi.log");
-    let daemon = start_all_up(&ns, &config, &log);
+    let daemon = Daemon::start_all_up(&ns, &config, &log);
     ns.take_down(ACC1);
     let before = daemon.wait_until("acc-001's incident", Duration::from_secs(15), || {
         by_target(&open_incidents(&daemon), "acc-001")
@@ -606,7 +591,7 @@ fn maintenance_declared_through_the_api_applies_now_and_after_the_fact() {
     let tmp = tempfile::tempdir().unwrap();
     let config = write_config(tmp.path(), "");
     let data = tmp.path().join("data");
-    let daemon = start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
+    let daemon = Daemon::start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
     let start = Timestamp::now();
 
     // An outage of acc-002, restored, judged unplanned.

@@ -8,15 +8,9 @@ use std::time::{Duration, Instant};
 
 use common::ledger::{ledger_rows, seconds_between};
 use common::{
-    figures, lab_config, listen, q, secs, state_of, Daemon, NetNs, DEVICES, INTERVAL_S, TIMEOUT_S,
+    all_up, figures, lab_config, listen, q, secs, state_of, Daemon, NetNs, INTERVAL_S, TIMEOUT_S,
 };
 use jiff::Timestamp;
-
-fn all_up(doc: &serde_json::Value) -> bool {
-    DEVICES
-        .iter()
-        .all(|d| state_of(doc, "devices", "name", d) == "up")
-}
 
 #[test]
 fn outage_is_measured_and_survives_a_crash() {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::ledger::{ledger_rows, Row};
 use common::snmpd::Snmpd;
 use common::{
-    figures, lab_config, listen, q, secs, state_of, Daemon, NetNs, DEVICES, INTERVAL_S, TIMEOUT_S,
+    all_up, figures, lab_config, listen, q, secs, state_of, Daemon, NetNs, INTERVAL_S, TIMEOUT_S,
 };
 use jiff::Timestamp;
 
@@ -22,24 +22,6 @@ fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
     let path = dir.join("netkpi.toml");
     std::fs::write(&path, text).expect("write config");
     path
-}
-
-fn all_up(doc: &serde_json::Value) -> bool {
-    DEVICES
-        .iter()
-        .all(|d| state_of(doc, "devices", "name", d) == "up")
-}
-
-/// Starts the lab daemon and waits until every device answers.
-fn start_all_up<'a>(ns: &'a NetNs, config: &Path, log: &Path) -> Daemon<'a> {
-    let daemon = Daemon::start(ns, config, listen(), log.to_path_buf());
-    daemon.wait_for(
-        "/api/v1/devices",
-        "every device up",
-        Duration::from_secs(15),
-        all_up,
-    );
-    daemon
 }
 
 /// Every counter sample (`*_total`) of a scrape: `name{labels}` → value.
@@ -104,7 +86,7 @@ fn counters_never_decrease_through_outages_a_reload_and_a_crash() {
     let ns = NetNs::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), &lab_config("data"));
-    let daemon = start_all_up(&ns, &config, &dir.path().join("run1.log"));
+    let daemon = Daemon::start_all_up(&ns, &config, &dir.path().join("run1.log"));
 
     let ((), run1) = scraping(&ns, || {
         // Two confirmed outages and one too short to confirm.
@@ -200,7 +182,7 @@ fn a_stop_or_a_crash_in_an_unconfirmed_outage_leaves_it_unknown_never_up() {
         let ns = NetNs::new();
         let dir = tempfile::tempdir().expect("tempdir");
         let config = write_config(dir.path(), &text);
-        let daemon = start_all_up(&ns, &config, &dir.path().join("run1.log"));
+        let daemon = Daemon::start_all_up(&ns, &config, &dir.path().join("run1.log"));
         // Long enough for a heartbeat (every 5 s) to be written during the
         // pending run in the crash case: it must not vouch for acc-001.
         std::thread::sleep(Duration::from_millis(1500));
@@ -369,7 +351,7 @@ fn an_outage_interrupted_by_a_crash_is_one_outage() {
     let ns = NetNs::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), &lab_config("data"));
-    let daemon = start_all_up(&ns, &config, &dir.path().join("run1.log"));
+    let daemon = Daemon::start_all_up(&ns, &config, &dir.path().join("run1.log"));
     let start = Timestamp::now();
     let down = |doc: &serde_json::Value| state_of(doc, "devices", "name", "acc-001") == "down";
     ns.take_down("127.0.20.1");

@@ -266,15 +266,27 @@ snmp = { version = "3", user = "testv3", auth = "sha", auth_pass_file = "secrets
         },
     );
     let log = daemon.log_text();
-    let logged: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("ups-badpass") && l.contains("auth_failed"))
-        .collect();
+    // Once as the device's state, once as the incident it opens; never
+    // again for every failed poll.
+    let logged = |target: &str| -> Vec<&str> {
+        log.lines()
+            .filter(|l| l.contains("ups-badpass") && l.contains("auth_failed"))
+            .filter(|l| l.contains(&format!("\"target\":\"{target}\"")))
+            .collect()
+    };
+    for target in ["netkpi::ledger", "netkpi::incidents"] {
+        assert_eq!(
+            logged(target).len(),
+            1,
+            "auth_failed of ups-badpass must be logged once by {target}, got:\n{log}"
+        );
+    }
     assert_eq!(
-        logged.len(),
-        1,
-        "auth_failed of ups-badpass must be logged once, got:\n{}",
-        logged.join("\n")
+        log.lines()
+            .filter(|l| l.contains("ups-badpass") && l.contains("auth_failed"))
+            .count(),
+        2,
+        "{log}"
     );
     // Pass phrases never show (the wrong one included).
     let scrape = daemon.metrics();

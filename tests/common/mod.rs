@@ -399,21 +399,6 @@ impl HttpResponse {
     }
 }
 
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
 impl Drop for NetNs {
     fn drop(&mut self) {
         let _ = self.holder.kill();
@@ -608,6 +593,28 @@ impl Drop for Daemon<'_> {
     }
 }
 
+/// Whether every lab device ([`DEVICES`]) is up in a /devices document.
+pub fn all_up(doc: &Value) -> bool {
+    DEVICES
+        .iter()
+        .all(|d| state_of(doc, "devices", "name", d) == "up")
+}
+
+impl<'a> Daemon<'a> {
+    /// Starts the lab daemon on [`listen`] and waits until every device
+    /// answers.
+    pub fn start_all_up(ns: &'a NetNs, config: &Path, log: &Path) -> Daemon<'a> {
+        let daemon = Daemon::start(ns, config, listen(), log.to_path_buf());
+        daemon.wait_for(
+            "/api/v1/devices",
+            "every device up",
+            Duration::from_secs(15),
+            all_up,
+        );
+        daemon
+    }
+}
+
 /// The state of a named device or line in a /devices or /lines document.
 pub fn state_of<'v>(doc: &'v Value, list: &str, key: &str, name: &str) -> &'v str {
     doc[list]
@@ -678,7 +685,7 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
     let body = if chunked {
-        dechunk(body)
+        netkpi::client::dechunk(body)
     } else {
         body.to_string()
     };
