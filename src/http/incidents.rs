@@ -26,8 +26,8 @@ use crate::store::{IncidentEvent, IncidentQuery, Request, RequestError, Store};
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 /// The longest `by` (a person's name or login) and note accepted.
-const MAX_BY_CHARS: usize = 100;
-const MAX_TEXT_CHARS: usize = 4000;
+pub(super) const MAX_BY_CHARS: usize = 100;
+pub(super) const MAX_TEXT_CHARS: usize = 4000;
 /// How long a write waits for its commit before answering 503.
 const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -273,7 +273,7 @@ pub(super) async fn list(
     .await
 }
 
-fn parse_id(raw: &str) -> Result<u64, ApiError> {
+pub(super) fn parse_id(raw: &str) -> Result<u64, ApiError> {
     raw.parse::<u64>().map_err(|_| {
         bad_request(format!(
             "{:?} is not an incident id (a whole number)",
@@ -366,40 +366,63 @@ fn same_token(given: &[u8], expected: &[u8]) -> bool {
     diff == 0
 }
 
-/// Whether a write may proceed: with the configured token, or without one
-/// when none is configured and the daemon listens on loopback only.
-fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
-    let token = shared.api_token();
-    let listen = shared.config().daemon.listen;
-    let Some(token) = token else {
+/// Why a write was refused before anything else was looked at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum TokenRefusal {
+    /// No token is configured and the daemon listens beyond loopback.
+    WritesDisabled(std::net::SocketAddr),
+    /// A token is configured and none was given.
+    Missing,
+    Wrong,
+}
+
+impl TokenRefusal {
+    /// As an error answer; `how` says how to give the token where it was
+    /// missing (a header for the API, a form field for the status page).
+    pub(super) fn error(&self, how: &str) -> ApiError {
+        match self {
+            TokenRefusal::WritesDisabled(listen) => ApiError(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "writes are disabled: the daemon listens on {listen}, beyond loopback, and \
+                     no daemon.api_token_file is configured"
+                ),
+            ),
+            TokenRefusal::Missing => ApiError(
+                StatusCode::UNAUTHORIZED,
+                format!("this endpoint needs {how} (the content of daemon.api_token_file)"),
+            ),
+            TokenRefusal::Wrong => ApiError(StatusCode::UNAUTHORIZED, "wrong token".into()),
+        }
+    }
+}
+
+/// Whether a write may proceed: with the configured token (compared in
+/// constant time), or without one when none is configured and the daemon
+/// listens on loopback only. The one rule for every write, the JSON API's
+/// and the status page's.
+pub(super) fn authorize_token(shared: &Shared, given: Option<&str>) -> Result<(), TokenRefusal> {
+    let Some(token) = shared.api_token() else {
+        let listen = shared.config().daemon.listen;
         if listen.ip().is_loopback() {
             return Ok(());
         }
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            format!(
-                "writes are disabled: the daemon listens on {listen}, beyond loopback, and no \
-                 daemon.api_token_file is configured"
-            ),
-        ));
+        return Err(TokenRefusal::WritesDisabled(listen));
     };
+    match given.map(str::trim) {
+        Some(given) if same_token(given.as_bytes(), token.expose().as_bytes()) => Ok(()),
+        Some(_) => Err(TokenRefusal::Wrong),
+        None => Err(TokenRefusal::Missing),
+    }
+}
+
+/// [`authorize_token`] with the token from `Authorization: Bearer <token>`.
+fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(given) if same_token(given.as_bytes(), token.expose().as_bytes()) => Ok(()),
-        Some(_) => Err(ApiError(
-            StatusCode::UNAUTHORIZED,
-            "wrong bearer token".into(),
-        )),
-        None => Err(ApiError(
-            StatusCode::UNAUTHORIZED,
-            "this endpoint needs `Authorization: Bearer <token>` (the content of daemon.api_token_file)"
-                .into(),
-        )),
-    }
+        .and_then(|v| v.strip_prefix("Bearer "));
+    authorize_token(shared, given).map_err(|r| r.error("`Authorization: Bearer <token>`"))
 }
 
 fn parse_body<T: serde::de::DeserializeOwned>(
@@ -417,7 +440,7 @@ fn parse_body<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+pub(super) fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         return Err(bad_request(format!("{field} must not be empty")));
     }
@@ -437,7 +460,7 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
 }
 
 /// Sends a request to the writer and waits for its commit.
-async fn submit(shared: &Shared, request: Request) -> Result<u64, ApiError> {
+pub(super) async fn submit(shared: &Shared, request: Request) -> Result<u64, ApiError> {
     let reply = shared.writer.request(request);
     match tokio::time::timeout(COMMIT_WAIT, reply).await {
         Ok(Ok(Ok(id))) => Ok(id),
