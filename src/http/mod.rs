@@ -5,7 +5,8 @@
 //! * [`Shared`] (`state.rs`): what the handlers read; the daemon fills it.
 //! * [`api`]: the JSON API (`/healthz`, `/api/v1/...`).
 //! * [`incidents`]: `/api/v1/incidents` (list, show, acknowledge, notes).
-//! * `page`: the status page at `/`.
+//! * `page`: the status page at `/`, and `POST /ack/{id}` for its
+//!   acknowledge forms.
 //! * [`mod@serve`]: the accept loop and its limits (connections, timeouts, body
 //!   size).
 
@@ -32,6 +33,7 @@ type AppState = Arc<Shared>;
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(page::status_page))
+        .route("/ack/{id}", post(page::ack))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/devices", get(api::devices))
