@@ -42,6 +42,10 @@ pub struct RoundStatus {
     pub readings: Readings,
 }
 
+/// A target's committed status (`None` before its first ledger entry) and
+/// its observed change not yet committed, if any.
+pub type StatusSnapshot = (Option<TargetStatus>, Option<(State, Timestamp)>);
+
 /// A received trap as the API shows it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TrapRecord {
@@ -58,6 +62,17 @@ pub struct TrapRecord {
 
 /// How many received traps the API keeps (the counters count all of them).
 const RECENT_TRAPS: usize = 500;
+
+/// How many committed state changes the status page can show.
+pub const RECENT_CHANGES: usize = 50;
+
+/// A committed change of a target's state, and the state it left (`None`
+/// for a target new to the ledger).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateChange {
+    pub transition: Transition,
+    pub previous: Option<State>,
+}
 
 /// A map keyed by target that is looked up by `(kind, &str)` without
 /// allocating (it sits on the scrape path, once per target).
@@ -126,6 +141,9 @@ struct Inner {
     /// an operator sees an outage while the disk stalls, but counted
     /// nowhere until it is on disk.
     pending: ByTarget<(State, Timestamp)>,
+    /// The latest [`RECENT_CHANGES`] committed state changes since start,
+    /// oldest first (cause updates on the same state are left out).
+    changes: std::collections::VecDeque<StateChange>,
 }
 
 #[derive(Debug)]
@@ -275,6 +293,21 @@ impl Live {
                 status.tally = Some(tally.clone());
             }
         }
+        // Only the last few of a large batch (the first round after start
+        // commits every target) can stay: clone no more than those.
+        let changed: Vec<usize> = (0..batch.len())
+            .filter(|&i| previous[i] != Some(batch[i].state))
+            .collect();
+        let keep = &changed[changed.len().saturating_sub(RECENT_CHANGES)..];
+        for &i in keep {
+            if inner.changes.len() == RECENT_CHANGES {
+                inner.changes.pop_front();
+            }
+            inner.changes.push_back(StateChange {
+                transition: batch[i].clone(),
+                previous: previous[i],
+            });
+        }
         previous
     }
 
@@ -328,6 +361,13 @@ impl Live {
         inner.traps.iter().rev().cloned().collect()
     }
 
+    /// The latest committed state changes (at most [`RECENT_CHANGES`]),
+    /// newest first.
+    pub fn recent_changes(&self, max: usize) -> Vec<StateChange> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.changes.iter().rev().take(max).cloned().collect()
+    }
+
     /// The latest round of `prober` on `device` (all `None` before the first).
     pub fn round(&self, device: &str, prober: Prober) -> RoundStatus {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
@@ -351,15 +391,25 @@ impl Live {
         now: Timestamp,
     ) -> (State, Option<Timestamp>) {
         let status = self.status(kind, name);
-        let inventory = self.inventory();
-        let windows = inventory.maintenance(kind, name);
-        if let Some(w) = windows.iter().find(|w| w.start <= now && now < w.end) {
-            return (State::Maintenance, Some(w.start));
-        }
-        match status {
-            Some(s) => (s.state, Some(s.since)),
-            None => (State::Unknown, None),
-        }
+        displayed(&self.inventory(), kind, name, status.as_ref(), now)
+    }
+
+    /// The committed status and the pending change of each of `targets`, in
+    /// that order, read under one lock (for pages that list every target).
+    pub fn statuses<'n>(
+        &self,
+        targets: impl IntoIterator<Item = (TargetKind, &'n str)>,
+    ) -> Vec<StatusSnapshot> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        targets
+            .into_iter()
+            .map(|(kind, name)| {
+                (
+                    inner.targets.get(kind, name).cloned(),
+                    inner.pending.get(kind, name).copied(),
+                )
+            })
+            .collect()
     }
 
     /// Seconds per state for every target with a tally, as far as the
@@ -394,5 +444,70 @@ impl Live {
             .iter()
             .map(|(k, n, s)| (k, n.clone(), s.state))
             .collect()
+    }
+}
+
+/// What a user sees at `now` of a target whose committed status is
+/// `status`: its ledger state and since when, or `Maintenance` from the
+/// start of a planned window of `inventory` that covers `now`.
+pub fn displayed(
+    inventory: &Inventory,
+    kind: TargetKind,
+    name: &str,
+    status: Option<&TargetStatus>,
+    now: Timestamp,
+) -> (State, Option<Timestamp>) {
+    let windows = inventory.maintenance(kind, name);
+    if let Some(w) = windows.iter().find(|w| w.start <= now && now < w.end) {
+        return (State::Maintenance, Some(w.start));
+    }
+    match status {
+        Some(s) => (s.state, Some(s.since)),
+        None => (State::Unknown, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_changes_keep_state_changes_only_newest_first_and_bounded() {
+        let config = crate::config::load_str(
+            std::path::Path::new("t.toml"),
+            "[[device]]\nname = \"a\"\nrole = \"router\"\naddress = \"127.0.0.1\"\nicmp = {}\n",
+        )
+        .unwrap();
+        let live = Live::new(Arc::new(Inventory::new(&config)), &[], &Tallies::new());
+        let t = |s: i64, state, cause: Option<&str>| Transition {
+            target: "a".into(),
+            kind: TargetKind::Device,
+            at: Timestamp::from_second(1_780_000_000 + s).unwrap(),
+            state,
+            cause: cause.map(String::from),
+        };
+        live.apply(&[t(0, State::Up, None)], &Tallies::new());
+        live.apply(
+            &[
+                t(10, State::Down, Some("icmp:timeout")),
+                // A cause update on the same span is not a change of state.
+                t(11, State::Down, Some("parent:core")),
+            ],
+            &Tallies::new(),
+        );
+        let recent = live.recent_changes(10);
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0].transition.state, State::Down);
+        assert_eq!(recent[0].previous, Some(State::Up));
+        assert_eq!(recent[1].previous, None);
+
+        let flaps: Vec<Transition> = (0..2 * RECENT_CHANGES as i64)
+            .map(|i| t(100 + i, [State::Up, State::Down][i as usize % 2], None))
+            .collect();
+        live.apply(&flaps, &Tallies::new());
+        let recent = live.recent_changes(usize::MAX);
+        assert_eq!(recent.len(), RECENT_CHANGES);
+        assert_eq!(recent[0].transition, *flaps.last().unwrap());
+        assert_eq!(live.recent_changes(20).len(), 20);
     }
 }

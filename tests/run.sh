@@ -28,6 +28,8 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v fping >/dev/null || need+=(fping)
 command -v snmpd >/dev/null || need+=(snmpd)
 command -v snmptrap >/dev/null || need+=(snmp)
+# tests/status_page_e2e.rs loads the status page in headless Chromium.
+command -v chromium >/dev/null || need+=(chromium)
 # tests/deploy_files.rs checks the unit with systemd-analyze.
 command -v systemd-analyze >/dev/null || need+=(systemd)
 # snmpsim (tests/snmp_e2e.rs) runs from a venv of Debian's own python3: it

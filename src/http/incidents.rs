@@ -273,7 +273,7 @@ pub(super) async fn list(
     .await
 }
 
-fn parse_id(raw: &str) -> Result<u64, ApiError> {
+pub(super) fn parse_id(raw: &str) -> Result<u64, ApiError> {
     raw.parse::<u64>().map_err(|_| {
         bad_request(format!(
             "{:?} is not an incident id (a whole number)",
@@ -366,40 +366,63 @@ fn same_token(given: &[u8], expected: &[u8]) -> bool {
     diff == 0
 }
 
-/// Whether a write may proceed: with the configured token, or without one
-/// when none is configured and the daemon listens on loopback only.
-pub(super) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
-    let token = shared.api_token();
-    let listen = shared.config().daemon.listen;
-    let Some(token) = token else {
+/// Why a write was refused before anything else was looked at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum TokenRefusal {
+    /// No token is configured and the daemon listens beyond loopback.
+    WritesDisabled(std::net::SocketAddr),
+    /// A token is configured and none was given.
+    Missing,
+    Wrong,
+}
+
+impl TokenRefusal {
+    /// As an error answer; `how` says how to give the token where it was
+    /// missing (a header for the API, a form field for the status page).
+    pub(super) fn error(&self, how: &str) -> ApiError {
+        match self {
+            TokenRefusal::WritesDisabled(listen) => ApiError(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "writes are disabled: the daemon listens on {listen}, beyond loopback, and \
+                     no daemon.api_token_file is configured"
+                ),
+            ),
+            TokenRefusal::Missing => ApiError(
+                StatusCode::UNAUTHORIZED,
+                format!("this endpoint needs {how} (the content of daemon.api_token_file)"),
+            ),
+            TokenRefusal::Wrong => ApiError(StatusCode::UNAUTHORIZED, "wrong token".into()),
+        }
+    }
+}
+
+/// Whether a write may proceed: with the configured token (compared in
+/// constant time), or without one when none is configured and the daemon
+/// listens on loopback only. The one rule for every write, the JSON API's
+/// and the status page's.
+pub(super) fn authorize_token(shared: &Shared, given: Option<&str>) -> Result<(), TokenRefusal> {
+    let Some(token) = shared.api_token() else {
+        let listen = shared.config().daemon.listen;
         if listen.ip().is_loopback() {
             return Ok(());
         }
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            format!(
-                "writes are disabled: the daemon listens on {listen}, beyond loopback, and no \
-                 daemon.api_token_file is configured"
-            ),
-        ));
+        return Err(TokenRefusal::WritesDisabled(listen));
     };
+    match given.map(str::trim) {
+        Some(given) if same_token(given.as_bytes(), token.expose().as_bytes()) => Ok(()),
+        Some(_) => Err(TokenRefusal::Wrong),
+        None => Err(TokenRefusal::Missing),
+    }
+}
+
+/// [`authorize_token`] with the token from `Authorization: Bearer <token>`.
+pub(super) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(given) if same_token(given.as_bytes(), token.expose().as_bytes()) => Ok(()),
-        Some(_) => Err(ApiError(
-            StatusCode::UNAUTHORIZED,
-            "wrong bearer token".into(),
-        )),
-        None => Err(ApiError(
-            StatusCode::UNAUTHORIZED,
-            "this endpoint needs `Authorization: Bearer <token>` (the content of daemon.api_token_file)"
-                .into(),
-        )),
-    }
+        .and_then(|v| v.strip_prefix("Bearer "));
+    authorize_token(shared, given).map_err(|r| r.error("`Authorization: Bearer <token>`"))
 }
 
 pub(super) fn parse_body<T: serde::de::DeserializeOwned>(

@@ -7,7 +7,8 @@
 //! * [`incidents`]: `/api/v1/incidents` (list, show, acknowledge, notes).
 //! * [`maintenance`]: `/api/v1/maintenance` (windows in force; declare one,
 //!   now or after the fact).
-//! * `page`: the status page at `/`.
+//! * `page`: the status page at `/`, and `POST /ack/{id}` for its
+//!   acknowledge forms.
 //! * [`mod@serve`]: the accept loop and its limits (connections, timeouts, body
 //!   size).
 
@@ -35,6 +36,7 @@ type AppState = Arc<Shared>;
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(page::status_page))
+        .route("/ack/{id}", post(page::ack))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/devices", get(api::devices))
