@@ -122,18 +122,7 @@ impl Board {
     /// yet; returns every deadline it missed so far.
     fn count_breaches(&mut self, i: &Incident, now: Timestamp) -> Vec<Deadline> {
         let mut missed = self.counted.get(&i.id).cloned().unwrap_or_default();
-        if i.planned {
-            return missed;
-        }
-        for (deadline, verdict) in [
-            (Deadline::Respond, i.respond_verdict(now)),
-            (Deadline::Restore, i.restore_verdict(now)),
-        ] {
-            if verdict == Verdict::Missed && !missed.contains(&deadline) {
-                missed.push(deadline);
-                *self.breaches.entry((i.kind, deadline)).or_default() += 1;
-            }
-        }
+        note_breaches(i, now, &mut missed, &mut self.breaches);
         missed
     }
 
@@ -193,18 +182,22 @@ impl Board {
     /// Counts deadlines passed since the last look, and lets restored
     /// incidents go after a day.
     pub fn tick(&mut self, now: Timestamp) {
-        let ids: Vec<u64> = self.current.keys().copied().collect();
-        for id in ids {
-            let i = self.current[&id].clone();
-            let missed = self.count_breaches(&i, now);
-            self.counted.insert(id, missed);
-            if i.restored_at
-                .is_some_and(|r| now.duration_since(r) > KEEP_RESTORED)
-            {
-                self.current.remove(&id);
-                self.counted.remove(&id);
+        let Board {
+            current,
+            counted,
+            breaches,
+            ..
+        } = self;
+        current.retain(|id, i| {
+            note_breaches(i, now, counted.entry(*id).or_default(), breaches);
+            let keep = i
+                .restored_at
+                .is_none_or(|r| now.duration_since(r) <= KEEP_RESTORED);
+            if !keep {
+                counted.remove(id);
             }
-        }
+            keep
+        });
     }
 
     /// Open incidents, oldest first.
@@ -248,6 +241,28 @@ impl Board {
 
     pub fn restore(&self, kind: TargetKind) -> Durations {
         self.restore.get(&kind).cloned().unwrap_or_default()
+    }
+}
+
+/// Adds to `missed` (and counts in `breaches`) the deadlines an unplanned
+/// incident has missed at `now` that `missed` does not hold yet.
+fn note_breaches(
+    i: &Incident,
+    now: Timestamp,
+    missed: &mut Vec<Deadline>,
+    breaches: &mut HashMap<(TargetKind, Deadline), u64>,
+) {
+    if i.planned {
+        return;
+    }
+    for (deadline, verdict) in [
+        (Deadline::Respond, i.respond_verdict(now)),
+        (Deadline::Restore, i.restore_verdict(now)),
+    ] {
+        if verdict == Verdict::Missed && !missed.contains(&deadline) {
+            missed.push(deadline);
+            *breaches.entry((i.kind, deadline)).or_default() += 1;
+        }
     }
 }
 
