@@ -628,7 +628,7 @@ fn maintenance_declared_through_the_api_applies_now_and_after_the_fact() {
     let end = Timestamp::now();
     let (status, declared) = declare(json!({
         "targets": ["acc-002"],
-        "start": start.to_string(),
+        "start": (start - jiff::SignedDuration::from_mins(2)).to_string(),
         "end": end.to_string(),
         "reason": "carrier splicing, notice received late",
         "by": "manager-zhao"

@@ -9,6 +9,10 @@ use crate::config::Maintenance;
 use crate::incidents::Incident;
 use crate::model::TargetKind;
 
+/// How far before its declaration a window must start to count as a
+/// reclassification of recorded time.
+pub const RECLASSIFY_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
 /// A window an operator declared.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Window {
@@ -23,10 +27,11 @@ pub struct Window {
 }
 
 impl Window {
-    /// Whether it reclassifies time already recorded (it starts before it
-    /// was declared).
+    /// Whether it reclassifies time already recorded: it starts more than
+    /// [`RECLASSIFY_AFTER`] before it was declared (a window "from now",
+    /// typed a few seconds late, is not a reclassification).
     pub fn reclassifies(&self) -> bool {
-        self.start < self.created
+        self.start < self.created - RECLASSIFY_AFTER
     }
 
     /// The window as the inventory takes it.
