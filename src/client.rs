@@ -171,6 +171,14 @@ fn duration(v: &Value, key: &str) -> String {
     }
 }
 
+/// An incident's target, with its alarm when it is about one.
+fn target(i: &Value) -> String {
+    match i["alarm"].as_str() {
+        Some(alarm) => format!("{} ({alarm})", text(i, "target")),
+        None => text(i, "target").to_string(),
+    }
+}
+
 /// One line per incident, newest first.
 pub fn print_list(doc: &Value) {
     println!(
@@ -188,7 +196,7 @@ pub fn print_list(doc: &Value) {
             i["id"],
             text(i, "state"),
             text(i, "severity"),
-            text(i, "target"),
+            target(i),
             text(i, "opened_at"),
             duration(i, "response_s"),
             duration(i, "restore_s"),
@@ -210,6 +218,9 @@ pub fn print_detail(i: &Value) {
         text(i, "severity"),
         text(i, "state")
     );
+    if let Some(alarm) = i["alarm"].as_str() {
+        println!("  alarm:        {alarm}");
+    }
     println!("  cause:        {}", text(i, "cause"));
     println!("  opened:       {}", text(i, "opened_at"));
     println!(

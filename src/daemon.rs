@@ -424,6 +424,13 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         store.next_incident_id()?,
         inventory.flap_window,
     );
+    // Alarms whose incident is open start raised in the ledger, so one whose
+    // condition cleared while netkpi was down is cleared after its hold.
+    let open_alarms: Vec<(String, String)> = incidents
+        .live()
+        .filter(|i| i.restored_at.is_none())
+        .filter_map(|i| Some((i.target.clone(), i.alarm.clone()?)))
+        .collect();
     live.set_incidents(Board::rebuild(
         store.all_incidents()?,
         &store.restorations()?,
@@ -514,7 +521,13 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
 
     let ledger_task = {
         let writer = writer.clone();
-        let ledger = Ledger::new(inventory.clone(), now);
+        let mut ledger = Ledger::new(inventory.clone(), now);
+        // Those the config no longer watches are cleared now.
+        writer.send_with_alarms(
+            Vec::new(),
+            Vec::new(),
+            ledger.resume_alarms(open_alarms, now),
+        );
         let cancel = cancel.clone();
         let live = live.clone();
         tokio::spawn(async move {
@@ -526,9 +539,9 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
                 inputs_rx,
                 cancel,
                 HEARTBEAT_EVERY,
-                |batch, marks| {
+                |batch, marks, alarms| {
                     live.note_pending(&batch);
-                    writer.send_with_marks(batch, marks)
+                    writer.send_with_alarms(batch, marks, alarms)
                 },
             )
             .await;

@@ -18,8 +18,11 @@
 //! * **Planned**: an incident that opens inside a maintenance window of its
 //!   target; planned incidents are left out of SLA figures.
 //!
-//! Alarms (thresholds on polled values) will open incidents of their own
-//! kind through the same changes.
+//! * **Alarms**: an alarm that fires on a device (see [`crate::alarms`])
+//!   opens an incident of that device named after the alarm, kept apart from
+//!   the device's own outage incidents and from its other alarms; it is
+//!   restored when the alarm clears, reopened within `flap_window` like an
+//!   outage, and always a root (nothing is explained by it).
 
 pub mod board;
 
@@ -29,6 +32,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use crate::alarms::AlarmEvent;
 pub use crate::model::{Severity, LINE_SEVERITY};
 use crate::model::{State, TargetKind, Transition};
 
@@ -37,6 +41,8 @@ pub struct Incident {
     pub id: u64,
     pub kind: TargetKind,
     pub target: String,
+    /// The alarm it is about (`None`: the target went down).
+    pub alarm: Option<String>,
     pub severity: Severity,
     /// What the ledger recorded as the cause when it opened (or was last
     /// relinked).
@@ -218,13 +224,17 @@ pub enum AckError {
     Restored(u64),
 }
 
+/// Which incident a change is about: the target's outage (no alarm), or
+/// one of its alarms.
+type Key = (TargetKind, String, Option<String>);
+
 /// The incidents that can still change: open ones, and restored ones still
 /// inside their flap window.
 #[derive(Debug)]
 pub struct Incidents {
     next_id: u64,
     flap_window: Duration,
-    live: HashMap<(TargetKind, String), Incident>,
+    live: HashMap<Key, Incident>,
 }
 
 impl Incidents {
@@ -242,15 +252,26 @@ impl Incidents {
             flap_window,
             live: live
                 .into_iter()
-                .map(|i| ((i.kind, i.target.clone()), i))
+                .map(|i| ((i.kind, i.target.clone(), i.alarm.clone()), i))
                 .collect(),
         }
     }
 
-    /// The incident of a target that is open now.
+    /// The outage incident of a target that is open now.
     pub fn open_of(&self, kind: TargetKind, target: &str) -> Option<&Incident> {
         self.live
-            .get(&(kind, target.to_string()))
+            .get(&(kind, target.to_string(), None))
+            .filter(|i| i.restored_at.is_none())
+    }
+
+    /// The incident of an alarm on a device that is open now.
+    pub fn open_alarm(&self, device: &str, alarm: &str) -> Option<&Incident> {
+        self.live
+            .get(&(
+                TargetKind::Device,
+                device.to_string(),
+                Some(alarm.to_string()),
+            ))
             .filter(|i| i.restored_at.is_none())
     }
 
@@ -297,7 +318,7 @@ impl Incidents {
     fn relink_behind(&mut self, at: Timestamp) -> Vec<Change> {
         let mut out = Vec::new();
         for _ in 0..=self.live.len() {
-            let stale: Vec<((TargetKind, String), Option<u64>)> = self
+            let stale: Vec<(Key, Option<u64>)> = self
                 .live
                 .iter()
                 .filter(|(_, i)| i.restored_at.is_none())
@@ -331,7 +352,7 @@ impl Incidents {
 
     fn apply_one(&mut self, t: &Transition, terms: &Terms) -> Vec<Change> {
         self.forget_settled(t.at);
-        let key = (t.kind, t.target.clone());
+        let key = (t.kind, t.target.clone(), None);
         let root = self.root_for(t.cause.as_deref());
         let Some(current) = self.live.get_mut(&key) else {
             if t.state != State::Down {
@@ -341,6 +362,7 @@ impl Incidents {
                 id: self.next_id,
                 kind: t.kind,
                 target: t.target.clone(),
+                alarm: None,
                 severity: terms.severity,
                 cause: t.cause.clone(),
                 opened_at: t.at,
@@ -406,6 +428,60 @@ impl Incidents {
             (State::Unknown | State::Maintenance, _) | (State::Up | State::Degraded, Some(_)) => {
                 Vec::new()
             }
+        }
+    }
+
+    /// Applies an alarm that fired or cleared on a device, in ledger order.
+    /// `terms` are the device's, with the alarm's own severity if it has
+    /// one. Fired: opens the alarm's incident, or reopens it within the flap
+    /// window (a flap); cleared: restores it. Returns what changed.
+    pub fn alarm(&mut self, e: &AlarmEvent, terms: &Terms) -> Vec<Change> {
+        self.forget_settled(e.at);
+        let key = (TargetKind::Device, e.device.clone(), Some(e.alarm.clone()));
+        let Some(current) = self.live.get_mut(&key) else {
+            if !e.raised {
+                return Vec::new();
+            }
+            let incident = Incident {
+                id: self.next_id,
+                kind: TargetKind::Device,
+                target: e.device.clone(),
+                alarm: Some(e.alarm.clone()),
+                severity: terms.severity,
+                cause: (!e.condition.is_empty()).then(|| e.condition.clone()),
+                opened_at: e.at,
+                acknowledged_at: None,
+                acknowledged_by: None,
+                restored_at: None,
+                // An alarm explains nothing and is explained by nothing.
+                root_id: None,
+                flaps: 0,
+                planned: terms.planned,
+                respond_within: terms.respond_within,
+                restore_within: terms.restore_within,
+            };
+            self.next_id += 1;
+            self.live.insert(key, incident.clone());
+            return vec![Change::Opened(incident)];
+        };
+        match (e.raised, current.restored_at) {
+            (true, Some(_)) => {
+                current.restored_at = None;
+                current.flaps += 1;
+                vec![Change::Reopened {
+                    id: current.id,
+                    at: e.at,
+                }]
+            }
+            (false, None) => {
+                current.restored_at = Some(e.at);
+                vec![Change::Restored {
+                    id: current.id,
+                    at: e.at,
+                }]
+            }
+            // Fired while open (resumed after a restart), or cleared again.
+            (true, None) | (false, Some(_)) => Vec::new(),
         }
     }
 
@@ -497,6 +573,7 @@ pub fn log_committed(change: &Change) {
             incident = i.id,
             kind = i.kind.as_str(),
             target = %i.target,
+            alarm = i.alarm.as_deref().unwrap_or(""),
             severity = i.severity.as_str(),
             cause = i.cause.as_deref().unwrap_or(""),
             root = ?i.root_id,

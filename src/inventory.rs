@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::config::{Config, Device, Line, Maintenance, Planned, Sla, SlaOverride};
+use crate::config::{Alarm, Config, Device, Line, Maintenance, Planned, Sla, SlaOverride};
 use crate::model::{Severity, Span, TargetKind, LINE_SEVERITY};
 use crate::probes::Prober;
 
@@ -21,6 +21,8 @@ pub struct Inventory {
     /// `sla.flap_window`: a target down again within this after its
     /// restoration reopens the same incident.
     pub flap_window: Duration,
+    /// `[[alarm]]`: thresholds on polled values, judged by the ledger task.
+    pub alarms: Vec<Alarm>,
     device_index: HashMap<String, usize>,
     line_index: HashMap<String, usize>,
     /// For each device (by index), the lines that end on it.
@@ -140,6 +142,7 @@ impl Inventory {
             planned: config.planned.clone(),
             availability_target: sla_config.availability_target,
             flap_window: sla_config.flap_window,
+            alarms: config.alarms.clone(),
             device_index,
             line_index,
             lines_on_device,

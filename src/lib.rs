@@ -45,6 +45,11 @@
 //!   crash. [`state`] is the pure per-target state machine it drives.
 //! * [`tally`] is the durable count behind `netkpi_state_seconds_total`,
 //!   advanced only by committed transitions and marks.
+//! * [`alarms`] judges `[[alarm]]` thresholds on each SNMP round's samples
+//!   (pure: fires after `hold`, clears likewise); the ledger task owns
+//!   their state and sends what fired or cleared to the store writer with
+//!   the transitions, where the incident engine opens an incident of the
+//!   device for each alarm.
 //! * [`incidents`] is the pure incident engine (open, restore, flap, root,
 //!   acknowledgement rules, SLA judgement). The store writer runs it on
 //!   every transition, so an incident commits with the transition that
@@ -85,6 +90,7 @@
 //! names; it uses only `secret`). So [`config`] imports nothing from
 //! [`probes`]; the probes take their settings from `config`.
 
+pub mod alarms;
 pub mod availability;
 pub mod cli;
 pub mod client;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, KnownMetric, KnownProfiles};
 use crate::diag::Diagnostic;
 use crate::probes::snmp::profile::{self, Profile};
 
@@ -42,6 +42,25 @@ impl ProfileSet {
         (ProfileSet { by_name }, diags)
     }
 
+    /// Each profile's metrics with their labels, as alarms are checked
+    /// against them.
+    pub fn metrics(&self) -> BTreeMap<String, Vec<KnownMetric>> {
+        self.by_name
+            .iter()
+            .map(|(name, p)| {
+                let metrics = p
+                    .metric_labels()
+                    .into_iter()
+                    .map(|(metric, labels)| KnownMetric {
+                        name: metric.to_string(),
+                        labels: labels.into_iter().map(str::to_string).collect(),
+                    })
+                    .collect();
+                (name.clone(), metrics)
+            })
+            .collect()
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.by_name.keys().cloned().collect()
     }
@@ -70,12 +89,17 @@ pub fn load(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
         let (set, diags) = ProfileSet::load(dirs);
         let mut names = set.names();
         // A broken user profile is reported as such, not again as an
-        // unknown name at every device that uses it.
+        // unknown name at every device that uses it (nor are alarms on
+        // its metrics: they are not known).
         names.extend(config::profile_names(dirs));
         names.sort();
         names.dedup();
+        let known = KnownProfiles {
+            names,
+            metrics: set.metrics(),
+        };
         loaded = Some((set, diags));
-        names
+        known
     });
     let (profiles, profile_diags) = loaded.unwrap_or_default();
     match config {

@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::ledger::Input;
 use crate::live::{Live, RoundStatus};
 use crate::metrics::Metrics;
-use crate::probes::{Observation, Probe};
+use crate::probes::{Observation, Probe, Prober};
 
 /// A device's prober schedule: ticks every `interval`, first at the device's
 /// stable [`phase`], so thousands of devices spread evenly and never burst.
@@ -146,6 +146,7 @@ impl<P: Probe> ProbeTask<P> {
             tracing::info!(device = %sink.device, prober = P::PROBER.as_str(), "device rebooted (its uptime went back)");
             sink.metrics.count_reboot(&sink.device);
         }
+        let samples = (P::PROBER == Prober::Snmp).then(|| taken.readings.samples.clone());
         sink.live.record_round(
             &sink.device,
             P::PROBER,
@@ -162,6 +163,7 @@ impl<P: Probe> ProbeTask<P> {
             at,
             prober: P::PROBER,
             round: taken.round,
+            samples,
         });
         sink.observations.send(obs).await.is_ok()
     }
@@ -171,7 +173,6 @@ impl<P: Probe> ProbeTask<P> {
 mod tests {
     use super::*;
     use crate::probes::snmp::poller::fake::{poller, FakeAgent};
-    use crate::probes::Prober;
     use crate::state::RoundClass;
     use crate::tally::Tallies;
 
@@ -214,9 +215,17 @@ mod tests {
             (7, 0, Prober::Snmp)
         );
         assert_eq!(obs.round.class, RoundClass::Good);
+        let samples = obs
+            .samples
+            .as_ref()
+            .expect("an SNMP round carries its samples");
         let status = live.round("sw1", Prober::Snmp);
         assert_eq!(status.at, Some(obs.at), "published before it was sent");
         assert!(!status.readings.samples.is_empty());
+        assert!(
+            Arc::ptr_eq(samples, &status.readings.samples),
+            "the ledger gets the same samples the live view shows"
+        );
         cancel.cancel();
         tasks.close();
         tasks.wait().await;

@@ -15,7 +15,7 @@ fn repo(path: &str) -> PathBuf {
 fn the_shipped_configs_pass_check() {
     for (file, summary) in [
         ("config/example.toml", "ok: 7 devices, 4 lines, 0 profiles"),
-        ("config/full.toml", "ok: 7 devices, 4 lines, 4 profiles"),
+        ("config/full.toml", "ok: 8 devices, 4 lines, 5 profiles"),
     ] {
         let out = netkpi()
             .args(["check", "--config"])

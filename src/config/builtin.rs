@@ -132,6 +132,10 @@ pub const TEXT_MAX_CHARS: usize = 200;
 /// one can never match.
 pub const IF_NAME_MAX_CHARS: usize = 255;
 
+/// Prefix of every metric name netkpi exports; an alarm's `metric` may be
+/// written with or without it.
+pub const METRIC_PREFIX: &str = "netkpi_";
+
 /// Paths in the config (`data_dir`, `api_token_file`, `profile_dirs`, the
 /// secret files): Linux's PATH_MAX; a longer one cannot be opened.
 pub const PATH_MAX_CHARS: usize = 4096;

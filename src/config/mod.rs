@@ -4,6 +4,7 @@
 //! device, names checked, references resolved) or every [`Diagnostic`] found,
 //! each with its file, line and column.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,6 +53,8 @@ pub struct Config {
     pub planned: Planned,
     /// `Some` when the config has a `[traps]` section.
     pub traps: Option<Traps>,
+    /// `[[alarm]]`: thresholds on polled values, in file order.
+    pub alarms: Vec<Alarm>,
 }
 
 impl Config {
@@ -345,6 +348,135 @@ impl SlaMatch {
             SlaMatch::Carrier(c) => *c == line.carrier,
             SlaMatch::Line(id) => *id == line.id,
             SlaMatch::Role(_) | SlaMatch::Device(_) => false,
+        }
+    }
+}
+
+/// One `[[alarm]]`: a threshold on a polled value that opens an incident
+/// on the device while it holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alarm {
+    /// Unique among the alarms; names the incident.
+    pub name: String,
+    /// The metric's full name, with the `netkpi_` prefix.
+    pub metric: String,
+    pub op: Comparison,
+    /// Finite.
+    pub value: f64,
+    /// The incident's severity; `None`: the device's.
+    pub severity: Option<Severity>,
+    /// How long the condition must hold before the alarm fires, and be
+    /// clear before it clears.
+    pub hold: Duration,
+    /// Only these devices; empty: every device polled over SNMP.
+    pub devices: Vec<String>,
+    /// Only samples with these label values.
+    pub labels: Vec<(String, String)>,
+}
+
+impl Alarm {
+    /// Whether it watches `device` (which must be polled over SNMP).
+    pub fn watches(&self, device: &Device) -> bool {
+        device.snmp.is_some() && (self.devices.is_empty() || self.devices.contains(&device.name))
+    }
+
+    /// The condition as text, e.g. `netkpi_ups_on_battery == 1` or
+    /// `netkpi_ups_input_voltage_volts{ups_input_line="1"} < 200`.
+    pub fn condition(&self) -> String {
+        let labels = if self.labels.is_empty() {
+            String::new()
+        } else {
+            let pairs: Vec<String> = self
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect();
+            format!("{{{}}}", pairs.join(","))
+        };
+        format!(
+            "{}{labels} {} {}",
+            self.metric,
+            self.op.as_str(),
+            self.value
+        )
+    }
+}
+
+/// An alarm's comparison of a polled value with its threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Comparison {
+    pub const ALL: [Comparison; 6] = [
+        Comparison::Eq,
+        Comparison::Ne,
+        Comparison::Lt,
+        Comparison::Le,
+        Comparison::Gt,
+        Comparison::Ge,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Comparison::Eq => "==",
+            Comparison::Ne => "!=",
+            Comparison::Lt => "<",
+            Comparison::Le => "<=",
+            Comparison::Gt => ">",
+            Comparison::Ge => ">=",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Comparison> {
+        Comparison::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Whether `value` compared with `threshold` holds.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::Eq => value == threshold,
+            Comparison::Ne => value != threshold,
+            Comparison::Lt => value < threshold,
+            Comparison::Le => value <= threshold,
+            Comparison::Gt => value > threshold,
+            Comparison::Ge => value >= threshold,
+        }
+    }
+}
+
+/// What the caller of [`load_with`] knows of the SNMP profiles devices may
+/// name: every name, and for the profiles it could read, the metrics each
+/// gives, which alarms are checked against. A profile without an entry in
+/// `metrics` is taken to give whatever an alarm names.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KnownProfiles {
+    pub names: Vec<String>,
+    /// Profile name → the metrics it gives.
+    pub metrics: BTreeMap<String, Vec<KnownMetric>>,
+}
+
+/// One metric a profile gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownMetric {
+    /// Full name, with the `netkpi_` prefix.
+    pub name: String,
+    /// The labels its samples carry (besides `device`).
+    pub labels: Vec<String>,
+}
+
+impl From<Vec<String>> for KnownProfiles {
+    /// Names only: no metric is known.
+    fn from(names: Vec<String>) -> KnownProfiles {
+        KnownProfiles {
+            names,
+            metrics: BTreeMap::new(),
         }
     }
 }

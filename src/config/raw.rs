@@ -173,6 +173,21 @@ pub(super) struct RawPlanned {
     pub leased_lines: Option<S<i64>>,
 }
 
+/// One `[[alarm]]`. `value` is read as a number (an integer converts);
+/// `labels` as a table of strings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlarm {
+    pub name: Option<S<String>>,
+    pub metric: Option<S<String>>,
+    pub op: Option<S<String>>,
+    pub value: Option<S<f64>>,
+    pub severity: Option<S<String>>,
+    pub hold: Option<S<String>>,
+    pub devices: Option<S<Vec<S<String>>>>,
+    pub labels: Option<S<std::collections::BTreeMap<String, S<String>>>>,
+}
+
 /// One `[[device]]`/`[[line]]`/`[[maintenance]]` entry: `None` when it could
 /// not be read at all (e.g. `device = "x"`), so indices still match the file.
 #[derive(Debug)]
@@ -196,6 +211,7 @@ pub(super) struct RawConfig {
     pub planned: Option<RawPlanned>,
     pub traps: Option<RawTraps>,
     pub trap_users: Vec<Entry<RawTrapUser>>,
+    pub alarms: Vec<Entry<RawAlarm>>,
     /// `name` of every `[[device]]` table that has a string one, even when
     /// the entry failed to deserialize, so references to it are not reported
     /// as dangling on top of the real mistake.

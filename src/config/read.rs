@@ -18,14 +18,14 @@ use toml::Spanned;
 
 use super::builtin::BUILTIN_PROFILE_NAMES;
 use super::raw::{
-    Entry, RawConfig, RawDaemon, RawDefaults, RawDevice, RawLine, RawMaintenance, RawPlanned,
-    RawSla, RawSlaOverride, RawTrapUser, RawTraps,
+    Entry, RawAlarm, RawConfig, RawDaemon, RawDefaults, RawDevice, RawLine, RawMaintenance,
+    RawPlanned, RawSla, RawSlaOverride, RawTrapUser, RawTraps,
 };
-use super::{validate, Config, Diagnostic};
+use super::{validate, Config, Diagnostic, KnownProfiles};
 use crate::diag::{path_at, Diags};
 
 /// The top-level sections of the config file this version reads.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "daemon",
     "defaults",
     "device",
@@ -34,10 +34,8 @@ const SECTIONS: [&str; 8] = [
     "sla",
     "planned",
     "traps",
+    "alarm",
 ];
-
-const ALARM_UNSUPPORTED: &str = "alarms on polled values are not supported by this version yet; \
-     remove [[alarm]] (polled values are still exported as metrics, where Prometheus rules can alert on them)";
 
 /// Keys whose values are secrets: a wrong-typed value there is reported
 /// without the value, which may be the secret itself (`community = 12345`).
@@ -54,13 +52,15 @@ pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
     load_with(path, profile_names)
 }
 
-/// [`load`], with the names of the profiles a device may poll given by
-/// `known_profiles`, which is called once with the resolved, existing
-/// `daemon.profile_dirs` (e.g. to parse the profile files, which this module
-/// does not read). A name it does not return is an error at the device.
-pub fn load_with(
+/// [`load`], with the profiles a device may poll given by `known_profiles`,
+/// which is called once with the resolved, existing `daemon.profile_dirs`
+/// (e.g. to parse the profile files, which this module does not read). A
+/// name it does not return is an error at the device; the metrics it gives
+/// for a profile are what alarms may watch ([`KnownProfiles`]; names alone,
+/// a `Vec<String>`, leave alarms' metrics unchecked).
+pub fn load_with<K: Into<KnownProfiles>>(
     path: &Path,
-    known_profiles: impl FnOnce(&[PathBuf]) -> Vec<String>,
+    known_profiles: impl FnOnce(&[PathBuf]) -> K,
 ) -> Result<Config, Vec<Diagnostic>> {
     match std::fs::read_to_string(path) {
         Ok(text) => load_str_with(path, &text, known_profiles),
@@ -83,10 +83,10 @@ pub fn load_str(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
 }
 
 /// [`load_str`] with the known profiles given as in [`load_with`].
-pub fn load_str_with(
+pub fn load_str_with<K: Into<KnownProfiles>>(
     path: &Path,
     text: &str,
-    known_profiles: impl FnOnce(&[PathBuf]) -> Vec<String>,
+    known_profiles: impl FnOnce(&[PathBuf]) -> K,
 ) -> Result<Config, Vec<Diagnostic>> {
     let mut diags = Diags::new(path, text);
 
@@ -111,7 +111,7 @@ pub fn load_str_with(
     let raw = read_sections(root, &mut diags);
     let structural = diags.len();
     diags.sort_from(0);
-    let config = validate::resolve(path, raw, &mut diags, known_profiles);
+    let config = validate::resolve(path, raw, &mut diags, |dirs| known_profiles(dirs).into());
     diags.sort_from(structural);
     match config {
         Some(config) if diags.is_empty() => Ok(config),
@@ -186,7 +186,7 @@ fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig
                 raw.maintenance = entries::<RawMaintenance>(key.span(), value, "maintenance", diags)
             }
             "traps" => read_traps(value, &mut raw, diags),
-            "alarm" => diags.at(key.span(), "alarm", ALARM_UNSUPPORTED),
+            "alarm" => raw.alarms = entries::<RawAlarm>(key.span(), value, "alarm", diags),
             other => diags.at(
                 key.span(),
                 other,

@@ -16,10 +16,12 @@ fn fixtures() -> PathBuf {
     manifest_dir().join("tests/fixtures/config")
 }
 
-/// A fixture's diagnostics as printed, with the directory left out.
+/// A fixture's diagnostics as printed, with the directory left out: read
+/// with the profiles, as `netkpi check` does (alarms are checked against
+/// the metrics the profiles give).
 fn diagnostics(name: &str) -> Vec<String> {
     let dir = format!("{}/", fixtures().display());
-    match load(&fixtures().join(name)) {
+    match crate::loader::load(&fixtures().join(name)).map(|l| l.config) {
         Ok(_) => vec![format!("{name} loaded without errors")],
         Err(ds) => ds
             .iter()
@@ -37,8 +39,42 @@ fn load_ok(path: &Path) -> Config {
 
 /// One entry per rule: the fixture and exactly what `netkpi check` prints.
 const INVALID: &[(&str, &[&str])] = &[
-    ("invalid-alarm.toml", &[
-        "invalid-alarm.toml:2:3: alarm: alarms on polled values are not supported by this version yet; remove [[alarm]] (polled values are still exported as metrics, where Prometheus rules can alert on them)",
+    ("invalid-alarm-devices.toml", &[
+        "invalid-alarm-devices.toml:24:21: alarm[0].devices[1]: device \"core-r1\" polls no profile that gives ups_on_battery (it polls if_mib; ups_on_battery comes from apc_powernet, huawei_ups, ups_mib)",
+        "invalid-alarm-devices.toml:24:32: alarm[0].devices[2]: device \"acc-001\" is not polled over SNMP (it has no `snmp`), so it has no values to watch",
+        "invalid-alarm-devices.toml:24:43: alarm[0].devices[3]: no device named \"ups-9\"",
+    ]),
+    ("invalid-alarm-duplicate-name.toml", &[
+        "invalid-alarm-duplicate-name.toml:21:8: alarm[1].name: duplicate alarm name \"ups-on-battery\"; alarm[0] (line 15) already uses it",
+    ]),
+    ("invalid-alarm-labels.toml", &[
+        "invalid-alarm-labels.toml:19:30: alarm[0].labels.ups_input_lines: ups_input_voltage_volts has no label \"ups_input_lines\"; its labels: ups_input_line (did you mean `ups_input_line`?)",
+        "invalid-alarm-labels.toml:19:43: alarm[0].labels.phase: ups_input_voltage_volts has no label \"phase\"; its labels: ups_input_line",
+    ]),
+    ("invalid-alarm-metric-not-polled.toml", &[
+        "invalid-alarm-metric-not-polled.toml:16:10: alarm[0].metric: no device polls a profile that gives temperature_celsius (apc_powernet, entity_sensor, h3c, huawei, liebert give it): add one to a device's snmp.profiles",
+    ]),
+    ("invalid-alarm-missing-keys.toml", &[
+        "invalid-alarm-missing-keys.toml:14:1: alarm[0].name: missing `name`: every alarm needs a unique name; it names the incidents it opens",
+        "invalid-alarm-missing-keys.toml:14:1: alarm[0].op: missing `op`: the comparison: ==, !=, <, <=, > or >=",
+        "invalid-alarm-missing-keys.toml:14:1: alarm[0].value: missing `value`: the number the polled value is compared with",
+    ]),
+    ("invalid-alarm-op.toml", &[
+        "invalid-alarm-op.toml:17:6: alarm[0].op: unknown comparison \"=>\"; expected one of: ==, !=, <, <=, >, >=",
+    ]),
+    ("invalid-alarm-unknown-key.toml", &[
+        "invalid-alarm-unknown-key.toml:19:1: alarm[0].treshold: unknown key `treshold` in alarm[0]; expected one of: name, metric, op, value, severity, hold, devices, labels",
+    ]),
+    ("invalid-alarm-unknown-metric.toml", &[
+        "invalid-alarm-unknown-metric.toml:16:10: alarm[0].metric: unknown metric \"netkpi_ups_on_batery\": no profile gives it (did you mean `ups_on_battery`?)",
+    ]),
+    ("invalid-alarm-values.toml", &[
+        "invalid-alarm-values.toml:32:9: alarm[2].value: expected a number, found string \"600\"",
+        "invalid-alarm-values.toml:15:8: alarm[0].name: invalid alarm name \"ups on battery\"; use only letters, digits, `_`, `.` and `-`",
+        "invalid-alarm-values.toml:18:9: alarm[0].value: value must be a finite number, not NaN",
+        "invalid-alarm-values.toml:19:12: alarm[0].severity: unknown severity \"urgent\"; expected one of: critical, major, minor",
+        "invalid-alarm-values.toml:20:8: alarm[0].hold: duration \"1 minute\" has no unit; write e.g. \"1s\" or \"1ms\"",
+        "invalid-alarm-values.toml:26:9: alarm[1].value: value must be a finite number, not -inf",
     ]),
     ("invalid-count.toml", &[
         "invalid-count.toml:6:18: device[0].icmp.count: count must be between 1 and 100 (echoes per round), not 0",
@@ -348,7 +384,7 @@ const INVALID: &[(&str, &[&str])] = &[
         "invalid-snmp-unknown-key.toml:6:10: device[0].snmp.comunity: unknown key `comunity` in device[0].snmp; expected one of: interval, timeout, retries, version, port, max_repetitions, profiles, community, community_file, user, auth, auth_pass_file, priv, priv_pass_file, key_extension (did you mean `community`?)",
     ]),
     ("invalid-snmp-unknown-profile.toml", &[
-        "invalid-snmp-unknown-profile.toml:6:32: device[0].snmp.profiles[1]: unknown profile \"if-mib\"; known: system, if_mib, ups_mib, entity_sensor, host_resources, apc_powernet, liebert, huawei, h3c, huawei_ups (did you mean `if_mib`?)",
+        "invalid-snmp-unknown-profile.toml:6:32: device[0].snmp.profiles[1]: unknown profile \"if-mib\"; known: apc_powernet, entity_sensor, h3c, host_resources, huawei, huawei_ups, if_mib, liebert, system, ups_mib (did you mean `if_mib`?)",
     ]),
     ("invalid-snmp-unknown-protocols.toml", &[
         "invalid-snmp-unknown-protocols.toml:6:46: device[0].snmp.auth: unknown auth protocol \"SHA1\"; expected one of: md5, sha, sha224, sha256, sha384, sha512 (did you mean `sha`?)",
@@ -420,7 +456,7 @@ const INVALID: &[(&str, &[&str])] = &[
         "invalid-unknown-key.toml:3:1: defaults.icmp.intervall: unknown key `intervall` in defaults.icmp; expected one of: interval, timeout, count, down_after, up_after, degraded_loss (did you mean `interval`?)",
     ]),
     ("invalid-unknown-section.toml", &[
-        "invalid-unknown-section.toml:2:2: deamon: unknown section `deamon`; expected one of: daemon, defaults, device, line, maintenance, sla, planned, traps (did you mean `daemon`?)",
+        "invalid-unknown-section.toml:2:2: deamon: unknown section `deamon`; expected one of: daemon, defaults, device, line, maintenance, sla, planned, traps, alarm (did you mean `daemon`?)",
     ]),
     ("invalid-unquoted-address.toml", &[
         "invalid-unquoted-address.toml:5:15: device[0].address: TOML syntax error: invalid float; if this is text (an address, a name), put it in quotes",
@@ -747,8 +783,12 @@ fn shipped_example_config_loads() {
 
 #[test]
 fn shipped_full_config_loads() {
-    let c = load_ok(&manifest_dir().join("config/full.toml"));
-    assert_eq!(summary(&c), "ok: 7 devices, 4 lines, 4 profiles");
+    // With the profiles, as `netkpi check` reads it: its alarms' metrics
+    // are checked against them.
+    let c = crate::loader::load(&manifest_dir().join("config/full.toml"))
+        .map(|l| l.config)
+        .unwrap_or_else(|ds| panic!("{ds:#?}"));
+    assert_eq!(summary(&c), "ok: 8 devices, 4 lines, 5 profiles");
     let v3 = c.devices[1].snmp.as_ref().expect("core-sw1 polls SNMP");
     assert!(
         matches!(
@@ -770,6 +810,26 @@ fn shipped_full_config_loads() {
         .collect();
     assert_eq!(kinds, [1, 2, 0, 2]);
     assert_eq!(c.lines[2].severity, Some(Severity::Critical));
+    // And an alarm with every key, the prefix added to its metric.
+    assert_eq!(
+        c.alarms[0],
+        Alarm {
+            name: "ups-on-battery".into(),
+            metric: "netkpi_ups_on_battery".into(),
+            op: Comparison::Eq,
+            value: 1.0,
+            severity: Some(Severity::Critical),
+            hold: Duration::from_secs(60),
+            devices: vec!["ups-1".into()],
+            labels: Vec::new(),
+        }
+    );
+    assert_eq!(c.alarms[1].labels, [("ups_input_line".into(), "1".into())]);
+    assert_eq!(
+        c.alarms[1].condition(),
+        "netkpi_ups_input_voltage_volts{ups_input_line=\"1\"} < 198"
+    );
+    assert!(c.alarms[1].devices.is_empty() && c.alarms[1].severity.is_none());
 }
 
 /// Without `daemon.api_token_file` the API must listen on loopback only:

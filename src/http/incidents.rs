@@ -37,6 +37,8 @@ pub struct IncidentEntry {
     pub id: u64,
     pub target: String,
     pub kind: &'static str,
+    /// The `[[alarm]]` it is about (null: the target went down).
+    pub alarm: Option<String>,
     pub severity: &'static str,
     /// `open` or `restored`.
     pub state: &'static str,
@@ -121,6 +123,7 @@ impl IncidentEntry {
             id: i.id,
             target: i.target.clone(),
             kind: i.kind.as_str(),
+            alarm: i.alarm.clone(),
             severity: i.severity.as_str(),
             state: if i.restored_at.is_some() {
                 "restored"

@@ -1,4 +1,5 @@
 use super::*;
+use crate::alarms::AlarmEvent;
 use crate::config::Role;
 
 fn at(s: i64) -> Timestamp {
@@ -441,4 +442,118 @@ fn acknowledging_a_root_acknowledges_what_is_behind_it() {
             }
         ]
     );
+}
+
+fn alarm(device: &str, name: &str, s: i64, raised: bool) -> AlarmEvent {
+    AlarmEvent {
+        device: device.into(),
+        alarm: name.into(),
+        raised,
+        at: at(s),
+        severity: None,
+        condition: "netkpi_ups_on_battery == 1".into(),
+    }
+}
+
+#[test]
+fn an_alarm_incident_and_the_devices_outage_are_apart() {
+    let mut inc = incidents();
+    let crit = terms(Severity::Critical, false);
+    let a = opened(&inc.alarm(&alarm("ups-1", "on-battery", 10, true), &crit)).clone();
+    assert_eq!(
+        (
+            a.kind,
+            a.target.as_str(),
+            a.alarm.as_deref(),
+            a.opened_at,
+            a.root_id,
+            a.cause.as_deref()
+        ),
+        (
+            TargetKind::Device,
+            "ups-1",
+            Some("on-battery"),
+            at(10),
+            None,
+            Some("netkpi_ups_on_battery == 1")
+        )
+    );
+    // The device going down opens its own incident beside the alarm's.
+    let d = opened(&inc.apply(&dev("ups-1", 20, State::Down, Some("icmp:timeout")), &crit)).clone();
+    assert_ne!(d.id, a.id);
+    assert_eq!(d.alarm, None);
+    assert_eq!(
+        inc.open_of(TargetKind::Device, "ups-1").map(|i| i.id),
+        Some(d.id)
+    );
+    assert_eq!(
+        inc.open_alarm("ups-1", "on-battery").map(|i| i.id),
+        Some(a.id)
+    );
+    // Another alarm on the same device is a third incident.
+    let other = opened(&inc.alarm(&alarm("ups-1", "battery-low", 25, true), &crit)).clone();
+    assert!(other.id != a.id && other.id != d.id);
+    // The device coming back restores its outage, not the alarm.
+    assert_eq!(
+        inc.apply(&dev("ups-1", 30, State::Up, None), &crit),
+        [Change::Restored {
+            id: d.id,
+            at: at(30)
+        }]
+    );
+    assert!(inc.open_alarm("ups-1", "on-battery").is_some());
+    // The alarm clearing restores its incident only.
+    assert_eq!(
+        inc.alarm(&alarm("ups-1", "on-battery", 40, false), &crit),
+        [Change::Restored {
+            id: a.id,
+            at: at(40)
+        }]
+    );
+    assert!(inc.open_alarm("ups-1", "battery-low").is_some());
+    // Fired again within the flap window: the same incident, one flap.
+    assert_eq!(
+        inc.alarm(&alarm("ups-1", "on-battery", 100, true), &crit),
+        [Change::Reopened {
+            id: a.id,
+            at: at(100)
+        }]
+    );
+    let live: Vec<&Incident> = inc.live().filter(|i| i.id == a.id).collect();
+    assert_eq!(live[0].flaps, 1);
+    // Fired again while open (resumed after a restart): nothing new.
+    assert!(inc
+        .alarm(&alarm("ups-1", "on-battery", 110, true), &crit)
+        .is_empty());
+    // After the flap window, a new incident.
+    inc.alarm(&alarm("ups-1", "on-battery", 200, false), &crit);
+    let again = opened(&inc.alarm(&alarm("ups-1", "on-battery", 2000, true), &crit)).clone();
+    assert!(again.id > other.id);
+}
+
+#[test]
+fn an_alarm_incident_is_a_root_that_nothing_links_to() {
+    let mut inc = incidents();
+    let crit = terms(Severity::Critical, false);
+    let a = opened(&inc.alarm(&alarm("core-sw", "too-hot", 0, true), &crit)).clone();
+    // A child down behind core-sw while core-sw only has an alarm: no root.
+    let child =
+        opened(&inc.apply(&dev("acc-1", 5, State::Down, Some("parent:core-sw")), &crit)).clone();
+    assert_eq!(child.root_id, None);
+    assert_eq!(a.root_id, None);
+    // Planned when the terms say so.
+    let planned = opened(&inc.alarm(
+        &alarm("core-sw", "fan", 6, true),
+        &terms(Severity::Minor, true),
+    ))
+    .clone();
+    assert!(planned.planned);
+    assert_eq!(planned.severity, Severity::Minor);
+    // Resumed from the store, keyed by its alarm again.
+    let resumed = Incidents::resume(inc.live().cloned().collect(), 1, Duration::from_secs(600));
+    assert_eq!(
+        resumed.open_alarm("core-sw", "too-hot").map(|i| i.id),
+        Some(a.id)
+    );
+    assert_eq!(resumed.open_of(TargetKind::Device, "core-sw"), None);
 }

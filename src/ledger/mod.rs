@@ -22,6 +22,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::alarms::{AlarmEvent, Alarms};
 use crate::config::{builtin, Device, Line};
 use crate::inventory::{timing, Inventory};
 use crate::model::{Mark, State, TargetKind, Transition};
@@ -194,6 +195,8 @@ const CAUSE_UNRESOLVED: &str = "unresolved_at_stop";
 pub struct Ledger {
     inventory: Arc<Inventory>,
     generation: u64,
+    /// Every (device, alarm)'s state.
+    alarms: Alarms,
     devices: Vec<DeviceLedger>,
     /// Each line's recorded state and cause, by line index.
     lines: Vec<(State, Option<String>)>,
@@ -220,10 +223,43 @@ impl Ledger {
         Ledger {
             inventory,
             generation: 0,
+            alarms: Alarms::new(),
             devices,
             lines,
             children,
         }
+    }
+
+    /// Starts the alarms of `open` (device, alarm name) raised: their
+    /// incidents are open from before a restart, so each clears once the
+    /// rounds show its condition clear for its `hold`. Returns the clearing
+    /// of those the config no longer watches (at `at`).
+    pub fn resume_alarms(
+        &mut self,
+        open: impl IntoIterator<Item = (String, String)>,
+        at: Timestamp,
+    ) -> Vec<AlarmEvent> {
+        self.alarms.resume(open);
+        let inventory = &self.inventory;
+        self.alarms
+            .retain(&inventory.devices, &inventory.alarms, at)
+    }
+
+    /// The alarms that fired or cleared with an SNMP round (see
+    /// [`crate::alarms`]); nothing for a round of another prober or of an
+    /// older config.
+    pub fn judge_alarms(&mut self, obs: &Observation) -> Vec<AlarmEvent> {
+        let Some(samples) = &obs.samples else {
+            return Vec::new();
+        };
+        if obs.generation != self.generation || self.inventory.alarms.is_empty() {
+            return Vec::new();
+        }
+        let Some(device) = self.inventory.devices.get(obs.device) else {
+            return Vec::new();
+        };
+        self.alarms
+            .round(device, &self.inventory.alarms, obs.at, samples)
     }
 
     /// Puts a reloaded inventory in force at `at`, keeping the state of every
@@ -328,6 +364,15 @@ impl Ledger {
             });
         }
         out
+    }
+
+    /// After a reload at `at`: the alarms no longer watched (the alarm or
+    /// its device removed) that were raised are cleared at `at`; the others
+    /// keep their state.
+    pub fn retain_alarms(&mut self, at: Timestamp) -> Vec<AlarmEvent> {
+        let inventory = &self.inventory;
+        self.alarms
+            .retain(&inventory.devices, &inventory.alarms, at)
     }
 
     /// Records one prober's round; false when the device has no such
@@ -700,15 +745,16 @@ fn same_interface(a: &Line, b: &Line) -> bool {
 }
 
 /// Receives observations until cancelled and hands transitions to `commit`
-/// with the settled marks of the targets they name; every `mark_every` it
-/// hands over every target's mark (the heartbeat that vouches for them).
-/// Returns the final batch that marks every target unknown at stop time.
+/// with the settled marks of the targets they name and the alarms that
+/// fired or cleared, in order; every `mark_every` it hands over every
+/// target's mark (the heartbeat that vouches for them). Returns the final
+/// batch that marks every target unknown at stop time.
 pub async fn run(
     mut ledger: Ledger,
     mut inputs: mpsc::Receiver<Input>,
     cancel: CancellationToken,
     mark_every: Duration,
-    mut commit: impl FnMut(Vec<Transition>, Vec<Mark>),
+    mut commit: impl FnMut(Vec<Transition>, Vec<Mark>, Vec<AlarmEvent>),
 ) -> Vec<Transition> {
     let mut ticks = tokio::time::interval(mark_every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -716,18 +762,22 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
-            _ = ticks.tick() => commit(Vec::new(), ledger.marks()),
+            _ = ticks.tick() => commit(Vec::new(), ledger.marks(), Vec::new()),
             input = inputs.recv() => {
-                let transitions = match input {
+                let (transitions, alarms) = match input {
                     None => break,
-                    Some(Input::Observation(obs)) => ledger.observe(&obs),
+                    Some(Input::Observation(obs)) => {
+                        (ledger.observe(&obs), ledger.judge_alarms(&obs))
+                    }
                     Some(Input::Reload { inventory, generation }) => {
-                        ledger.reload(inventory, generation, Timestamp::now())
+                        let at = Timestamp::now();
+                        let transitions = ledger.reload(inventory, generation, at);
+                        (transitions, ledger.retain_alarms(at))
                     }
                 };
-                if !transitions.is_empty() {
+                if !transitions.is_empty() || !alarms.is_empty() {
                     let marks = ledger.marks_for(&transitions);
-                    commit(transitions, marks);
+                    commit(transitions, marks, alarms);
                 }
             }
         }

@@ -55,6 +55,7 @@ fn obs(device: usize, s: i64, received: u32) -> Observation {
         at: at(s),
         prober: Prober::Icmp,
         round: round(received).classify(0.5),
+        samples: None,
     }
 }
 
@@ -207,6 +208,7 @@ fn snmp_obs(device: usize, s: i64, ok: bool) -> Observation {
         at: at(s),
         prober: Prober::Snmp,
         round: crate::probes::snmp::classify((!ok).then_some(SnmpFailure::Timeout), Vec::new()),
+        samples: Some(Vec::new().into()),
     }
 }
 
@@ -446,6 +448,7 @@ fn rounds(
                 at: at_ms(ms),
                 prober: Prober::Icmp,
                 round: round(if failing { 0 } else { 3 }).classify(0.5),
+                samples: None,
             };
             (ms + 1000, o)
         })
@@ -529,4 +532,100 @@ fn a_child_that_failed_well_before_its_parent_keeps_its_own_cause() {
         );
         assert!(child.iter().any(|t| t.state == State::Down));
     }
+}
+
+// ---- Alarms --------------------------------------------------------------
+
+const WITH_ALARM: &str = r#"
+[[device]]
+name = "ups-1"
+role = "ups"
+address = "127.0.10.9"
+icmp = {}
+snmp = { interval = "10s", timeout = "1s", profiles = ["ups_mib"] }
+
+[[alarm]]
+name = "on-battery"
+metric = "ups_on_battery"
+op = "=="
+value = 1
+hold = "10s"
+"#;
+
+fn ups_round(s: i64, on_battery: f64, generation: u64) -> Observation {
+    use crate::probes::snmp::profile::{Family, Sample, SampleKind};
+    let sample = Sample {
+        family: Arc::new(Family {
+            name: "netkpi_ups_on_battery".into(),
+            kind: SampleKind::Gauge,
+            help: String::new(),
+        }),
+        labels: Vec::new().into(),
+        value: on_battery,
+    };
+    Observation {
+        generation,
+        samples: Some(vec![sample].into()),
+        ..snmp_obs(0, s, true)
+    }
+}
+
+#[test]
+fn alarms_are_judged_on_the_rounds_of_the_config_in_force() {
+    let mut l = Ledger::new(inventory(WITH_ALARM), at(-1000));
+    assert!(l.judge_alarms(&ups_round(0, 1.0, 0)).is_empty());
+    // An ICMP round carries no samples; a round of an older config counts
+    // for nothing.
+    assert!(l.judge_alarms(&obs(0, 5, 3)).is_empty());
+    assert!(l.judge_alarms(&ups_round(5, 0.0, 9)).is_empty());
+    let fired = l.judge_alarms(&ups_round(10, 1.0, 0));
+    assert_eq!(
+        fired
+            .iter()
+            .map(|e| (e.device.as_str(), e.alarm.as_str(), e.raised, e.at))
+            .collect::<Vec<_>>(),
+        [("ups-1", "on-battery", true, at(0))]
+    );
+    // The device itself stays up while on battery: alarms are not rounds.
+    assert!(l
+        .observe(&ups_round(20, 1.0, 0))
+        .iter()
+        .all(|t| t.state != State::Down));
+    // A reload that drops the alarm clears it then.
+    let without = inventory(&WITH_ALARM[..WITH_ALARM.find("[[alarm]]").unwrap()]);
+    l.reload(without, 1, at(30));
+    let cleared = l.retain_alarms(at(30));
+    assert_eq!(
+        cleared.iter().map(|e| (e.raised, e.at)).collect::<Vec<_>>(),
+        [(false, at(30))]
+    );
+}
+
+#[test]
+fn open_alarm_incidents_resume_raised() {
+    let mut l = Ledger::new(inventory(WITH_ALARM), at(-1000));
+    let cleared = l.resume_alarms(
+        [
+            ("ups-1".to_string(), "on-battery".to_string()),
+            ("ups-1".to_string(), "gone".to_string()),
+        ],
+        at(0),
+    );
+    assert_eq!(
+        cleared
+            .iter()
+            .map(|e| (e.alarm.as_str(), e.raised))
+            .collect::<Vec<_>>(),
+        [("gone", false)]
+    );
+    assert!(
+        l.judge_alarms(&ups_round(10, 1.0, 0)).is_empty(),
+        "still raised"
+    );
+    assert!(l.judge_alarms(&ups_round(20, 0.0, 0)).is_empty());
+    let cleared = l.judge_alarms(&ups_round(30, 0.0, 0));
+    assert_eq!(
+        cleared.iter().map(|e| (e.raised, e.at)).collect::<Vec<_>>(),
+        [(false, at(20))]
+    );
 }

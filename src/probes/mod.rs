@@ -122,6 +122,9 @@ pub struct Observation {
     pub at: Timestamp,
     pub prober: Prober,
     pub round: Round,
+    /// What an SNMP round read (`None` for other probers): alarms are
+    /// judged on it. Shared with the live view, not copied.
+    pub samples: Option<Arc<[Sample]>>,
 }
 
 /// Why a round failed. [`FailureKind::as_str`] gives the stable snake_case

@@ -14,7 +14,8 @@ use crate::model::{Severity, TargetKind};
 
 /// The columns [`incident_from_row`] reads, in order.
 pub(super) const COLUMNS: &str = "id, kind, target, severity, cause, opened_ms, acknowledged_ms,
-     acknowledged_by, restored_ms, root_id, flaps, planned, respond_within_ms, restore_within_ms";
+     acknowledged_by, restored_ms, root_id, flaps, planned, respond_within_ms, restore_within_ms,
+     alarm";
 
 /// One entry of an incident's record, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,8 +60,8 @@ pub(super) fn write_changes(tx: &Transaction, changes: &[Change]) -> rusqlite::R
                 tx.prepare_cached(
                     "INSERT INTO incidents (id, kind, target, severity, cause, opened_ms,
                          acknowledged_ms, acknowledged_by, restored_ms, root_id, flaps, planned,
-                         respond_within_ms, restore_within_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                         respond_within_ms, restore_within_ms, alarm)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )?
                 .execute(params![
                     id,
@@ -77,6 +78,7 @@ pub(super) fn write_changes(tx: &Transaction, changes: &[Change]) -> rusqlite::R
                     i.planned,
                     duration_ms(i.respond_within),
                     duration_ms(i.restore_within),
+                    i.alarm,
                 ])?;
                 event.execute(params![
                     id,
@@ -381,6 +383,7 @@ impl Store {
             kind: TargetKind::parse(&r.kind)
                 .ok_or_else(|| corrupt(format!("unknown kind {:?}", r.kind)))?,
             target: r.target,
+            alarm: r.alarm,
             severity: Severity::parse(&r.severity)
                 .ok_or_else(|| corrupt(format!("unknown severity {:?}", r.severity)))?,
             cause: r.cause,
@@ -424,6 +427,7 @@ struct RawIncident {
     planned: bool,
     respond_within_ms: i64,
     restore_within_ms: i64,
+    alarm: Option<String>,
 }
 
 fn raw_incident(r: &Row) -> rusqlite::Result<RawIncident> {
@@ -442,6 +446,7 @@ fn raw_incident(r: &Row) -> rusqlite::Result<RawIncident> {
         planned: r.get(11)?,
         respond_within_ms: r.get(12)?,
         restore_within_ms: r.get(13)?,
+        alarm: r.get(14)?,
     })
 }
 
@@ -494,6 +499,48 @@ mod tests {
                 })
                 .unwrap();
         }
+    }
+
+    #[test]
+    fn an_alarm_incident_keeps_its_alarm_and_resumes_apart_from_the_outage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = Store::open(tmp.path()).unwrap();
+        let window = Duration::from_secs(600);
+        let mut engine = Incidents::resume(Vec::new(), store.next_incident_id().unwrap(), window);
+        let fired = crate::alarms::AlarmEvent {
+            device: "ups-1".into(),
+            alarm: "on-battery".into(),
+            raised: true,
+            at: ts(10),
+            severity: None,
+            condition: "netkpi_ups_on_battery == 1".into(),
+        };
+        let changes = engine.alarm(&fired, &TERMS);
+        store
+            .commit(&Commit {
+                incidents: &changes,
+                ..Commit::default()
+            })
+            .unwrap();
+        commit_all(
+            &mut store,
+            &mut engine,
+            &[down("ups-1", TargetKind::Device, 20, Some("icmp:timeout"))],
+        );
+        let alarm = store.incident(1).unwrap().unwrap();
+        assert_eq!(alarm.alarm.as_deref(), Some("on-battery"));
+        assert_eq!(alarm.cause.as_deref(), Some("netkpi_ups_on_battery == 1"));
+        assert_eq!(store.incident(2).unwrap().unwrap().alarm, None);
+        let live = store.live_incidents(ts(30), window).unwrap();
+        let resumed = Incidents::resume(live, store.next_incident_id().unwrap(), window);
+        assert_eq!(
+            resumed.open_alarm("ups-1", "on-battery").map(|i| i.id),
+            Some(1)
+        );
+        assert_eq!(
+            resumed.open_of(TargetKind::Device, "ups-1").map(|i| i.id),
+            Some(2)
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use requests::Reply;
 pub use requests::{NoPolicy, Policy, Replied, Request, RequestError};
 
 use super::{ledger_precision, Commit, Store, Window};
+use crate::alarms::AlarmEvent;
 use crate::incidents::{Change, Incidents};
 use crate::model::{Mark, State, TargetKind, Transition};
 use crate::tally::{Tallies, Tally};
@@ -176,7 +177,7 @@ impl StoreStats {
 }
 
 enum Msg {
-    Batch(Vec<Transition>, Vec<Mark>),
+    Batch(Vec<Transition>, Vec<Mark>, Vec<AlarmEvent>),
     Request(Request, Reply),
     Flush(mpsc::SyncSender<bool>),
     Shutdown(Vec<Transition>),
@@ -200,10 +201,22 @@ impl WriterHandle {
     /// [`Mark`]), in order. Marks alone are a heartbeat: they are committed
     /// at once, with the heartbeat row. Never blocks.
     pub fn send_with_marks(&self, batch: Vec<Transition>, marks: Vec<Mark>) {
-        if batch.is_empty() && marks.is_empty() {
+        self.send_with_alarms(batch, marks, Vec::new());
+    }
+
+    /// Queues transitions, their marks, and the alarms that fired or
+    /// cleared after them, in order: the incident engine applies the
+    /// alarms after the transitions. Never blocks.
+    pub fn send_with_alarms(
+        &self,
+        batch: Vec<Transition>,
+        marks: Vec<Mark>,
+        alarms: Vec<AlarmEvent>,
+    ) {
+        if batch.is_empty() && marks.is_empty() && alarms.is_empty() {
             return;
         }
-        if self.tx.send(Msg::Batch(batch, marks)).is_err() {
+        if self.tx.send(Msg::Batch(batch, marks, alarms)).is_err() {
             tracing::error!("store writer has stopped; transitions dropped");
         }
     }
@@ -375,9 +388,10 @@ impl Writer {
                     let mut next = Some(first);
                     while let Some(msg) = next {
                         match msg {
-                            Msg::Batch(batch, marks) => {
+                            Msg::Batch(batch, marks, alarms) => {
                                 self.enqueue(batch);
                                 self.enqueue_marks(marks);
+                                self.enqueue_alarms(alarms);
                             }
                             Msg::Request(request, reply) => self.handle(request, reply),
                             Msg::Flush(reply) => flushes.push(reply),
@@ -453,6 +467,25 @@ impl Writer {
             }
         }
         self.enforce_limit();
+    }
+
+    /// Feeds alarms that fired or cleared to the incident engine, in order:
+    /// an alarm's incident takes the device's terms, with the alarm's own
+    /// severity when it has one.
+    fn enqueue_alarms(&mut self, alarms: Vec<AlarmEvent>) {
+        self.incidents.set_flap_window(self.policy.flap_window());
+        for mut e in alarms {
+            e.at = ledger_precision(e.at);
+            let mut terms = self.policy.terms(TargetKind::Device, &e.device, e.at);
+            if let Some(severity) = e.severity {
+                terms.severity = severity;
+            }
+            let changes = self.incidents.alarm(&e, &terms);
+            if !changes.is_empty() {
+                self.stats.waiting_from(Timestamp::now());
+                self.changes.extend(changes);
+            }
+        }
     }
 
     /// While the store fails, keeps memory bounded by collapsing the pending

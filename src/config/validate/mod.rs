@@ -4,7 +4,8 @@
 //!
 //! One file per part of the config: [`devices`], [`lines`], [`maintenance`],
 //! [`sla`] (with `[planned]`), the probes' settings in [`icmp`] and [`snmp`],
-//! the trap receiver in [`traps`], the SNMPv3 users both of those take in
+//! the trap receiver in [`traps`], thresholds on polled values in
+//! [`alarms`], the SNMPv3 users both of those take in
 //! [`usm`], and the checks of single values they all share in [`fields`]. This file resolves the whole and `[daemon]`.
 
 use std::net::SocketAddr;
@@ -15,9 +16,10 @@ use jiff::tz::TimeZone;
 
 use super::builtin;
 use super::raw::{RawConfig, S};
-use super::{Config, Daemon, Defaults, IcmpSettings};
+use super::{Config, Daemon, Defaults, IcmpSettings, KnownProfiles};
 use crate::diag::{Diags, Shown};
 
+mod alarms;
 mod devices;
 mod fields;
 mod icmp;
@@ -28,6 +30,7 @@ mod snmp;
 mod traps;
 mod usm;
 
+use alarms::alarms;
 use devices::devices;
 use icmp::icmp_layer;
 use lines::lines;
@@ -42,7 +45,7 @@ pub(super) fn resolve(
     path: &Path,
     mut raw: RawConfig,
     diags: &mut Diags<'_>,
-    known_profiles: impl FnOnce(&[PathBuf]) -> Vec<String>,
+    known_profiles: impl FnOnce(&[PathBuf]) -> KnownProfiles,
 ) -> Option<Config> {
     let base_dir = path.parent().unwrap_or(Path::new(""));
     let raw_daemon = raw.daemon.take().unwrap_or_default();
@@ -82,11 +85,12 @@ pub(super) fn resolve(
         &raw,
         (&default_icmp, default_icmp_timing_known),
         &default_snmp,
-        known.as_deref(),
+        known.as_ref().map(|k| k.names.as_slice()),
         base_dir,
         diags,
     );
     let lines = lines(&raw, diags);
+    let alarms = alarms(&raw, &devices, known.as_ref(), diags);
     let traps = traps::traps(&raw, base_dir, diags);
     let maintenance = maintenance(&raw, diags);
     let sla = sla(&raw, diags);
@@ -102,6 +106,7 @@ pub(super) fn resolve(
         sla,
         planned,
         traps,
+        alarms,
     })
 }
 

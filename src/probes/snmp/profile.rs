@@ -66,8 +66,7 @@ pub fn plan(walks: BTreeSet<Oid>, gets: BTreeSet<Oid>) -> Vec<Request> {
     out
 }
 
-/// Prefix of every exported metric name.
-pub const METRIC_PREFIX: &str = "netkpi_";
+pub use crate::config::builtin::METRIC_PREFIX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SampleKind {
@@ -335,6 +334,27 @@ impl Profile {
             }
         }
         out
+    }
+
+    /// Each metric this profile exports with the labels its samples carry
+    /// (index, lookup and value labels), for checking alarms against.
+    pub fn metric_labels(&self) -> Vec<(&str, Vec<&str>)> {
+        let mut seen: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for m in &self.metrics {
+            let labels = seen.entry(m.family.name.as_str()).or_default();
+            let own = m
+                .indexes
+                .iter()
+                .map(|i| &*i.label)
+                .chain(m.lookups.iter().map(|l| &*l.label))
+                .chain(m.value_label.as_deref());
+            for label in own {
+                if !labels.contains(&label) {
+                    labels.push(label);
+                }
+            }
+        }
+        seen.into_iter().collect()
     }
 
     /// The names and types of the metrics this profile exports, for

@@ -5,6 +5,7 @@ use rusqlite::Connection;
 
 use super::*;
 use crate::incidents::AckError;
+use crate::model::Severity;
 use crate::store::tests::{tr, ts};
 use crate::store::DB_FILE;
 
@@ -585,5 +586,73 @@ fn requests_are_refused_while_the_store_fails() {
     lock.execute_batch("ROLLBACK").unwrap();
     flush_until_committed(&handle);
     assert_eq!(block_on(handle.request(ack(1, "duty"))), Ok(1));
+    assert!(handle.shutdown(Vec::new()));
+}
+
+#[test]
+fn alarms_open_and_restore_incidents_of_their_own_in_order_with_the_transitions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, announce) = recorder();
+    let handle = spawn_writer(
+        store(tmp.path()),
+        opts(1_000),
+        Arc::new(StoreStats::default()),
+        Counting::default(),
+        announce,
+    );
+    let fired = |at_ms: i64, raised: bool, severity: Option<Severity>| AlarmEvent {
+        device: "ups-1".into(),
+        alarm: "on-battery".into(),
+        raised,
+        at: Timestamp::from_millisecond(at_ms).unwrap(),
+        severity,
+        condition: "netkpi_ups_on_battery == 1".into(),
+    };
+    // The device goes down and its alarm fires in the same batch: two
+    // incidents, the outage first. The alarm's severity is its own; the
+    // outage's the device's (NoPolicy: minor).
+    handle.send_with_alarms(
+        vec![dev("ups-1", 1_000, State::Down)],
+        Vec::new(),
+        vec![fired(1_500, true, Some(Severity::Critical))],
+    );
+    // Another alarm without a severity of its own takes the device's.
+    let mut low = fired(1_700, true, None);
+    low.alarm = "battery-low".into();
+    handle.send_with_alarms(Vec::new(), Vec::new(), vec![low]);
+    handle.send_with_alarms(
+        vec![dev("ups-1", 2_000, State::Up)],
+        Vec::new(),
+        vec![fired(3_000, false, None)],
+    );
+    assert!(handle.flush());
+    let reader = Store::open_reader(tmp.path()).unwrap();
+    let all = reader.all_incidents().unwrap();
+    let summary: Vec<_> = all
+        .iter()
+        .map(|i| {
+            (
+                i.id,
+                i.alarm.as_deref(),
+                i.severity,
+                i.opened_at.as_millisecond(),
+                i.restored_at.map(|t| t.as_millisecond()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, None, Severity::Minor, 1_000, Some(2_000)),
+            (
+                2,
+                Some("on-battery"),
+                Severity::Critical,
+                1_500,
+                Some(3_000)
+            ),
+            (3, Some("battery-low"), Severity::Minor, 1_700, None),
+        ]
+    );
     assert!(handle.shutdown(Vec::new()));
 }

@@ -1,0 +1,268 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use super::*;
+use crate::config::Config;
+use crate::probes::snmp::profile::{Family, SampleKind};
+
+const CONFIG: &str = r#"
+[[device]]
+name = "ups-1"
+role = "ups"
+address = "10.9.0.1"
+snmp = { profiles = ["ups_mib"] }
+
+[[device]]
+name = "ups-2"
+role = "ups"
+address = "10.9.0.2"
+snmp = { profiles = ["ups_mib"] }
+
+[[device]]
+name = "r1"
+role = "router"
+address = "10.1.0.1"
+icmp = {}
+
+[[alarm]]
+name = "on-battery"
+metric = "ups_on_battery"
+op = "=="
+value = 1
+hold = "2s"
+severity = "major"
+
+[[alarm]]
+name = "input-low"
+metric = "netkpi_ups_input_voltage_volts"
+op = "<"
+value = 200
+labels = { ups_input_line = "1" }
+devices = ["ups-2"]
+"#;
+
+fn config() -> Config {
+    crate::config::load_str(Path::new("t.toml"), CONFIG).unwrap_or_else(|d| panic!("{d:#?}"))
+}
+
+fn at(s: i64) -> Timestamp {
+    Timestamp::from_second(1_780_000_000 + s).unwrap()
+}
+
+fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
+    Sample {
+        family: Arc::new(Family {
+            name: format!("netkpi_{name}"),
+            kind: SampleKind::Gauge,
+            help: String::new(),
+        }),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (Arc::from(*k), Arc::from(*v)))
+            .collect(),
+        value,
+    }
+}
+
+fn on_battery(v: f64) -> Vec<Sample> {
+    vec![
+        sample("ups_on_battery", &[], v),
+        sample("ups_output_source", &[], if v == 1.0 { 5.0 } else { 3.0 }),
+    ]
+}
+
+/// Feeds rounds `(second, samples)` of device 0 and returns every event as
+/// (raised, stamp second).
+fn run(alarms: &mut Alarms, rounds: &[(i64, Vec<Sample>)]) -> Vec<(bool, i64)> {
+    let c = config();
+    let mut out = Vec::new();
+    for (s, samples) in rounds {
+        for e in alarms.round(&c.devices[0], &c.alarms, at(*s), samples) {
+            assert_eq!(
+                (e.device.as_str(), e.alarm.as_str()),
+                ("ups-1", "on-battery")
+            );
+            out.push((e.raised, e.at.as_second() - 1_780_000_000));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_condition_holds_when_any_matching_sample_satisfies_it() {
+    let c = config();
+    let input_low = &c.alarms[1];
+    let volts = |l1: f64, l2: f64| {
+        vec![
+            sample("ups_input_voltage_volts", &[("ups_input_line", "1")], l1),
+            sample("ups_input_voltage_volts", &[("ups_input_line", "2")], l2),
+        ]
+    };
+    assert_eq!(condition(input_low, &volts(190.0, 230.0)), Some(true));
+    // Only line 1 is watched.
+    assert_eq!(condition(input_low, &volts(230.0, 190.0)), Some(false));
+    assert_eq!(condition(input_low, &on_battery(1.0)), None, "not read");
+    assert_eq!(condition(input_low, &[]), None);
+    let battery = &c.alarms[0];
+    assert_eq!(battery.metric, "netkpi_ups_on_battery");
+    assert_eq!(condition(battery, &on_battery(1.0)), Some(true));
+    assert_eq!(condition(battery, &on_battery(0.0)), Some(false));
+}
+
+#[test]
+fn fires_after_hold_stamped_at_the_first_round_and_clears_likewise() {
+    let mut alarms = Alarms::new();
+    let events = run(
+        &mut alarms,
+        &[
+            (0, on_battery(0.0)),
+            (1, on_battery(1.0)),
+            (2, on_battery(1.0)),
+            (3, on_battery(1.0)), // held 2 s since 1: fires, stamped 1
+            (4, on_battery(1.0)),
+            (5, on_battery(0.0)),
+            (6, on_battery(0.0)),
+            (7, on_battery(0.0)), // clear 2 s since 5: clears, stamped 5
+            (8, on_battery(0.0)),
+        ],
+    );
+    assert_eq!(events, [(true, 1), (false, 5)]);
+    assert!(!alarms.is_raised("ups-1", "on-battery"));
+}
+
+#[test]
+fn a_condition_shorter_than_hold_never_fires() {
+    let mut alarms = Alarms::new();
+    let rounds: Vec<(i64, Vec<Sample>)> = (0..20)
+        .map(|s| (s, on_battery(if s % 2 == 0 { 1.0 } else { 0.0 })))
+        .collect();
+    assert_eq!(run(&mut alarms, &rounds), []);
+    // A raised alarm that clears for less than hold stays raised.
+    let mut events = run(&mut alarms, &[(30, on_battery(1.0)), (32, on_battery(1.0))]);
+    events.extend(run(
+        &mut alarms,
+        &[
+            (33, on_battery(0.0)),
+            (34, on_battery(1.0)),
+            (35, on_battery(0.0)),
+            (36, on_battery(0.0)),
+            (37, on_battery(1.0)),
+        ],
+    ));
+    assert_eq!(events, [(true, 30)]);
+    assert!(alarms.is_raised("ups-1", "on-battery"));
+}
+
+#[test]
+fn rounds_without_the_value_neither_confirm_nor_clear() {
+    let mut alarms = Alarms::new();
+    let events = run(
+        &mut alarms,
+        &[
+            (0, on_battery(1.0)),
+            (1, Vec::new()), // the poll failed
+            (2, Vec::new()),
+            (3, on_battery(1.0)), // held in every round that read it: fires at 0
+            (4, on_battery(0.0)),
+            (5, Vec::new()),
+            (6, Vec::new()),
+            (7, Vec::new()), // clear since 4, but unconfirmed: still raised
+        ],
+    );
+    assert_eq!(events, [(true, 0)]);
+    assert!(alarms.is_raised("ups-1", "on-battery"));
+    assert_eq!(run(&mut alarms, &[(8, on_battery(0.0))]), [(false, 4)]);
+}
+
+#[test]
+fn hold_zero_decides_on_the_first_round() {
+    let c = config();
+    let mut alarms = Alarms::new();
+    let mut zero = c.alarms[0].clone();
+    zero.hold = Duration::ZERO;
+    let alarms_list = [zero];
+    let e = alarms.round(&c.devices[0], &alarms_list, at(5), &on_battery(1.0));
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        e[0],
+        AlarmEvent {
+            device: "ups-1".into(),
+            alarm: "on-battery".into(),
+            raised: true,
+            at: at(5),
+            severity: Some(Severity::Major),
+            condition: "netkpi_ups_on_battery == 1".into(),
+        }
+    );
+    let e = alarms.round(&c.devices[0], &alarms_list, at(6), &on_battery(0.0));
+    assert_eq!((e[0].raised, e[0].at), (false, at(6)));
+}
+
+#[test]
+fn an_alarm_watches_only_its_devices() {
+    let c = config();
+    let mut alarms = Alarms::new();
+    let volts = vec![sample(
+        "ups_input_voltage_volts",
+        &[("ups_input_line", "1")],
+        150.0,
+    )];
+    // input-low names ups-2 only; hold 0 fires at once.
+    assert!(alarms
+        .round(&c.devices[0], &c.alarms, at(0), &volts)
+        .is_empty());
+    let e = alarms.round(&c.devices[1], &c.alarms, at(0), &volts);
+    assert_eq!(
+        e.iter()
+            .map(|e| (e.device.as_str(), e.alarm.as_str(), e.raised))
+            .collect::<Vec<_>>(),
+        [("ups-2", "input-low", true)]
+    );
+    // A device without SNMP is watched by none.
+    assert!(alarms
+        .round(&c.devices[2], &c.alarms, at(0), &volts)
+        .is_empty());
+}
+
+#[test]
+fn resumed_alarms_start_raised_and_unwatched_ones_are_cleared() {
+    let c = config();
+    let mut alarms = Alarms::new();
+    alarms.resume([
+        ("ups-1".to_string(), "on-battery".to_string()),
+        ("ups-1".to_string(), "removed-alarm".to_string()),
+        ("gone-device".to_string(), "on-battery".to_string()),
+        // input-low does not watch ups-1.
+        ("ups-1".to_string(), "input-low".to_string()),
+    ]);
+    let cleared = alarms.retain(&c.devices, &c.alarms, at(0));
+    assert_eq!(
+        cleared
+            .iter()
+            .map(|e| (e.device.as_str(), e.alarm.as_str(), e.raised, e.at))
+            .collect::<Vec<_>>(),
+        [
+            ("gone-device", "on-battery", false, at(0)),
+            ("ups-1", "input-low", false, at(0)),
+            ("ups-1", "removed-alarm", false, at(0)),
+        ]
+    );
+    assert!(alarms.is_raised("ups-1", "on-battery"));
+    // The condition cleared while netkpi was down: cleared after hold.
+    let events = run(
+        &mut alarms,
+        &[
+            (10, on_battery(0.0)),
+            (11, on_battery(0.0)),
+            (12, on_battery(0.0)),
+        ],
+    );
+    assert_eq!(events, [(false, 10)]);
+    // Still on battery: nothing new.
+    let mut again = Alarms::new();
+    again.resume([("ups-1".to_string(), "on-battery".to_string())]);
+    assert_eq!(
+        run(&mut again, &[(10, on_battery(1.0)), (20, on_battery(1.0))]),
+        []
+    );
+}
