@@ -312,9 +312,10 @@ fn the_status_page_shows_an_outage_first_and_takes_an_acknowledgement() {
         &daemon,
     );
     let line_row = row_with(incidents, &format!("id=\"incident-{line_id}\"")).unwrap_or_default();
+    // Acknowledging the root took on what is behind it.
     check(
-        line_row.contains("not acknowledged") && line_row.contains("<form"),
-        &format!("L-002's incident still waits: {line_row}"),
+        line_row.contains("acknowledged by duty-li at ") && !line_row.contains("<form"),
+        &format!("L-002's incident acknowledged with its root: {line_row}"),
         &dom,
         &daemon,
     );

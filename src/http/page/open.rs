@@ -128,7 +128,7 @@ fn incident_row(
     let _ = write!(
         out,
         "<tr id=\"incident-{id}\" class=\"{sev}{child}\"><td>#{id}</td><td>{arrow}<b>{target}</b> \
-         <small>{kind}</small>{planned}</td><td class=\"sev\">{sev}</td>\
+         <small>{kind}</small>{alarm}{planned}</td><td class=\"sev\">{sev}</td>\
          <td title=\"opened {opened}\">{age}</td><td>{cause}</td><td>",
         id = i.id,
         sev = i.severity.as_str(),
@@ -136,6 +136,7 @@ fn incident_row(
         arrow = if child { "↳ " } else { "" },
         target = Esc(&i.target),
         kind = i.kind.as_str(),
+        alarm = AlarmTag(i.alarm.as_deref()),
         planned = if i.planned {
             "<span class=\"tag\">planned</span>"
         } else {
@@ -201,4 +202,16 @@ fn ack_form(out: &mut String, writes: Writes, id: u64) {
         );
     }
     out.push_str("<button type=\"submit\">Acknowledge</button></form>");
+}
+
+/// The alarm an incident is about, as a tag (nothing for an outage).
+struct AlarmTag<'a>(Option<&'a str>);
+
+impl std::fmt::Display for AlarmTag<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, "<span class=\"tag\">alarm {}</span>", Esc(name)),
+            None => Ok(()),
+        }
+    }
 }

@@ -53,6 +53,7 @@ fn incident(
         root_id: root,
         flaps: 0,
         planned: false,
+        alarm: None,
         respond_within: Duration::from_secs(1800),
         restore_within: Duration::from_secs(4 * 3600),
     }
