@@ -122,8 +122,14 @@ fn verify_finds_every_edit_of_a_real_ledger() {
     let (records, head) = intact(&out);
     let events = query_i64(&db, "SELECT COUNT(*) FROM incident_events");
     let transitions = query_i64(&db, "SELECT COUNT(*) FROM transitions");
+    let incidents = query_i64(&db, "SELECT COUNT(*) FROM incidents");
     assert!(events >= 2, "opened and restored: {events}");
-    assert_eq!(records as i64, transitions + events, "{}", text(&out));
+    assert_eq!(
+        records as i64,
+        transitions + incidents + events,
+        "{}",
+        text(&out)
+    );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains(&format!(
             "head {scraped} found: the chain passes through it"
@@ -202,6 +208,20 @@ fn verify_finds_every_edit_of_a_real_ledger() {
         problem.starts_with(&format!(
             "incident_events row {next_event} (incident {incident} acknowledged at 20"
         )) && problem.contains("has no chain record"),
+        "{problem}"
+    );
+
+    // ... an incident's deadline stretched so that it meets its SLA ...
+    std::fs::copy(&pristine, &copy).expect("copy");
+    sqlite3(
+        &copy,
+        &format!("UPDATE incidents SET restore_within_ms = 864000000 WHERE id = {incident}"),
+    );
+    let problem = altered(&verify(&[copy.to_str().unwrap()]));
+    assert!(
+        problem.starts_with(&format!("incidents row {incident} (device acc-002, "))
+            && problem.contains(", opened at 20")
+            && problem.contains(") was altered: it no longer matches its chain record"),
         "{problem}"
     );
 

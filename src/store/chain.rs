@@ -3,7 +3,9 @@
 //!
 //! Every record the figures are computed from gets one row in `chain`, in
 //! the same transaction that writes it, in commit order: a transition
-//! (`transitions`), an incident event (`incident_events`) and a planned
+//! (`transitions`), an incident as it opens (`incidents`: the columns fixed
+//! then, which no event repeats: what failed, its severity and the deadlines
+//! it is judged by), an incident event (`incident_events`) and a planned
 //! window declared through the API (`maintenance_windows`, with its
 //! `maintenance_targets`). Each row holds SHA-256 of the previous row's hash
 //! and the record, so changing, removing or slipping in a record anywhere
@@ -15,8 +17,9 @@
 //! `GET /api/v1/ledger/head`.
 //!
 //! Not chained, because the figures are not read from them or they are
-//! rebuilt from what is: `incidents` (each incident's current view, folded
-//! from its events), `tallies` (running totals rebuilt from the
+//! rebuilt from what is: the other columns of `incidents` (acknowledged,
+//! restored, flaps, root, cause, planned: folded from its chained events in
+//! the same transaction), `tallies` (running totals rebuilt from the
 //! transitions), `heartbeat` and `meta` (operational), and `daemon_runs`
 //! (the figures never read it: a stop is recorded as `unknown` transitions
 //! with cause `daemon_stopped`, and a crash as the gap closed at the next
@@ -43,6 +46,8 @@
 //!
 //! columns, in this order:
 //!   transitions          target, kind, at_ms, state, cause
+//!   incidents            kind, target, alarm, severity, opened_ms,
+//!                        respond_within_ms, restore_within_ms
 //!   incident_events      incident, at_ms, event, by, text, root_id, cause
 //!   maintenance_windows  created_ms, created_by, reason, start_ms, end_ms
 //! ```
@@ -88,6 +93,21 @@ pub(super) const TRANSITIONS: Source = Source {
     with_targets: false,
 };
 
+/// The columns of an incident fixed when it opens (never updated).
+pub(super) const INCIDENTS: Source = Source {
+    table: "incidents",
+    columns: &[
+        "kind",
+        "target",
+        "alarm",
+        "severity",
+        "opened_ms",
+        "respond_within_ms",
+        "restore_within_ms",
+    ],
+    with_targets: false,
+};
+
 pub(super) const INCIDENT_EVENTS: Source = Source {
     table: "incident_events",
     columns: &[
@@ -103,7 +123,12 @@ pub(super) const MAINTENANCE_WINDOWS: Source = Source {
 };
 
 /// Every chained table, in the order a migration chains existing rows.
-pub(super) const SOURCES: [&Source; 3] = [&TRANSITIONS, &INCIDENT_EVENTS, &MAINTENANCE_WINDOWS];
+pub(super) const SOURCES: [&Source; 4] = [
+    &TRANSITIONS,
+    &INCIDENTS,
+    &INCIDENT_EVENTS,
+    &MAINTENANCE_WINDOWS,
+];
 
 impl Source {
     fn column_list(&self) -> String {
@@ -117,10 +142,16 @@ impl Source {
     /// `INSERT INTO table (columns) VALUES (?1, ...)`, the values in the
     /// order of [`Source::columns`]; with `with_id`, `id` is given first.
     pub(super) fn insert_sql(&self, with_id: bool) -> String {
-        let n = self.columns.len() + with_id as usize;
+        self.insert_sql_with(with_id, &[])
+    }
+
+    /// [`Source::insert_sql`] with columns not chained after the chained ones.
+    pub(super) fn insert_sql_with(&self, with_id: bool, others: &[&str]) -> String {
+        let n = self.columns.len() + with_id as usize + others.len();
         let placeholders: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+        let others: String = others.iter().map(|c| format!(", \"{c}\"")).collect();
         format!(
-            "INSERT INTO {} ({}{}) VALUES ({})",
+            "INSERT INTO {} ({}{}{others}) VALUES ({})",
             self.table,
             if with_id { "id, " } else { "" },
             self.column_list(),
@@ -514,6 +545,7 @@ fn describe(conn: &Connection, source: &Source, rowid: i64) -> rusqlite::Result<
         };
         Ok(match source.table {
             "transitions" => format!("{} {} at {}", word(0), word(3), at(2)),
+            "incidents" => format!("{} {}, {}, opened at {}", word(0), word(1), word(3), at(4)),
             "incident_events" => format!("incident {} {} at {}", word(0), word(2), at(1)),
             _ => format!(
                 "window by {} from {} to {}: {}",

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction};
 
-use super::chain::{self, bind, opt_int, opt_text, Appender, INCIDENT_EVENTS};
+use super::chain::{self, bind, opt_int, opt_text, Appender, INCIDENTS, INCIDENT_EVENTS};
 use super::{ms_ceil, ms_floor, Store, StoreError};
 use crate::incidents::{Change, Incident};
 use crate::model::{Severity, TargetKind};
@@ -57,7 +57,8 @@ pub(super) fn write_changes(
     }
     let mut insert = tx.prepare_cached(&INCIDENT_EVENTS.insert_sql(false))?;
     // incident, at_ms, event, by, text, root_id, cause: see `chain.rs`.
-    let mut event = |id: i64,
+    let mut event = |chain: &mut Appender,
+                     id: i64,
                      at: Timestamp,
                      event: &str,
                      by: Option<&str>,
@@ -86,29 +87,45 @@ pub(super) fn write_changes(
         let id = change.id() as i64;
         match change {
             Change::Opened(i) => {
-                tx.prepare_cached(
-                    "INSERT INTO incidents (id, kind, target, severity, cause, opened_ms,
-                         acknowledged_ms, acknowledged_by, restored_ms, root_id, flaps, planned,
-                         respond_within_ms, restore_within_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                )?
-                .execute(params![
-                    id,
-                    i.kind.as_str(),
-                    i.target,
-                    i.severity.as_str(),
-                    i.cause,
-                    ms_floor(i.opened_at),
-                    i.acknowledged_at.map(ms_floor),
-                    i.acknowledged_by,
-                    i.restored_at.map(ms_floor),
-                    i.root_id.map(|r| r as i64),
-                    i.flaps,
-                    i.planned,
-                    duration_ms(i.respond_within),
-                    duration_ms(i.restore_within),
-                ])?;
+                // kind, target, alarm, severity, opened_ms, respond_within_ms,
+                // restore_within_ms: fixed from now on, and chained.
+                let fixed = [
+                    chain::text(i.kind.as_str()),
+                    chain::text(&i.target),
+                    ValueRef::Null,
+                    chain::text(i.severity.as_str()),
+                    ValueRef::Integer(ms_floor(i.opened_at)),
+                    ValueRef::Integer(duration_ms(i.respond_within)),
+                    ValueRef::Integer(duration_ms(i.restore_within)),
+                ];
+                let rest = [
+                    opt_text(i.cause.as_deref()),
+                    opt_int(i.acknowledged_at.map(ms_floor)),
+                    opt_text(i.acknowledged_by.as_deref()),
+                    opt_int(i.restored_at.map(ms_floor)),
+                    opt_int(i.root_id.map(|r| r as i64)),
+                    ValueRef::Integer(i64::from(i.flaps)),
+                    ValueRef::Integer(i64::from(i.planned)),
+                ];
+                let row = ValueRef::Integer(id);
+                tx.prepare_cached(&INCIDENTS.insert_sql_with(
+                    true,
+                    &[
+                        "cause",
+                        "acknowledged_ms",
+                        "acknowledged_by",
+                        "restored_ms",
+                        "root_id",
+                        "flaps",
+                        "planned",
+                    ],
+                ))?
+                .execute(params_from_iter(
+                    bind(&[row]).chain(bind(&fixed)).chain(bind(&rest)),
+                ))?;
+                chain.append(&INCIDENTS, id, &fixed, [].into_iter())?;
                 event(
+                    chain,
                     id,
                     i.opened_at,
                     "opened",
@@ -121,21 +138,30 @@ pub(super) fn write_changes(
             Change::Restored { at, .. } => {
                 tx.prepare_cached("UPDATE incidents SET restored_ms = ?2 WHERE id = ?1")?
                     .execute(params![id, ms_floor(*at)])?;
-                event(id, *at, "restored", None, None, None, None)?;
+                event(chain, id, *at, "restored", None, None, None, None)?;
             }
             Change::Reopened { at, .. } => {
                 tx.prepare_cached(
                     "UPDATE incidents SET restored_ms = NULL, flaps = flaps + 1 WHERE id = ?1",
                 )?
                 .execute(params![id])?;
-                event(id, *at, "reopened", None, None, None, None)?;
+                event(chain, id, *at, "reopened", None, None, None, None)?;
             }
             Change::Relinked {
                 at, root_id, cause, ..
             } => {
                 tx.prepare_cached("UPDATE incidents SET root_id = ?2, cause = ?3 WHERE id = ?1")?
                     .execute(params![id, root_id.map(|r| r as i64), cause])?;
-                event(id, *at, "relinked", None, None, *root_id, cause.as_deref())?;
+                event(
+                    chain,
+                    id,
+                    *at,
+                    "relinked",
+                    None,
+                    None,
+                    *root_id,
+                    cause.as_deref(),
+                )?;
             }
             Change::Acknowledged { at, by, via, .. } => {
                 tx.prepare_cached(
@@ -144,6 +170,7 @@ pub(super) fn write_changes(
                 .execute(params![id, ms_floor(*at), by])?;
                 let via = via.map(|root| format!("with its root incident {root}"));
                 event(
+                    chain,
                     id,
                     *at,
                     "acknowledged",
@@ -163,10 +190,10 @@ pub(super) fn write_changes(
                 tx.prepare_cached("UPDATE incidents SET planned = 1 WHERE id = ?1")?
                     .execute(params![id])?;
                 let text = format!("maintenance window {window}: {reason}");
-                event(id, *at, "planned", Some(by), Some(&text), None, None)?;
+                event(chain, id, *at, "planned", Some(by), Some(&text), None, None)?;
             }
             Change::Noted { at, by, text, .. } => {
-                event(id, *at, "note", Some(by), Some(text), None, None)?;
+                event(chain, id, *at, "note", Some(by), Some(text), None, None)?;
             }
         }
     }

@@ -17,6 +17,25 @@ fn note(id: u64, at_ms: i64, text: &str) -> Change {
     }
 }
 
+fn opened(id: u64, at_ms: i64) -> Change {
+    Change::Opened(crate::incidents::Incident {
+        id,
+        kind: TargetKind::Line,
+        target: "L-001".into(),
+        severity: crate::model::Severity::Critical,
+        cause: Some("icmp:timeout".into()),
+        opened_at: ts(at_ms),
+        acknowledged_at: None,
+        acknowledged_by: None,
+        restored_at: None,
+        root_id: None,
+        flaps: 0,
+        planned: false,
+        respond_within: std::time::Duration::from_secs(1800),
+        restore_within: std::time::Duration::from_secs(4 * 3600),
+    })
+}
+
 fn window(id: u64) -> Window {
     Window {
         id,
@@ -29,8 +48,8 @@ fn window(id: u64) -> Window {
     }
 }
 
-/// A store with 6 transitions, 2 incident events and a window, in three
-/// commits: 9 chained records.
+/// A store with 6 transitions, an incident with 3 events and a window, in
+/// three commits: 11 chained records.
 fn filled(dir: &Path) -> Store {
     let mut store = Store::open(dir).unwrap();
     let line = |at, state| tr("L-001", TargetKind::Line, at, state);
@@ -43,7 +62,11 @@ fn filled(dir: &Path) -> Store {
     store
         .commit(&Commit {
             transitions: &[line(3_000, State::Up), line(4_000, State::Down)],
-            incidents: &[note(1, 4_000, "carrier called"), note(1, 4_100, "again")],
+            incidents: &[
+                opened(1, 4_000),
+                note(1, 4_000, "carrier called"),
+                note(1, 4_100, "again"),
+            ],
             windows: &[window(1)],
             ..Commit::default()
         })
@@ -93,8 +116,10 @@ fn every_record_is_chained_in_commit_order() {
         t(2),
         t(3),
         t(4),
+        ("incidents".into(), 1),
         ("incident_events".into(), 1),
         ("incident_events".into(), 2),
+        ("incident_events".into(), 3),
         ("maintenance_windows".into(), 1),
         t(5),
         t(6),
@@ -105,10 +130,10 @@ fn every_record_is_chained_in_commit_order() {
         .collect();
     assert_eq!(got, want);
     let seqs: Vec<i64> = chain_rows(tmp.path()).iter().map(|r| r.0).collect();
-    assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=11).collect::<Vec<_>>());
 
     let head = store.ledger_head().unwrap();
-    assert_eq!(head.records, 9);
+    assert_eq!(head.records, 11);
     assert_eq!(head.hex().len(), 64);
     assert!(head.at.is_some());
     // The writer's in-memory head is the stored one.
@@ -120,7 +145,7 @@ fn every_record_is_chained_in_commit_order() {
             genesis,
             ..
         } => {
-            assert_eq!(records, 9);
+            assert_eq!(records, 11);
             assert_eq!(h, head.hash);
             assert_eq!(genesis, None, "a new store's chain starts with it");
         }
@@ -213,15 +238,15 @@ fn a_failed_commit_chains_nothing() {
         .unwrap_err();
     assert!(err.to_string().contains("maintenance windows"), "{err}");
     assert_eq!(store.ledger_head().unwrap(), before);
-    assert_eq!(chain_rows(tmp.path()).len(), 9);
+    assert_eq!(chain_rows(tmp.path()).len(), 11);
     // The next commit continues from the stored head, not a lost one.
     store
         .append(&[tr("L-001", TargetKind::Line, 7_000, State::Up)], None)
         .unwrap();
-    assert_eq!(store.ledger_head().unwrap().records, 10);
+    assert_eq!(store.ledger_head().unwrap().records, 12);
     assert!(matches!(
         verify(tmp.path()),
-        Verification::Intact { records: 10, .. }
+        Verification::Intact { records: 12, .. }
     ));
 }
 
@@ -239,7 +264,7 @@ fn another_writer_in_between_is_followed_not_forked() {
     }
     assert!(matches!(
         verify(tmp.path()),
-        Verification::Intact { records: 11, .. }
+        Verification::Intact { records: 13, .. }
     ));
 }
 
@@ -264,13 +289,18 @@ fn verify_names_the_first_problem() {
         (
             "the last transition deleted",
             "DELETE FROM transitions WHERE id = 6",
-            "transitions row 6, chained as record 9",
+            "transitions row 6, chained as record 11",
         ),
         (
             "an incident event inserted",
             "INSERT INTO incident_events (incident, at_ms, event, by, text)
              VALUES (1, 4200, 'acknowledged', 'alice', NULL)",
-            "incident_events row 3 (incident 1 acknowledged at 1970-01-01T00:00:04.2Z) has no chain record",
+            "incident_events row 4 (incident 1 acknowledged at 1970-01-01T00:00:04.2Z) has no chain record",
+        ),
+        (
+            "an incident's deadline stretched",
+            "UPDATE incidents SET restore_within_ms = 86400000 WHERE id = 1",
+            "incidents row 1 (line L-001, critical, opened at 1970-01-01T00:00:04Z) was altered",
         ),
         (
             "a transition slipped in between",
@@ -280,8 +310,8 @@ fn verify_names_the_first_problem() {
         ),
         (
             "a chain hash changed",
-            "UPDATE chain SET hash = zeroblob(32) WHERE seq = 5",
-            "chain record 5 (for incident_events row 1) was altered: its hash does not follow",
+            "UPDATE chain SET hash = zeroblob(32) WHERE seq = 6",
+            "chain record 6 (for incident_events row 1) was altered: its hash does not follow",
         ),
         (
             "a chain row removed",
@@ -290,13 +320,13 @@ fn verify_names_the_first_problem() {
         ),
         (
             "the head's chain row removed",
-            "DELETE FROM chain WHERE seq = 9",
+            "DELETE FROM chain WHERE seq = 11",
             "transitions row 6 (L-001 degraded at 1970-01-01T00:00:06Z) has no chain record",
         ),
         (
             "the head record changed",
             "UPDATE transitions SET state = 'up' WHERE id = 6",
-            "transitions row 6 (L-001 up at 1970-01-01T00:00:06Z) or its chain record 9 was altered",
+            "transitions row 6 (L-001 up at 1970-01-01T00:00:06Z) or its chain record 11 was altered",
         ),
         (
             "a window's targets changed",
@@ -310,8 +340,8 @@ fn verify_names_the_first_problem() {
         ),
         (
             "a value's type changed",
-            "UPDATE incident_events SET at_ms = CAST(at_ms AS REAL) + 0.5 WHERE id = 2",
-            "incident_events row 2 (incident 1 note at 4100.5) was altered",
+            "UPDATE incident_events SET at_ms = CAST(at_ms AS REAL) + 0.5 WHERE id = 3",
+            "incident_events row 3 (incident 1 note at 4100.5) was altered",
         ),
         (
             "a chain row names another table",
@@ -323,7 +353,7 @@ fn verify_names_the_first_problem() {
         let tmp = tempfile::tempdir().unwrap();
         drop(filled(tmp.path()));
         assert!(
-            matches!(verify(tmp.path()), Verification::Intact { records: 9, .. }),
+            matches!(verify(tmp.path()), Verification::Intact { records: 11, .. }),
             "{what}: untouched"
         );
         raw(tmp.path()).execute_batch(sql).unwrap();
@@ -347,7 +377,7 @@ fn heads_copied_elsewhere_must_be_on_the_chain() {
             seen,
             [HeadSeen {
                 hex: copied[..16].to_string(),
-                record: 9
+                record: 11
             }]
         ),
         altered => panic!("{altered:?}"),
@@ -361,7 +391,7 @@ fn heads_copied_elsewhere_must_be_on_the_chain() {
     genesis(&conn, 1).unwrap();
     assert!(matches!(
         reader.verify(&[]).unwrap(),
-        Verification::Intact { records: 10, .. }
+        Verification::Intact { records: 12, .. }
     ));
     let got = match reader.verify(&[parse_head(&copied).unwrap()]).unwrap() {
         Verification::Altered { problem, .. } => problem,
@@ -387,6 +417,9 @@ fn v4_store(dir: &Path) {
              ('acc-001', 'device', 1000, 'up', NULL),
              ('acc-001', 'device', 2000, 'down', 'icmp:timeout'),
              ('acc-001', 'device', 3000, 'up', NULL);
+         INSERT INTO incidents (id, kind, target, severity, cause, opened_ms, restored_ms, flaps,
+                                planned, respond_within_ms, restore_within_ms)
+             VALUES (1, 'device', 'acc-001', 'major', 'icmp:timeout', 2000, 3000, 0, 0, 1800000, 14400000);
          INSERT INTO incident_events (incident, at_ms, event) VALUES (1, 2000, 'opened'), (1, 3000, 'restored');
          INSERT INTO maintenance_windows (id, created_ms, created_by, reason, start_ms, end_ms)
              VALUES (1, 5000, 'bob', 'works', 4000, 9000);
@@ -408,6 +441,7 @@ fn migrating_a_v4_store_chains_its_rows() {
         ("transitions", 1),
         ("transitions", 2),
         ("transitions", 3),
+        ("incidents", 1),
         ("incident_events", 1),
         ("incident_events", 2),
         ("maintenance_windows", 1),
@@ -421,7 +455,7 @@ fn migrating_a_v4_store_chains_its_rows() {
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .unwrap()
     };
-    assert_eq!(meta("chain_genesis"), "6");
+    assert_eq!(meta("chain_genesis"), "7");
     let started: i64 = meta("chain_started_ms").parse().unwrap();
     // New commits continue the chain.
     store
@@ -434,12 +468,12 @@ fn migrating_a_v4_store_chains_its_rows() {
         Verification::Intact {
             records, genesis, ..
         } => {
-            assert_eq!(records, 7);
+            assert_eq!(records, 8);
             assert_eq!(
                 genesis,
                 Some(Genesis {
                     at: Some(ts(started)),
-                    records: 6
+                    records: 7
                 })
             );
         }
