@@ -7,8 +7,8 @@
 //! then, which no event repeats: what failed, its severity and the deadlines
 //! it is judged by), an incident event (`incident_events`) and a planned
 //! window declared through the API (`maintenance_windows`, with its
-//! `maintenance_targets`). Each row holds SHA-256 of the previous row's hash
-//! and the record, so changing, removing or slipping in a record anywhere
+//! `maintenance_targets`). Each row holds SHA-256 of the previous row's
+//! hash, the record and its commit time, so changing, removing or slipping in a record anywhere
 //! breaks every hash after it. Recomputing a chain from scratch is always
 //! possible for whoever holds the file; what makes a rewrite show is the
 //! head (record count and latest hash) copied where the operator does not
@@ -19,7 +19,9 @@
 //! Not chained, because the figures are not read from them or they are
 //! rebuilt from what is: the other columns of `incidents` (acknowledged,
 //! restored, flaps, root, cause, planned: folded from its chained events in
-//! the same transaction), `tallies` (running totals rebuilt from the
+//! the same transaction; `netkpi verify` does not replay the events to
+//! check them, and an incident opened inside a window is planned from the
+//! start with no event saying so), `tallies` (running totals rebuilt from the
 //! transitions), `heartbeat` and `meta` (operational), and `daemon_runs`
 //! (the figures never read it: a stop is recorded as `unknown` transitions
 //! with cause `daemon_stopped`, and a crash as the gap closed at the next

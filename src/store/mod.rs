@@ -9,6 +9,10 @@
 //!
 //! Times are stored as integer milliseconds since the Unix epoch; anything
 //! finer is dropped on the way in (see [`ledger_precision`]).
+//!
+//! Every record the figures come from is hash-chained in the transaction
+//! that writes it (`chain.rs`: what is chained, the exact encoding, and
+//! [`Store::verify`], which recomputes the chain for `netkpi verify`).
 
 use std::collections::BTreeMap;
 use std::fmt;
