@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `backup`, `incident`, `completions`.
+//! The command line: `run`, `check`, `backup`, `verify`, `incident`, `completions`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,6 +75,23 @@ pub enum Command {
         /// The backup file; replaced whole (written beside it, then renamed).
         #[arg(long, short)]
         out: PathBuf,
+    },
+    /// Recompute the ledger's hash chain from its records and compare it
+    /// with the stored one: exit 0 when intact, 1 naming the first record
+    /// altered, deleted or inserted, 2 when the store cannot be checked.
+    Verify {
+        #[command(flatten)]
+        config: ConfigFile,
+        /// The store's directory, instead of the config's daemon.data_dir.
+        #[arg(long, conflicts_with = "store")]
+        data_dir: Option<PathBuf>,
+        /// A store file (a backup copy), instead of the config's.
+        store: Option<PathBuf>,
+        /// A head copied elsewhere that the chain must pass through: the
+        /// `head` label of netkpi_ledger_head_info (16 hex digits) or a whole
+        /// head from the log or the API (64). Repeatable.
+        #[arg(long = "expect-head", value_name = "HEX")]
+        expect_head: Vec<String>,
     },
     /// List, show, acknowledge and annotate incidents through the running
     /// daemon's API.
@@ -156,6 +173,12 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config.config),
         Command::Backup { config, out } => backup(&config.config, &out),
+        Command::Verify {
+            config,
+            data_dir,
+            store,
+            expect_head,
+        } => verify(&config.config, data_dir, store, &expect_head),
         Command::Incident {
             config,
             url,
@@ -230,6 +253,101 @@ fn backup(path: &std::path::Path, out: &std::path::Path) -> ExitCode {
         Err(err) => {
             eprintln!("netkpi: backup failed: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Exit status of `verify` when the ledger was altered.
+const EXIT_ALTERED: u8 = 1;
+
+fn verify(
+    config: &std::path::Path,
+    data_dir: Option<PathBuf>,
+    file: Option<PathBuf>,
+    expect_head: &[String],
+) -> ExitCode {
+    use crate::store::{Store, StoreError, Verification};
+    let mut expected = Vec::new();
+    for head in expect_head {
+        match crate::store::parse_head(head) {
+            Ok(bytes) => expected.push(bytes),
+            Err(e) => {
+                eprintln!("netkpi: --expect-head {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
+    // Times in the config's time zone when there is a config, else UTC.
+    let (path, tz) = match (file, data_dir) {
+        (Some(file), _) => (file, jiff::tz::TimeZone::UTC),
+        (None, Some(dir)) => (dir.join(crate::store::DB_FILE), jiff::tz::TimeZone::UTC),
+        (None, None) => match loader::load(config) {
+            Ok(loaded) => (
+                loaded.config.daemon.data_dir.join(crate::store::DB_FILE),
+                loaded.config.daemon.timezone,
+            ),
+            Err(diagnostics) => {
+                for d in &diagnostics {
+                    eprintln!("{d}");
+                }
+                eprintln!(
+                    "netkpi: the config has {} problem(s); nothing verified (or give --data-dir or a store file)",
+                    diagnostics.len()
+                );
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+    };
+    let time = |t: Option<jiff::Timestamp>| {
+        t.map_or_else(|| "-".to_string(), |t| crate::model::format_time(t, &tz))
+    };
+    let store = match Store::open_file_reader(&path) {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("netkpi: cannot verify: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match store.verify(&expected) {
+        Ok(Verification::Intact {
+            records,
+            head,
+            at,
+            genesis,
+            seen,
+        }) => {
+            println!("ok: {records} records, head {}", crate::store::hex(&head));
+            if records > 0 {
+                println!("latest record committed {}", time(at));
+            }
+            if let Some(g) = genesis {
+                println!(
+                    "note: the chain began at {}, when this store was migrated to a netkpi that                      keeps it: its first {} records were chained then, in table and row order,                      not as each was committed; a change made to them before then cannot be detected",
+                    time(g.at),
+                    g.records
+                );
+            }
+            for s in seen {
+                println!(
+                    "head {} found: the chain passes through it at record {}",
+                    s.hex, s.record
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Verification::Altered { problem, intact }) => {
+            println!("altered: {problem}");
+            println!("(the first {intact} chained records are intact)");
+            ExitCode::from(EXIT_ALTERED)
+        }
+        // A file too damaged to read is not intact.
+        Err(err @ StoreError::Corrupt { .. }) => {
+            println!("altered: {err}");
+            ExitCode::from(EXIT_ALTERED)
+        }
+        Err(err) => {
+            eprintln!("netkpi: cannot verify: {err}");
+            ExitCode::from(EXIT_CONFIG)
         }
     }
 }

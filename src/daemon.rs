@@ -51,6 +51,9 @@ const WRITE_BUFFER_LIMIT: usize = 100_000;
 /// [`AVAILABILITY_MIN_GAP`], so a burst of changes costs one recomputation).
 const AVAILABILITY_EVERY: Duration = Duration::from_secs(60);
 const AVAILABILITY_MIN_GAP: Duration = Duration::from_secs(2);
+/// The hash chain's head is read from the store, logged and exported this
+/// often (and at start), so that the log shipper and Prometheus keep copies.
+const LEDGER_HEAD_EVERY: Duration = Duration::from_secs(3600);
 /// ICMP socket receive buffer: with the default (~200 KiB) only about half of
 /// 10,000 in-flight replies arrived in our measurements; with 8 MiB all did.
 const ICMP_RECV_BUFFER: usize = 8 << 20;
@@ -81,6 +84,24 @@ fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
         ratios.insert(t.kind, t.target, figures);
     }
     shared.live.set_availability(ratios);
+    Ok(())
+}
+
+/// Reads the hash chain's head from the store, exports it
+/// (`netkpi_ledger_records`, `netkpi_ledger_head_info`) and logs it whole.
+fn refresh_ledger_head(shared: &Shared) -> anyhow::Result<()> {
+    let config = shared.config();
+    let head = Store::open_reader(&config.daemon.data_dir)?.ledger_head()?;
+    let at = head
+        .at
+        .map(|t| crate::model::format_time(t, &config.daemon.timezone));
+    tracing::info!(
+        records = head.records,
+        head = %head.hex(),
+        at = at.as_deref().unwrap_or("-"),
+        "ledger head"
+    );
+    shared.store_stats.set_ledger_head(head);
     Ok(())
 }
 
@@ -570,6 +591,27 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = tokio::time::sleep(AVAILABILITY_MIN_GAP) => {}
+                }
+            }
+        });
+    }
+
+    {
+        let shared = shared.clone();
+        let cancel = cancel.clone();
+        background.spawn(async move {
+            // The first tick is at once: the head at start.
+            let mut ticks = tokio::time::interval(LEDGER_HEAD_EVERY);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = ticks.tick() => {}
+                }
+                let shared = shared.clone();
+                let result =
+                    tokio::task::spawn_blocking(move || refresh_ledger_head(&shared)).await;
+                if let Ok(Err(err)) = result {
+                    tracing::warn!(error = %format!("{err:#}"), "cannot read the ledger head");
                 }
             }
         });

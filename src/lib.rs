@@ -64,7 +64,9 @@
 //! * [`store`] is the embedded SQLite ledger behind one narrow interface, with
 //!   a single writer thread that commits a transition before anyone sees it.
 //!   A new ledger is created only where no file exists; [`store::backup()`]
-//!   copies it consistently while the daemon runs (`netkpi backup`).
+//!   copies it consistently while the daemon runs (`netkpi backup`). Every
+//!   record the figures come from is hash-chained in the transaction that
+//!   writes it, and `netkpi verify` recomputes the chain.
 //! * [`daemon`] wires the tasks together; at start it acquires every socket
 //!   before it opens the store for writing, so a failed start changes
 //!   nothing. [`metrics`] and [`http`] read (the only writes, an operator's

@@ -309,8 +309,38 @@ fn metrics_scrape_is_promtool_clean_and_has_every_family() {
         ),
         1.0
     );
+    // The chain head read at start, for Prometheus to keep; the API reads
+    // the store, which has only grown since.
+    let at_start = must(&m, "netkpi_ledger_records", &[]);
+    assert!(at_start >= 5.0, "the start's transitions are chained: {m}");
+    let info = m
+        .lines()
+        .find(|l| l.starts_with("netkpi_ledger_head_info{head=\""))
+        .unwrap_or_else(|| panic!("no netkpi_ledger_head_info:\n{m}"));
+    let short = &info["netkpi_ledger_head_info{head=\"".len()..][..16];
+    assert!(short.bytes().all(|b| b.is_ascii_hexdigit()), "{info}");
+    let head = daemon.get_json("/api/v1/ledger/head");
+    let records = head["records"].as_f64().expect("records");
+    assert!(records > at_start, "acc-002 went down and up since: {head}");
+    let hex = head["head"].as_str().expect("head");
+    assert!(
+        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{head}"
+    );
+    api_time(&head, "at");
+    let log = daemon.log_text();
+    let logged = log
+        .lines()
+        .find(|l| l.contains("\"message\":\"ledger head\""))
+        .unwrap_or_else(|| panic!("no `ledger head` line in the log:\n{log}"));
+    assert!(
+        logged.contains(&format!("\"records\":{at_start}"))
+            && logged.contains(&format!("\"head\":\"{short}")),
+        "the head at start is logged whole: {logged}"
+    );
     for (name, kind) in [
         ("netkpi_device_up", "gauge"),
+        ("netkpi_ledger_records", "gauge"),
         ("netkpi_availability_ratio", "gauge"),
         ("netkpi_poll_duration_seconds", "histogram"),
         ("netkpi_device_info", "gauge"),

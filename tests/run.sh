@@ -26,6 +26,8 @@ command -v promtool >/dev/null || need+=(prometheus)
 { command -v prometheus-alertmanager && command -v amtool; } >/dev/null ||
   need+=(prometheus-alertmanager)
 command -v fping >/dev/null || need+=(fping)
+# tests/verify_e2e.rs edits a ledger behind netkpi's back with the sqlite3 shell.
+command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v snmpd >/dev/null || need+=(snmpd)
 command -v snmptrap >/dev/null || need+=(snmp)
 # tests/status_page_e2e.rs loads the status page in headless Chromium.

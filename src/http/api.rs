@@ -117,6 +117,17 @@ pub struct TrapsResponse {
     pub traps: Vec<TrapEntry>,
 }
 
+/// `GET /api/v1/ledger/head`: the ledger's hash chain head as stored.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LedgerHeadResponse {
+    /// When the latest chained record was committed; `null` before any.
+    pub at: Option<String>,
+    /// SHA-256 chain hash after the latest record, 64 hex digits.
+    pub head: String,
+    /// Records chained.
+    pub records: u64,
+}
+
 /// Parameters echoed in an error message are cut to this many characters.
 pub const MAX_ECHO_CHARS: usize = 100;
 /// A varbind's value (and any OID) in `/api/v1/traps` is cut to this many
@@ -306,7 +317,7 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 const ENDPOINTS: &str = "/api/v1/devices, /api/v1/lines, /api/v1/availability, /api/v1/incidents, \
-     /api/v1/maintenance, /api/v1/traps, /metrics, /healthz";
+     /api/v1/maintenance, /api/v1/traps, /api/v1/ledger/head, /metrics, /healthz";
 
 pub(super) async fn not_found(uri: Uri) -> ApiError {
     ApiError(
@@ -511,6 +522,28 @@ pub(super) async fn availability_handler(
         from: format_time(from, &tz),
         to: format_time(to, &tz),
         targets: figures.into_iter().map(AvailabilityEntry::from).collect(),
+    }))
+}
+
+/// `GET /api/v1/ledger/head`, read from the store (not a cached copy).
+pub(super) async fn ledger_head(
+    AxumState(shared): AxumState<AppState>,
+) -> Result<Json<LedgerHeadResponse>, ApiError> {
+    let config = shared.config();
+    let data_dir = config.daemon.data_dir.clone();
+    let head = tokio::task::spawn_blocking(move || Store::open_reader(&data_dir)?.ledger_head())
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read the store: {e}"),
+            )
+        })?;
+    Ok(Json(LedgerHeadResponse {
+        at: head.at.map(|t| format_time(t, &config.daemon.timezone)),
+        head: head.hex(),
+        records: head.records,
     }))
 }
 

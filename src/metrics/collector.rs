@@ -572,5 +572,33 @@ fn encode_store(
     for (name, help, value) in counters {
         family(encoder, name, help, MetricType::Counter)?.sample(&[], value)?;
     }
-    Ok(())
+    encode_ledger_head(encoder, store)
+}
+
+/// The ledger's hash chain head, as last read (at start, then hourly): the
+/// copies Prometheus keeps let an auditor check that the ledger was not
+/// rewritten since (`netkpi verify --expect-head`).
+fn encode_ledger_head(
+    encoder: &mut DescriptorEncoder,
+    store: &StoreStats,
+) -> Result<(), std::fmt::Error> {
+    let Some(head) = store.ledger_head() else {
+        return Ok(());
+    };
+    family(
+        encoder,
+        "netkpi_ledger_records",
+        "Records in the ledger's hash chain (transitions, incident events, declared windows) when its head was last read; refreshed hourly",
+        MetricType::Gauge,
+    )?
+    .sample(&[], head.records as f64)?;
+    let hex = head.hex();
+    // The encoder appends `_info` to an info family's name.
+    let mut f = encoder.encode_descriptor(
+        "netkpi_ledger_head",
+        "The first 16 hex digits of the ledger's hash chain head when last read (hourly); value 1",
+        None,
+        MetricType::Info,
+    )?;
+    f.encode_info(&[("head", &hex[..16.min(hex.len())])])
 }

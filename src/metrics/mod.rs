@@ -203,10 +203,16 @@ availability_target = 0.99
         );
         let metrics = Metrics::new();
         metrics.observe_poll("icmp", 0.2, Some("timeout"));
+        let store = StoreStats::default();
+        store.set_ledger_head(crate::store::LedgerHead {
+            records: 9,
+            hash: (0..32).collect(),
+            at: Some(at),
+        });
         metrics.attach(Sources {
             live,
             icmp: None,
-            store: Arc::new(StoreStats::default()),
+            store: Arc::new(store),
             traps: Arc::new(OnceLock::new()),
         });
         metrics.encode_prometheus()
@@ -241,6 +247,8 @@ availability_target = 0.99
             r#"netkpi_line_info{line="L-002",device="acc-001",unit="Tax Office",carrier="Carrier B",bandwidth=""} 1"#,
             r#"netkpi_poll_errors_total{prober="icmp",reason="timeout"} 1"#,
             "netkpi_store_healthy 1.0",
+            "netkpi_ledger_records 9.0",
+            r#"netkpi_ledger_head_info{head="0001020304050607"} 1"#,
         ] {
             assert!(lines.contains(&want), "{want} missing from\n{text}");
         }
@@ -282,6 +290,8 @@ availability_target = 0.99
             "netkpi_poll_last_duration_seconds",
             "netkpi_store_healthy",
             "netkpi_store_lost_spans_total",
+            "netkpi_ledger_records",
+            "netkpi_ledger_head_info",
         ];
         for pair in sequence.windows(2) {
             assert!(at(pair[0]) < at(pair[1]), "{pair:?} in {order:?}");

@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use rusqlite::types::ValueRef;
+use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction};
 
+use super::chain::{self, bind, opt_int, opt_text, Appender, INCIDENTS, INCIDENT_EVENTS};
 use super::{ms_ceil, ms_floor, Store, StoreError};
 use crate::incidents::{Change, Incident};
 use crate::model::{Severity, TargetKind};
@@ -44,109 +46,142 @@ pub struct IncidentQuery {
     pub limit: usize,
 }
 
-/// Appends `changes` to the record and updates each incident's row.
-pub(super) fn write_changes(tx: &Transaction, changes: &[Change]) -> rusqlite::Result<()> {
+/// Appends `changes` to the record (each event chained) and updates each
+/// incident's row.
+pub(super) fn write_changes(
+    tx: &Transaction,
+    chain: &mut Appender,
+    changes: &[Change],
+) -> rusqlite::Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
-    let mut event = tx.prepare_cached(
-        "INSERT INTO incident_events (incident, at_ms, event, by, text, root_id, cause)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
+    let mut insert = tx.prepare_cached(&INCIDENT_EVENTS.insert_sql(false))?;
+    // incident, at_ms, event, by, text, root_id, cause: see `chain.rs`.
+    let mut event = |chain: &mut Appender,
+                     id: i64,
+                     at: Timestamp,
+                     event: &str,
+                     by: Option<&str>,
+                     text: Option<&str>,
+                     root_id: Option<u64>,
+                     cause: Option<&str>|
+     -> rusqlite::Result<()> {
+        let values = [
+            ValueRef::Integer(id),
+            ValueRef::Integer(ms_floor(at)),
+            chain::text(event),
+            opt_text(by),
+            opt_text(text),
+            opt_int(root_id.map(|r| r as i64)),
+            opt_text(cause),
+        ];
+        insert.execute(params_from_iter(bind(&values)))?;
+        chain.append(
+            &INCIDENT_EVENTS,
+            tx.last_insert_rowid(),
+            &values,
+            [].into_iter(),
+        )
+    };
     for change in changes {
         let id = change.id() as i64;
         match change {
             Change::Opened(i) => {
-                tx.prepare_cached(
-                    "INSERT INTO incidents (id, kind, target, severity, cause, opened_ms,
-                         acknowledged_ms, acknowledged_by, restored_ms, root_id, flaps, planned,
-                         respond_within_ms, restore_within_ms, alarm)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                )?
-                .execute(params![
+                // kind, target, alarm, severity, opened_ms, respond_within_ms,
+                // restore_within_ms: fixed from now on, and chained.
+                let fixed = [
+                    chain::text(i.kind.as_str()),
+                    chain::text(&i.target),
+                    opt_text(i.alarm.as_deref()),
+                    chain::text(i.severity.as_str()),
+                    ValueRef::Integer(ms_floor(i.opened_at)),
+                    ValueRef::Integer(duration_ms(i.respond_within)),
+                    ValueRef::Integer(duration_ms(i.restore_within)),
+                ];
+                let rest = [
+                    opt_text(i.cause.as_deref()),
+                    opt_int(i.acknowledged_at.map(ms_floor)),
+                    opt_text(i.acknowledged_by.as_deref()),
+                    opt_int(i.restored_at.map(ms_floor)),
+                    opt_int(i.root_id.map(|r| r as i64)),
+                    ValueRef::Integer(i64::from(i.flaps)),
+                    ValueRef::Integer(i64::from(i.planned)),
+                ];
+                let row = ValueRef::Integer(id);
+                tx.prepare_cached(&INCIDENTS.insert_sql_with(
+                    true,
+                    &[
+                        "cause",
+                        "acknowledged_ms",
+                        "acknowledged_by",
+                        "restored_ms",
+                        "root_id",
+                        "flaps",
+                        "planned",
+                    ],
+                ))?
+                .execute(params_from_iter(
+                    bind(&[row]).chain(bind(&fixed)).chain(bind(&rest)),
+                ))?;
+                chain.append(&INCIDENTS, id, &fixed, [].into_iter())?;
+                event(
+                    chain,
                     id,
-                    i.kind.as_str(),
-                    i.target,
-                    i.severity.as_str(),
-                    i.cause,
-                    ms_floor(i.opened_at),
-                    i.acknowledged_at.map(ms_floor),
-                    i.acknowledged_by,
-                    i.restored_at.map(ms_floor),
-                    i.root_id.map(|r| r as i64),
-                    i.flaps,
-                    i.planned,
-                    duration_ms(i.respond_within),
-                    duration_ms(i.restore_within),
-                    i.alarm,
-                ])?;
-                event.execute(params![
-                    id,
-                    ms_floor(i.opened_at),
+                    i.opened_at,
                     "opened",
-                    None::<String>,
-                    None::<String>,
-                    i.root_id.map(|r| r as i64),
-                    i.cause
-                ])?;
+                    None,
+                    // Planned from the start is part of the record too.
+                    i.planned
+                        .then_some("planned: opened inside a maintenance window"),
+                    i.root_id,
+                    i.cause.as_deref(),
+                )?;
             }
             Change::Restored { at, .. } => {
                 tx.prepare_cached("UPDATE incidents SET restored_ms = ?2 WHERE id = ?1")?
                     .execute(params![id, ms_floor(*at)])?;
-                event.execute(params![
-                    id,
-                    ms_floor(*at),
-                    "restored",
-                    None::<String>,
-                    None::<String>,
-                    None::<i64>,
-                    None::<String>
-                ])?;
+                event(chain, id, *at, "restored", None, None, None, None)?;
             }
             Change::Reopened { at, .. } => {
                 tx.prepare_cached(
                     "UPDATE incidents SET restored_ms = NULL, flaps = flaps + 1 WHERE id = ?1",
                 )?
                 .execute(params![id])?;
-                event.execute(params![
-                    id,
-                    ms_floor(*at),
-                    "reopened",
-                    None::<String>,
-                    None::<String>,
-                    None::<i64>,
-                    None::<String>
-                ])?;
+                event(chain, id, *at, "reopened", None, None, None, None)?;
             }
             Change::Relinked {
                 at, root_id, cause, ..
             } => {
                 tx.prepare_cached("UPDATE incidents SET root_id = ?2, cause = ?3 WHERE id = ?1")?
                     .execute(params![id, root_id.map(|r| r as i64), cause])?;
-                event.execute(params![
+                event(
+                    chain,
                     id,
-                    ms_floor(*at),
+                    *at,
                     "relinked",
-                    None::<String>,
-                    None::<String>,
-                    root_id.map(|r| r as i64),
-                    cause
-                ])?;
+                    None,
+                    None,
+                    *root_id,
+                    cause.as_deref(),
+                )?;
             }
             Change::Acknowledged { at, by, via, .. } => {
                 tx.prepare_cached(
                     "UPDATE incidents SET acknowledged_ms = ?2, acknowledged_by = ?3 WHERE id = ?1",
                 )?
                 .execute(params![id, ms_floor(*at), by])?;
-                event.execute(params![
+                let via = via.map(|root| format!("with its root incident {root}"));
+                event(
+                    chain,
                     id,
-                    ms_floor(*at),
+                    *at,
                     "acknowledged",
-                    by,
-                    via.map(|root| format!("with its root incident {root}")),
-                    None::<i64>,
-                    None::<String>
-                ])?;
+                    Some(by),
+                    via.as_deref(),
+                    None,
+                    None,
+                )?;
             }
             Change::Planned {
                 at,
@@ -157,26 +192,11 @@ pub(super) fn write_changes(tx: &Transaction, changes: &[Change]) -> rusqlite::R
             } => {
                 tx.prepare_cached("UPDATE incidents SET planned = 1 WHERE id = ?1")?
                     .execute(params![id])?;
-                event.execute(params![
-                    id,
-                    ms_floor(*at),
-                    "planned",
-                    by,
-                    format!("maintenance window {window}: {reason}"),
-                    None::<i64>,
-                    None::<String>
-                ])?;
+                let text = format!("maintenance window {window}: {reason}");
+                event(chain, id, *at, "planned", Some(by), Some(&text), None, None)?;
             }
             Change::Noted { at, by, text, .. } => {
-                event.execute(params![
-                    id,
-                    ms_floor(*at),
-                    "note",
-                    by,
-                    text,
-                    None::<i64>,
-                    None::<String>
-                ])?;
+                event(chain, id, *at, "note", Some(by), Some(text), None, None)?;
             }
         }
     }

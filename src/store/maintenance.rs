@@ -2,8 +2,10 @@
 //! declared them, when and why (see the v4 schema).
 
 use jiff::Timestamp;
-use rusqlite::{params, Transaction};
+use rusqlite::types::ValueRef;
+use rusqlite::{params, params_from_iter, Transaction};
 
+use super::chain::{bind, text, Appender, MAINTENANCE_WINDOWS};
 use super::{ms_ceil, ms_floor, Store, StoreError};
 use crate::config::Maintenance;
 use crate::incidents::Incident;
@@ -45,25 +47,36 @@ impl Window {
     }
 }
 
-pub(super) fn write_windows(tx: &Transaction, windows: &[Window]) -> rusqlite::Result<()> {
+/// Writes each window with its targets, and chains it (its targets are
+/// part of its record).
+pub(super) fn write_windows(
+    tx: &Transaction,
+    chain: &mut Appender,
+    windows: &[Window],
+) -> rusqlite::Result<()> {
     for w in windows {
-        tx.prepare_cached(
-            "INSERT INTO maintenance_windows (id, created_ms, created_by, reason, start_ms, end_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            w.id as i64,
-            ms_floor(w.created),
-            w.by,
-            w.reason,
-            ms_floor(w.start),
-            ms_ceil(w.end)
-        ])?;
+        // created_ms, created_by, reason, start_ms, end_ms: see `chain.rs`.
+        let values = [
+            ValueRef::Integer(ms_floor(w.created)),
+            text(&w.by),
+            text(&w.reason),
+            ValueRef::Integer(ms_floor(w.start)),
+            ValueRef::Integer(ms_ceil(w.end)),
+        ];
+        let id = ValueRef::Integer(w.id as i64);
+        tx.prepare_cached(&MAINTENANCE_WINDOWS.insert_sql(true))?
+            .execute(params_from_iter(bind(&[id]).chain(bind(&values))))?;
         let mut target =
             tx.prepare_cached("INSERT INTO maintenance_targets (window, target) VALUES (?1, ?2)")?;
         for t in &w.targets {
             target.execute(params![w.id as i64, t])?;
         }
+        chain.append(
+            &MAINTENANCE_WINDOWS,
+            w.id as i64,
+            &values,
+            w.targets.iter().map(|t| text(t)),
+        )?;
     }
     Ok(())
 }

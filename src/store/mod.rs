@@ -9,6 +9,10 @@
 //!
 //! Times are stored as integer milliseconds since the Unix epoch; anything
 //! finer is dropped on the way in (see [`ledger_precision`]).
+//!
+//! Every record the figures come from is hash-chained in the transaction
+//! that writes it (`chain.rs`: what is chained, the exact encoding, and
+//! [`Store::verify`], which recomputes the chain for `netkpi verify`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,18 +21,23 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::{ffi, params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::types::ValueRef;
+use rusqlite::{
+    ffi, params, params_from_iter, Connection, OpenFlags, OptionalExtension, TransactionBehavior,
+};
 
 use crate::incidents::Change;
 use crate::model::{State, TargetKind, Transition};
 use crate::tally::{Tallies, Tally};
 
 mod backup;
+mod chain;
 mod incidents;
 mod maintenance;
 mod schema;
 mod writer;
 pub use backup::{backup, BackupReport};
+pub use chain::{hex, parse_head, Genesis, HeadSeen, LedgerHead, Verification};
 pub use incidents::{IncidentEvent, IncidentQuery};
 pub use maintenance::Window;
 pub use writer::{
@@ -209,6 +218,9 @@ pub struct Store {
     read_only: bool,
     /// The `daemon_runs` row of this process, once [`Store::record_run_start`] ran.
     run_id: Option<i64>,
+    /// The writer's chain head, so a commit needs no query to find it;
+    /// `None`: read it from the store at the next commit.
+    chain: Option<chain::Head>,
 }
 
 impl fmt::Debug for Store {
@@ -294,6 +306,7 @@ impl Store {
             path: path.clone(),
             read_only: false,
             run_id: None,
+            chain: None,
         };
         let found = store.schema_version()?;
         if found > schema::VERSION {
@@ -315,13 +328,20 @@ impl Store {
                 detail: format!("journal_mode stayed {mode:?} instead of \"wal\""),
             });
         }
+        store.chain =
+            Some(chain::read_head(&store.conn).map_err(store.err("read the chain head"))?);
         Ok(store)
     }
 
     /// Opens the ledger read-only, for queries that run while the writer
     /// writes (reports, the HTTP API). Never creates or migrates the file.
     pub fn open_reader(data_dir: &Path) -> Result<Store, StoreError> {
-        let path = data_dir.join(DB_FILE);
+        Store::open_file_reader(&data_dir.join(DB_FILE))
+    }
+
+    /// [`Store::open_reader`] for a store file by its path (a backup copy).
+    pub fn open_file_reader(path: &Path) -> Result<Store, StoreError> {
+        let path = path.to_path_buf();
         if !path.exists() {
             return Err(StoreError::Missing { path });
         }
@@ -336,6 +356,7 @@ impl Store {
             path: path.clone(),
             read_only: true,
             run_id: None,
+            chain: None,
         };
         let found = store.schema_version()?;
         if found > schema::VERSION {
@@ -390,13 +411,35 @@ impl Store {
                 known: schema::VERSION,
             });
         }
+        let now_ms = ms_floor(Timestamp::now());
         for (from, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
             tx.execute_batch(sql).map_err(err("migrate the schema"))?;
             tracing::info!(store = %path.display(), from, to = from + 1, "migrated the store schema");
+            if from + 1 == chain::SINCE_VERSION {
+                let chained =
+                    chain::genesis(&tx, now_ms).map_err(err("chain the existing records"))?;
+                let mut started = vec![("chain_started_ms", now_ms.to_string())];
+                if found > 0 {
+                    // Chained now, not as each was committed: verify says so.
+                    started.push(("chain_genesis", chained.to_string()));
+                    tracing::info!(
+                        store = %path.display(),
+                        records = chained,
+                        "chained the records already in the store; changes made to them before now cannot be detected"
+                    );
+                }
+                for (key, value) in started {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+                        [key, value.as_str()],
+                    )
+                    .map_err(err("write meta"))?;
+                }
+            }
         }
         tx.pragma_update(None, "user_version", schema::VERSION)
             .map_err(err("set the schema version"))?;
-        let now = ms_floor(Timestamp::now()).to_string();
+        let now = now_ms.to_string();
         tx.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_ms', ?1)",
             [&now],
@@ -460,7 +503,20 @@ impl Store {
     /// [`Store::append_with_tallies`], with the incident changes those
     /// transitions (or an operator's request) made and the windows declared,
     /// in the same transaction.
+    ///
+    /// Every transition, incident event and window is chained (see
+    /// `chain.rs`) in the same transaction.
     pub fn commit(&mut self, c: &Commit) -> Result<(), StoreError> {
+        self.check_writable("append transitions")?;
+        let result = self.write(c);
+        // A failed commit appended nothing: the head is read again at the
+        // next one (another connection may also have written meanwhile).
+        self.chain = result.as_ref().ok().cloned();
+        result.map(|_| ())
+    }
+
+    /// [`Store::commit`]'s transaction; returns the chain head after it.
+    fn write(&mut self, c: &Commit) -> Result<chain::Head, StoreError> {
         let Commit {
             transitions: batch,
             tallies,
@@ -468,30 +524,40 @@ impl Store {
             windows,
             heartbeat,
         } = *c;
-        self.check_writable("append transitions")?;
         let path = &self.path;
         let err = |what| move |e| StoreError::sqlite(path, what, e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err("begin a write"))?;
+        let head = match self.chain.take() {
+            Some(head) => head,
+            None => chain::read_head(&tx).map_err(err("read the chain head"))?,
+        };
+        let mut chain = chain::Appender::new(&tx, head, ms_floor(Timestamp::now()));
         {
             let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO transitions (target, kind, at_ms, state, cause)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
+                .prepare_cached(&chain::TRANSITIONS.insert_sql(false))
                 .map_err(err("prepare the insert"))?;
             for t in batch {
+                let values = [
+                    chain::text(&t.target),
+                    chain::text(t.kind.as_str()),
+                    ValueRef::Integer(ms_floor(t.at)),
+                    chain::text(t.state.as_str()),
+                    chain::opt_text(t.cause.as_deref()),
+                ];
                 insert
-                    .execute(params![
-                        t.target,
-                        t.kind.as_str(),
-                        ms_floor(t.at),
-                        t.state.as_str(),
-                        t.cause
-                    ])
+                    .execute(params_from_iter(chain::bind(&values)))
                     .map_err(err("insert a transition"))?;
+                chain
+                    .append(
+                        &chain::TRANSITIONS,
+                        tx.last_insert_rowid(),
+                        &values,
+                        [].into_iter(),
+                    )
+                    .map_err(err("chain a transition"))?;
             }
         }
         if !tallies.is_empty() {
@@ -523,8 +589,9 @@ impl Store {
                     .map_err(err("write a tally"))?;
             }
         }
-        incidents::write_changes(&tx, incidents).map_err(err("write incidents"))?;
-        maintenance::write_windows(&tx, windows).map_err(err("write maintenance windows"))?;
+        incidents::write_changes(&tx, &mut chain, incidents).map_err(err("write incidents"))?;
+        maintenance::write_windows(&tx, &mut chain, windows)
+            .map_err(err("write maintenance windows"))?;
         if let Some(hb) = heartbeat {
             tx.execute(
                 "INSERT INTO heartbeat (id, at_ms) VALUES (1, ?1)
@@ -533,7 +600,29 @@ impl Store {
             )
             .map_err(err("write the heartbeat"))?;
         }
-        tx.commit().map_err(err("commit"))
+        let head = chain.head();
+        tx.commit().map_err(err("commit"))?;
+        Ok(head)
+    }
+
+    /// The chain's head as stored: records chained, latest hash, and when
+    /// the latest chained record was committed.
+    pub fn ledger_head(&self) -> Result<LedgerHead, StoreError> {
+        chain::ledger_head(&self.conn).map_err(self.err("read the chain head"))
+    }
+
+    /// Recomputes the hash chain from the records and compares it with the
+    /// stored one, in one read transaction (a consistent snapshot while
+    /// the daemon writes). `expected`: heads copied elsewhere (from
+    /// [`parse_head`]) the chain must pass through.
+    pub fn verify(&self, expected: &[Vec<u8>]) -> Result<Verification, StoreError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.err("begin a read"))?;
+        let result = chain::verify(&tx, expected).map_err(self.err("verify the chain"));
+        drop(tx);
+        result
     }
 
     /// Every target's stored tally (see [`Tally`]).

@@ -136,8 +136,25 @@ CREATE TABLE maintenance_targets (
 CREATE INDEX maintenance_targets_by_window ON maintenance_targets (window);
 ";
 
+/// v5: the hash chain over the records the figures come from (see
+/// `chain.rs` for what is chained and the exact encoding). One row per
+/// record, in commit order, appended in the transaction that writes the
+/// record: `source` names its table, `ref` its rowid there, `committed_ms`
+/// the commit's time, `hash` SHA-256 of the previous row's hash, the record
+/// and that time. The migration also chains the rows already there (in
+/// Rust, right after this SQL, in the same transaction). Append-only.
+const V5: &str = "
+CREATE TABLE chain (
+    seq          INTEGER PRIMARY KEY,
+    source       TEXT    NOT NULL,
+    ref          INTEGER NOT NULL,
+    committed_ms INTEGER NOT NULL,
+    hash         BLOB    NOT NULL
+);
+";
+
 /// Every migration in order; the schema version is the number applied.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The newest schema version this binary knows.
 pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -594,6 +594,7 @@ fn backup_copies_what_is_committed_and_replaces_the_target_whole() {
         path: out.clone(),
         read_only: true,
         run_id: None,
+        chain: None,
     }
     .transitions(ts(0), ts(1_000_000))
     .unwrap();

@@ -26,7 +26,7 @@ mod requests;
 use requests::Reply;
 pub use requests::{NoPolicy, Policy, Replied, Request, RequestError};
 
-use super::{ledger_precision, Commit, Store, Window};
+use super::{ledger_precision, Commit, LedgerHead, Store, Window};
 use crate::alarms::AlarmEvent;
 use crate::incidents::{Change, Incidents};
 use crate::model::{Mark, State, TargetKind, Transition};
@@ -103,6 +103,9 @@ pub struct StoreStats {
     /// A write waiting longer than this makes the store unhealthy
     /// (`daemon.store_stall_after`), in milliseconds.
     pub stall_after_ms: AtomicU64,
+    /// The hash chain's head as last read from the store (at start, then
+    /// hourly), exported so that Prometheus keeps copies of it.
+    pub ledger_head: Mutex<Option<LedgerHead>>,
 }
 
 impl Default for StoreStats {
@@ -119,6 +122,7 @@ impl Default for StoreStats {
             last_heartbeat_ms: AtomicI64::new(0),
             uncommitted_since_ms: AtomicI64::new(0),
             stall_after_ms: AtomicU64::new(DEFAULT_STALL_AFTER.as_millis() as u64),
+            ledger_head: Mutex::new(None),
         }
     }
 }
@@ -166,6 +170,18 @@ impl StoreStats {
             Ordering::Relaxed,
             Ordering::Relaxed,
         );
+    }
+
+    /// The chain head last read ([`StoreStats::ledger_head`]).
+    pub fn ledger_head(&self) -> Option<LedgerHead> {
+        self.ledger_head
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_ledger_head(&self, head: LedgerHead) {
+        *self.ledger_head.lock().unwrap_or_else(|e| e.into_inner()) = Some(head);
     }
 
     pub fn last_heartbeat(&self) -> Option<Timestamp> {
