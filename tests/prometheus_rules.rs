@@ -1,18 +1,19 @@
 //! The Prometheus side of netkpi: the scrape config and alert rules in
 //! `deploy/prometheus/`, the Alertmanager config in `deploy/alertmanager/`
-//! and the Grafana dashboard in `dashboards/`.
+//! and the Grafana dashboards in `dashboards/`.
 //!
 //! The Alertmanager config is checked with `amtool check-config` (Debian
 //! package `prometheus-alertmanager`); `alerting_e2e` runs it for real.
 //!
 //! Everything is checked with `promtool` (Debian package `prometheus`):
 //! the config and rules load, the alert unit tests in `alerts_test.yml` pass,
-//! every PromQL expression in the dashboard parses, and every `netkpi_*`
+//! every PromQL expression in every dashboard parses, and every `netkpi_*`
 //! metric these files name is one netkpi exports (a misspelt metric name in an
 //! alert is not an error to Prometheus: the alert just never fires). What
 //! netkpi exports is taken from a scrape of the real daemon running with
 //! ICMP and SNMP devices and traps (`tests/common/full_lab.rs`), not from a
-//! list kept by hand.
+//! list kept by hand. (`dashboards_e2e` runs every dashboard query against a
+//! real Prometheus scraping that lab.)
 
 mod common;
 
@@ -21,6 +22,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::dashboards;
 use common::full_lab::{exported_names, with_full_lab};
 
 fn root() -> PathBuf {
@@ -29,10 +31,6 @@ fn root() -> PathBuf {
 
 fn prometheus_dir() -> PathBuf {
     root().join("deploy/prometheus")
-}
-
-fn dashboard_path() -> PathBuf {
-    root().join("dashboards/netkpi.json")
 }
 
 /// Runs `promtool ARGS` in `dir` and fails the test, with promtool's output,
@@ -136,54 +134,47 @@ fn dashboard_exprs(value: &serde_json::Value, path: &str, out: &mut Vec<(String,
     }
 }
 
-fn load_dashboard() -> serde_json::Value {
-    let path = dashboard_path();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()))
-}
-
-/// Replaces Grafana's variables with values Grafana could put there.
-fn substitute_grafana_variables(expr: &str) -> String {
-    // Longest names first, so `$__range` does not eat the start of a longer one.
-    const VARS: &[(&str, &str)] = &[
-        ("$__rate_interval", "1m"),
-        ("$__interval", "30s"),
-        ("$__range", "1h"),
-        ("${site}", "core-room|finance-bureau"),
-        ("$site", "core-room|finance-bureau"),
-        ("${role}", ".*"),
-        ("$role", ".*"),
-    ];
-    let mut expr = expr.to_string();
-    for (var, value) in VARS {
-        expr = expr.replace(var, value);
-    }
-    expr
-}
-
 #[test]
 fn dashboard_queries_parse() {
-    let dashboard = load_dashboard();
-    let mut exprs = Vec::new();
-    dashboard_exprs(&dashboard, "$", &mut exprs);
-    assert!(
-        exprs.len() >= 10,
-        "expected the dashboard's queries, found {} `expr` keys",
-        exprs.len()
-    );
-
-    // Each query becomes a recording rule; promtool parses every one. The
-    // JSON path goes into a comment so a failure can be traced to its panel.
-    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
-    for (i, (path, expr)) in exprs.iter().enumerate() {
-        let expr = substitute_grafana_variables(expr);
-        // A JSON string is a valid YAML double-quoted scalar.
-        let quoted = serde_json::to_string(&expr).unwrap();
-        rules.push_str(&format!(
-            "      # {path}\n      - record: dashboard:query_{i}\n        expr: {quoted}\n"
-        ));
+    // Each query, and each variable's label_values() selector, becomes a
+    // recording rule; promtool parses every one. The file and JSON path go
+    // into a comment so a failure can be traced to its panel.
+    let mut rules = String::from("groups:\n  - name: dashboards\n    rules:\n");
+    let mut n = 0;
+    for file in dashboards::files() {
+        let dashboard = dashboards::load(&file);
+        let mut exprs = Vec::new();
+        dashboard_exprs(&dashboard["panels"], "$.panels", &mut exprs);
+        assert!(
+            exprs.len() >= 5,
+            "{file}: expected the dashboard's queries, found {} `expr` keys",
+            exprs.len()
+        );
+        for (i, var) in dashboards::variables(&dashboard).iter().enumerate() {
+            if let Some(query) = dashboards::variable_query(var).filter(|_| var["type"] == "query")
+            {
+                let selector = query
+                    .strip_prefix("label_values(")
+                    .and_then(|q| q.rsplit_once(','))
+                    .map(|(selector, _)| selector.to_string())
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "{file}: variable {} is not label_values(SELECTOR, LABEL): {query}",
+                            var["name"]
+                        )
+                    });
+                exprs.push((format!("$.templating.list[{i}].query"), selector));
+            }
+        }
+        for (path, expr) in exprs {
+            let expr = dashboards::substitute(&format!("{file} {path}"), &expr);
+            // A JSON string is a valid YAML double-quoted scalar.
+            let quoted = serde_json::to_string(&expr).unwrap();
+            rules.push_str(&format!(
+                "      # {file} {path}\n      - record: dashboard:query_{n}\n        expr: {quoted}\n"
+            ));
+            n += 1;
+        }
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dashboard_queries.yml");
@@ -194,54 +185,89 @@ fn dashboard_queries_parse() {
         &format!("\n--- dashboard_queries.yml ---\n{rules}"),
     );
     assert!(
-        out.contains(&format!("{} rules found", exprs.len())),
+        out.contains(&format!("{n} rules found")),
         "promtool did not see every query:\n{out}\n{rules}"
     );
 }
 
 #[test]
-fn dashboard_imports_with_any_prometheus() {
-    let dashboard = load_dashboard();
-    let vars = dashboard["templating"]["list"]
-        .as_array()
-        .expect("templating.list");
-    let ds = vars
-        .iter()
-        .find(|v| v["name"] == "DS_PROMETHEUS")
-        .expect("a DS_PROMETHEUS data source variable");
-    assert_eq!(ds["type"], "datasource");
-    assert_eq!(ds["query"], "prometheus");
-    for name in ["site", "role"] {
+fn dashboards_import_with_any_prometheus() {
+    let mut uids = Vec::new();
+    for file in dashboards::files() {
+        let dashboard = dashboards::load(&file);
+        let schema = dashboard["schemaVersion"].as_u64().unwrap_or(0);
         assert!(
-            vars.iter().any(|v| v["name"] == name),
-            "missing variable {name}"
+            schema >= 39,
+            "{file}: schemaVersion {schema}, want 39 or later"
         );
-    }
-    // No panel or query may point at a data source of the machine the
-    // dashboard was made on.
-    fn check(value: &serde_json::Value, path: &str) {
-        match value {
-            serde_json::Value::Object(map) => {
-                if let Some(uid) = map.get("datasource").and_then(|d| d.get("uid")) {
-                    let uid = uid.as_str().unwrap_or_default();
-                    assert!(
-                        uid == "${DS_PROMETHEUS}" || uid == "-- Grafana --",
-                        "{path}: datasource uid {uid:?} is not ${{DS_PROMETHEUS}}"
-                    );
-                }
-                for (k, v) in map {
-                    check(v, &format!("{path}.{k}"));
-                }
+        let uid = dashboard["uid"].as_str().unwrap_or_default().to_string();
+        assert!(
+            !uid.is_empty() && !uids.contains(&uid),
+            "{file}: uid {uid:?} missing or taken"
+        );
+        uids.push(uid);
+        let vars = dashboards::variables(&dashboard);
+        let ds = vars
+            .iter()
+            .find(|v| v["name"] == "datasource")
+            .unwrap_or_else(|| panic!("{file}: no `datasource` variable"));
+        assert_eq!(ds["type"], "datasource", "{file}");
+        assert_eq!(ds["query"], "prometheus", "{file}");
+        let wanted = dashboards::VARIABLES
+            .iter()
+            .find(|(f, _)| *f == file)
+            .map_or(&[][..], |(_, names)| *names);
+        for name in wanted {
+            let var = vars
+                .iter()
+                .find(|v| v["name"] == *name)
+                .unwrap_or_else(|| panic!("{file}: missing variable {name}"));
+            // Choices come from the info series, so a device or line that
+            // is down or unknown can still be picked.
+            let query = dashboards::variable_query(var).unwrap_or_default();
+            assert!(
+                query.starts_with("label_values(netkpi_device_info")
+                    || query.starts_with("label_values(netkpi_line_info"),
+                "{file}: variable {name} does not take label_values of an info metric: {query}"
+            );
+            assert_eq!(var["datasource"]["uid"], "${datasource}", "{file}: {name}");
+        }
+        // No panel or query may point at a data source of the machine the
+        // dashboard was made on.
+        check_datasources(&file, &dashboard, "$");
+        for panel in dashboards::panels(&dashboard) {
+            if panel["type"] != "row" {
+                assert_eq!(
+                    panel["datasource"]["uid"], "${datasource}",
+                    "{file}: panel {} has no ${{datasource}} data source",
+                    panel["title"]
+                );
             }
-            serde_json::Value::Array(items) => {
-                for (i, v) in items.iter().enumerate() {
-                    check(v, &format!("{path}[{i}]"));
-                }
-            }
-            _ => {}
         }
     }
-    check(&dashboard, "$");
+}
+
+fn check_datasources(file: &str, value: &serde_json::Value, path: &str) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(uid) = map.get("datasource").and_then(|d| d.get("uid")) {
+                let uid = uid.as_str().unwrap_or_default();
+                assert!(
+                    uid == "${datasource}" || uid == "-- Grafana --",
+                    "{file} {path}: datasource uid {uid:?} is not ${{datasource}}"
+                );
+            }
+            for (k, v) in map {
+                check_datasources(file, v, &format!("{path}.{k}"));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                check_datasources(file, v, &format!("{path}[{i}]"));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Identifiers starting with `netkpi_` anywhere in `text`.
@@ -281,11 +307,15 @@ fn only_exported_metrics_are_used() {
             "{name} is not in the scrape; names seen: {exported:?}"
         );
     }
-    let files = [
+    let mut files = vec![
         prometheus_dir().join("alerts.yml"),
         prometheus_dir().join("alerts_test.yml"),
-        dashboard_path(),
     ];
+    files.extend(
+        dashboards::files()
+            .iter()
+            .map(|f| dashboards::dir().join(f)),
+    );
     let mut unknown = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file)

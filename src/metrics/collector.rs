@@ -393,8 +393,8 @@ fn encode_quantities(
 
 /// Which target sits behind which: one `netkpi_device_info` per device
 /// (its parent, site and role) and one `netkpi_line_info` per line (its
-/// far-end device, unit, carrier and bandwidth), value 1, for alert rules
-/// and dashboards to join on. Rendered from the inventory in force, so a
+/// far-end device, unit, carrier, bandwidth and the core-side port it is
+/// watched on, if any), value 1, for alert rules and dashboards to join on. Rendered from the inventory in force, so a
 /// reload leaves no stale series.
 fn encode_inventory_info(
     encoder: &mut DescriptorEncoder,
@@ -418,7 +418,7 @@ fn encode_inventory_info(
     }
     let mut f = encoder.encode_descriptor(
         "netkpi_line",
-        "Each configured leased line: its far-end device, unit, carrier and bandwidth (empty when not given); value 1",
+        "Each configured leased line: its far-end device, unit, carrier, bandwidth, and the device and if_name of its core-side port (each empty when not given); value 1",
         None,
         MetricType::Info,
     )?;
@@ -429,6 +429,14 @@ fn encode_inventory_info(
             ("unit", l.unit.as_str()),
             ("carrier", l.carrier.as_str()),
             ("bandwidth", l.bandwidth.as_deref().unwrap_or("")),
+            (
+                "interface_device",
+                l.interface.as_ref().map_or("", |i| i.device.as_str()),
+            ),
+            (
+                "if_name",
+                l.interface.as_ref().map_or("", |i| i.name.as_str()),
+            ),
         ];
         f.encode_info(&labels)?;
     }

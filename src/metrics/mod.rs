@@ -113,6 +113,7 @@ name = "core-r1"
 role = "router"
 address = "127.0.10.1"
 icmp = {}
+snmp = { community = "public", profiles = ["if_mib"] }
 
 [[device]]
 name = "acc-001"
@@ -127,6 +128,7 @@ unit = "Finance Bureau"
 carrier = "Carrier A"
 bandwidth = "100M"
 device = "acc-001"
+interface = { device = "core-r1", name = "GigabitEthernet0/0/1" }
 
 [[line]]
 id = "L-002"
@@ -243,8 +245,9 @@ availability_target = 0.99
             // Every configured target, whatever its state (L-002 is unknown).
             r#"netkpi_device_info{device="core-r1",parent="",site="",role="router"} 1"#,
             r#"netkpi_device_info{device="acc-001",parent="core-r1",site="",role="access_egress"} 1"#,
-            r#"netkpi_line_info{line="L-001",device="acc-001",unit="Finance Bureau",carrier="Carrier A",bandwidth="100M"} 1"#,
-            r#"netkpi_line_info{line="L-002",device="acc-001",unit="Tax Office",carrier="Carrier B",bandwidth=""} 1"#,
+            // The core-side port a line is watched on, if any.
+            r#"netkpi_line_info{line="L-001",device="acc-001",unit="Finance Bureau",carrier="Carrier A",bandwidth="100M",interface_device="core-r1",if_name="GigabitEthernet0/0/1"} 1"#,
+            r#"netkpi_line_info{line="L-002",device="acc-001",unit="Tax Office",carrier="Carrier B",bandwidth="",interface_device="",if_name=""} 1"#,
             r#"netkpi_poll_errors_total{prober="icmp",reason="timeout"} 1"#,
             "netkpi_store_healthy 1.0",
             "netkpi_ledger_records 9.0",

@@ -3,6 +3,8 @@
 //! silent), a line, net-snmp `snmpd` polled over v2c with ICMP too,
 //! snmpsim recordings for every shipped profile, an SNMP device whose agent
 //! never answers, and traps received (v1, v2c, an inform, one refused).
+//! The line L-001 is also watched on a core-side port (`lo` of the snmpd
+//! device, which is up and carries the lab's own traffic).
 //!
 //! Needs what `snmp_e2e` needs: root, `snmpd`, `snmp` (the tools),
 //! `nftables`, `promtool` and the snmpsim venv; fails loudly without them.
@@ -159,6 +161,7 @@ unit = "Finance Bureau"
 carrier = "Carrier A"
 bandwidth = "100M"
 device = "acc-001"
+interface = {{ device = "sw-snmpd", name = "lo" }}
 
 [[line]]
 id = "L-002"

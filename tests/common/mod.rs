@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod dashboards;
 pub mod full_lab;
 pub mod ledger;
 pub mod snmpd;
