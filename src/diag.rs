@@ -122,6 +122,12 @@ impl<'t> Diags<'t> {
         });
     }
 
+    /// A problem found in another file the config names (the web config),
+    /// already placed in that file; listed after this file's own.
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.items.push(diagnostic);
+    }
+
     /// Whether `path` or anything under it (`path.x`, `path[2]`) was reported.
     pub fn reported_under(&self, path: &str) -> bool {
         self.reported.iter().any(|p| {
@@ -146,7 +152,8 @@ impl<'t> Diags<'t> {
     /// Sorts the diagnostics from `from` on by their place in the file, so a
     /// phase's messages read top to bottom whatever order the checks ran in.
     pub fn sort_from(&mut self, from: usize) {
-        self.items[from..].sort_by_key(|d| (d.line, d.col));
+        let file = &self.file;
+        self.items[from..].sort_by_key(|d| (d.file != *file, d.line, d.col));
     }
 
     pub fn into_vec(self) -> Vec<Diagnostic> {

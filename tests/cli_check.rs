@@ -92,6 +92,68 @@ fn run_with_a_broken_config_starts_nothing_and_touches_no_store() {
     );
 }
 
+/// `daemon.web_config_file` is checked with the config: `check` names the
+/// web-config file and the field, and `run` stops before opening the store.
+#[test]
+fn a_broken_web_config_is_reported_by_check_and_stops_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("netkpi.toml");
+    std::fs::write(
+        &config,
+        "[daemon]\ndata_dir = \"ledger\"\nweb_config_file = \"web.yml\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("web.yml"),
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: hunter2\n",
+    )
+    .unwrap();
+    let web = dir.path().join("web.yml");
+    let out = netkpi()
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run netkpi");
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = |rest: &str| format!("{}:{rest}", web.display());
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines[0].starts_with(&at(
+            "2:14: tls_server_config.cert_file: cannot read \"server.crt\""
+        )),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with(&at(
+            "3:13: tls_server_config.key_file: cannot read \"server.key\""
+        )),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with(&at("5:15: basic_auth_users.prometheus: not a bcrypt hash")),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("hunter2"),
+        "a password must not be echoed: {stdout}"
+    );
+
+    let out = netkpi()
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run netkpi");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tls_server_config.cert_file"), "{stderr}");
+    assert!(
+        !dir.path().join("ledger").exists(),
+        "the store must not be created"
+    );
+}
+
 #[test]
 fn an_unreadable_config_is_reported_not_panicked() {
     let out = netkpi()

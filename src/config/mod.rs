@@ -21,12 +21,14 @@ pub mod builtin;
 mod raw;
 mod read;
 mod validate;
+pub mod web;
 
 #[cfg(test)]
 mod tests;
 
 pub use builtin::BUILTIN_PROFILE_NAMES;
 pub use read::{load, load_str, load_str_with, load_with, profile_names};
+pub use web::WebConfig;
 
 /// The line `netkpi check` prints for a valid config. K is the
 /// number of distinct profiles the devices name (what `check` validated),
@@ -90,6 +92,9 @@ pub struct Daemon {
     pub http_max_connections: usize,
     /// How long a store write may hang before the store counts as stalled.
     pub store_stall_after: Duration,
+    /// `daemon.web_config_file`, read and checked with the config (so a
+    /// reload re-reads it): TLS and basic auth for the HTTP server.
+    pub web: Option<WebConfig>,
 }
 
 #[derive(Clone, Debug)]

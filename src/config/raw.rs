@@ -21,6 +21,7 @@ pub(super) struct RawDaemon {
     pub profile_dirs: Option<S<Vec<S<String>>>>,
     pub http_max_connections: Option<S<i64>>,
     pub store_stall_after: Option<S<String>>,
+    pub web_config_file: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

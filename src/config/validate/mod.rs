@@ -16,7 +16,7 @@ use jiff::tz::TimeZone;
 
 use super::builtin;
 use super::raw::{RawConfig, S};
-use super::{Config, Daemon, Defaults, IcmpSettings, KnownProfiles};
+use super::{Config, Daemon, Defaults, IcmpSettings, KnownProfiles, WebConfig};
 use crate::diag::{Diags, Shown};
 
 mod alarms;
@@ -182,6 +182,12 @@ fn daemon(
         None => Some(builtin::STORE_STALL_AFTER),
         Some(s) => store_stall_after(s, diags),
     };
+    let web = match &raw.web_config_file {
+        None => Some(None),
+        Some(s) => non_empty_path(base_dir, s, "daemon.web_config_file", diags)
+            .and_then(|file| web_config(&file, s, diags))
+            .map(Some),
+    };
 
     Some(Daemon {
         listen: listen?,
@@ -192,7 +198,44 @@ fn daemon(
         profile_dirs: profile_dirs?,
         http_max_connections: usize::try_from(http_max_connections?).ok()?,
         store_stall_after: store_stall_after?,
+        web: web?,
     })
+}
+
+/// Reads `daemon.web_config_file`: a file that cannot be read is reported
+/// at the key; what is wrong inside it, at its own place in that file.
+fn web_config(file: &Path, s: &S<String>, diags: &mut Diags<'_>) -> Option<WebConfig> {
+    const PATH: &str = "daemon.web_config_file";
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            let shown = Shown(s.get_ref());
+            let message = match e.kind() {
+                std::io::ErrorKind::NotFound => format!(
+                    "cannot read {shown:?}: no such file (a relative path starts at this config file's folder)"
+                ),
+                std::io::ErrorKind::PermissionDenied => format!(
+                    "cannot read {shown:?}: permission denied; make it readable by the user netkpi runs as"
+                ),
+                std::io::ErrorKind::IsADirectory => {
+                    format!("{shown:?} is a folder; write the path of the web config file")
+                }
+                std::io::ErrorKind::InvalidData => format!("{shown:?} is not UTF-8 text"),
+                _ => format!("cannot read {shown:?}: {e}"),
+            };
+            diags.at(s.span(), PATH, message);
+            return None;
+        }
+    };
+    match super::web::load_str(file, &text) {
+        Ok(web) => Some(web),
+        Err(found) => {
+            for d in found {
+                diags.push(d);
+            }
+            None
+        }
+    }
 }
 
 /// An API reachable from the network must not take writes from anyone who
