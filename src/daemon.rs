@@ -300,6 +300,7 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
         return;
     }
     set_stall_after(&shared.store_stats, &config);
+    log_web(&config, Some(&old));
     *shared.api_token.write().unwrap_or_else(|e| e.into_inner()) = api_token;
     shared.live.set_inventory(inventory.clone());
     *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
@@ -322,10 +323,46 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
     );
 }
 
+/// Says how the HTTP server is protected by `daemon.web_config_file` (at
+/// start, and at a reload with the config it replaces): basic auth over
+/// plain HTTP sends passwords in the clear, so it is a warning.
+fn log_web(config: &Config, old: Option<&Config>) {
+    let web = config.daemon.web.as_ref();
+    let tls = web.is_some_and(|w| w.tls.is_some());
+    let users = web.map_or(0, |w| w.users.len());
+    if let Some(web) = web {
+        tracing::info!(
+            web_config_file = %web.file.display(),
+            tls,
+            basic_auth_users = users,
+            "web config in force (new connections)"
+        );
+    }
+    if users > 0 && !tls {
+        tracing::warn!(
+            "basic auth over plain HTTP: passwords cross the network readable by anyone on the way; \
+             add tls_server_config to daemon.web_config_file"
+        );
+    }
+    if let Some(old) = old {
+        let was_tls = old.daemon.web.as_ref().is_some_and(|w| w.tls.is_some());
+        if was_tls != tls {
+            tracing::warn!(
+                tls,
+                "TLS turned {} by the reload: scrapers and clients must switch to {}://",
+                if tls { "on" } else { "off" },
+                if tls { "https" } else { "http" }
+            );
+        }
+    }
+}
+
 /// Everything `run` needs that can fail at start, other than the store:
 /// acquired before the store is opened for writing, so a start that fails
 /// leaves the ledger exactly as it was (no migration, no run recorded, no
-/// gap closed, no -wal/-shm created). Secrets were read with the config.
+/// gap closed, no -wal/-shm created). Secrets were read with the config, and
+/// so was `daemon.web_config_file` (its certificate, key and users): a
+/// broken one stops the start before `acquire` even runs.
 struct Acquired {
     listener: tokio::net::TcpListener,
     pinger: Option<Arc<IcmpPinger>>,
@@ -538,6 +575,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         probing: probing_alive.clone(),
         writer: writer.clone(),
         api_token: RwLock::new(api_token),
+        basic_auth: Default::default(),
     });
 
     let ledger_task = {
@@ -617,6 +655,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         });
     }
 
+    log_web(&config, None);
     tracing::info!(
         listen = %config.daemon.listen,
         devices = inventory.devices.len(),

@@ -3,7 +3,8 @@
 //!
 //! Writes need `Authorization: Bearer <token>` (the content of
 //! `daemon.api_token_file`) whenever a token is configured, and always when
-//! the daemon listens beyond loopback.
+//! the daemon listens beyond loopback. With basic auth on, `Authorization`
+//! carries the user, and the token goes in `X-Netkpi-Token` instead.
 
 use std::collections::HashMap;
 
@@ -361,7 +362,7 @@ struct NoteBody {
 
 /// Constant-time equality, so the time a wrong token takes says nothing
 /// about how much of it was right.
-fn same_token(given: &[u8], expected: &[u8]) -> bool {
+pub(super) fn same_token(given: &[u8], expected: &[u8]) -> bool {
     let mut diff = given.len() ^ expected.len();
     for (i, &b) in expected.iter().enumerate() {
         diff |= usize::from(b ^ given.get(i).copied().unwrap_or(!b));
@@ -419,13 +420,24 @@ pub(super) fn authorize_token(shared: &Shared, given: Option<&str>) -> Result<()
     }
 }
 
-/// [`authorize_token`] with the token from `Authorization: Bearer <token>`.
+/// The header that carries the token when `Authorization` carries basic
+/// auth (`daemon.web_config_file`'s users): a request can have only one
+/// `Authorization`.
+pub const TOKEN_HEADER: &str = "x-netkpi-token";
+
+/// [`authorize_token`] with the token from `Authorization: Bearer <token>`,
+/// else from `X-Netkpi-Token: <token>`.
 pub(super) fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    authorize_token(shared, given).map_err(|r| r.error("`Authorization: Bearer <token>`"))
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()));
+    authorize_token(shared, given).map_err(|r| {
+        r.error(
+            "`Authorization: Bearer <token>` (or `X-Netkpi-Token: <token>` when basic auth is on)",
+        )
+    })
 }
 
 pub(super) fn parse_body<T: serde::de::DeserializeOwned>(

@@ -10,9 +10,12 @@
 //! * `page`: the status page at `/`, and `POST /ack/{id}` for its
 //!   acknowledge forms.
 //! * [`mod@serve`]: the accept loop and its limits (connections, timeouts, body
-//!   size).
+//!   size), and TLS when `daemon.web_config_file` configures it.
+//! * [`auth`]: basic auth for every path but `/healthz`, when the web config
+//!   lists users.
 
 pub mod api;
+pub mod auth;
 pub mod incidents;
 pub mod maintenance;
 mod page;
@@ -54,6 +57,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            auth::basic_auth,
+        ))
         .layer(middleware::from_fn(limits))
         .layer(DefaultBodyLimit::max(serve::MAX_BODY_BYTES))
         .with_state(shared)
@@ -61,14 +68,32 @@ pub fn router(shared: Arc<Shared>) -> Router {
 
 /// Serves the API on `listener` until `cancel`, under the limits of
 /// [`mod@serve`], with at most `max_connections` open at once
-/// (`daemon.http_max_connections` as the daemon started with it).
+/// (`daemon.http_max_connections` as the daemon started with it). Each new
+/// connection is served with the TLS of the web config in force then (a
+/// reload changes it for new connections), and a failed handshake counts in
+/// `netkpi_http_tls_handshake_failures_total`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
     max_connections: usize,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
-    serve::serve_with_limits(listener, router(shared), max_connections, cancel).await
+    let tls = {
+        let shared = shared.clone();
+        let metrics = shared.metrics.clone();
+        serve::Tls {
+            config: Box::new(move || shared.config().daemon.web.as_ref()?.tls.clone()),
+            failed: Box::new(move |reason| metrics.count_tls_handshake_failure(reason)),
+        }
+    };
+    serve::serve_with_limits(
+        listener,
+        router(shared),
+        max_connections,
+        Arc::new(tls),
+        cancel,
+    )
+    .await
 }
 
 /// Every request: a declared body over [`serve::MAX_BODY_BYTES`] is refused

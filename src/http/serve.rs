@@ -16,6 +16,11 @@
 //! * Running out of file descriptors (EMFILE/ENFILE) at `accept` is logged as
 //!   that (once a minute at most), and the oldest connection is closed to
 //!   make room, then accepting goes on.
+//! * With TLS ([`Tls`]), each accepted connection first completes its
+//!   handshake within [`HEADER_READ_TIMEOUT`], counted among the open
+//!   connections like any other. A client that sends plain HTTP gets a 400
+//!   saying to use https; any failure is counted ([`Tls::failed`]), logged at
+//!   debug and closes that connection only.
 
 use std::collections::BTreeMap;
 use std::pin::pin;
@@ -25,7 +30,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -41,6 +47,31 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// At most one "too many open files" log line per this period.
 const EMFILE_LOG_EVERY: Duration = Duration::from_secs(60);
+/// After answering plain HTTP on the TLS port, how long the rest of the
+/// request is read and dropped before closing, so the client reads the
+/// answer rather than a reset.
+const PLAIN_HTTP_LINGER: Duration = Duration::from_millis(500);
+/// The first byte of a TLS record carrying a handshake (a ClientHello).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// TLS for the accept loop: asked for the server config at each accept
+/// (`None`: plain HTTP), so a reload takes effect for new connections.
+pub struct Tls {
+    pub config: Box<dyn Fn() -> Option<Arc<rustls::ServerConfig>> + Send + Sync>,
+    /// Called with `plain_http`, `not_tls`, `timeout` or `error` for each
+    /// connection whose handshake failed.
+    pub failed: Box<dyn Fn(&'static str) + Send + Sync>,
+}
+
+impl Tls {
+    /// Plain HTTP always.
+    pub fn none() -> Tls {
+        Tls {
+            config: Box::new(|| None),
+            failed: Box::new(|_| {}),
+        }
+    }
+}
 
 /// The open connections, oldest first (ids only grow); each one's token
 /// closes it.
@@ -78,12 +109,13 @@ pub fn is_out_of_fds(err: &std::io::Error) -> bool {
 }
 
 /// Serves `app` on `listener` until `cancel`, with at most `max_connections`
-/// open at once (at least 1), then lets requests in flight finish (for up to
-/// `SHUTDOWN_GRACE`).
+/// open at once (at least 1), over TLS when `tls` gives a config, then lets
+/// requests in flight finish (for up to `SHUTDOWN_GRACE`).
 pub async fn serve_with_limits(
     listener: TcpListener,
     app: Router,
     max_connections: usize,
+    tls: Arc<Tls>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let max_connections = max_connections.max(1);
@@ -122,22 +154,28 @@ pub async fn serve_with_limits(
             while open.by_age.len() >= max_connections && open.close_oldest() {}
             open.add()
         };
-        let service = TowerToHyperService::new(app.clone());
+        let app = app.clone();
         let stop = cancel.clone();
         let open = open.clone();
+        let server_config = (tls.config)();
+        let tls = tls.clone();
         tasks.spawn(async move {
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT);
-            let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                // Dropping the connection closes the socket.
-                _ = closed.cancelled() => {}
-                _ = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
+            match server_config {
+                None => serve_connection(stream, app, &closed, &stop).await,
+                Some(config) => {
+                    let handshake = tokio::select! {
+                        h = handshake(stream, config) => Some(h),
+                        _ = closed.cancelled() => None,
+                        _ = stop.cancelled() => None,
+                    };
+                    match handshake {
+                        Some(Ok(stream)) => serve_connection(stream, app, &closed, &stop).await,
+                        Some(Err((reason, detail))) => {
+                            tracing::debug!(reason, detail = %detail, "TLS handshake failed");
+                            (tls.failed)(reason);
+                        }
+                        None => {}
+                    }
                 }
             }
             lock(&open).by_age.remove(&id);
@@ -146,6 +184,102 @@ pub async fn serve_with_limits(
     tasks.close();
     tasks.wait().await;
     Ok(())
+}
+
+/// Serves HTTP/1.1 on one connection until it ends, `closed` (the cap made
+/// room) or `stop` (shutdown: requests in flight may finish).
+async fn serve_connection<S>(
+    stream: S,
+    app: Router,
+    closed: &CancellationToken,
+    stop: &CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(app);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        // Dropping the connection closes the socket.
+        _ = closed.cancelled() => {}
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
+        }
+    }
+}
+
+/// The server side of a TLS handshake, within [`HEADER_READ_TIMEOUT`].
+/// Fails with a reason (the metric's label) and what happened.
+async fn handshake(
+    mut stream: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, (&'static str, String)> {
+    let attempt = async {
+        let mut first = [0u8; 1];
+        let n = stream
+            .peek(&mut first)
+            .await
+            .map_err(|e| ("error", e.to_string()))?;
+        if n == 0 {
+            return Err(("error", "closed before the handshake".to_string()));
+        }
+        if first[0] != TLS_HANDSHAKE_RECORD {
+            return Err(if first[0].is_ascii_uppercase() {
+                refuse_plain_http(&mut stream).await;
+                (
+                    "plain_http",
+                    "a plain HTTP request on the TLS port".to_string(),
+                )
+            } else {
+                (
+                    "not_tls",
+                    format!("first byte {:#04x} is no TLS handshake", first[0]),
+                )
+            });
+        }
+        tokio_rustls::TlsAcceptor::from(config)
+            .accept(stream)
+            .await
+            .map_err(|e| ("error", e.to_string()))
+    };
+    match tokio::time::timeout(HEADER_READ_TIMEOUT, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err((
+            "timeout",
+            format!("no handshake within {} s", HEADER_READ_TIMEOUT.as_secs()),
+        )),
+    }
+}
+
+/// Answers a plain HTTP request on the TLS port with a 400 that says so (as
+/// Go's servers do), then reads and drops what the client still sends for a
+/// moment, so it gets the answer rather than a connection reset.
+async fn refuse_plain_http(stream: &mut TcpStream) {
+    const BODY: &str = "{\"error\":\"this port speaks HTTPS: use https:// (daemon.web_config_file configures TLS)\"}\n";
+    let response = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    if stream.write_all(response.as_bytes()).await.is_err() {
+        return;
+    }
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(PLAIN_HTTP_LINGER, async {
+        let mut total = 0;
+        while let Ok(n) = stream.read(&mut sink).await {
+            total += n;
+            if n == 0 || total > MAX_BODY_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn lock(open: &Mutex<Open>) -> std::sync::MutexGuard<'_, Open> {

@@ -4,6 +4,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
+use super::auth::BasicAuthCache;
 use crate::config::Config;
 use crate::live::Live;
 use crate::metrics::Metrics;
@@ -25,6 +26,8 @@ pub struct Shared {
     pub writer: WriterHandle,
     /// The content of `daemon.api_token_file` (re-read on reload).
     pub api_token: RwLock<Option<Secret>>,
+    /// Basic auth's verified (user, password) pairs, for a few minutes.
+    pub basic_auth: BasicAuthCache,
 }
 
 impl Shared {

@@ -41,6 +41,12 @@ pub struct Instruments {
     pub poll_errors_total: Family<ProberReason, Counter>,
     pub traps_received_total: Family<TrapLabels, Counter>,
     pub reboots_total: Family<DeviceLabel, Counter>,
+    pub tls_handshake_failures_total: Family<ReasonLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
 }
 
 impl Instruments {
@@ -72,12 +78,28 @@ impl Instruments {
             "Reboots seen over SNMP (sysUpTime went back) since netkpi started",
             reboots_total.clone(),
         );
+        let tls_handshake_failures_total = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "netkpi_http_tls_handshake_failures",
+            "HTTPS connections closed before a request: plain HTTP sent to the TLS port (plain_http), other bytes (not_tls), no handshake within the header timeout (timeout), or a refused handshake (error)",
+            tls_handshake_failures_total.clone(),
+        );
         Instruments {
+            tls_handshake_failures_total,
             poll_duration_seconds,
             poll_errors_total,
             traps_received_total,
             reboots_total,
         }
+    }
+
+    /// An HTTPS connection that failed before its handshake completed.
+    pub fn count_tls_handshake_failure(&self, reason: &str) {
+        self.tls_handshake_failures_total
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     pub fn count_reboot(&self, device: &str) {
