@@ -21,6 +21,8 @@ command -v nsenter >/dev/null || need+=(util-linux)
 # tests/store_stall_e2e.rs freezes an ext4 filesystem on a loop device.
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 command -v promtool >/dev/null || need+=(prometheus)
+# tests/tls_e2e.rs asks the daemon over HTTPS with basic auth through curl.
+command -v curl >/dev/null || need+=(curl)
 # tests/alerting_e2e.rs runs a real Alertmanager; prometheus_rules.rs checks
 # its config with amtool.
 { command -v prometheus-alertmanager && command -v amtool; } >/dev/null ||
