@@ -354,24 +354,40 @@ fn https_with_basic_auth_is_scraped_by_prometheus_and_reloaded_by_sighup() {
         ns.run("curl", &["-sS", "--max-time", "10", &url])
     };
     assert_eq!(untrusted.status.code(), Some(60), "{untrusted:?}");
-    let metrics = curl(
-        &ns,
-        dir,
-        "ca-one.crt",
-        "/metrics",
-        &["-u", "prometheus:scrape-pw-1"],
-    )
-    .body;
-    let failed = |reason: &str| {
-        sample(
-            &metrics,
-            "netkpi_http_tls_handshake_failures_total",
-            &[("reason", reason)],
-        )
-        .unwrap_or(0.0)
-    };
-    assert!(failed("plain_http") >= 1.0, "{metrics}");
-    assert!(failed("error") >= 1.0, "{metrics}");
+    // Both counted (the server may see the client's alert a moment after
+    // curl gave up).
+    wait(
+        "the failed handshakes to be counted",
+        Duration::from_secs(5),
+        &|| daemon.log_text(),
+        &mut || {
+            let metrics = curl(
+                &ns,
+                dir,
+                "ca-one.crt",
+                "/metrics",
+                &["-u", "prometheus:scrape-pw-1"],
+            )
+            .body;
+            let failed = |reason: &str| {
+                sample(
+                    &metrics,
+                    "netkpi_http_tls_handshake_failures_total",
+                    &[("reason", reason)],
+                )
+                .unwrap_or(0.0)
+            };
+            if failed("plain_http") >= 1.0 && failed("error") >= 1.0 {
+                Ok(())
+            } else {
+                Err(metrics
+                    .lines()
+                    .filter(|l| l.contains("handshake"))
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            }
+        },
+    );
 
     // A real Prometheus scrapes it with scheme https, the CA and basic auth.
     let prometheus_yml = dir.join("prometheus.yml");

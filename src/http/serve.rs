@@ -170,9 +170,16 @@ pub async fn serve_with_limits(
                     };
                     match handshake {
                         Some(Ok(stream)) => serve_connection(stream, app, &closed, &stop).await,
-                        Some(Err((reason, detail))) => {
-                            tracing::debug!(reason, detail = %detail, "TLS handshake failed");
-                            (tls.failed)(reason);
+                        Some(Err(failure)) => {
+                            tracing::debug!(
+                                reason = failure.reason,
+                                detail = %failure.detail,
+                                "TLS handshake failed"
+                            );
+                            (tls.failed)(failure.reason);
+                            if let Some(mut stream) = failure.plain_http {
+                                refuse_plain_http(&mut stream).await;
+                            }
                         }
                         None => {}
                     }
@@ -213,30 +220,50 @@ async fn serve_connection<S>(
     }
 }
 
+/// Why a TLS handshake failed.
+struct HandshakeFailure {
+    /// The metric's label: `plain_http`, `not_tls`, `timeout` or `error`.
+    reason: &'static str,
+    detail: String,
+    /// The connection, when the client spoke plain HTTP: to be told so.
+    plain_http: Option<TcpStream>,
+}
+
+impl HandshakeFailure {
+    fn new(reason: &'static str, detail: impl Into<String>) -> HandshakeFailure {
+        HandshakeFailure {
+            reason,
+            detail: detail.into(),
+            plain_http: None,
+        }
+    }
+}
+
 /// The server side of a TLS handshake, within [`HEADER_READ_TIMEOUT`].
-/// Fails with a reason (the metric's label) and what happened.
 async fn handshake(
-    mut stream: TcpStream,
+    stream: TcpStream,
     config: Arc<rustls::ServerConfig>,
-) -> Result<tokio_rustls::server::TlsStream<TcpStream>, (&'static str, String)> {
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, HandshakeFailure> {
     let attempt = async {
         let mut first = [0u8; 1];
         let n = stream
             .peek(&mut first)
             .await
-            .map_err(|e| ("error", e.to_string()))?;
+            .map_err(|e| HandshakeFailure::new("error", e.to_string()))?;
         if n == 0 {
-            return Err(("error", "closed before the handshake".to_string()));
+            return Err(HandshakeFailure::new(
+                "error",
+                "closed before the handshake",
+            ));
         }
         if first[0] != TLS_HANDSHAKE_RECORD {
             return Err(if first[0].is_ascii_uppercase() {
-                refuse_plain_http(&mut stream).await;
-                (
-                    "plain_http",
-                    "a plain HTTP request on the TLS port".to_string(),
-                )
+                HandshakeFailure {
+                    plain_http: Some(stream),
+                    ..HandshakeFailure::new("plain_http", "a plain HTTP request on the TLS port")
+                }
             } else {
-                (
+                HandshakeFailure::new(
                     "not_tls",
                     format!("first byte {:#04x} is no TLS handshake", first[0]),
                 )
@@ -245,11 +272,11 @@ async fn handshake(
         tokio_rustls::TlsAcceptor::from(config)
             .accept(stream)
             .await
-            .map_err(|e| ("error", e.to_string()))
+            .map_err(|e| HandshakeFailure::new("error", e.to_string()))
     };
     match tokio::time::timeout(HEADER_READ_TIMEOUT, attempt).await {
         Ok(result) => result,
-        Err(_) => Err((
+        Err(_) => Err(HandshakeFailure::new(
             "timeout",
             format!("no handshake within {} s", HEADER_READ_TIMEOUT.as_secs()),
         )),
@@ -265,7 +292,8 @@ async fn refuse_plain_http(stream: &mut TcpStream) {
         "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
         BODY.len()
     );
-    if stream.write_all(response.as_bytes()).await.is_err() {
+    let written = tokio::time::timeout(PLAIN_HTTP_LINGER, stream.write_all(response.as_bytes()));
+    if !matches!(written.await, Ok(Ok(()))) {
         return;
     }
     let _ = stream.shutdown().await;
