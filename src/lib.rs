@@ -81,7 +81,9 @@
 //!     each body a typed struct other outputs can reuse; the status page is
 //!     beside it. [`mod@http::serve`] is the accept loop and its limits (a cap
 //!     on connections that closes the oldest, header and request timeouts,
-//!     a body limit), so `/healthz` and `/metrics` answer under a flood.
+//!     a body limit), so `/healthz` and `/metrics` answer under a flood,
+//!     and TLS when [`config::web`] (`daemon.web_config_file`) configures
+//!     it; [`http::auth`] is basic auth for every path but `/healthz`.
 //!     [`http::incidents`] lists, shows, acknowledges and annotates
 //!     incidents; [`client`] is `netkpi incident`, which talks to it.
 //!
