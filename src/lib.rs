@@ -111,6 +111,7 @@ pub mod loader;
 pub mod metrics;
 pub mod model;
 pub mod probes;
+pub mod report;
 pub mod scheduler;
 pub mod secret;
 pub mod snmp_security;

@@ -13,7 +13,9 @@
 pub mod period;
 pub mod targets;
 
-pub use period::{window_start, year_start, WINDOWS};
+pub use period::{
+    parse_instant, window_start, year_start, Period, PeriodArgs, PeriodKind, WINDOWS,
+};
 pub use targets::{availability, availability_since, TargetFigures};
 
 use jiff::Timestamp;
@@ -92,6 +94,31 @@ pub fn compute(
         coverage: ratio(observed, (to - from) - maint),
         outages,
         longest_outage_s: secs(longest),
+    }
+}
+
+impl Figures {
+    /// Several targets' figures over the same period pooled into one: the
+    /// times added up, availability and coverage by the same definitions
+    /// over the sums (so a group's availability weighs each target by its
+    /// observed time), outages added, the longest kept. `None` ratios when
+    /// nothing was observed, as for one target.
+    pub fn pooled<'a>(parts: impl IntoIterator<Item = &'a Figures>) -> Figures {
+        let mut sum = Figures::default();
+        for f in parts {
+            sum.up_s += f.up_s;
+            sum.degraded_s += f.degraded_s;
+            sum.down_s += f.down_s;
+            sum.unknown_s += f.unknown_s;
+            sum.maintenance_s += f.maintenance_s;
+            sum.outages = sum.outages.saturating_add(f.outages);
+            sum.longest_outage_s = sum.longest_outage_s.max(f.longest_outage_s);
+        }
+        let observed = sum.up_s + sum.degraded_s + sum.down_s;
+        let ratio = |num: f64, den: f64| (den > 0.0).then(|| (num / den).clamp(0.0, 1.0));
+        sum.availability = ratio(sum.up_s + sum.degraded_s, observed);
+        sum.coverage = ratio(observed, observed + sum.unknown_s);
+        sum
     }
 }
 

@@ -20,6 +20,7 @@ use crate::snmp_security::{AuthProtocol, Credentials, KeyExtension, PrivProtocol
 pub mod builtin;
 mod raw;
 mod read;
+pub mod report;
 mod validate;
 pub mod web;
 
@@ -57,6 +58,8 @@ pub struct Config {
     pub traps: Option<Traps>,
     /// `[[alarm]]`: thresholds on polled values, in file order.
     pub alarms: Vec<Alarm>,
+    /// `[report]` and the evaluation form's `[[indicator]]` rows.
+    pub report: report::ReportSettings,
 }
 
 impl Config {

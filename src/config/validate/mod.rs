@@ -107,6 +107,10 @@ pub(super) fn resolve(
         planned,
         traps,
         alarms,
+        report: super::report::ReportSettings {
+            total_weight: 100.0,
+            ..Default::default()
+        },
     })
 }
 

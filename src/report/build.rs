@@ -1,0 +1,326 @@
+//! [`Report::build`]: the report's figures read from the store.
+//!
+//! Every availability figure comes from [`availability::availability`]
+//! (the one definition, [`availability::compute`]); groups pool those with
+//! [`Figures::pooled`]. Incidents come from the store's incident queries,
+//! the chain head from [`Store::ledger_head`]. Windows declared through the
+//! API count like the config's, as they do for the daemon.
+
+use jiff::Timestamp;
+
+use super::form::{self, Facts};
+use super::i18n::Lang;
+use super::model::{
+    DeviceRow, LedgerInfo, LineRow, Method, MonthColumn, Monthly, MonthlyRow, PeriodInfo, Report,
+    WindowRow,
+};
+use super::{definitions, Progress};
+use crate::availability::{self, Figures, Period, TargetFigures};
+use crate::config::report::{Category, Scope};
+use crate::config::{Config, Role};
+use crate::http::incidents::IncidentEntry;
+use crate::incidents::Incident;
+use crate::inventory::Inventory;
+use crate::model::{format_time, TargetKind};
+use crate::store::{IncidentQuery, Store, StoreError, Window};
+
+impl Report {
+    /// The report of `period` as the store holds it at `now`, with labels
+    /// of drafted text in `lang`. `store` may be a reader
+    /// ([`Store::open_reader`], while the daemon runs) or a backup copy
+    /// ([`Store::open_file_reader`]). The period's end is cut to `now`:
+    /// what has not happened yet is not reported.
+    pub fn build(
+        store: &Store,
+        config: &Config,
+        period: &Period,
+        now: Timestamp,
+        lang: Lang,
+        progress: &mut dyn Progress,
+    ) -> Result<Report, StoreError> {
+        let tz = &config.daemon.timezone;
+        let from = period.from;
+        let to = period.to.min(now).max(from);
+        let cut = Period {
+            to,
+            ..period.clone()
+        };
+
+        progress.step(lang.t("progress.read"));
+        let windows = store.windows()?;
+        let mut inventory = Inventory::new(config);
+        inventory.add_windows(
+            &windows
+                .iter()
+                .map(Window::as_maintenance)
+                .collect::<Vec<_>>(),
+        );
+        let figures = availability::availability(store, &inventory, from, to, now)?;
+
+        let months = cut.months(tz);
+        let mut per_month = Vec::with_capacity(months.len());
+        for (label, m_from, m_to) in &months {
+            progress.step(&format!(
+                "{} ({}/{})",
+                super::i18n::fill(lang.t("progress.month"), &[label]),
+                per_month.len() + 1,
+                months.len()
+            ));
+            per_month.push(availability::availability(
+                store, &inventory, *m_from, *m_to, now,
+            )?);
+        }
+
+        progress.step(lang.t("progress.incidents"));
+        let mut incidents = store.incidents(&IncidentQuery {
+            from: Some(from),
+            to: Some(to),
+            limit: usize::MAX,
+            ..IncidentQuery::default()
+        })?;
+        incidents.reverse();
+        let incident_rows = incident_rows(store, &incidents, now, tz)?;
+
+        let head = store.ledger_head()?;
+        let recorded = figures
+            .iter()
+            .any(|f| f.figures.up_s + f.figures.degraded_s + f.figures.down_s > 0.0);
+        let notice =
+            (!recorded && incidents.is_empty()).then(|| lang.t("notice.empty").to_string());
+
+        let facts = Facts {
+            lang,
+            tz,
+            inventory: &inventory,
+            planned: &config.planned,
+            figures: &figures,
+            incidents: &incidents,
+            from,
+            to,
+            now,
+            manual: &config.report.manual,
+        };
+        let form = form::evaluate(&config.report, &facts);
+        let monthly = monthly(&facts, &months, &per_month, tz);
+
+        Ok(Report {
+            lang: lang.as_str(),
+            generated_at: format_time(now, tz),
+            period: PeriodInfo {
+                kind: period.kind.as_str(),
+                label: period.label.clone(),
+                from: format_time(from, tz),
+                to: format_time(to, tz),
+                scheduled_to: (period.to > to).then(|| format_time(period.to, tz)),
+                timezone: config.daemon.timezone_name.clone(),
+            },
+            notice,
+            form,
+            lines: line_rows(&inventory, &figures),
+            devices: device_rows(&inventory, &figures),
+            monthly,
+            incidents: incident_rows,
+            maintenance: window_rows(config, &windows, from, to, tz),
+            method: Method {
+                timezone: config.daemon.timezone_name.clone(),
+                from: format_time(from, tz),
+                to: format_time(to, tz),
+                definitions: definitions(lang),
+                ledger: LedgerInfo {
+                    records: head.records,
+                    head: head.hex(),
+                    at: head.at.map(|t| format_time(t, tz)),
+                },
+            },
+            energy: None,
+        })
+    }
+}
+
+/// Whether availability reached `target`; `None` when nothing was observed.
+fn met(f: &Figures, target: f64) -> Option<bool> {
+    f.availability.map(|a| a >= target)
+}
+
+fn line_rows(inventory: &Inventory, figures: &[TargetFigures]) -> Vec<LineRow> {
+    figures
+        .iter()
+        .filter(|f| f.kind == TargetKind::Line)
+        .filter_map(|f| {
+            let line = inventory.line(&f.target)?;
+            let target = inventory
+                .sla_of(TargetKind::Line, &f.target)
+                .availability_target;
+            Some(LineRow {
+                id: line.id.clone(),
+                unit: line.unit.clone(),
+                carrier: line.carrier.clone(),
+                bandwidth: line.bandwidth.clone(),
+                device: line.device.clone(),
+                availability_target: target,
+                met_target: met(&f.figures, target),
+                figures: f.figures.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Devices by role (in [`Role::ALL`]'s order), then in config order.
+fn device_rows(inventory: &Inventory, figures: &[TargetFigures]) -> Vec<DeviceRow> {
+    let mut rows: Vec<(usize, DeviceRow)> = figures
+        .iter()
+        .filter(|f| f.kind == TargetKind::Device)
+        .filter_map(|f| {
+            let d = inventory.device(&f.target)?;
+            let target = inventory
+                .sla_of(TargetKind::Device, &f.target)
+                .availability_target;
+            let order = Role::ALL.iter().position(|r| *r == d.role).unwrap_or(0);
+            Some((
+                order,
+                DeviceRow {
+                    name: d.name.clone(),
+                    role: d.role.as_str(),
+                    category: Category::of(d.role).map(Category::as_str),
+                    site: d.site.clone(),
+                    availability_target: target,
+                    met_target: met(&f.figures, target),
+                    figures: f.figures.clone(),
+                },
+            ))
+        })
+        .collect();
+    rows.sort_by_key(|(order, _)| *order);
+    rows.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Each target's months, then the pooled groups (all, core, access, lines).
+fn monthly(
+    facts: &Facts<'_>,
+    months: &[(String, Timestamp, Timestamp)],
+    per_month: &[Vec<TargetFigures>],
+    tz: &jiff::tz::TimeZone,
+) -> Monthly {
+    let mut rows: Vec<MonthlyRow> = facts
+        .figures
+        .iter()
+        .enumerate()
+        .map(|(i, f)| MonthlyRow {
+            target: f.target.clone(),
+            kind: f.kind.as_str(),
+            months: per_month.iter().map(|m| m[i].figures.clone()).collect(),
+            total: f.figures.clone(),
+        })
+        .collect();
+    let groups = [
+        ("all", Scope::All),
+        ("core", Scope::Devices(Category::Core)),
+        ("access", Scope::Devices(Category::Access)),
+        ("lines", Scope::Lines),
+    ];
+    for (name, scope) in groups {
+        let pool = |figs: &[TargetFigures]| {
+            let month_facts = Facts {
+                figures: figs,
+                ..*facts
+            };
+            Figures::pooled(form::scoped(&month_facts, scope).map(|f| &f.figures))
+        };
+        rows.push(MonthlyRow {
+            target: name.to_string(),
+            kind: "group",
+            months: per_month.iter().map(|m| pool(m)).collect(),
+            total: pool(facts.figures),
+        });
+    }
+    Monthly {
+        months: months
+            .iter()
+            .map(|(label, from, to)| MonthColumn {
+                label: label.clone(),
+                from: format_time(*from, tz),
+                to: format_time(*to, tz),
+            })
+            .collect(),
+        rows,
+    }
+}
+
+fn incident_rows(
+    store: &Store,
+    incidents: &[Incident],
+    now: Timestamp,
+    tz: &jiff::tz::TimeZone,
+) -> Result<Vec<IncidentEntry>, StoreError> {
+    let ids: Vec<u64> = incidents.iter().map(|i| i.id).collect();
+    let affected = store.affected(&ids)?;
+    incidents
+        .iter()
+        .map(|i| {
+            let events = store.incident_events(i.id)?;
+            Ok(IncidentEntry::new(
+                i,
+                affected.get(&i.id).copied().unwrap_or(0),
+                &events,
+                now,
+                tz,
+            ))
+        })
+        .collect()
+}
+
+/// The config's windows and the declared ones that overlap `[from, to)`,
+/// in order of start.
+fn window_rows(
+    config: &Config,
+    declared: &[Window],
+    from: Timestamp,
+    to: Timestamp,
+    tz: &jiff::tz::TimeZone,
+) -> Vec<WindowRow> {
+    let overlaps = |start: Timestamp, end: Timestamp| start < to && end > from;
+    let mut rows: Vec<(Timestamp, WindowRow)> = config
+        .maintenance
+        .iter()
+        .filter(|m| overlaps(m.start, m.end))
+        .map(|m| {
+            (
+                m.start,
+                WindowRow {
+                    origin: "config",
+                    id: None,
+                    targets: m.targets.clone(),
+                    start: format_time(m.start, tz),
+                    end: format_time(m.end, tz),
+                    reason: m.reason.clone(),
+                    declared_by: None,
+                    declared_at: None,
+                    reclassifies: false,
+                },
+            )
+        })
+        .collect();
+    rows.extend(
+        declared
+            .iter()
+            .filter(|w| overlaps(w.start, w.end))
+            .map(|w| {
+                (
+                    w.start,
+                    WindowRow {
+                        origin: "declared",
+                        id: Some(w.id),
+                        targets: w.targets.clone(),
+                        start: format_time(w.start, tz),
+                        end: format_time(w.end, tz),
+                        reason: w.reason.clone(),
+                        declared_by: Some(w.by.clone()),
+                        declared_at: Some(format_time(w.created, tz)),
+                        reclassifies: w.reclassifies(),
+                    },
+                )
+            }),
+    );
+    rows.sort_by_key(|(start, _)| *start);
+    rows.into_iter().map(|(_, r)| r).collect()
+}

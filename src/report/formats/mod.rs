@@ -1,0 +1,1 @@
+//! The report's formats. Each renders the same [`Report`](super::Report).
