@@ -190,12 +190,15 @@ impl PeriodArgs {
             }
             return Period::month(year, month, tz);
         }
+        let instant = |key: &str, text: &str| {
+            parse_instant(text, tz).map_err(|e| format!("{key}={:?} {e}", clip(text.trim())))
+        };
         let from = match &self.from {
-            Some(text) => parse_instant(text, tz).map_err(|e| format!("from: {e}"))?,
+            Some(text) => instant("from", text)?,
             None => year_start(now, tz),
         };
         let to = match &self.to {
-            Some(text) => parse_instant(text, tz).map_err(|e| format!("to: {e}"))?,
+            Some(text) => instant("to", text)?,
             None => now,
         };
         if to <= from {
@@ -250,13 +253,15 @@ pub fn parse_instant(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
             return dt
                 .to_zoned_datetime(tz.clone())
                 .map(|z| z.timestamp())
-                .map_err(|e| format!("{text:?}: {e}"));
+                .map_err(|e| {
+                    format!(
+                        "is not a time in {}: {e}",
+                        tz.iana_name().unwrap_or("the configured zone")
+                    )
+                });
         }
     }
-    Err(format!(
-        "{:?} is not a time: write RFC 3339 with an offset (2026-01-01T00:00:00+08:00) or a local date (2026-01-01)",
-        clip(text)
-    ))
+    Err("is not a time: write RFC 3339 with an offset (2026-01-01T00:00:00+08:00) or a local date (2026-01-01)".to_string())
 }
 
 /// `08:00` or `0800`: an offset whose `+` became a space.
@@ -417,7 +422,9 @@ mod tests {
         assert!(err(args(Some("20x0"), None, None, None)).contains("not a year"));
         assert!(err(args(None, Some("2020-13"), None, None)).contains("not a month"));
         assert!(err(args(None, Some("2020-3"), None, None)).contains("not a month"));
-        assert!(err(args(None, None, Some("soon"), None)).starts_with("from:"));
+        assert!(
+            err(args(None, None, Some("soon"), None)).starts_with("from=\"soon\" is not a time")
+        );
         let future = args(Some("2027"), None, None, None)
             .resolve(&tz, now)
             .unwrap();

@@ -21,7 +21,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{AppState, Shared};
-use crate::availability::{self, TargetFigures};
+use crate::availability::{self, Period, PeriodArgs, TargetFigures};
 use crate::config::{Device, Line};
 use crate::inventory::timing;
 use crate::live::{Live, TrapRecord};
@@ -473,9 +473,44 @@ pub(super) fn parse_time(
     }
 }
 
-/// `GET /api/v1/availability?from=&to=`: figures per target. Without `from`
-/// the period starts at the beginning of the current year (configured time
-/// zone); without `to` it ends now.
+/// The period of a query string: `year=`, `month=`, or `from=`/`to=`
+/// ([`PeriodArgs::resolve`], the same parser as the command line's); any
+/// other key than those and `also` is refused.
+pub(super) fn period_of(
+    params: &HashMap<String, String>,
+    also: &[&str],
+    tz: &TimeZone,
+    now: Timestamp,
+) -> Result<Period, ApiError> {
+    const KEYS: [&str; 4] = ["year", "month", "from", "to"];
+    if let Some(unknown) = params
+        .keys()
+        .find(|k| !KEYS.contains(&k.as_str()) && !also.contains(&k.as_str()))
+    {
+        return Err(bad_request(format!(
+            "unknown parameter {:?}; expected {}",
+            clip(unknown, MAX_ECHO_CHARS),
+            KEYS.iter()
+                .chain(also)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let get = |k: &str| params.get(k).cloned();
+    PeriodArgs {
+        year: get("year"),
+        month: get("month"),
+        from: get("from"),
+        to: get("to"),
+    }
+    .resolve(tz, now)
+    .map_err(|e| bad_request(clip(&e, 3 * MAX_ECHO_CHARS)))
+}
+
+/// `GET /api/v1/availability?from=&to=` (or `year=`, `month=`): figures per
+/// target. Without any, the period is the current year so far (configured
+/// time zone); `from` alone ends now.
 pub(super) async fn availability_handler(
     AxumState(shared): AxumState<AppState>,
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
@@ -486,25 +521,12 @@ pub(super) async fn availability_handler(
             clip(&e.body_text(), 2 * MAX_ECHO_CHARS)
         ))
     })?;
-    if let Some(unknown) = params.keys().find(|k| *k != "from" && *k != "to") {
-        return Err(bad_request(format!(
-            "unknown parameter {:?}; expected from and to",
-            clip(unknown, MAX_ECHO_CHARS)
-        )));
-    }
     let now = Timestamp::now();
     let config = shared.config();
     let inventory = shared.live.inventory();
     let tz = config.daemon.timezone.clone();
-    let from = parse_time(&params, "from")?.unwrap_or_else(|| availability::year_start(now, &tz));
-    let to = parse_time(&params, "to")?.unwrap_or(now);
-    if to <= from {
-        return Err(bad_request(format!(
-            "the period is empty: to ({}) must be after from ({})",
-            format_time(to, &tz),
-            format_time(from, &tz)
-        )));
-    }
+    let period = period_of(&params, &[], &tz, now)?;
+    let (from, to) = (period.from, period.to);
     let data_dir = config.daemon.data_dir.clone();
     let figures = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let reader = Store::open_reader(&data_dir).map_err(|e| e.to_string())?;
