@@ -213,6 +213,8 @@ pub(super) struct RawConfig {
     pub traps: Option<RawTraps>,
     pub trap_users: Vec<Entry<RawTrapUser>>,
     pub alarms: Vec<Entry<RawAlarm>>,
+    pub report: Option<RawReport>,
+    pub indicators: Vec<Entry<RawIndicator>>,
     /// `name` of every `[[device]]` table that has a string one, even when
     /// the entry failed to deserialize, so references to it are not reported
     /// as dangling on top of the real mistake.
@@ -220,4 +222,56 @@ pub(super) struct RawConfig {
     pub line_ids_seen: Vec<String>,
     /// `carrier` of every `[[line]]` table that has a string one, likewise.
     pub line_carriers_seen: Vec<String>,
+}
+
+/// `[report]`: where the evaluation form and its manual values are.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReport {
+    pub indicators_file: Option<S<String>>,
+    pub manual_file: Option<S<String>>,
+    pub total_weight: Option<S<toml::Value>>,
+}
+
+/// `{ zh = "...", en = "..." }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLabel {
+    pub zh: Option<S<String>>,
+    pub en: Option<S<String>>,
+}
+
+/// One `[[indicator]]`. Numbers are any TOML value so that `5` and `5.0`
+/// both read, and a time target may be a duration (`"4h"`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIndicator {
+    pub id: Option<S<String>>,
+    pub level1: Option<S<RawLabel>>,
+    pub level2: Option<S<RawLabel>>,
+    pub name: Option<S<RawLabel>>,
+    pub source: Option<S<String>>,
+    pub target: Option<S<toml::Value>>,
+    pub weight: Option<S<toml::Value>>,
+    pub score: Option<S<toml::Value>>,
+    pub floor: Option<S<toml::Value>>,
+    pub direction: Option<S<String>>,
+    pub steps: Option<S<Vec<S<RawStep>>>>,
+    pub unit: Option<S<String>>,
+}
+
+/// One `[[indicator.steps]]` (or `{ at, score }` in `score = [...]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStep {
+    pub at: Option<S<toml::Value>>,
+    pub score: Option<S<toml::Value>>,
+}
+
+/// One value of the manual-entries file written as a table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawManual {
+    pub value: Option<S<toml::Value>>,
+    pub note: Option<S<String>>,
 }

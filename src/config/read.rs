@@ -17,15 +17,16 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use super::builtin::BUILTIN_PROFILE_NAMES;
+use super::raw::RawManual;
 use super::raw::{
-    Entry, RawAlarm, RawConfig, RawDaemon, RawDefaults, RawDevice, RawLine, RawMaintenance,
-    RawPlanned, RawSla, RawSlaOverride, RawTrapUser, RawTraps,
+    Entry, RawAlarm, RawConfig, RawDaemon, RawDefaults, RawDevice, RawIndicator, RawLine,
+    RawMaintenance, RawPlanned, RawReport, RawSla, RawSlaOverride, RawTrapUser, RawTraps,
 };
 use super::{validate, Config, Diagnostic, KnownProfiles};
 use crate::diag::{path_at, Diags};
 
 /// The top-level sections of the config file this version reads.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 11] = [
     "daemon",
     "defaults",
     "device",
@@ -35,6 +36,8 @@ const SECTIONS: [&str; 9] = [
     "planned",
     "traps",
     "alarm",
+    "report",
+    "indicator",
 ];
 
 /// Keys whose values are secrets: a wrong-typed value there is reported
@@ -150,6 +153,67 @@ pub fn profile_names(profile_dirs: &[PathBuf]) -> Vec<String> {
     names
 }
 
+/// `[report] indicators_file`: a file of `[[indicator]]` tables and nothing
+/// else, read like the config (syntax, then each entry through serde).
+pub(super) fn indicators_file(text: &str, diags: &mut Diags<'_>) -> Vec<Entry<RawIndicator>> {
+    let Some(root) = parse_or_report(text, diags) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, value) in root.into_inner() {
+        match key.get_ref().as_ref() {
+            "indicator" => out = entries::<RawIndicator>(key.span(), value, "indicator", diags),
+            other => diags.at(
+                key.span(),
+                other,
+                format!(
+                    "unknown section `{other}`; an indicators file holds [[indicator]] tables only"
+                ),
+            ),
+        }
+    }
+    out
+}
+
+/// A manual-entries file's top-level keys and their values (each a number,
+/// or `{ value = ..., note = "..." }`), with the key's span.
+pub(super) fn manual_file(
+    text: &str,
+    diags: &mut Diags<'_>,
+) -> Vec<(String, Range<usize>, Option<RawManual>)> {
+    let Some(root) = parse_or_report(text, diags) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, value) in root.into_inner() {
+        let name = key.get_ref().to_string();
+        let parsed = if value.get_ref().is_table() {
+            deserialize::<RawManual>(value, &name, diags)
+        } else {
+            let span = value.span();
+            deserialize::<toml::Value>(value, &name, diags).map(|v| RawManual {
+                value: Some(Spanned::new(span, v)),
+                note: None,
+            })
+        };
+        out.push((name, key.span(), parsed));
+    }
+    out
+}
+
+/// The file's tree, or `None` after reporting its syntax errors.
+fn parse_or_report<'t>(text: &'t str, diags: &mut Diags<'_>) -> Option<Spanned<DeTable<'t>>> {
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    if syntax.is_empty() {
+        return Some(root);
+    }
+    for e in syntax {
+        let span = e.span().unwrap_or(0..0);
+        diags.at(span.clone(), path_at(text, span.start), syntax_message(&e));
+    }
+    None
+}
+
 fn syntax_message(e: &toml::de::Error) -> String {
     let m = e.message().trim();
     let m = m.strip_suffix(", expected nothing").unwrap_or(m);
@@ -187,6 +251,10 @@ fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig
             }
             "traps" => read_traps(value, &mut raw, diags),
             "alarm" => raw.alarms = entries::<RawAlarm>(key.span(), value, "alarm", diags),
+            "report" => raw.report = section::<RawReport>(value, "report", diags),
+            "indicator" => {
+                raw.indicators = entries::<RawIndicator>(key.span(), value, "indicator", diags)
+            }
             other => diags.at(
                 key.span(),
                 other,

@@ -211,7 +211,7 @@ pub enum Unit {
 
 impl Source {
     /// Every source name the config accepts, with what it is.
-    pub const NAMES: [(&'static str, Source); 31] = [
+    pub const NAMES: [(&'static str, Source); 29] = [
         ("devices_monitored", Source::DevicesMonitored(None)),
         (
             "devices_monitored.core",
@@ -277,9 +277,6 @@ impl Source {
         ("p95_time_to_restore", Source::TimeToRestore(Statistic::P95)),
         ("energy_kwh", Source::EnergyKwh),
         ("manual", Source::Manual),
-        // Aliases kept short for the form's own words.
-        ("lines_configured", Source::LinesMonitored),
-        ("incidents", Source::Faults),
     ];
 
     pub fn parse(name: &str) -> Option<Source> {
@@ -289,7 +286,7 @@ impl Source {
             .map(|(_, s)| *s)
     }
 
-    /// The source's canonical name (the first in [`Source::NAMES`]).
+    /// The source's name in [`Source::NAMES`].
     pub fn name(self) -> &'static str {
         Source::NAMES
             .iter()

@@ -23,6 +23,7 @@ mod alarms;
 mod devices;
 mod fields;
 mod icmp;
+mod indicators;
 mod lines;
 mod maintenance;
 mod sla;
@@ -95,6 +96,7 @@ pub(super) fn resolve(
     let maintenance = maintenance(&raw, diags);
     let sla = sla(&raw, diags);
     let planned = planned(raw.planned.take().unwrap_or_default(), diags);
+    let report = indicators::report(&raw, base_dir, diags);
 
     Some(Config {
         source: path.to_path_buf(),
@@ -107,10 +109,7 @@ pub(super) fn resolve(
         planned,
         traps,
         alarms,
-        report: super::report::ReportSettings {
-            total_weight: 100.0,
-            ..Default::default()
-        },
+        report,
     })
 }
 
