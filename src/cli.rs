@@ -1,4 +1,5 @@
-//! The command line: `run`, `check`, `backup`, `verify`, `incident`, `completions`.
+//! The command line: `run`, `check`, `backup`, `verify`, `report`, `incident`,
+//! `completions`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,6 +94,42 @@ pub enum Command {
         #[arg(long = "expect-head", value_name = "HEX")]
         expect_head: Vec<String>,
     },
+    /// Write the year-end report (or a month's, or any period's) from the
+    /// store: the evaluation form first, then lines, devices, months,
+    /// incidents, maintenance and the method. Reads the store while the
+    /// daemon runs, or a backup copy (--store).
+    #[command(group(clap::ArgGroup::new("period").required(true)))]
+    Report {
+        #[command(flatten)]
+        config: ConfigFile,
+        /// A calendar year in the configured time zone, e.g. 2020.
+        #[arg(long, group = "period")]
+        year: Option<String>,
+        /// A calendar month, e.g. 2020-03.
+        #[arg(long, group = "period")]
+        month: Option<String>,
+        /// The period's start: RFC 3339 (2020-01-01T00:00:00+08:00) or a
+        /// local date (2020-01-01, local midnight); with --to.
+        #[arg(long, group = "period", requires = "to")]
+        from: Option<String>,
+        /// The period's end (exclusive), written like --from.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// json, csv (--out is a directory: one file per table), md, html
+        /// or xlsx.
+        #[arg(long, default_value = "json", value_parser = ["json", "csv", "md", "html", "xlsx"])]
+        format: String,
+        /// The language of headings, labels and drafted text.
+        #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
+        lang: String,
+        /// Where to write: a file (json, md; `-` for standard output) or a
+        /// directory (csv). Written whole or not at all.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// A store file (a backup copy) instead of the config's data_dir.
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
     /// List, show, acknowledge and annotate incidents through the running
     /// daemon's API.
     Incident {
@@ -179,6 +216,29 @@ pub fn main() -> ExitCode {
             store,
             expect_head,
         } => verify(&config.config, data_dir, store, &expect_head),
+        Command::Report {
+            config,
+            year,
+            month,
+            from,
+            to,
+            format,
+            lang,
+            out,
+            store,
+        } => report(
+            &config.config,
+            crate::availability::PeriodArgs {
+                year,
+                month,
+                from,
+                to,
+            },
+            &format,
+            &lang,
+            &out,
+            store.as_deref(),
+        ),
         Command::Incident {
             config,
             url,
@@ -259,6 +319,108 @@ fn backup(path: &std::path::Path, out: &std::path::Path) -> ExitCode {
 
 /// Exit status of `verify` when the ledger was altered.
 const EXIT_ALTERED: u8 = 1;
+
+/// `netkpi report`: exit 0 when written, 2 for a bad config or period, 1
+/// when the store cannot be read or the output cannot be written.
+fn report(
+    config: &std::path::Path,
+    period: crate::availability::PeriodArgs,
+    format: &str,
+    lang: &str,
+    out: &std::path::Path,
+    store_file: Option<&std::path::Path>,
+) -> ExitCode {
+    use crate::report::formats::{self, Format};
+    use crate::report::{Lang, Report};
+    use crate::store::Store;
+    use std::io::IsTerminal;
+
+    let fail = |code: u8, message: String| {
+        eprintln!("netkpi: {message}");
+        ExitCode::from(code)
+    };
+    let loaded = match loader::load(config) {
+        Ok(loaded) => loaded,
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            return fail(
+                EXIT_CONFIG,
+                format!(
+                    "the config has {} problem(s); no report written",
+                    diagnostics.len()
+                ),
+            );
+        }
+    };
+    let config = &loaded.config;
+    let tz = &config.daemon.timezone;
+    let (Some(format), Some(lang)) = (Format::parse(format), Lang::parse(lang)) else {
+        return fail(EXIT_CONFIG, "unknown --format or --lang".to_string());
+    };
+    if matches!(format, Format::Html | Format::Xlsx) {
+        return fail(
+            EXIT_CONFIG,
+            formats::WriteError::NotYet(format.as_str()).to_string(),
+        );
+    }
+    let now = jiff::Timestamp::now();
+    let period = match period
+        .resolve(tz, now)
+        .and_then(|p| p.check_started(now, tz).map(|()| p))
+    {
+        Ok(p) => p,
+        Err(e) => return fail(EXIT_CONFIG, e),
+    };
+    let opened = match store_file {
+        Some(file) => Store::open_file_reader(file),
+        None => Store::open_reader(&config.daemon.data_dir),
+    };
+    let store = match opened {
+        Ok(store) => store,
+        Err(e) => return fail(1, format!("cannot read the store: {e}")),
+    };
+    let mut progress = StderrProgress {
+        on: std::io::stderr().is_terminal(),
+    };
+    let report = match Report::build(&store, config, &period, now, lang, &mut progress) {
+        Ok(r) => r,
+        Err(e) => return fail(1, format!("cannot read the store: {e}")),
+    };
+    progress.done();
+    match formats::write(&report, format, lang, out) {
+        Ok(written) => {
+            for path in written {
+                eprintln!("wrote {}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, format!("{e}; no report written")),
+    }
+}
+
+/// Progress on standard error, on one line rewritten in place, only when
+/// it is a terminal (not in a log or a pipe).
+struct StderrProgress {
+    on: bool,
+}
+
+impl crate::report::Progress for StderrProgress {
+    fn step(&mut self, what: &str) {
+        if self.on {
+            eprint!("\r\x1b[2Kreport: {what}");
+        }
+    }
+}
+
+impl StderrProgress {
+    fn done(&self) {
+        if self.on {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
 
 fn verify(
     config: &std::path::Path,

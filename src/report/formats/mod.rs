@@ -1,1 +1,134 @@
-//! The report's formats. Each renders the same [`Report`](super::Report).
+//! The report's formats, each a rendering of the same [`Report`]:
+//!
+//! * `json`: the model itself (what `GET /api/v1/report` answers);
+//! * `csv`: one file per [`table`] in a directory, UTF-8 with a byte order
+//!   mark (so Excel on a Chinese Windows reads it as UTF-8), RFC 4180;
+//! * `md`: Markdown, every table under its heading;
+//! * `html`, `xlsx`: not available yet.
+//!
+//! Every file is written under a temporary name beside its place and
+//! renamed there: a reader never sees half a report.
+
+pub mod csv;
+pub mod md;
+pub mod table;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{Lang, Report};
+
+/// The formats `--format` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+    Md,
+    Html,
+    Xlsx,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Json,
+        Format::Csv,
+        Format::Md,
+        Format::Html,
+        Format::Xlsx,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Md => "md",
+            Format::Html => "html",
+            Format::Xlsx => "xlsx",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the {0} format is not available yet; use json, csv or md")]
+    NotYet(&'static str),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The JSON text of the report (pretty, as the CLI writes it).
+pub fn json(report: &Report) -> String {
+    // Serializing plain structs of strings and numbers cannot fail.
+    serde_json::to_string_pretty(report).unwrap_or_default() + "\n"
+}
+
+/// Writes `report` to `out` in `format`: a file for json and md (`-`:
+/// standard output), a directory of one file per table for csv (created
+/// if missing). Returns what was written.
+pub fn write(
+    report: &Report,
+    format: Format,
+    lang: Lang,
+    out: &Path,
+) -> Result<Vec<PathBuf>, WriteError> {
+    let text = match format {
+        Format::Json => json(report),
+        Format::Md => md::render(report, lang),
+        Format::Csv => return csv::write_dir(report, lang, out),
+        Format::Html | Format::Xlsx => return Err(WriteError::NotYet(format.as_str())),
+    };
+    if out == Path::new("-") {
+        std::io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(|source| WriteError::Io {
+                path: out.to_path_buf(),
+                source,
+            })?;
+        return Ok(Vec::new());
+    }
+    write_atomic(out, text.as_bytes())?;
+    Ok(vec![out.to_path_buf()])
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it and renames
+/// it to `path`; on failure nothing is left behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let io = |source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name",
+        ))
+    })?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
+}
