@@ -317,7 +317,7 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 const ENDPOINTS: &str = "/api/v1/devices, /api/v1/lines, /api/v1/availability, /api/v1/incidents, \
-     /api/v1/maintenance, /api/v1/traps, /api/v1/ledger/head, /metrics, /healthz";
+     /api/v1/maintenance, /api/v1/traps, /api/v1/ledger/head, /api/v1/report, /metrics, /healthz";
 
 pub(super) async fn not_found(uri: Uri) -> ApiError {
     ApiError(

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod incidents;
 pub mod maintenance;
 mod page;
+mod report;
 pub mod serve;
 mod state;
 
@@ -47,6 +48,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/availability", get(api::availability_handler))
         .route("/api/v1/traps", get(api::traps))
         .route("/api/v1/ledger/head", get(api::ledger_head))
+        .route("/api/v1/report", get(report::report))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
