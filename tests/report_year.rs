@@ -415,7 +415,10 @@ fn a_synthetic_year_in_json_csv_and_markdown() {
         "{text}"
     );
     assert!(text.contains("acc-001 2020-01-31 (50.0 min)"), "{text}");
-    assert!(text.contains("core-r1 2020-07-15"), "{text}");
+    assert!(
+        text.contains("core-r1 2020-07-15 (not acknowledged)"),
+        "{text}"
+    );
 
     let restore_met = faults.iter().filter(|(_, _, _, r)| *r <= 4 * 3600).count();
     let restore_share = restore_met as f64 / 6.0;
@@ -546,6 +549,74 @@ fn a_synthetic_year_in_json_csv_and_markdown() {
         "drafted in Chinese"
     );
     assert!(md.contains(head), "chain head");
+    golden("year-2020.zh.md", &md, &r);
+    let md_en = setup.written(
+        &["--year", "2020", "--format", "md", "--lang", "en"],
+        "r-en.md",
+    );
+    golden(
+        "year-2020.en.md",
+        &std::fs::read_to_string(md_en).unwrap(),
+        &r,
+    );
+}
+
+/// Compares a rendering with its golden file in tests/golden/report/, the
+/// time it was generated and the ledger's latest commit time (wall-clock
+/// times) replaced by placeholders; `NETKPI_BLESS=1` rewrites the file
+/// instead (then read the diff).
+fn golden(name: &str, text: &str, r: &Value) {
+    // Each run has its own generation time: the lines that print it are
+    // compared without it.
+    let generated = [
+        "- Generated:",
+        "- 生成时间:",
+        "| Generated |",
+        "| 生成时间 |",
+    ];
+    let mut text: String = text
+        .lines()
+        .map(|l| match generated.iter().find(|g| l.starts_with(*g)) {
+            Some(g) => format!("{g} GENERATED_AT\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    // The chain hashes commit times too: checked against `netkpi verify`
+    // above, left out here.
+    text = text.replace(
+        r["method"]["ledger"]["head"].as_str().unwrap(),
+        "LEDGER_HEAD",
+    );
+    if let Some(at) = r["method"]["ledger"]["at"].as_str() {
+        text = text.replace(at, "LEDGER_AT");
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/report")
+        .join(name);
+    if std::env::var_os("NETKPI_BLESS").is_some_and(|v| v != "0") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (NETKPI_BLESS=1 writes it)", path.display()));
+    if let Some((n, (got, want))) = text
+        .lines()
+        .zip(want.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+    {
+        panic!(
+            "{name} differs from {} at line {}:\n got: {got}\nwant: {want}\n(NETKPI_BLESS=1 rewrites it; then read the diff)",
+            path.display(),
+            n + 1
+        );
+    }
+    assert_eq!(
+        text.lines().count(),
+        want.lines().count(),
+        "{name}: line count"
+    );
 }
 
 /// A CSV file of ours: checks the byte order mark and CRLF, reads RFC 4180
