@@ -536,7 +536,7 @@ fn a_synthetic_year_in_json_csv_and_markdown() {
     ] {
         assert!(md.contains(heading), "{heading}");
     }
-    assert!(md.contains(&format!("| 合计 |")), "total row");
+    assert!(md.contains("| 合计 |"), "total row");
     assert!(md.contains(&format!("{total:.2}")), "total score");
     let l2 = format!("{:.4}", expected["L-002"].availability().unwrap() * 100.0);
     assert!(

@@ -41,7 +41,7 @@ impl Lang {
     }
 
     /// A label given in both languages, in this one.
-    pub fn pick<'a>(self, label: &'a crate::config::report::Label) -> &'a str {
+    pub fn pick(self, label: &crate::config::report::Label) -> &str {
         match self {
             Lang::En => &label.en,
             Lang::Zh => &label.zh,
