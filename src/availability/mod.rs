@@ -16,7 +16,7 @@ pub mod targets;
 pub use period::{
     parse_instant, window_start, year_start, Period, PeriodArgs, PeriodKind, WINDOWS,
 };
-pub use targets::{availability, availability_since, TargetFigures};
+pub use targets::{availability, availability_each, availability_since, TargetFigures};
 
 use jiff::Timestamp;
 use serde::Serialize;

@@ -55,20 +55,28 @@ impl Report {
                 .map(Window::as_maintenance)
                 .collect::<Vec<_>>(),
         );
-        let figures = availability::availability(store, &inventory, from, to, now)?;
-
+        // The whole period and each month, from one read of the ledger.
         let months = cut.months(tz);
-        let mut per_month = Vec::with_capacity(months.len());
-        for (label, m_from, m_to) in &months {
-            progress.step(&format!(
-                "{} ({}/{})",
-                super::i18n::fill(lang.t("progress.month"), &[label]),
-                per_month.len() + 1,
-                months.len()
-            ));
-            per_month.push(availability::availability(
-                store, &inventory, *m_from, *m_to, now,
-            )?);
+        let periods: Vec<(Timestamp, Timestamp)> = std::iter::once((from, to))
+            .chain(months.iter().map(|(_, a, b)| (*a, *b)))
+            .collect();
+        let mut figures = Vec::new();
+        let mut per_month: Vec<Vec<TargetFigures>> = vec![Vec::new(); months.len()];
+        for t in availability::availability_each(store, &inventory, &periods, now)? {
+            let mut each = t.figures.into_iter();
+            let whole = each.next().unwrap_or_default();
+            for (m, f) in per_month.iter_mut().zip(each) {
+                m.push(TargetFigures {
+                    kind: t.kind,
+                    target: t.target.clone(),
+                    figures: f,
+                });
+            }
+            figures.push(TargetFigures {
+                kind: t.kind,
+                target: t.target,
+                figures: whole,
+            });
         }
 
         progress.step(lang.t("progress.incidents"));
@@ -254,19 +262,23 @@ fn incident_rows(
 ) -> Result<Vec<IncidentEntry>, StoreError> {
     let ids: Vec<u64> = incidents.iter().map(|i| i.id).collect();
     let affected = store.affected(&ids)?;
-    incidents
+    let (first, last) = (
+        ids.iter().copied().min().unwrap_or(1),
+        ids.iter().copied().max().unwrap_or(0),
+    );
+    let events = store.incident_events_between(first, last)?;
+    Ok(incidents
         .iter()
         .map(|i| {
-            let events = store.incident_events(i.id)?;
-            Ok(IncidentEntry::new(
+            IncidentEntry::new(
                 i,
                 affected.get(&i.id).copied().unwrap_or(0),
-                &events,
+                events.get(&i.id).map(Vec::as_slice).unwrap_or(&[]),
                 now,
                 tz,
-            ))
+            )
         })
-        .collect()
+        .collect())
 }
 
 /// The config's windows and the declared ones that overlap `[from, to)`,
