@@ -232,7 +232,6 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("basis.incidents", "{} incidents", "{} 起事件"),
     ("basis.sites", "sites: {}", "机房：{}"),
     ("progress.read", "reading the ledger", "读取台账"),
-    ("progress.month", "month {}", "月份 {}"),
     ("progress.incidents", "incidents", "故障事件"),
 ];
 
