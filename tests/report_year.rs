@@ -892,3 +892,43 @@ fn the_shipped_form_adds_up_and_reads_the_year() {
     let budget = rows.iter().find(|r| r["id"] == "budget_execution").unwrap();
     assert_eq!(budget["actual"], 98.5);
 }
+
+#[test]
+fn a_backup_copy_gives_the_same_report() {
+    let setup = Setup::new();
+    let backup = setup.dir.path().join("backup.sqlite");
+    let o = netkpi()
+        .args(["backup", "--config"])
+        .arg(setup.config())
+        .arg("--out")
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let live = setup.written(&["--year", "2020", "--lang", "en"], "live.json");
+    let copy = setup.written(
+        &[
+            "--year",
+            "2020",
+            "--lang",
+            "en",
+            "--store",
+            backup.to_str().unwrap(),
+        ],
+        "copy.json",
+    );
+    let read =
+        |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let (live, copy) = (read(&live), read(&copy));
+    for part in [
+        "form",
+        "lines",
+        "devices",
+        "monthly",
+        "incidents",
+        "maintenance",
+    ] {
+        assert_eq!(live[part], copy[part], "{part}");
+    }
+    assert_eq!(live["method"]["ledger"], copy["method"]["ledger"]);
+}
