@@ -211,7 +211,9 @@ pub fn main() -> ExitCode {
 fn check(path: &std::path::Path) -> ExitCode {
     match loader::load(path) {
         Ok(loaded) => {
-            println!("{}", config::summary(&loaded.config));
+            for line in config::report(&loaded.config) {
+                println!("{line}");
+            }
             ExitCode::SUCCESS
         }
         Err(diagnostics) => {

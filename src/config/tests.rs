@@ -456,7 +456,7 @@ const INVALID: &[(&str, &[&str])] = &[
         "invalid-unknown-key.toml:3:1: defaults.icmp.intervall: unknown key `intervall` in defaults.icmp; expected one of: interval, timeout, count, down_after, up_after, degraded_loss (did you mean `interval`?)",
     ]),
     ("invalid-unknown-section.toml", &[
-        "invalid-unknown-section.toml:2:2: deamon: unknown section `deamon`; expected one of: daemon, defaults, device, line, maintenance, sla, planned, traps, alarm (did you mean `daemon`?)",
+        "invalid-unknown-section.toml:2:2: deamon: unknown section `deamon`; expected one of: daemon, defaults, device, line, maintenance, sla, planned, traps, alarm, include, inventory (did you mean `daemon`?)",
     ]),
     ("invalid-unquoted-address.toml", &[
         "invalid-unquoted-address.toml:5:15: device[0].address: TOML syntax error: invalid float; if this is text (an address, a name), put it in quotes",

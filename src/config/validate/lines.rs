@@ -40,14 +40,11 @@ pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
         if let Some(id) = id {
             let idp = format!("{path}.id");
             if let Some((j, first)) = ids.get(id.get_ref().as_str()) {
-                let line = diags.line_of(first.start);
+                let first = diags.where_is(first.start, id.span().start, &format!("line[{j}]"));
                 diags.at(
                     id.span(),
                     idp,
-                    format!(
-                        "duplicate line id {:?}; line[{j}] (line {line}) already uses it",
-                        id.get_ref()
-                    ),
+                    format!("duplicate line id {:?}; {first} already uses it", id.get_ref()),
                 );
             } else {
                 ids.insert(id.get_ref(), (i, id.span()));

@@ -107,6 +107,7 @@ pub(super) fn resolve(
         planned,
         traps,
         alarms,
+        files: std::mem::take(&mut raw.files),
     })
 }
 

@@ -1,0 +1,541 @@
+//! `[[inventory]]`: lines and devices read from a CSV file the operator
+//! already keeps (an export of their spreadsheet).
+//!
+//! ```toml
+//! [[inventory]]
+//! file = "lines.csv"
+//! kind = "line"                                  # or "device"
+//! columns = { id = "专线编号", unit = "单位" }     # key = header, where they differ
+//! ignore = ["备注"]                               # columns not read
+//! ```
+//!
+//! The file is UTF-8, with or without the byte-order mark Excel writes,
+//! quoted as RFC 4180 says, comma-separated unless `delimiter` says
+//! otherwise; blank rows are skipped and cells are trimmed of surrounding
+//! spaces. The first row is the header: each header names a key (itself, or
+//! through `columns`), or is listed in `ignore`; any other header is an
+//! error, since a misspelt header would otherwise drop a field silently.
+//!
+//! Each row becomes a `[[line]]` or `[[device]]` entry exactly as if written
+//! in TOML and is checked by the same code. Every cell handed to the checks
+//! gets a span of its own ([`SourceKind::Table`]), so a problem in it is
+//! reported as `lines.csv:ROW:COL: column NAME: message`, ROW counting the
+//! header as row 1 (the spreadsheet's row number) and COL being the
+//! column's 1-based index.
+//!
+//! Devices need probes, which are tables: a `template = { icmp = {}, snmp =
+//! { profiles = [...] } }` on the entry gives every row the same ones, and
+//! an optional `snmp_profiles` column (`system;if_mib`) gives a row its own
+//! profile list, keeping the template's other SNMP settings.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::raw::{
+    Entry, RawConfig, RawDevice, RawInterface, RawInventory, RawLine, RawSnmp, Tally, S,
+};
+use super::read::did_you_mean;
+use crate::diag::{Cell, Diagnostic, Diags, Shown, Source, SourceKind};
+
+/// A `[[line]]`'s keys as CSV columns; the interface's two keys flattened.
+const LINE_KEYS: [&str; 8] = [
+    "id",
+    "unit",
+    "carrier",
+    "bandwidth",
+    "device",
+    "interface_device",
+    "interface_name",
+    "severity",
+];
+const LINE_REQUIRED: [&str; 3] = ["id", "unit", "device"];
+
+/// A `[[device]]`'s keys as CSV columns; probes come from the template.
+const DEVICE_KEYS: [&str; 6] = ["name", "role", "address", "site", "parent", "snmp_profiles"];
+const DEVICE_REQUIRED: [&str; 3] = ["name", "role", "address"];
+
+/// What separates the profiles in an `snmp_profiles` cell (a comma would
+/// need quoting in a comma-separated file).
+const PROFILE_SEPARATOR: char = ';';
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Line,
+    Device,
+}
+
+impl Kind {
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Line => &LINE_KEYS,
+            Kind::Device => &DEVICE_KEYS,
+        }
+    }
+
+    fn required(self) -> &'static [&'static str] {
+        match self {
+            Kind::Line => &LINE_REQUIRED,
+            Kind::Device => &DEVICE_REQUIRED,
+        }
+    }
+}
+
+/// One `[[inventory]]` entry, checked.
+struct Spec {
+    file: PathBuf,
+    kind: Kind,
+    delimiter: u8,
+    /// Key → header, from `columns`.
+    columns: BTreeMap<String, String>,
+    ignore: Vec<String>,
+}
+
+/// Reads every `[[inventory]]` file into `raw`'s devices and lines.
+pub(super) fn read_all(base_dir: &Path, raw: &mut RawConfig, diags: &mut Diags<'_>) {
+    let inventories = std::mem::take(&mut raw.inventory);
+    for (i, entry) in inventories.into_iter().enumerate() {
+        let Some(inv) = entry.value else { continue };
+        let path = format!("inventory[{i}]");
+        if let Some(t) = &inv.template {
+            diags.rename(t.span(), "device", format!("{path}.template"));
+        }
+        let Some(spec) = spec(&inv, &entry.span, base_dir, &path, diags) else {
+            continue;
+        };
+        let bytes = match std::fs::read(&spec.file) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let at = inv.file.as_ref().map_or(entry.span.clone(), |f| f.span());
+                diags.at(
+                    at,
+                    format!("{path}.file"),
+                    format!(
+                        "cannot read {}: {} (a relative path starts at this config file's folder)",
+                        spec.file.display(),
+                        super::include::io_reason(&e)
+                    ),
+                );
+                continue;
+            }
+        };
+        let tally = Tally::start(spec.file.clone(), raw);
+        let mut table = Table {
+            file: spec.file.clone(),
+            base: diags.next_base(),
+            cells: Vec::new(),
+        };
+        read_rows(&bytes, &spec, &inv, &mut table, raw, diags);
+        diags.add_source(Source {
+            file: table.file,
+            base: table.base,
+            len: table.cells.len(),
+            kind: SourceKind::Table { cells: table.cells },
+        });
+        raw.files.push(tally.finish(raw));
+    }
+}
+
+/// Checks an `[[inventory]]` entry's own keys.
+fn spec(
+    inv: &RawInventory,
+    span: &Range<usize>,
+    base_dir: &Path,
+    path: &str,
+    diags: &mut Diags<'_>,
+) -> Option<Spec> {
+    let file = match &inv.file {
+        None => {
+            diags.at(
+                span.clone(),
+                format!("{path}.file"),
+                "missing `file`: the CSV file to read, e.g. \"lines.csv\"",
+            );
+            None
+        }
+        Some(f) if f.get_ref().trim().is_empty() => {
+            diags.at(f.span(), format!("{path}.file"), "must not be empty");
+            None
+        }
+        Some(f) => Some(base_dir.join(f.get_ref())),
+    };
+    let kind = match &inv.kind {
+        None => {
+            diags.at(
+                span.clone(),
+                format!("{path}.kind"),
+                "missing `kind`: \"line\" or \"device\", what each row is",
+            );
+            None
+        }
+        Some(k) => match k.get_ref().as_str() {
+            "line" => Some(Kind::Line),
+            "device" => Some(Kind::Device),
+            other => {
+                diags.at(
+                    k.span(),
+                    format!("{path}.kind"),
+                    format!(
+                        "unknown kind {:?}; expected \"line\" or \"device\"{}",
+                        Shown(other),
+                        did_you_mean(other, &["line", "device"])
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let delimiter = match &inv.delimiter {
+        None => Some(b','),
+        Some(d) => match d.get_ref().as_bytes() {
+            [b] if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') => Some(*b),
+            _ => {
+                diags.at(
+                    d.span(),
+                    format!("{path}.delimiter"),
+                    "must be one ASCII character other than a quote or a line break, e.g. \";\" or \"\\t\"",
+                );
+                None
+            }
+        },
+    };
+    if let (Some(Kind::Line), Some(t)) = (kind, &inv.template) {
+        diags.at(
+            t.span(),
+            format!("{path}.template"),
+            "a template gives devices their probes; lines have none, leave it out",
+        );
+    }
+    let mut columns = BTreeMap::new();
+    let mut columns_ok = true;
+    if let (Some(kind), Some(map)) = (kind, &inv.columns) {
+        for (key, header) in map.get_ref() {
+            if !kind.keys().contains(&key.as_str()) {
+                diags.at(
+                    map.span(),
+                    format!("{path}.columns.{key}"),
+                    format!(
+                        "unknown key `{key}` for a {} inventory; expected one of: {}{}",
+                        if kind == Kind::Line { "line" } else { "device" },
+                        kind.keys().join(", "),
+                        did_you_mean(key, kind.keys())
+                    ),
+                );
+                columns_ok = false;
+            } else if header.get_ref().trim().is_empty() {
+                diags.at(
+                    header.span(),
+                    format!("{path}.columns.{key}"),
+                    "must not be empty: write the header of the column that holds it",
+                );
+                columns_ok = false;
+            } else {
+                columns.insert(key.clone(), header.get_ref().trim().to_string());
+            }
+        }
+    }
+    let ignore = inv.ignore.as_ref().map_or(Vec::new(), |list| {
+        list.get_ref()
+            .iter()
+            .map(|h| h.get_ref().trim().to_string())
+            .collect()
+    });
+    if !columns_ok {
+        return None;
+    }
+    Some(Spec {
+        file: file?,
+        kind: kind?,
+        delimiter: delimiter?,
+        columns,
+        ignore,
+    })
+}
+
+/// The cells handed to the checks, each at offset `base + index`.
+struct Table {
+    file: PathBuf,
+    base: usize,
+    cells: Vec<Cell>,
+}
+
+impl Table {
+    /// A span of its own for a cell (or, with no column, a whole row).
+    fn span(&mut self, row: usize, col: usize, column: Option<&str>) -> Range<usize> {
+        let at = self.base + self.cells.len();
+        self.cells.push(Cell {
+            row,
+            col,
+            column: column.map(str::to_string),
+        });
+        at..at + 1
+    }
+
+    /// A problem found here rather than by the checks.
+    fn problem(&self, row: usize, col: usize, column: Option<&str>, message: String) -> Diagnostic {
+        Diagnostic {
+            file: self.file.clone(),
+            line: row,
+            col,
+            path: column.map_or("row".to_string(), |c| format!("column {c}")),
+            message,
+        }
+    }
+}
+
+/// The header: for each column, its name and the key it gives (`None`:
+/// ignored).
+struct Header {
+    names: Vec<String>,
+    keys: Vec<Option<&'static str>>,
+}
+
+fn read_rows(
+    bytes: &[u8],
+    spec: &Spec,
+    inv: &RawInventory,
+    table: &mut Table,
+    raw: &mut RawConfig,
+    diags: &mut Diags<'_>,
+) {
+    // Excel's "CSV UTF-8" starts with a byte-order mark.
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(spec.delimiter)
+        .from_reader(text);
+    let mut header: Option<Header> = None;
+    for result in reader.records() {
+        let record = match result {
+            Ok(record) => record,
+            Err(e) => {
+                let row = e.position().map_or(0, |p| p.line() as usize);
+                let (col, column, message) = match e.kind() {
+                    csv::ErrorKind::Utf8 { err, .. } => (
+                        err.field() + 1,
+                        header.as_ref().and_then(|h| h.names.get(err.field()).cloned()),
+                        "not UTF-8 text; save the file as UTF-8 (in Excel: \"CSV UTF-8\")"
+                            .to_string(),
+                    ),
+                    _ => (1, None, format!("cannot read the file: {e}")),
+                };
+                diags.push(table.problem(row, col, column.as_deref(), message));
+                if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+                    continue;
+                }
+                return;
+            }
+        };
+        let row = record.position().map_or(0, |p| p.line() as usize);
+        if record.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        match &header {
+            None => match read_header(&record, row, spec, table, diags) {
+                Some(h) => header = Some(h),
+                // Rows read against a broken header would each repeat it.
+                None => return,
+            },
+            Some(h) => read_row(&record, row, h, spec, inv, table, raw, diags),
+        }
+    }
+}
+
+fn read_header(
+    record: &csv::StringRecord,
+    row: usize,
+    spec: &Spec,
+    table: &Table,
+    diags: &mut Diags<'_>,
+) -> Option<Header> {
+    let keys_all = spec.kind.keys();
+    let mut names = Vec::new();
+    let mut keys: Vec<Option<&'static str>> = Vec::new();
+    let mut ok = true;
+    for (i, name) in record.iter().enumerate() {
+        let name = name.trim();
+        let mapped = spec
+            .columns
+            .iter()
+            .find(|(_, h)| *h == name)
+            .map(|(k, _)| k.as_str());
+        // A key's own name counts unless `columns` gives it another header.
+        let own = keys_all
+            .iter()
+            .find(|k| **k == name && !spec.columns.contains_key(**k))
+            .copied();
+        let key = mapped.and_then(|m| keys_all.iter().find(|k| **k == m).copied());
+        let key = key.or(own);
+        match key {
+            Some(k) if keys.contains(&Some(k)) => {
+                diags.push(table.problem(
+                    row,
+                    i + 1,
+                    Some(name),
+                    format!("a second column for `{k}`; keep one, or list this one in ignore"),
+                ));
+                ok = false;
+                keys.push(None);
+            }
+            Some(k) => keys.push(Some(k)),
+            None if spec.ignore.iter().any(|h| h == name) => keys.push(None),
+            None => {
+                let hint = did_you_mean(name, keys_all);
+                diags.push(table.problem(
+                    row,
+                    i + 1,
+                    Some(name),
+                    format!(
+                        "unknown column; expected one of: {}{hint}; map a header of your own with columns = {{ key = \"header\" }}, or list it in ignore = [...]",
+                        keys_all.join(", ")
+                    ),
+                ));
+                ok = false;
+                keys.push(None);
+            }
+        }
+        names.push(name.to_string());
+    }
+    for (key, header) in &spec.columns {
+        if !names.contains(header) {
+            diags.push(table.problem(
+                row,
+                1,
+                None,
+                format!("no column {header:?} (given for `{key}` in columns) in the header"),
+            ));
+            ok = false;
+        }
+    }
+    for key in spec.kind.required() {
+        if !keys.contains(&Some(key)) {
+            diags.push(table.problem(
+                row,
+                1,
+                None,
+                format!(
+                    "the header has no column for `{key}`, which every {} needs; name one `{key}` or map it with columns = {{ {key} = \"header\" }}",
+                    if spec.kind == Kind::Line { "line" } else { "device" }
+                ),
+            ));
+            ok = false;
+        }
+    }
+    ok.then_some(Header { names, keys })
+}
+
+/// One row: each cell becomes the value of its key, with a span of its own;
+/// an empty cell is a key left out, except in a column every entry needs,
+/// where it is an empty value for the checks to refuse at that cell.
+#[allow(clippy::too_many_arguments)]
+fn read_row(
+    record: &csv::StringRecord,
+    row: usize,
+    header: &Header,
+    spec: &Spec,
+    inv: &RawInventory,
+    table: &mut Table,
+    raw: &mut RawConfig,
+    diags: &mut Diags<'_>,
+) {
+    let width = header.keys.len();
+    if let Some(extra) = record.iter().skip(width).position(|c| !c.trim().is_empty()) {
+        let col = width + extra + 1;
+        diags.push(table.problem(
+            row,
+            col,
+            None,
+            format!("a value in column {col}, beyond the header's {width} columns; give the column a header, or quote a value that holds the delimiter"),
+        ));
+        return;
+    }
+    let mut values: BTreeMap<&'static str, S<String>> = BTreeMap::new();
+    for (i, key) in header.keys.iter().enumerate() {
+        let Some(key) = key else { continue };
+        let cell = record.get(i).unwrap_or("").trim();
+        if cell.is_empty() && !spec.kind.required().contains(key) {
+            continue;
+        }
+        let span = table.span(row, i + 1, Some(&header.names[i]));
+        values.insert(key, S::new(span, cell.to_string()));
+    }
+    let span = table.span(row, 1, None);
+    match spec.kind {
+        Kind::Line => {
+            let line = line_of(&mut values);
+            raw.line_ids_seen.extend(line.id.iter().map(|s| s.get_ref().clone()));
+            raw.line_carriers_seen
+                .extend(line.carrier.iter().map(|s| s.get_ref().clone()));
+            raw.lines.push(Entry {
+                value: Some(line),
+                span,
+            });
+        }
+        Kind::Device => {
+            let device = device_of(&mut values, inv);
+            raw.device_names_seen
+                .extend(device.name.iter().map(|s| s.get_ref().clone()));
+            raw.devices.push(Entry {
+                value: Some(device),
+                span,
+            });
+        }
+    }
+}
+
+fn line_of(values: &mut BTreeMap<&'static str, S<String>>) -> RawLine {
+    let iface_device = values.remove("interface_device");
+    let iface_name = values.remove("interface_name");
+    let interface = match (&iface_device, &iface_name) {
+        (None, None) => None,
+        (Some(at), _) | (None, Some(at)) => Some(S::new(
+            at.span(),
+            RawInterface {
+                device: iface_device.clone(),
+                name: iface_name.clone(),
+            },
+        )),
+    };
+    RawLine {
+        id: values.remove("id"),
+        unit: values.remove("unit"),
+        carrier: values.remove("carrier"),
+        bandwidth: values.remove("bandwidth"),
+        device: values.remove("device"),
+        interface,
+        severity: values.remove("severity"),
+    }
+}
+
+fn device_of(values: &mut BTreeMap<&'static str, S<String>>, inv: &RawInventory) -> RawDevice {
+    let template = inv.template.as_ref().map(|t| t.get_ref());
+    let mut snmp = template.and_then(|t| t.snmp.clone());
+    if let Some(cell) = values.remove("snmp_profiles") {
+        let span = cell.span();
+        let profiles: Vec<S<String>> = cell
+            .get_ref()
+            .split(PROFILE_SEPARATOR)
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| S::new(span.clone(), p.to_string()))
+            .collect();
+        let settings = snmp.map(|s| s.into_inner()).unwrap_or_default();
+        snmp = Some(S::new(
+            span.clone(),
+            RawSnmp {
+                profiles: Some(S::new(span, profiles)),
+                ..settings
+            },
+        ));
+    }
+    RawDevice {
+        name: values.remove("name"),
+        role: values.remove("role"),
+        address: values.remove("address"),
+        site: values.remove("site"),
+        parent: values.remove("parent"),
+        icmp: template.and_then(|t| t.icmp.clone()),
+        snmp,
+    }
+}
