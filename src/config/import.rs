@@ -26,7 +26,8 @@
 //! Devices need probes, which are tables: a `template = { icmp = {}, snmp =
 //! { profiles = [...] } }` on the entry gives every row the same ones, and
 //! an optional `snmp_profiles` column (`system;if_mib`) gives a row its own
-//! profile list, keeping the template's other SNMP settings.
+//! profile list, keeping the template's other SNMP settings (quote the
+//! cell when the delimiter is itself `;`).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -271,13 +272,14 @@ impl Table {
         at..at + 1
     }
 
-    /// A problem found here rather than by the checks.
-    fn problem(&self, row: usize, col: usize, column: Option<&str>, message: String) -> Diagnostic {
+    /// A problem found here rather than by the checks; `path` is
+    /// `column NAME`, `row` or `header`.
+    fn problem(&self, row: usize, col: usize, path: String, message: String) -> Diagnostic {
         Diagnostic {
             file: self.file.clone(),
             line: row,
             col,
-            path: column.map_or("row".to_string(), |c| format!("column {c}")),
+            path,
             message,
         }
     }
@@ -305,29 +307,33 @@ fn read_rows(
         .flexible(true)
         .delimiter(spec.delimiter)
         .from_reader(text);
+    let rows = Rows::new(text);
     let mut header: Option<Header> = None;
     for result in reader.records() {
         let record = match result {
             Ok(record) => record,
             Err(e) => {
-                let row = e.position().map_or(0, |p| p.line() as usize);
+                let row = e.position().map_or(0, |p| rows.row_at(p.byte()));
                 let (col, column, message) = match e.kind() {
                     csv::ErrorKind::Utf8 { err, .. } => (
                         err.field() + 1,
-                        header.as_ref().and_then(|h| h.names.get(err.field()).cloned()),
+                        header
+                            .as_ref()
+                            .and_then(|h| h.names.get(err.field()).cloned()),
                         "not UTF-8 text; save the file as UTF-8 (in Excel: \"CSV UTF-8\")"
                             .to_string(),
                     ),
                     _ => (1, None, format!("cannot read the file: {e}")),
                 };
-                diags.push(table.problem(row, col, column.as_deref(), message));
+                let path = column.map_or("row".to_string(), |c| format!("column {c}"));
+                diags.push(table.problem(row, col, path, message));
                 if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
                     continue;
                 }
                 return;
             }
         };
-        let row = record.position().map_or(0, |p| p.line() as usize);
+        let row = record.position().map_or(0, |p| rows.row_at(p.byte()));
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
@@ -339,6 +345,38 @@ fn read_rows(
             },
             Some(h) => read_row(&record, row, h, spec, inv, table, raw, diags),
         }
+    }
+}
+
+/// Row numbers from byte offsets. The reader's own line count starts a
+/// record before the line break that ends the one before it (with `\r\n`
+/// endings) and before the blank lines it skips, so the row is counted here:
+/// the line of the record's first character that is not a line break.
+struct Rows<'a> {
+    text: &'a [u8],
+    /// Offset of every `\n`.
+    breaks: Vec<usize>,
+}
+
+impl<'a> Rows<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        let breaks = text
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        Rows { text, breaks }
+    }
+
+    fn row_at(&self, byte: u64) -> usize {
+        let mut at = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while at < self.text.len() && matches!(self.text[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        self.breaks.partition_point(|&b| b < at) + 1
     }
 }
 
@@ -372,7 +410,7 @@ fn read_header(
                 diags.push(table.problem(
                     row,
                     i + 1,
-                    Some(name),
+                    format!("column {name}"),
                     format!("a second column for `{k}`; keep one, or list this one in ignore"),
                 ));
                 ok = false;
@@ -381,16 +419,17 @@ fn read_header(
             Some(k) => keys.push(Some(k)),
             None if spec.ignore.iter().any(|h| h == name) => keys.push(None),
             None => {
-                let hint = did_you_mean(name, keys_all);
-                diags.push(table.problem(
-                    row,
-                    i + 1,
-                    Some(name),
-                    format!(
-                        "unknown column; expected one of: {}{hint}; map a header of your own with columns = {{ key = \"header\" }}, or list it in ignore = [...]",
-                        keys_all.join(", ")
+                let message = match spec.columns.get(name) {
+                    Some(header) => format!(
+                        "`{name}` is read from column {header:?} (columns); list this one in ignore = [...] or remove it"
                     ),
-                ));
+                    None => format!(
+                        "unknown column; expected one of: {}{}; map a header of your own with columns = {{ key = \"header\" }}, or list it in ignore = [...]",
+                        keys_all.join(", "),
+                        did_you_mean(name, keys_all)
+                    ),
+                };
+                diags.push(table.problem(row, i + 1, format!("column {name}"), message));
                 ok = false;
                 keys.push(None);
             }
@@ -402,7 +441,7 @@ fn read_header(
             diags.push(table.problem(
                 row,
                 1,
-                None,
+                "header".to_string(),
                 format!("no column {header:?} (given for `{key}` in columns) in the header"),
             ));
             ok = false;
@@ -413,7 +452,7 @@ fn read_header(
             diags.push(table.problem(
                 row,
                 1,
-                None,
+                "header".to_string(),
                 format!(
                     "the header has no column for `{key}`, which every {} needs; name one `{key}` or map it with columns = {{ {key} = \"header\" }}",
                     if spec.kind == Kind::Line { "line" } else { "device" }
@@ -445,7 +484,7 @@ fn read_row(
         diags.push(table.problem(
             row,
             col,
-            None,
+            "row".to_string(),
             format!("a value in column {col}, beyond the header's {width} columns; give the column a header, or quote a value that holds the delimiter"),
         ));
         return;
@@ -464,7 +503,8 @@ fn read_row(
     match spec.kind {
         Kind::Line => {
             let line = line_of(&mut values);
-            raw.line_ids_seen.extend(line.id.iter().map(|s| s.get_ref().clone()));
+            raw.line_ids_seen
+                .extend(line.id.iter().map(|s| s.get_ref().clone()));
             raw.line_carriers_seen
                 .extend(line.carrier.iter().map(|s| s.get_ref().clone()));
             raw.lines.push(Entry {

@@ -18,11 +18,11 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use super::builtin::BUILTIN_PROFILE_NAMES;
-use super::raw::{
-    Entry, RawAlarm, RawConfig, RawInventory, RawDaemon, RawDefaults, RawDevice, RawLine, RawMaintenance,
-    RawPlanned, RawSla, RawSlaOverride, RawTrapUser, RawTraps,
-};
 use super::raw::Tally;
+use super::raw::{
+    Entry, RawAlarm, RawConfig, RawDaemon, RawDefaults, RawDevice, RawInventory, RawLine,
+    RawMaintenance, RawPlanned, RawSla, RawSlaOverride, RawTrapUser, RawTraps,
+};
 use super::{import, include, validate, Config, Diagnostic, KnownProfiles};
 use crate::diag::{path_at, Diags};
 
@@ -305,13 +305,7 @@ fn read_traps(mut value: Spanned<DeValue<'_>>, raw: &mut RawConfig, diags: &mut 
     };
     raw.traps = section::<RawTraps>(value, "traps", diags);
     if let Some((users_key, users)) = users {
-        raw.trap_users = entries::<RawTrapUser>(
-            users_key.span(),
-            users,
-            "traps.v3_user",
-            0,
-            diags,
-        );
+        raw.trap_users = entries::<RawTrapUser>(users_key.span(), users, "traps.v3_user", 0, diags);
     }
 }
 
@@ -324,13 +318,8 @@ fn read_sla(mut value: Spanned<DeValue<'_>>, raw: &mut RawConfig, diags: &mut Di
     };
     raw.sla = section::<RawSla>(value, "sla", diags);
     if let Some((key, overrides)) = overrides {
-        raw.sla_overrides = entries::<RawSlaOverride>(
-            key.span(),
-            overrides,
-            "sla.override",
-            0,
-            diags,
-        );
+        raw.sla_overrides =
+            entries::<RawSlaOverride>(key.span(), overrides, "sla.override", 0, diags);
     }
 }
 

@@ -56,7 +56,10 @@ fn alarm<'r>(
             diags.at(
                 n.span(),
                 format!("{path}.name"),
-                format!("duplicate alarm name {:?}; {first} already uses it", n.get_ref()),
+                format!(
+                    "duplicate alarm name {:?}; {first} already uses it",
+                    n.get_ref()
+                ),
             );
             false
         }

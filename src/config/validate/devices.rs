@@ -48,7 +48,10 @@ pub(super) fn devices(
                 diags.at(
                     n.span(),
                     format!("{path}.name"),
-                    format!("duplicate device name {:?}; {first} already uses it", n.get_ref()),
+                    format!(
+                        "duplicate device name {:?}; {first} already uses it",
+                        n.get_ref()
+                    ),
                 );
             } else {
                 names.insert(n.get_ref(), (i, n.span()));

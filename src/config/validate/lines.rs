@@ -44,7 +44,10 @@ pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
                 diags.at(
                     id.span(),
                     idp,
-                    format!("duplicate line id {:?}; {first} already uses it", id.get_ref()),
+                    format!(
+                        "duplicate line id {:?}; {first} already uses it",
+                        id.get_ref()
+                    ),
                 );
             } else {
                 ids.insert(id.get_ref(), (i, id.span()));
