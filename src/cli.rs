@@ -201,10 +201,7 @@ pub fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "netkpi", &mut std::io::stdout());
             ExitCode::SUCCESS
         }
-        Command::Run { config } => {
-            init_logging(cli.log_format, cli.log_level.as_deref());
-            run(&config.config)
-        }
+        Command::Run { config } => run(&config.config, cli.log_format, cli.log_level.as_deref()),
     }
 }
 
@@ -458,7 +455,10 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-fn run(path: &std::path::Path) -> ExitCode {
+/// Logging starts once the config is read, so that log lines are stamped in
+/// its time zone, like the API's times (a broken config is reported on
+/// stderr before that).
+fn run(path: &std::path::Path, log_format: LogFormat, log_level: Option<&str>) -> ExitCode {
     let loaded = match loader::load(path) {
         Ok(loaded) => loaded,
         Err(diagnostics) => {
@@ -472,6 +472,7 @@ fn run(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    init_logging(log_format, log_level, loaded.config.daemon.timezone.clone());
     limit_malloc_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -505,7 +506,22 @@ fn limit_malloc_arenas() {
     }
 }
 
-fn init_logging(format: LogFormat, level: Option<&str>) {
+/// Log lines stamped like the API's times: RFC 3339 in the configured time
+/// zone with its offset, to the millisecond (`2026-03-01T08:00:00.000+08:00`),
+/// so a log line and an API time can be compared as written.
+struct ZonedTime(jiff::tz::TimeZone);
+
+impl tracing_subscriber::fmt::time::FormatTime for ZonedTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        write!(
+            w,
+            "{}",
+            crate::model::format_time(jiff::Timestamp::now(), &self.0)
+        )
+    }
+}
+
+fn init_logging(format: LogFormat, level: Option<&str>, tz: jiff::tz::TimeZone) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = match level {
@@ -514,6 +530,7 @@ fn init_logging(format: LogFormat, level: Option<&str>) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_timer(ZonedTime(tz))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),

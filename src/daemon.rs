@@ -282,6 +282,12 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
             );
         }
     }
+    if config.daemon.timezone_name != old.daemon.timezone_name {
+        tracing::warn!(
+            key = "daemon.timezone",
+            "daemon.timezone changed: the API and reports use it now; log lines keep the old offset until a restart"
+        );
+    }
     let api_token = match read_api_token(&config) {
         Ok(token) => token,
         Err(err) => {

@@ -4,6 +4,8 @@
 //!
 //! * [`Shared`] (`state.rs`): what the handlers read; the daemon fills it.
 //! * [`api`]: the JSON API (`/healthz`, `/api/v1/...`).
+//! * [`targets`]: `/api/v1/devices` and `/api/v1/lines` (filtered lists,
+//!   and one target with its recent transitions and open incidents).
 //! * [`incidents`]: `/api/v1/incidents` (list, show, acknowledge, notes).
 //! * [`maintenance`]: `/api/v1/maintenance` (windows in force; declare one,
 //!   now or after the fact).
@@ -21,6 +23,7 @@ pub mod maintenance;
 mod page;
 pub mod serve;
 mod state;
+pub mod targets;
 
 pub use state::Shared;
 
@@ -33,6 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
 
 type AppState = Arc<Shared>;
 
@@ -42,8 +46,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/ack/{id}", post(page::ack))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(metrics))
-        .route("/api/v1/devices", get(api::devices))
-        .route("/api/v1/lines", get(api::lines))
+        .route("/api/v1/devices", get(targets::devices))
+        .route("/api/v1/devices/{name}", get(targets::device))
+        .route("/api/v1/lines", get(targets::lines))
+        .route("/api/v1/lines/{id}", get(targets::line))
         .route("/api/v1/availability", get(api::availability_handler))
         .route("/api/v1/traps", get(api::traps))
         .route("/api/v1/ledger/head", get(api::ledger_head))
@@ -63,6 +69,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         ))
         .layer(middleware::from_fn(limits))
         .layer(DefaultBodyLimit::max(serve::MAX_BODY_BYTES))
+        // gzip when the client sends `Accept-Encoding: gzip` (a scrape of a
+        // city's /metrics shrinks about tenfold), with `Vary:
+        // Accept-Encoding`; bodies under 32 bytes are sent as they are.
+        .layer(CompressionLayer::new())
         .with_state(shared)
 }
 

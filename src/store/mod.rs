@@ -672,6 +672,22 @@ impl Store {
         )
     }
 
+    /// The last `limit` transitions of one target, newest (last written)
+    /// first: what `/api/v1/devices/{name}` and `/api/v1/lines/{id}` show.
+    pub fn recent_transitions(
+        &self,
+        kind: TargetKind,
+        target: &str,
+        limit: usize,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query_transitions(
+            "SELECT id, target, kind, at_ms, state, cause FROM transitions
+             WHERE kind = ?1 AND target = ?2 ORDER BY id DESC LIMIT ?3",
+            rusqlite::params![kind.as_str(), target, limit],
+        )
+    }
+
     /// Every transition with `from <= at < to`, in insertion order.
     pub fn transitions(
         &self,
