@@ -13,6 +13,7 @@
 //!   acknowledge forms.
 //! * [`mod@serve`]: the accept loop and its limits (connections, timeouts, body
 //!   size), and TLS when `daemon.web_config_file` configures it.
+//! * `openapi.json`: the OpenAPI document served at `/api/v1/openapi.json`.
 //! * [`auth`]: basic auth for every path but `/healthz`, when the web config
 //!   lists users.
 
@@ -53,6 +54,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/availability", get(api::availability_handler))
         .route("/api/v1/traps", get(api::traps))
         .route("/api/v1/ledger/head", get(api::ledger_head))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
@@ -136,6 +138,15 @@ async fn limits(request: Request, next: Next) -> Response {
     }
 }
 
+/// The OpenAPI 3.1 document of every endpoint above, written by hand beside
+/// this file; `tests/openapi_e2e.rs` checks the daemon's real answers
+/// against it and that it lists every route of [`router`].
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
 async fn metrics(AxumState(shared): AxumState<AppState>, headers: HeaderMap) -> Response {
     // OpenMetrics only when the scraper asks for it; a plain scrape (curl,
     // promtool) gets the Prometheus text format 0.0.4.
@@ -162,5 +173,37 @@ async fn metrics(AxumState(shared): AxumState<AppState>, headers: HeaderMap) -> 
             shared.metrics.encode_prometheus(),
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The document parses, and every schema it refers to is defined.
+    #[test]
+    fn the_openapi_document_is_json_with_its_references_defined() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).expect("JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        let mut refs = Vec::new();
+        fn walk(v: &serde_json::Value, refs: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    if let Some(r) = map.get("$ref").and_then(|r| r.as_str()) {
+                        refs.push(r.to_string());
+                    }
+                    map.values().for_each(|v| walk(v, refs));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, refs)),
+                _ => {}
+            }
+        }
+        walk(&doc, &mut refs);
+        assert!(refs.len() > 20, "{refs:?}");
+        for r in refs {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{r} is not a local schema"));
+            assert!(schemas.contains_key(name), "{r} is not defined");
+        }
     }
 }
