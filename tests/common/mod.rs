@@ -9,6 +9,7 @@
 pub mod dashboards;
 pub mod full_lab;
 pub mod ledger;
+pub mod openapi;
 pub mod snmpd;
 pub mod snmpsim;
 
