@@ -176,7 +176,7 @@ const INVALID: &[(&str, &[&str])] = &[
         "invalid-line-duplicate-id.toml:18:6: line[1].id: duplicate line id \"L-001\"; line[0] (line 13) already uses it",
     ]),
     ("invalid-line-id-is-device.toml", &[
-        "invalid-line-id-is-device.toml:13:6: line[0].id: line id \"acc-001\" is also the name of device[1]; maintenance targets name devices and lines alike, so rename one",
+        "invalid-line-id-is-device.toml:13:6: line[0].id: line id \"acc-001\" is also the name of device[1] (line 7); maintenance targets name devices and lines alike, so rename one",
     ]),
     ("invalid-line-id-too-long.toml", &[
         "invalid-line-id-too-long.toml:8:6: line[0].id: line id is 65 characters long; at most 64 are allowed",
@@ -1191,6 +1191,7 @@ const INVALID_FILES: &[(&str, &[&str])] = &[
     ("invalid-include-duplicate", &[
         "conf.d/10-room.toml:8:8: device[1].name: duplicate device name \"core-r1\"; netkpi.toml:4:8 already uses it",
         "conf.d/10-room.toml:9:8: device[1].role: unknown role \"routr\"; expected one of: router, core_switch, aggregation_switch, access_egress, firewall, ips, load_balancer, ups, air_conditioner, env_sensor, other (did you mean `router`?)",
+        "conf.d/20-lines.toml:2:6: line[0].id: line id \"core-sw1\" is also the name of conf.d/10-room.toml:2:8; maintenance targets name devices and lines alike, so rename one",
         "conf.d/20-lines.toml:4:10: line[0].device: no device named \"acc-001\"",
     ]),
     ("invalid-include-no-match", &[

@@ -52,11 +52,17 @@ pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
             } else {
                 ids.insert(id.get_ref(), (i, id.span()));
                 if let Some(j) = device_index(id.get_ref()) {
+                    let name_at = raw.devices[j]
+                        .value
+                        .as_ref()
+                        .and_then(|d| d.name.as_ref())
+                        .map_or(0, |n| n.span().start);
+                    let device = diags.where_is(name_at, id.span().start, &format!("device[{j}]"));
                     diags.at(
                         id.span(),
                         idp,
                         format!(
-                            "line id {:?} is also the name of device[{j}]; maintenance targets name devices and lines alike, so rename one",
+                            "line id {:?} is also the name of {device}; maintenance targets name devices and lines alike, so rename one",
                             id.get_ref()
                         ),
                     );
