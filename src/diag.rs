@@ -6,9 +6,9 @@
 //! A leaf: it depends on nothing else in the crate, so the config and the
 //! probes can both report through it.
 //!
-//! One [`Diags`] may cover several files: the config file and what it pulls
+//! One `Diags` may cover several files: the config file and what it pulls
 //! in (included TOML fragments, CSV inventories). Each further file's spans
-//! are moved past the ones before ([`Diags::add_source`]), so a span still
+//! are moved past the ones before (`Diags::add_source`), so a span still
 //! names one place in one file and the checks need not know which file a
 //! value came from; the file, its `LINE:COL` (or `ROW:COL` in a CSV file) and
 //! a path in its own terms are worked out when a problem is reported.

@@ -19,7 +19,11 @@
 //!   with its file, line and column: `read` (TOML syntax, then each section
 //!   through serde), `validate/` (one file per section, plus the SNMPv3
 //!   users and the single-value checks they share) and [`config::builtin`]
-//!   (defaults, bounds, and the one list of shipped SNMP profiles).
+//!   (defaults, bounds, and the one list of shipped SNMP profiles);
+//!   `include` (TOML fragments a config names by glob) and `import`
+//!   (`[[inventory]]`: devices and lines from CSV files) add entries to what
+//!   `read` found, each file's spans kept apart so the one set of checks
+//!   places every problem in its own file.
 //! * [`loader`] reads the config together with the SNMP profiles it names
 //!   (`netkpi check`, start and reload all go through it).
 //! * [`inventory`] is the config in force as the daemon uses it, and
@@ -84,8 +88,11 @@
 //!     a body limit), so `/healthz` and `/metrics` answer under a flood,
 //!     and TLS when [`config::web`] (`daemon.web_config_file`) configures
 //!     it; [`http::auth`] is basic auth for every path but `/healthz`.
+//!     [`http::targets`] serves the filtered lists of devices and lines and
+//!     one target's page (its transitions, its open incidents);
 //!     [`http::incidents`] lists, shows, acknowledges and annotates
-//!     incidents; [`client`] is `netkpi incident`, which talks to it.
+//!     incidents; [`client`] is `netkpi incident`, which talks to it. The
+//!     OpenAPI document of all of it is `http/openapi.json`.
 //!
 //! Leaves, which the rest uses and which use nothing else in the crate:
 //! [`secret`] (values that never print), [`diag`] (`FILE:LINE:COL`
