@@ -118,8 +118,11 @@ pub(crate) enum SourceKind {
         first: Vec<(&'static str, usize)>,
     },
     /// A CSV file: offset `base + i` is `cells[i]`, each cell (and each row)
-    /// a one-byte span of its own.
-    Table { cells: Vec<Cell> },
+    /// a one-byte span of its own; `columns` are the header's names.
+    Table {
+        columns: Vec<String>,
+        cells: Vec<Cell>,
+    },
 }
 
 /// One cell of a CSV file, or a whole row when `column` is `None`.
@@ -129,8 +132,8 @@ pub(crate) struct Cell {
     pub row: usize,
     /// 1-based column index; 1 for a whole row.
     pub col: usize,
-    /// The column's name as its header writes it.
-    pub column: Option<String>,
+    /// The column's index in the header's names.
+    pub column: Option<usize>,
 }
 
 /// Spans inside `span` (a `template` in the config file, applied to many
@@ -152,6 +155,9 @@ pub(crate) struct Diags<'t> {
     /// Paths already reported: a later check on the same field (typically
     /// "missing" after a wrong-typed value was dropped) would only repeat it.
     reported: HashSet<String>,
+    /// Places and messages already reported: a template applied to many
+    /// entries reports its mistake once.
+    said: HashSet<(PathBuf, usize, usize, String)>,
 }
 
 impl<'t> Diags<'t> {
@@ -163,6 +169,7 @@ impl<'t> Diags<'t> {
             renames: Vec::new(),
             items: Vec::new(),
             reported: HashSet::new(),
+            said: HashSet::new(),
         }
     }
 
@@ -173,12 +180,7 @@ impl<'t> Diags<'t> {
         }
         let message = message.into();
         let (file, line, col, path) = self.place(span.start, path);
-        // A template applied to many entries reports its mistake once.
-        if self
-            .items
-            .iter()
-            .any(|d| d.file == file && d.line == line && d.col == col && d.message == message)
-        {
+        if !self.said.insert((file.clone(), line, col, message.clone())) {
             return;
         }
         self.items.push(Diagnostic {
@@ -235,9 +237,9 @@ impl<'t> Diags<'t> {
                 });
                 (source.file.clone(), line, col, path)
             }
-            SourceKind::Table { cells } => match cells.get(local) {
+            SourceKind::Table { columns, cells } => match cells.get(local) {
                 Some(cell) => {
-                    let path = match &cell.column {
+                    let path = match cell.column.and_then(|i| columns.get(i)) {
                         Some(name) => format!("column {name}"),
                         None => "row".to_string(),
                     };

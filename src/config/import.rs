@@ -34,7 +34,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::raw::{
-    Entry, RawConfig, RawDevice, RawInterface, RawInventory, RawLine, RawSnmp, Tally, S,
+    Entry, RawConfig, RawDevice, RawInterface, RawInventory, RawLine, RawSnmp, RawTemplate, Tally,
+    S,
 };
 use super::read::did_you_mean;
 use crate::diag::{Cell, Diagnostic, Diags, Shown, Source, SourceKind};
@@ -71,6 +72,13 @@ impl Kind {
         match self {
             Kind::Line => &LINE_KEYS,
             Kind::Device => &DEVICE_KEYS,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Line => "line",
+            Kind::Device => "device",
         }
     }
 
@@ -121,17 +129,22 @@ pub(super) fn read_all(base_dir: &Path, raw: &mut RawConfig, diags: &mut Diags<'
             }
         };
         let tally = Tally::start(spec.file.clone(), raw);
-        let mut table = Table {
-            file: spec.file.clone(),
+        let mut reading = Reading {
+            spec: &spec,
+            template: inv.template.as_ref().map(|t| t.get_ref()),
             base: diags.next_base(),
+            columns: Vec::new(),
             cells: Vec::new(),
         };
-        read_rows(&bytes, &spec, &inv, &mut table, raw, diags);
+        reading.rows(&bytes, raw, diags);
         diags.add_source(Source {
-            file: table.file,
-            base: table.base,
-            len: table.cells.len(),
-            kind: SourceKind::Table { cells: table.cells },
+            file: spec.file.clone(),
+            base: reading.base,
+            len: reading.cells.len(),
+            kind: SourceKind::Table {
+                columns: reading.columns,
+                cells: reading.cells,
+            },
         });
         raw.files.push(tally.finish(raw));
     }
@@ -217,7 +230,7 @@ fn spec(
                     format!("{path}.columns.{key}"),
                     format!(
                         "unknown key `{key}` for a {} inventory; expected one of: {}{}",
-                        if kind == Kind::Line { "line" } else { "device" },
+                        kind.as_str(),
                         kind.keys().join(", "),
                         did_you_mean(key, kind.keys())
                     ),
@@ -253,22 +266,25 @@ fn spec(
     })
 }
 
-/// The cells handed to the checks, each at offset `base + index`.
-struct Table {
-    file: PathBuf,
+/// One inventory file being read: the cells handed to the checks, each at
+/// offset `base + index`, and the header's names they refer to.
+struct Reading<'a> {
+    spec: &'a Spec,
+    template: Option<&'a RawTemplate>,
     base: usize,
+    columns: Vec<String>,
     cells: Vec<Cell>,
 }
 
-impl Table {
-    /// A span of its own for a cell (or, with no column, a whole row).
-    fn span(&mut self, row: usize, col: usize, column: Option<&str>) -> Range<usize> {
+/// For each column of the header, the key it gives (`None`: ignored).
+type Keys = Vec<Option<&'static str>>;
+
+impl Reading<'_> {
+    /// A span of its own for a cell (`column`: its index), or with no
+    /// column for a whole row.
+    fn span(&mut self, row: usize, col: usize, column: Option<usize>) -> Range<usize> {
         let at = self.base + self.cells.len();
-        self.cells.push(Cell {
-            row,
-            col,
-            column: column.map(str::to_string),
-        });
+        self.cells.push(Cell { row, col, column });
         at..at + 1
     }
 
@@ -276,74 +292,205 @@ impl Table {
     /// `column NAME`, `row` or `header`.
     fn problem(&self, row: usize, col: usize, path: String, message: String) -> Diagnostic {
         Diagnostic {
-            file: self.file.clone(),
+            file: self.spec.file.clone(),
             line: row,
             col,
             path,
             message,
         }
     }
-}
 
-/// The header: for each column, its name and the key it gives (`None`:
-/// ignored).
-struct Header {
-    names: Vec<String>,
-    keys: Vec<Option<&'static str>>,
-}
+    fn column_path(&self, i: usize) -> String {
+        self.columns
+            .get(i)
+            .map_or("row".to_string(), |name| format!("column {name}"))
+    }
 
-fn read_rows(
-    bytes: &[u8],
-    spec: &Spec,
-    inv: &RawInventory,
-    table: &mut Table,
-    raw: &mut RawConfig,
-    diags: &mut Diags<'_>,
-) {
-    // Excel's "CSV UTF-8" starts with a byte-order mark.
-    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(spec.delimiter)
-        .from_reader(text);
-    let rows = Rows::new(text);
-    let mut header: Option<Header> = None;
-    for result in reader.records() {
-        let record = match result {
-            Ok(record) => record,
-            Err(e) => {
-                let row = e.position().map_or(0, |p| rows.row_at(p.byte()));
-                let (col, column, message) = match e.kind() {
-                    csv::ErrorKind::Utf8 { err, .. } => (
-                        err.field() + 1,
-                        header
-                            .as_ref()
-                            .and_then(|h| h.names.get(err.field()).cloned()),
-                        "not UTF-8 text; save the file as UTF-8 (in Excel: \"CSV UTF-8\")"
-                            .to_string(),
-                    ),
-                    _ => (1, None, format!("cannot read the file: {e}")),
-                };
-                let path = column.map_or("row".to_string(), |c| format!("column {c}"));
-                diags.push(table.problem(row, col, path, message));
-                if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
-                    continue;
+    fn rows(&mut self, bytes: &[u8], raw: &mut RawConfig, diags: &mut Diags<'_>) {
+        // Excel's "CSV UTF-8" starts with a byte-order mark.
+        let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(self.spec.delimiter)
+            .from_reader(text);
+        let rows = Rows::new(text);
+        let mut keys: Option<Keys> = None;
+        for result in reader.records() {
+            let record = match result {
+                Ok(record) => record,
+                Err(e) => {
+                    let row = e.position().map_or(0, |p| rows.row_at(p.byte()));
+                    let problem = match e.kind() {
+                        csv::ErrorKind::Utf8 { err, .. } => self.problem(
+                            row,
+                            err.field() + 1,
+                            self.column_path(err.field()),
+                            "not UTF-8 text; save the file as UTF-8 (in Excel: \"CSV UTF-8\")"
+                                .to_string(),
+                        ),
+                        _ => {
+                            self.problem(row, 1, "row".into(), format!("cannot read the file: {e}"))
+                        }
+                    };
+                    diags.push(problem);
+                    if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+                        continue;
+                    }
+                    return;
                 }
-                return;
+            };
+            let row = record.position().map_or(0, |p| rows.row_at(p.byte()));
+            if record.iter().all(|c| c.trim().is_empty()) {
+                continue;
             }
-        };
-        let row = record.position().map_or(0, |p| rows.row_at(p.byte()));
-        if record.iter().all(|c| c.trim().is_empty()) {
-            continue;
+            match &keys {
+                None => match self.header(&record, row, diags) {
+                    Some(k) => keys = Some(k),
+                    // Rows read against a broken header would each repeat it.
+                    None => return,
+                },
+                Some(k) => self.row(&record, row, k, raw, diags),
+            }
         }
-        match &header {
-            None => match read_header(&record, row, spec, table, diags) {
-                Some(h) => header = Some(h),
-                // Rows read against a broken header would each repeat it.
-                None => return,
-            },
-            Some(h) => read_row(&record, row, h, spec, inv, table, raw, diags),
+    }
+
+    fn header(
+        &mut self,
+        record: &csv::StringRecord,
+        row: usize,
+        diags: &mut Diags<'_>,
+    ) -> Option<Keys> {
+        let spec = self.spec;
+        let keys_all = spec.kind.keys();
+        let mut keys: Keys = Vec::new();
+        let mut ok = true;
+        for (i, name) in record.iter().enumerate() {
+            let name = name.trim();
+            self.columns.push(name.to_string());
+            let mapped = spec
+                .columns
+                .iter()
+                .find(|(_, h)| *h == name)
+                .and_then(|(k, _)| keys_all.iter().find(|key| **key == k.as_str()))
+                .copied();
+            // A key's own name counts unless `columns` gives it another header.
+            let own = keys_all
+                .iter()
+                .find(|k| **k == name && !spec.columns.contains_key(**k))
+                .copied();
+            let message = match mapped.or(own) {
+                Some(k) if keys.contains(&Some(k)) => Some(format!(
+                    "a second column for `{k}`; keep one, or list this one in ignore"
+                )),
+                Some(k) => {
+                    keys.push(Some(k));
+                    None
+                }
+                None if spec.ignore.iter().any(|h| h == name) => None,
+                None => Some(match spec.columns.get(name) {
+                    Some(header) => format!(
+                        "`{name}` is read from column {header:?} (columns); list this one in ignore = [...] or remove it"
+                    ),
+                    None => format!(
+                        "unknown column; expected one of: {}{}; map a header of your own with columns = {{ key = \"header\" }}, or list it in ignore = [...]",
+                        keys_all.join(", "),
+                        did_you_mean(name, keys_all)
+                    ),
+                }),
+            };
+            if keys.len() == i {
+                keys.push(None);
+            }
+            if let Some(message) = message {
+                diags.push(self.problem(row, i + 1, format!("column {name}"), message));
+                ok = false;
+            }
+        }
+        let what = spec.kind.as_str();
+        for (key, header) in &spec.columns {
+            if !self.columns.contains(header) {
+                diags.push(self.problem(
+                    row,
+                    1,
+                    "header".into(),
+                    format!("no column {header:?} (given for `{key}` in columns) in the header"),
+                ));
+                ok = false;
+            }
+        }
+        for key in spec.kind.required() {
+            if !keys.contains(&Some(key)) {
+                diags.push(self.problem(
+                    row,
+                    1,
+                    "header".into(),
+                    format!(
+                        "the header has no column for `{key}`, which every {what} needs; name one `{key}` or map it with columns = {{ {key} = \"header\" }}"
+                    ),
+                ));
+                ok = false;
+            }
+        }
+        ok.then_some(keys)
+    }
+
+    /// One row: each cell becomes the value of its key, with a span of its
+    /// own; an empty cell is a key left out, except in a column every entry
+    /// needs, where it is an empty value for the checks to refuse at that
+    /// cell.
+    fn row(
+        &mut self,
+        record: &csv::StringRecord,
+        row: usize,
+        keys: &Keys,
+        raw: &mut RawConfig,
+        diags: &mut Diags<'_>,
+    ) {
+        let width = keys.len();
+        if let Some(extra) = record.iter().skip(width).position(|c| !c.trim().is_empty()) {
+            let col = width + extra + 1;
+            diags.push(self.problem(
+                row,
+                col,
+                "row".into(),
+                format!("a value in column {col}, beyond the header's {width} columns; give the column a header, or quote a value that holds the delimiter"),
+            ));
+            return;
+        }
+        let required = self.spec.kind.required();
+        let mut values: BTreeMap<&'static str, S<String>> = BTreeMap::new();
+        for (i, key) in keys.iter().enumerate() {
+            let Some(key) = key else { continue };
+            let cell = record.get(i).unwrap_or("").trim();
+            if cell.is_empty() && !required.contains(key) {
+                continue;
+            }
+            let span = self.span(row, i + 1, Some(i));
+            values.insert(key, S::new(span, cell.to_string()));
+        }
+        let span = self.span(row, 1, None);
+        match self.spec.kind {
+            Kind::Line => {
+                let line = line_of(&mut values);
+                raw.line_ids_seen
+                    .extend(line.id.iter().map(|s| s.get_ref().clone()));
+                raw.line_carriers_seen
+                    .extend(line.carrier.iter().map(|s| s.get_ref().clone()));
+                raw.lines.push(Entry {
+                    value: Some(line),
+                    span,
+                });
+            }
+            Kind::Device => {
+                let device = device_of(&mut values, self.template);
+                raw.device_names_seen
+                    .extend(device.name.iter().map(|s| s.get_ref().clone()));
+                raw.devices.push(Entry {
+                    value: Some(device),
+                    span,
+                });
+            }
         }
     }
 }
@@ -380,150 +527,6 @@ impl<'a> Rows<'a> {
     }
 }
 
-fn read_header(
-    record: &csv::StringRecord,
-    row: usize,
-    spec: &Spec,
-    table: &Table,
-    diags: &mut Diags<'_>,
-) -> Option<Header> {
-    let keys_all = spec.kind.keys();
-    let mut names = Vec::new();
-    let mut keys: Vec<Option<&'static str>> = Vec::new();
-    let mut ok = true;
-    for (i, name) in record.iter().enumerate() {
-        let name = name.trim();
-        let mapped = spec
-            .columns
-            .iter()
-            .find(|(_, h)| *h == name)
-            .map(|(k, _)| k.as_str());
-        // A key's own name counts unless `columns` gives it another header.
-        let own = keys_all
-            .iter()
-            .find(|k| **k == name && !spec.columns.contains_key(**k))
-            .copied();
-        let key = mapped.and_then(|m| keys_all.iter().find(|k| **k == m).copied());
-        let key = key.or(own);
-        match key {
-            Some(k) if keys.contains(&Some(k)) => {
-                diags.push(table.problem(
-                    row,
-                    i + 1,
-                    format!("column {name}"),
-                    format!("a second column for `{k}`; keep one, or list this one in ignore"),
-                ));
-                ok = false;
-                keys.push(None);
-            }
-            Some(k) => keys.push(Some(k)),
-            None if spec.ignore.iter().any(|h| h == name) => keys.push(None),
-            None => {
-                let message = match spec.columns.get(name) {
-                    Some(header) => format!(
-                        "`{name}` is read from column {header:?} (columns); list this one in ignore = [...] or remove it"
-                    ),
-                    None => format!(
-                        "unknown column; expected one of: {}{}; map a header of your own with columns = {{ key = \"header\" }}, or list it in ignore = [...]",
-                        keys_all.join(", "),
-                        did_you_mean(name, keys_all)
-                    ),
-                };
-                diags.push(table.problem(row, i + 1, format!("column {name}"), message));
-                ok = false;
-                keys.push(None);
-            }
-        }
-        names.push(name.to_string());
-    }
-    for (key, header) in &spec.columns {
-        if !names.contains(header) {
-            diags.push(table.problem(
-                row,
-                1,
-                "header".to_string(),
-                format!("no column {header:?} (given for `{key}` in columns) in the header"),
-            ));
-            ok = false;
-        }
-    }
-    for key in spec.kind.required() {
-        if !keys.contains(&Some(key)) {
-            diags.push(table.problem(
-                row,
-                1,
-                "header".to_string(),
-                format!(
-                    "the header has no column for `{key}`, which every {} needs; name one `{key}` or map it with columns = {{ {key} = \"header\" }}",
-                    if spec.kind == Kind::Line { "line" } else { "device" }
-                ),
-            ));
-            ok = false;
-        }
-    }
-    ok.then_some(Header { names, keys })
-}
-
-/// One row: each cell becomes the value of its key, with a span of its own;
-/// an empty cell is a key left out, except in a column every entry needs,
-/// where it is an empty value for the checks to refuse at that cell.
-#[allow(clippy::too_many_arguments)]
-fn read_row(
-    record: &csv::StringRecord,
-    row: usize,
-    header: &Header,
-    spec: &Spec,
-    inv: &RawInventory,
-    table: &mut Table,
-    raw: &mut RawConfig,
-    diags: &mut Diags<'_>,
-) {
-    let width = header.keys.len();
-    if let Some(extra) = record.iter().skip(width).position(|c| !c.trim().is_empty()) {
-        let col = width + extra + 1;
-        diags.push(table.problem(
-            row,
-            col,
-            "row".to_string(),
-            format!("a value in column {col}, beyond the header's {width} columns; give the column a header, or quote a value that holds the delimiter"),
-        ));
-        return;
-    }
-    let mut values: BTreeMap<&'static str, S<String>> = BTreeMap::new();
-    for (i, key) in header.keys.iter().enumerate() {
-        let Some(key) = key else { continue };
-        let cell = record.get(i).unwrap_or("").trim();
-        if cell.is_empty() && !spec.kind.required().contains(key) {
-            continue;
-        }
-        let span = table.span(row, i + 1, Some(&header.names[i]));
-        values.insert(key, S::new(span, cell.to_string()));
-    }
-    let span = table.span(row, 1, None);
-    match spec.kind {
-        Kind::Line => {
-            let line = line_of(&mut values);
-            raw.line_ids_seen
-                .extend(line.id.iter().map(|s| s.get_ref().clone()));
-            raw.line_carriers_seen
-                .extend(line.carrier.iter().map(|s| s.get_ref().clone()));
-            raw.lines.push(Entry {
-                value: Some(line),
-                span,
-            });
-        }
-        Kind::Device => {
-            let device = device_of(&mut values, inv);
-            raw.device_names_seen
-                .extend(device.name.iter().map(|s| s.get_ref().clone()));
-            raw.devices.push(Entry {
-                value: Some(device),
-                span,
-            });
-        }
-    }
-}
-
 fn line_of(values: &mut BTreeMap<&'static str, S<String>>) -> RawLine {
     let iface_device = values.remove("interface_device");
     let iface_name = values.remove("interface_name");
@@ -548,8 +551,10 @@ fn line_of(values: &mut BTreeMap<&'static str, S<String>>) -> RawLine {
     }
 }
 
-fn device_of(values: &mut BTreeMap<&'static str, S<String>>, inv: &RawInventory) -> RawDevice {
-    let template = inv.template.as_ref().map(|t| t.get_ref());
+fn device_of(
+    values: &mut BTreeMap<&'static str, S<String>>,
+    template: Option<&RawTemplate>,
+) -> RawDevice {
     let mut snmp = template.and_then(|t| t.snmp.clone());
     if let Some(cell) = values.remove("snmp_profiles") {
         let span = cell.span();
