@@ -1,7 +1,7 @@
 //! `[[line]]`: leased lines, the device at their far end, and the interface
 //! that carries them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use super::super::builtin;
@@ -11,15 +11,16 @@ use super::fields::{check_name, check_text, non_empty, required, severity};
 use crate::diag::{Diags, Shown};
 
 pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
-    let device_exists = |name: &str| raw.device_names_seen.iter().any(|n| n == name);
-    let device_index = |name: &str| {
-        raw.devices.iter().position(|e| {
-            e.value
-                .as_ref()
-                .and_then(|d| d.name.as_ref())
-                .is_some_and(|n| n.get_ref() == name)
-        })
-    };
+    // Looked up once per line: a province's config has tens of thousands.
+    let seen: HashSet<&str> = raw.device_names_seen.iter().map(String::as_str).collect();
+    let device_exists = |name: &str| seen.contains(name);
+    let mut first_named: HashMap<&str, usize> = HashMap::new();
+    for (j, e) in raw.devices.iter().enumerate() {
+        if let Some(n) = e.value.as_ref().and_then(|d| d.name.as_ref()) {
+            first_named.entry(n.get_ref().as_str()).or_insert(j);
+        }
+    }
+    let device_index = |name: &str| first_named.get(name).copied();
     let mut out = Vec::new();
     let mut ids: HashMap<&str, (usize, Range<usize>)> = HashMap::new();
 
