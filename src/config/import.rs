@@ -387,7 +387,9 @@ impl Reading<'_> {
                     keys.push(Some(k));
                     None
                 }
-                None if spec.ignore.iter().any(|h| h == name) => None,
+                // Excel writes the empty columns of a formatted sheet as
+                // trailing commas; a value under no header is refused below.
+                None if name.is_empty() || spec.ignore.iter().any(|h| h == name) => None,
                 None => Some(match spec.columns.get(name) {
                     Some(header) => format!(
                         "`{name}` is read from column {header:?} (columns); list this one in ignore = [...] or remove it"
@@ -455,6 +457,21 @@ impl Reading<'_> {
                 col,
                 "row".into(),
                 format!("a value in column {col}, beyond the header's {width} columns; give the column a header, or quote a value that holds the delimiter"),
+            ));
+            return;
+        }
+        let unnamed = (0..width).find(|&i| {
+            self.columns[i].is_empty() && record.get(i).is_some_and(|c| !c.trim().is_empty())
+        });
+        if let Some(i) = unnamed {
+            diags.push(self.problem(
+                row,
+                i + 1,
+                "row".into(),
+                format!(
+                    "a value in column {}, which has no header; give the column a header",
+                    i + 1
+                ),
             ));
             return;
         }

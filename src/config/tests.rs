@@ -1206,7 +1206,8 @@ const INVALID_FILES: &[(&str, &[&str])] = &[
         "conf.d/10-room.toml:4:16: device[0].address: TOML syntax error: invalid float; if this is text (an address, a name), put it in quotes",
     ]),
     ("invalid-inventory-cells", &[
-        "lines.csv:7:6: row: a value in column 6, beyond the header's 5 columns; give the column a header, or quote a value that holds the delimiter",
+        "lines.csv:7:6: row: a value in column 6, which has no header; give the column a header",
+        "lines.csv:8:7: row: a value in column 7, beyond the header's 6 columns; give the column a header, or quote a value that holds the delimiter",
         "lines.csv:4:2: column 单位: must not be empty",
         "lines.csv:4:3: column device: no device named \"acc-009\"",
         "lines.csv:5:1: column 专线编号: invalid line id \"L 3\"; use only letters, digits, `_`, `.` and `-`",
