@@ -489,6 +489,7 @@ impl Reading<'_> {
         let span = self.span(row, 1, None);
         match self.spec.kind {
             Kind::Line => {
+                self.interface_pair(&mut values, row, keys, diags);
                 let line = line_of(&mut values);
                 raw.line_ids_seen
                     .extend(line.id.iter().map(|s| s.get_ref().clone()));
@@ -507,6 +508,36 @@ impl Reading<'_> {
                     value: Some(device),
                     span,
                 });
+            }
+        }
+    }
+
+    /// A line's core-side port is two cells, `interface_device` and
+    /// `interface_name`: one without the other is reported here, in the
+    /// sheet's words, and the port left out.
+    fn interface_pair(
+        &self,
+        values: &mut BTreeMap<&'static str, S<String>>,
+        row: usize,
+        keys: &Keys,
+        diags: &mut Diags<'_>,
+    ) {
+        const PAIR: [(&str, &str); 2] = [
+            ("interface_device", "interface_name"),
+            ("interface_name", "interface_device"),
+        ];
+        for (given, missing) in PAIR {
+            if values.contains_key(given) && !values.contains_key(missing) {
+                let i = keys.iter().position(|k| *k == Some(given)).unwrap_or(0);
+                diags.push(self.problem(
+                    row,
+                    i + 1,
+                    self.column_path(i),
+                    format!(
+                        "`{given}` without `{missing}`: the core-side port needs both, the device that has it and its ifName (or neither)"
+                    ),
+                ));
+                values.remove(given);
             }
         }
     }

@@ -1230,6 +1230,12 @@ const INVALID_FILES: &[(&str, &[&str])] = &[
         "lines.csv:1:4: column id: `id` is read from column \"专线编号\" (columns); list this one in ignore = [...] or remove it",
         "lines.csv:1:5: column 备注: unknown column; expected one of: id, unit, carrier, bandwidth, device, interface_device, interface_name, severity; map a header of your own with columns = { key = \"header\" }, or list it in ignore = [...]",
     ]),
+    ("invalid-inventory-interface", &[
+        "lines.csv:2:4: column interface_device: `interface_device` without `interface_name`: the core-side port needs both, the device that has it and its ifName (or neither)",
+        "lines.csv:3:5: column interface_name: `interface_name` without `interface_device`: the core-side port needs both, the device that has it and its ifName (or neither)",
+        "lines.csv:3:6: column severity: unknown severity \"urgent\"; expected one of: critical, major, minor",
+        "lines.csv:4:4: column interface_device: device \"acc-001\" has no SNMP polling with the if_mib profile; a line's interface state comes from IF-MIB, so give that device snmp = { profiles = [\"if_mib\"] }",
+    ]),
     ("invalid-inventory-not-utf8", &[
         "lines.csv:2:2: column unit: not UTF-8 text; save the file as UTF-8 (in Excel: \"CSV UTF-8\")",
     ]),
