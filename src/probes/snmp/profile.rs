@@ -29,6 +29,7 @@ use super::client::Request;
 use super::{Oid, Value, Varbind};
 use crate::config::builtin::BUILTIN_PROFILES;
 use crate::diag::Diagnostic;
+use crate::energy::EnergySpec;
 
 mod parse;
 
@@ -151,6 +152,9 @@ pub struct Profile {
     pub name: String,
     pub description: String,
     pub(crate) metrics: Vec<Metric>,
+    /// Which metrics give the device's output power (`[energy]`), metered
+    /// into kWh by [`crate::energy`].
+    pub energy: Option<EnergySpec>,
 }
 
 #[derive(Clone, Debug)]
