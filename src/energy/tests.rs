@@ -146,7 +146,11 @@ fn a_ramp_is_integrated_by_the_trapezoid_rule() {
     let days = meter(
         &tz,
         t0,
-        &[(0, real(1_000.0)), (60, real(2_000.0)), (120, real(2_000.0))],
+        &[
+            (0, real(1_000.0)),
+            (60, real(2_000.0)),
+            (120, real(2_000.0)),
+        ],
         3 * MINUTE,
     );
     let e = day(&days, date(2026, 3, 4));
@@ -160,7 +164,12 @@ fn an_interval_across_local_midnight_is_split_with_the_power_interpolated() {
     let tz = shanghai();
     // 23:59:30 at 1000 W, 00:00:30 the next day at 2000 W: 1500 W at midnight.
     let t0 = local(&tz, 2026, 3, 4, 23, 59, 30);
-    let days = meter(&tz, t0, &[(0, real(1_000.0)), (60, real(2_000.0))], 3 * MINUTE);
+    let days = meter(
+        &tz,
+        t0,
+        &[(0, real(1_000.0)), (60, real(2_000.0))],
+        3 * MINUTE,
+    );
     let before = day(&days, date(2026, 3, 4));
     let after = day(&days, date(2026, 3, 5));
     assert!(close(before.wh, (1_000.0 + 1_500.0) / 2.0 * 30.0 / 3_600.0));
@@ -224,7 +233,12 @@ fn a_restart_forgets_the_last_reading_and_the_day_goes_on() {
     let mut days = meter(&tz, t0, &[(0, real(600.0)), (60, real(600.0))], 3 * MINUTE);
     // A new process: a new meter, 30 s later (within the bound, yet the
     // time over the restart is not integrated).
-    let more = meter(&tz, t0, &[(90, real(600.0)), (150, real(600.0))], 3 * MINUTE);
+    let more = meter(
+        &tz,
+        t0,
+        &[(90, real(600.0)), (150, real(600.0))],
+        3 * MINUTE,
+    );
     merge(&mut days, more);
     let e = day(&days, date(2026, 3, 4));
     assert_eq!(e.covered_ms, 120_000, "0–60 s and 90–150 s, not 60–90 s");
@@ -242,7 +256,12 @@ fn apparent_power_at_either_end_makes_the_interval_apparent() {
     let days = meter(
         &tz,
         t0,
-        &[(0, real(1_000.0)), (60, va), (120, real(1_000.0)), (180, real(1_000.0))],
+        &[
+            (0, real(1_000.0)),
+            (60, va),
+            (120, real(1_000.0)),
+            (180, real(1_000.0)),
+        ],
         3 * MINUTE,
     );
     let e = day(&days, date(2026, 3, 4));
@@ -259,7 +278,11 @@ fn a_clock_step_back_integrates_nothing() {
         &[(60, real(600.0)), (0, real(600.0)), (60, real(600.0))],
         3 * MINUTE,
     );
-    assert_eq!(day(&days, date(2026, 3, 4)).covered_ms, 60_000, "0–60 s once");
+    assert_eq!(
+        day(&days, date(2026, 3, 4)).covered_ms,
+        60_000,
+        "0–60 s once"
+    );
 }
 
 #[test]
@@ -271,7 +294,12 @@ fn days_are_23_or_25_hours_where_daylight_saving_time_changes() {
     // A poll at 23:00 on Mar 7 and at 01:00 on Mar 8 (2 h apart): split at
     // midnight, each part one hour; Mar 8 has 23 h.
     let t0 = local(&tz, 2026, 3, 7, 23, 0, 0);
-    let days = meter(&tz, t0, &[(0, real(100.0)), (7_200, real(100.0))], 3 * 3_600 * Duration::from_secs(1));
+    let days = meter(
+        &tz,
+        t0,
+        &[(0, real(100.0)), (7_200, real(100.0))],
+        3 * 3_600 * Duration::from_secs(1),
+    );
     let (a, b) = (day(&days, date(2026, 3, 7)), day(&days, date(2026, 3, 8)));
     assert_eq!((a.covered_ms, b.covered_ms), (3_600_000, 3_600_000));
     assert_eq!((a.day_ms, b.day_ms), (24 * 3_600_000, 23 * 3_600_000));
