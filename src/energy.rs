@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use crate::probes::snmp::profile::Sample;
 
@@ -231,9 +231,10 @@ impl Meters {
         let Some(previous) = previous else {
             return;
         };
-        let gap = at.duration_since(previous.at);
-        let max_gap = SignedDuration::try_from(max_gap).unwrap_or(SignedDuration::MAX);
-        if gap.is_positive() && gap <= max_gap {
+        // In whole milliseconds, as the interval is integrated and stored.
+        let gap_ms = at.as_millisecond() - previous.at.as_millisecond();
+        let max_gap_ms = i64::try_from(max_gap.as_millis()).unwrap_or(i64::MAX);
+        if gap_ms > 0 && gap_ms <= max_gap_ms {
             for (date, e) in integrate(previous, now, tz) {
                 days.entry((device.to_string(), date)).or_default().add(&e);
             }

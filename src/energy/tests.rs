@@ -2,6 +2,8 @@ use std::sync::Arc;
 
 use jiff::civil::date;
 
+use jiff::SignedDuration;
+
 use super::*;
 use crate::probes::snmp::profile::{Family, SampleKind};
 
