@@ -18,6 +18,9 @@
 //! default = 0                            # for every other device value
 //! ```
 //!
+//! A UPS profile may also say which of its metrics is the output power
+//! (`[energy]`, an [`EnergySpec`]), which [`crate::energy`] meters.
+//!
 //! [`Profile::requests`] says what one poll must fetch; [`Profile::evaluate`]
 //! turns what came back into [`Sample`]s. Both are pure.
 
