@@ -192,6 +192,101 @@ pub fn day_length_ms(date: Date, tz: &TimeZone) -> Option<i64> {
     local_day(first, tz).map(|(_, start, end)| end - start)
 }
 
+/// One device's energy on one local day, as the store holds it
+/// (`Store::energy_days`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EnergyDay {
+    pub device: String,
+    /// The day in `daemon.timezone` (as it was when recorded).
+    pub day: Date,
+    /// Kilowatt-hours delivered at the output; the part integrated from
+    /// apparent power (see `apparent_s`) counts volt-ampere-hours.
+    pub kwh: f64,
+    /// Seconds of the day integrated (between polls at most three SNMP
+    /// intervals apart).
+    pub covered_s: f64,
+    /// The part of `covered_s` integrated from volts × amperes.
+    pub apparent_s: f64,
+    /// The day's length: 86,400 s, or 82,800 / 90,000 where daylight saving
+    /// time starts or ends.
+    pub day_s: f64,
+}
+
+impl EnergyDay {
+    /// Share of the day the energy stands on: `covered_s ÷ day_s`.
+    pub fn coverage(&self) -> f64 {
+        if self.day_s > 0.0 {
+            self.covered_s / self.day_s
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One device's energy over one calendar month of `daemon.timezone`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EnergyMonth {
+    pub device: String,
+    pub year: i16,
+    pub month: i8,
+    /// The sum of its days' kWh.
+    pub kwh: f64,
+    /// Seconds of the month integrated (the sum of its days').
+    pub covered_s: f64,
+    /// Of `covered_s`, seconds integrated from apparent power.
+    pub apparent_s: f64,
+    /// The month's length in `tz` (days without a row count too).
+    pub month_s: f64,
+}
+
+impl EnergyMonth {
+    /// Share of the month the energy stands on: `covered_s ÷ month_s`.
+    pub fn coverage(&self) -> f64 {
+        if self.month_s > 0.0 {
+            self.covered_s / self.month_s
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Each device's months from its days (as [`crate::store::Store::energy_days`]
+/// reads them), ordered by month, then device. The month's length comes
+/// from `tz`, so a month with days not metered at all has the coverage it
+/// deserves; a month without any row is absent.
+pub fn months(days: &[EnergyDay], tz: &TimeZone) -> Vec<EnergyMonth> {
+    let mut by: BTreeMap<(i16, i8, &str), EnergyMonth> = BTreeMap::new();
+    for d in days {
+        let (year, month) = (d.day.year(), d.day.month());
+        let m = by
+            .entry((year, month, d.device.as_str()))
+            .or_insert_with(|| EnergyMonth {
+                device: d.device.clone(),
+                year,
+                month,
+                kwh: 0.0,
+                covered_s: 0.0,
+                apparent_s: 0.0,
+                month_s: month_length_ms(d.day.first_of_month(), tz).unwrap_or(0) as f64 / 1_000.0,
+            });
+        m.kwh += d.kwh;
+        m.covered_s += d.covered_s;
+        m.apparent_s += d.apparent_s;
+    }
+    by.into_values().collect()
+}
+
+/// The length of the month that starts on `first` in `tz`, in milliseconds.
+fn month_length_ms(first: Date, tz: &TimeZone) -> Option<i64> {
+    let start = |d: Date| {
+        d.to_zoned_datetime(tz.clone())
+            .ok()
+            .map(|z| z.timestamp().as_millisecond())
+    };
+    let next = first.last_of_month().tomorrow().ok()?;
+    Some(start(next)? - start(first)?)
+}
+
 /// Each device's latest reading, by name (a reload keeps those still
 /// configured).
 #[derive(Debug, Default)]

@@ -54,7 +54,8 @@
 //!   through its profile's `[energy]`) into kWh per device and local day
 //!   (pure: trapezoid between polls, split at midnight); the ledger task
 //!   owns the meters and hands the day totals to the store writer with its
-//!   heartbeat marks, which upserts them (`Store::energy_days` reads them).
+//!   heartbeat marks, which upserts them (`Store::energy_days` reads them,
+//!   [`energy::months`] sums them by calendar month for reports).
 //! * [`incidents`] is the pure incident engine (open, restore, flap, root,
 //!   acknowledgement rules, SLA judgement). The store writer runs it on
 //!   every transition, so an incident commits with the transition that

@@ -325,3 +325,44 @@ fn a_reload_keeps_the_meters_of_devices_still_configured() {
     assert_eq!(days.len(), 1, "{days:?}");
     assert!(days.contains_key(&("ups-1".to_string(), date(2026, 3, 4))));
 }
+
+#[test]
+fn months_sum_their_days_over_the_months_local_length() {
+    let tz = TimeZone::get("America/New_York").unwrap();
+    let row = |device: &str, day: Date, kwh: f64, covered_s: f64| EnergyDay {
+        device: device.into(),
+        day,
+        kwh,
+        covered_s,
+        apparent_s: 0.0,
+        day_s: 86_400.0,
+    };
+    let days = [
+        row("ups-1", date(2026, 3, 7), 1.0, 3_600.0),
+        row("ups-2", date(2026, 3, 8), 4.0, 82_800.0),
+        row("ups-1", date(2026, 3, 31), 2.0, 7_200.0),
+        row("ups-1", date(2026, 4, 1), 0.5, 1_800.0),
+    ];
+    let got = months(&days, &tz);
+    let month = |device: &str, m: i8, kwh: f64, covered_s: f64, month_s: f64| EnergyMonth {
+        device: device.into(),
+        year: 2026,
+        month: m,
+        kwh,
+        covered_s,
+        apparent_s: 0.0,
+        month_s,
+    };
+    // March 2026 in New York lost an hour to daylight saving time.
+    let march = 31.0 * 86_400.0 - 3_600.0;
+    assert_eq!(
+        got,
+        [
+            month("ups-1", 3, 3.0, 10_800.0, march),
+            month("ups-2", 3, 4.0, 82_800.0, march),
+            month("ups-1", 4, 0.5, 1_800.0, 30.0 * 86_400.0),
+        ]
+    );
+    assert!((got[0].coverage() - 10_800.0 / march).abs() < 1e-15);
+    assert!(months(&[], &tz).is_empty());
+}

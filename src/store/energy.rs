@@ -8,37 +8,7 @@ use jiff::civil::Date;
 use rusqlite::{params, Transaction};
 
 use super::{Store, StoreError};
-use crate::energy::{Days, JOULES_PER_WH};
-
-/// One device's energy on one local day, as stored.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct EnergyDay {
-    pub device: String,
-    /// The day in `daemon.timezone` (as it was when recorded).
-    pub day: Date,
-    /// Kilowatt-hours delivered at the output; the part integrated from
-    /// apparent power (see `apparent_s`) counts volt-ampere-hours.
-    pub kwh: f64,
-    /// Seconds of the day integrated (between polls at most three SNMP
-    /// intervals apart).
-    pub covered_s: f64,
-    /// The part of `covered_s` integrated from volts × amperes.
-    pub apparent_s: f64,
-    /// The day's length: 86,400 s, or 82,800 / 90,000 where daylight saving
-    /// time starts or ends.
-    pub day_s: f64,
-}
-
-impl EnergyDay {
-    /// Share of the day the energy stands on: `covered_s ÷ day_s`.
-    pub fn coverage(&self) -> f64 {
-        if self.day_s > 0.0 {
-            self.covered_s / self.day_s
-        } else {
-            0.0
-        }
-    }
-}
+use crate::energy::{Days, EnergyDay, JOULES_PER_WH};
 
 /// Adds `days` to the stored rows, in the commit's transaction.
 pub(super) fn write_days(tx: &Transaction, days: &Days) -> rusqlite::Result<()> {

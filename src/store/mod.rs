@@ -38,9 +38,9 @@ mod incidents;
 mod maintenance;
 mod schema;
 mod writer;
+pub use crate::energy::EnergyDay;
 pub use backup::{backup, BackupReport};
 pub use chain::{hex, parse_head, Genesis, HeadSeen, LedgerHead, Verification};
-pub use energy::EnergyDay;
 pub use incidents::{IncidentEvent, IncidentQuery};
 pub use maintenance::Window;
 pub use writer::{
