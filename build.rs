@@ -10,6 +10,7 @@
 //! (`[package.metadata.deb]` in Cargo.toml) names them by a fixed path and
 //! `cargo deb` must stay one command.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -67,8 +68,8 @@ fn assets_dir() -> PathBuf {
         .join("assets")
 }
 
-/// Writes `man/netkpi.1` with a page for each subcommand (`netkpi-run.1`,
-/// `netkpi-incident-ack.1`, ...) and `completions/{netkpi.bash,_netkpi,netkpi.fish}`.
+/// Writes `man/netkpi.1.gz` with a page for each subcommand (`netkpi-run.1.gz`,
+/// `netkpi-incident-ack.1.gz`, ...) and `completions/{netkpi.bash,_netkpi,netkpi.fish}`.
 /// Each folder is written whole under a temporary name and then put in place
 /// of the old one, so a removed subcommand leaves no stale page and a failed
 /// build no half-written file.
@@ -109,7 +110,13 @@ fn man_pages(cmd: &clap::Command, dir: &Path, date: &str, extra: &str) -> std::i
     let mut page = Vec::new();
     man.render(&mut page)?;
     page.extend_from_slice(extra.as_bytes());
-    std::fs::write(dir.join(man.get_filename()), page)
+    // Gzipped, as Debian installs man pages (cargo deb compresses only the
+    // files it does not take from target/). No time stamp in the header: the
+    // same commit gives the same bytes.
+    let file = std::fs::File::create(dir.join(format!("{}.gz", man.get_filename())))?;
+    let mut gz = flate2::GzBuilder::new().write(file, flate2::Compression::best());
+    gz.write_all(&page)?;
+    gz.finish()?.sync_all()
 }
 
 /// Fills a fresh temporary folder beside `dir` with `fill`, then renames it
