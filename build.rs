@@ -121,10 +121,7 @@ fn man_pages(cmd: &clap::Command, dir: &Path, date: &str, extra: &str) -> std::i
 
 /// Fills a fresh temporary folder beside `dir` with `fill`, then renames it
 /// to `dir`, replacing the old one.
-fn replace_dir(
-    dir: &Path,
-    fill: impl FnOnce(&Path) -> std::io::Result<()>,
-) -> std::io::Result<()> {
+fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> std::io::Result<()>) -> std::io::Result<()> {
     let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
