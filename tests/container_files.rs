@@ -110,12 +110,11 @@ fn mounts(service: &Value, name: &str) -> Vec<(String, String)> {
 /// The host file or folder a bind mount's source names (relative to
 /// deploy/, where compose.yaml is); None for a named volume.
 fn bind_source(source: &str) -> Option<PathBuf> {
-    (source.starts_with('.') || source.starts_with('/'))
-        .then(|| normalize(&deploy().join(source)))
+    (source.starts_with('.') || source.starts_with('/')).then(|| normalize(&deploy().join(source)))
 }
 
-/// The container port published for `container_port`, checking it is
-/// published on the host's loopback at the same number.
+/// The container ports a service publishes, each checked to be published
+/// on the host's loopback under the same number.
 fn published(service: &Value, name: &str) -> BTreeSet<u16> {
     list(&service["ports"], &format!("{name}.ports"))
         .iter()
@@ -123,7 +122,10 @@ fn published(service: &Value, name: &str) -> BTreeSet<u16> {
             let spec = str_of(p, "a port");
             let parts: Vec<&str> = spec.split(':').collect();
             assert_eq!(parts.len(), 3, "{name}: {spec} names no host address");
-            assert_eq!(parts[0], "127.0.0.1", "{name}: {spec} is published beyond loopback");
+            assert_eq!(
+                parts[0], "127.0.0.1",
+                "{name}: {spec} is published beyond loopback"
+            );
             assert_eq!(parts[1], parts[2], "{name}: {spec} changes the port number");
             parts[2].parse().expect("a port number")
         })
@@ -134,11 +136,14 @@ fn published(service: &Value, name: &str) -> BTreeSet<u16> {
 fn flag<'a>(service: &'a Value, name: &str, flag: &str) -> Option<&'a str> {
     list(&service["command"], &format!("{name}.command"))
         .iter()
-        .find_map(|a| str_of(a, "an argument").strip_prefix(flag)?.strip_prefix('='))
+        .find_map(|a| {
+            str_of(a, "an argument")
+                .strip_prefix(flag)?
+                .strip_prefix('=')
+        })
 }
 
-/// The port of `host:port` targets for `host` in a Prometheus config's
-/// static_configs under `section`.
+/// The port of the `host:PORT` target among a static config's `targets`.
 fn target_port(targets: &Value, host: &str) -> u16 {
     let all: Vec<&str> = list(targets, "targets")
         .iter()
@@ -199,12 +204,18 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
     // netkpi: its image, its config, its secret, its port.
     let netkpi = service("netkpi");
     let context = normalize(&deploy().join(str_of(&netkpi["build"]["context"], "build.context")));
-    assert_eq!(context, normalize(repo()), "the build context is the repository");
+    assert_eq!(
+        context,
+        normalize(repo()),
+        "the build context is the repository"
+    );
     let dockerfile_path = context.join(str_of(&netkpi["build"]["dockerfile"], "build.dockerfile"));
     assert_eq!(dockerfile_path, deploy().join("Dockerfile"));
     let config_source = source_of("netkpi", "/etc/netkpi/netkpi.toml");
     let config_path = bind_source(&config_source).expect("the config is a file");
-    let config: toml::Table = read(&config_path).parse().expect("the container config is TOML");
+    let config: toml::Table = read(&config_path)
+        .parse()
+        .expect("the container config is TOML");
     let daemon = config["daemon"].as_table().expect("[daemon]");
     let listen: std::net::SocketAddr = daemon["listen"]
         .as_str()
@@ -240,7 +251,10 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
         .map(|c| str_of(c, "a capability"))
         .collect();
     assert_eq!(caps, BTreeSet::from(["NET_BIND_SERVICE", "NET_RAW"]));
-    assert_eq!(list(&netkpi["cap_drop"], "cap_drop")[0].as_str(), Some("ALL"));
+    assert_eq!(
+        list(&netkpi["cap_drop"], "cap_drop")[0].as_str(),
+        Some("ALL")
+    );
 
     // The Dockerfile: two stages on Debian 12, every COPY source in the
     // build context and not ignored, what the code compiles in copied, a
@@ -251,7 +265,11 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
         .filter(|(i, _)| i == "FROM")
         .map(|(_, a)| a.as_str())
         .collect();
-    assert_eq!(froms.len(), 2, "a build stage and a runtime stage: {froms:?}");
+    assert_eq!(
+        froms.len(),
+        2,
+        "a build stage and a runtime stage: {froms:?}"
+    );
     assert!(
         froms[0].contains("-bookworm") && froms[0].ends_with(" AS build"),
         "{}",
@@ -264,7 +282,10 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_string)
         .collect();
-    assert!(ignored.iter().any(|l| l == "target"), "the build output stays out of the context");
+    assert!(
+        ignored.iter().any(|l| l == "target"),
+        "the build output stays out of the context"
+    );
     let mut copied = Vec::new();
     let mut copied_to = Vec::new();
     for (_, args) in instructions.iter().filter(|(i, _)| i == "COPY") {
@@ -275,9 +296,14 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
             continue;
         }
         for source in sources {
-            assert!(context.join(source).exists(), "COPY {source}: not in the repository");
             assert!(
-                !ignored.iter().any(|i| source == i || source.starts_with(&format!("{i}/"))),
+                context.join(source).exists(),
+                "COPY {source}: not in the repository"
+            );
+            assert!(
+                !ignored
+                    .iter()
+                    .any(|i| source == i || source.starts_with(&format!("{i}/"))),
                 "COPY {source}: excluded by .dockerignore"
             );
             copied.push(source.to_string());
@@ -285,7 +311,10 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
         }
     }
     for needed in ["Cargo.toml", "Cargo.lock", "build.rs", "src"] {
-        assert!(copied.iter().any(|c| c == needed), "the build needs {needed}");
+        assert!(
+            copied.iter().any(|c| c == needed),
+            "the build needs {needed}"
+        );
     }
     for included in included_paths() {
         assert!(
@@ -314,7 +343,10 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
             .unwrap_or_else(|| panic!("no {instruction} in the Dockerfile"))
     };
     let user = last("USER");
-    assert!(!user.starts_with("root") && !user.starts_with('0'), "USER {user}");
+    assert!(
+        !user.starts_with("root") && !user.starts_with('0'),
+        "USER {user}"
+    );
     assert_eq!(last("EXPOSE"), netkpi_port.to_string());
     let cmd: Vec<String> = serde_json::from_str(last("CMD")).expect("CMD in JSON form");
     let config_arg = cmd
@@ -333,8 +365,7 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
     // Prometheus scrapes netkpi on that port and alerts through Alertmanager.
     let prometheus = service("prometheus");
     let prom_config_in = flag(prometheus, "prometheus", "--config.file").expect("--config.file");
-    let prom_config_path =
-        bind_source(&source_of("prometheus", prom_config_in)).expect("a file");
+    let prom_config_path = bind_source(&source_of("prometheus", prom_config_in)).expect("a file");
     let prom_config = yaml(&prom_config_path);
     let netkpi_job = list(&prom_config["scrape_configs"], "scrape_configs")
         .iter()
@@ -360,9 +391,15 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
         "alertmanager",
     );
     // Alertmanager's own default, which the compose file does not change.
-    assert_eq!(flag(alertmanager, "alertmanager", "--web.listen-address"), None);
+    assert_eq!(
+        flag(alertmanager, "alertmanager", "--web.listen-address"),
+        None
+    );
     assert_eq!(am_port, 9093);
-    assert_eq!(published(alertmanager, "alertmanager"), BTreeSet::from([am_port]));
+    assert_eq!(
+        published(alertmanager, "alertmanager"),
+        BTreeSet::from([am_port])
+    );
     let am_config = flag(alertmanager, "alertmanager", "--config.file").expect("--config.file");
     assert_eq!(
         bind_source(&source_of("alertmanager", am_config)),
@@ -370,14 +407,20 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
     );
     assert_eq!(flag(prometheus, "prometheus", "--web.listen-address"), None);
     let prom_port = 9090;
-    assert_eq!(published(prometheus, "prometheus"), BTreeSet::from([prom_port]));
+    assert_eq!(
+        published(prometheus, "prometheus"),
+        BTreeSet::from([prom_port])
+    );
 
     // Grafana: the data source is that Prometheus, the dashboards are the
     // repository's, mounted where the provider reads them.
     let grafana = service("grafana");
     let provisioning = "/etc/grafana/provisioning";
-    let ds_dir = bind_source(&source_of("grafana", &format!("{provisioning}/datasources")))
-        .expect("a folder");
+    let ds_dir = bind_source(&source_of(
+        "grafana",
+        &format!("{provisioning}/datasources"),
+    ))
+    .expect("a folder");
     let dash_dir = bind_source(&source_of("grafana", &format!("{provisioning}/dashboards")))
         .expect("a folder");
     let mut urls = Vec::new();
@@ -403,7 +446,10 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
     }
     assert_eq!(provided, 1);
     let grafana_port = 3000;
-    assert_eq!(published(grafana, "grafana"), BTreeSet::from([grafana_port]));
+    assert_eq!(
+        published(grafana, "grafana"),
+        BTreeSet::from([grafana_port])
+    );
 
     // The README says how to start it, on which ports, and that no
     // container engine ran it here.
@@ -413,7 +459,10 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
         .nth(1)
         .expect("README has a \"## Container\" section");
     let section = section.split("\n## ").next().expect("the section");
-    assert!(section.contains("docker compose -f deploy/compose.yaml up"), "{section}");
+    assert!(
+        section.contains("docker compose -f deploy/compose.yaml up"),
+        "{section}"
+    );
     assert!(section.contains("No container engine"), "{section}");
     for port in [netkpi_port, prom_port, am_port, grafana_port] {
         assert!(
@@ -440,7 +489,9 @@ fn included_paths() -> Vec<PathBuf> {
             for macro_name in ["include_str!(", "include_bytes!("] {
                 for (at, _) in text.match_indices(macro_name) {
                     let rest = &text[at..];
-                    let Some(start) = rest.find('"') else { continue };
+                    let Some(start) = rest.find('"') else {
+                        continue;
+                    };
                     let literal = &rest[start + 1..];
                     let literal = &literal[..literal.find('"').expect("a closed string")];
                     let resolved = normalize(&dir.join(literal));
@@ -501,9 +552,15 @@ fn the_container_configs_pass_their_tools_and_netkpi_starts_with_its_own() {
     let config = read(&deploy().join("container/netkpi.toml"))
         .replace(
             "/run/secrets/netkpi_api_token",
-            deploy().join("container/api_token").to_str().expect("utf-8"),
+            deploy()
+                .join("container/api_token")
+                .to_str()
+                .expect("utf-8"),
         )
-        .replace("/var/lib/netkpi", dir.path().join("data").to_str().expect("utf-8"));
+        .replace(
+            "/var/lib/netkpi",
+            dir.path().join("data").to_str().expect("utf-8"),
+        );
     let path = dir.path().join("netkpi.toml");
     fs::write(&path, config).expect("write config");
     let ns = common::NetNs::new();

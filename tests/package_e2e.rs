@@ -106,8 +106,8 @@ fn capability_bit(name: &str) -> u32 {
 /// single-valued key; these keys appear once in netkpi's units).
 fn unit_value<'a>(unit: &'a str, key: &str) -> &'a str {
     unit.lines()
-        .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
         .unwrap_or_else(|| panic!("no {key}= in the unit:\n{unit}"))
 }
 
