@@ -191,7 +191,7 @@ fn the_package_installs_runs_confined_and_purges_clean() {
 
     // The package's metadata: what it needs, and its one conffile.
     let info = stdout(&run(Command::new("dpkg-deb").arg("--info").arg(&deb)));
-    for needed in ["systemd", "init-system-helpers", "libc6"] {
+    for needed in ["systemd", "libc6"] {
         assert!(
             info.lines()
                 .any(|l| l.trim_start().starts_with("Depends:") && l.contains(needed)),
@@ -363,6 +363,26 @@ fn the_package_installs_runs_confined_and_purges_clean() {
             "{installed} != {source}"
         );
     }
+    // Debian's changelog names this very version.
+    let version_installed = stdout(&run(Command::new("dpkg-query").args([
+        "-W",
+        "-f=${Version}",
+        "netkpi",
+    ])));
+    assert_eq!(
+        version_installed,
+        format!("{}-1", env!("CARGO_PKG_VERSION"))
+    );
+    let changelog = run(Command::new("zcat").arg("/usr/share/doc/netkpi/changelog.Debian.gz"));
+    let first = stdout(&changelog)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        first.starts_with(&format!("netkpi ({version_installed}) ")),
+        "deploy/debian/changelog's first entry is not {version_installed}: {first}"
+    );
     let copyright = fs::read_to_string("/usr/share/doc/netkpi/copyright").expect("copyright");
     assert!(copyright
         .starts_with("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/"));
