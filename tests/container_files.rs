@@ -464,6 +464,14 @@ fn the_container_files_name_files_that_exist_and_agree_on_every_port() {
         "{section}"
     );
     assert!(section.contains("No container engine"), "{section}");
+    for quoted in section.split('`').skip(1).step_by(2) {
+        if quoted.starts_with("deploy/") || quoted.starts_with("dashboards/") {
+            assert!(
+                repo().join(quoted).exists(),
+                "the README's Container section names {quoted}, which does not exist"
+            );
+        }
+    }
     for port in [netkpi_port, prom_port, am_port, grafana_port] {
         assert!(
             section.contains(&format!("127.0.0.1:{port}")),

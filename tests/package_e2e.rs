@@ -177,6 +177,50 @@ fn build_package(out_dir: &Path) -> PathBuf {
     debs.into_iter().next().expect("the .deb")
 }
 
+/// The paths in the first column of the README's table of what the package
+/// installs, with `{a,b}` expanded.
+fn readme_installed_paths() -> Vec<String> {
+    let readme = fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let section = readme
+        .split("\n## Install from the Debian package\n")
+        .nth(1)
+        .expect("README has \"## Install from the Debian package\"");
+    let mut paths = Vec::new();
+    for row in section.lines().filter(|l| l.starts_with("| `/")) {
+        let first = row.split(" | ").next().expect("a cell");
+        for quoted in first.split('`').skip(1).step_by(2) {
+            match quoted.split_once('{') {
+                Some((head, rest)) => {
+                    let (alternatives, tail) = rest.split_once('}').expect("a closed brace");
+                    for a in alternatives.split(',') {
+                        paths.push(format!("{head}{a}{tail}"));
+                    }
+                }
+                None => paths.push(quoted.to_string()),
+            }
+        }
+    }
+    assert!(
+        paths.len() >= 10,
+        "the README's table of installed files: {paths:?}"
+    );
+    paths
+}
+
+/// Whether `path` is there; a `*` in the file name matches any text.
+fn matches_installed(path: &str) -> bool {
+    let Some((prefix, suffix)) = path.split_once('*') else {
+        return Path::new(path).exists();
+    };
+    let (dir, start) = prefix.rsplit_once('/').expect("an absolute path");
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(start) && name.ends_with(suffix)
+        })
+    })
+}
+
 #[test]
 fn the_package_installs_runs_confined_and_purges_clean() {
     assert!(
@@ -398,6 +442,14 @@ fn the_package_installs_runs_confined_and_purges_clean() {
         .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
         .count();
     assert_eq!(dashboards, in_repo, "every dashboard is installed");
+
+    // Every path the README's table of installed files names is installed.
+    for path in readme_installed_paths() {
+        assert!(
+            matches_installed(&path),
+            "the README says the package installs {path}; it does not"
+        );
+    }
 
     // Run the installed binary as the unit would: its user and group, no new
     // privileges, and exactly its capabilities (ambient, inheritable and the
