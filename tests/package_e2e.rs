@@ -221,20 +221,9 @@ fn matches_installed(path: &str) -> bool {
     })
 }
 
-#[test]
-fn the_package_installs_runs_confined_and_purges_clean() {
-    assert!(
-        !package_installed(),
-        "a package netkpi is installed on this machine; this test installs and purges its own: remove that one first"
-    );
-    let _cleanup = Cleanup {
-        user_existed: passwd("netkpi").is_some(),
-    };
-    let work = tempfile::tempdir().expect("tempdir");
-    let deb = build_package(work.path());
-
-    // The package's metadata: what it needs, and its one conffile.
-    let info = stdout(&run(Command::new("dpkg-deb").arg("--info").arg(&deb)));
+/// The .deb's control data: what it depends on, and its one conffile.
+fn check_metadata(deb: &Path) {
+    let info = stdout(&run(Command::new("dpkg-deb").arg("--info").arg(deb)));
     for needed in ["systemd", "libc6"] {
         assert!(
             info.lines()
@@ -244,21 +233,15 @@ fn the_package_installs_runs_confined_and_purges_clean() {
     }
     let conffiles = stdout(&run(Command::new("dpkg-deb")
         .args(["--info"])
-        .arg(&deb)
+        .arg(deb)
         .arg("conffiles")));
     assert_eq!(conffiles.trim(), CONFIG);
+}
 
-    let install = run(Command::new("dpkg")
-        .arg("-i")
-        .arg(&deb)
-        .env("DEBIAN_FRONTEND", "noninteractive"));
-    assert!(
-        stdout(&install).contains("installed and enabled, not started"),
-        "{}",
-        stdout(&install)
-    );
-    assert!(package_installed());
-
+/// The installed binary and config (returns the config's listen address),
+/// the static user and its state folder (returns its uid and gid), the
+/// enabled units and `systemd-analyze verify` on them.
+fn check_installed() -> (std::net::SocketAddr, u32, u32) {
     // The installed binary is the one this run built (cargo deb stripped it,
     // so compare what it says, not its bytes).
     let version = |bin: &str| stdout(&run(Command::new(bin).arg("--version")));
@@ -340,6 +323,12 @@ fn the_package_installs_runs_confined_and_purges_clean() {
         );
     }
 
+    (listen, uid, gid)
+}
+
+/// Man pages, completions, docs, the changelog and copyright, dashboards and
+/// examples, and every path the README's table names.
+fn check_docs() {
     // Man pages, completions and docs where Debian's tools look for them.
     let man = run(Command::new("man")
         .args(["-l", "/usr/share/man/man1/netkpi.1.gz"])
@@ -450,10 +439,11 @@ fn the_package_installs_runs_confined_and_purges_clean() {
             "the README says the package installs {path}; it does not"
         );
     }
+}
 
-    // Run the installed binary as the unit would: its user and group, no new
-    // privileges, and exactly its capabilities (ambient, inheritable and the
-    // bounding set), in a private network namespace.
+/// The user and the capabilities netkpi.service runs with: setpriv's
+/// `-all,+cap,...` list and the kernel's bit mask of the same set.
+fn unit_confinement() -> (String, u64) {
     let unit = fs::read_to_string(UNIT).expect("the installed unit");
     assert_eq!(unit_value(&unit, "User"), "netkpi");
     assert_eq!(unit_value(&unit, "NoNewPrivileges"), "yes");
@@ -476,6 +466,40 @@ fn the_package_installs_runs_confined_and_purges_clean() {
             .collect::<Vec<_>>()
             .join(",")
     );
+    (caps, mask)
+}
+
+#[test]
+fn the_package_installs_runs_confined_and_purges_clean() {
+    assert!(
+        !package_installed(),
+        "a package netkpi is installed on this machine; this test installs and purges its own: remove that one first"
+    );
+    let _cleanup = Cleanup {
+        user_existed: passwd("netkpi").is_some(),
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let deb = build_package(work.path());
+    check_metadata(&deb);
+    let install = run(Command::new("dpkg")
+        .arg("-i")
+        .arg(&deb)
+        .env("DEBIAN_FRONTEND", "noninteractive"));
+    assert!(
+        stdout(&install).contains("installed and enabled, not started"),
+        "{}",
+        stdout(&install)
+    );
+    assert!(package_installed());
+
+    let (listen, uid, gid) = check_installed();
+    check_docs();
+    let files = installed_files();
+
+    // Run the installed binary as the unit would: its user and group, no new
+    // privileges, and exactly its capabilities (ambient, inheritable and the
+    // bounding set), in a private network namespace.
+    let (caps, mask) = unit_confinement();
     let ns = NetNs::new();
     // In a new namespace unprivileged ICMP sockets are off (ping_group_range
     // "1 0"), so a device answering proves the raw socket CAP_NET_RAW allows.
