@@ -16,6 +16,11 @@ fn the_shipped_configs_pass_check() {
     for (file, summary) in [
         ("config/example.toml", "ok: 7 devices, 4 lines, 0 profiles"),
         ("config/full.toml", "ok: 8 devices, 4 lines, 5 profiles"),
+        // What the Debian package installs as /etc/netkpi/netkpi.toml.
+        (
+            "deploy/debian/netkpi.toml",
+            "ok: 1 devices, 0 lines, 0 profiles",
+        ),
     ] {
         let out = netkpi()
             .args(["check", "--config"])
