@@ -520,6 +520,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
 
     let store_stats = Arc::new(StoreStats::default());
     set_stall_after(&store_stats, &config);
+    store_stats.set_energy_joules(store.energy_joules()?);
     let trap_stats = Arc::new(OnceLock::new());
     metrics.attach(Sources {
         live: live.clone(),
@@ -604,9 +605,10 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
                 inputs_rx,
                 cancel,
                 HEARTBEAT_EVERY,
-                |batch, marks, alarms| {
+                |batch, marks, alarms, energy| {
                     live.note_pending(&batch);
-                    writer.send_with_alarms(batch, marks, alarms)
+                    writer.send_with_alarms(batch, marks, alarms);
+                    writer.send_energy(energy);
                 },
             )
             .await;

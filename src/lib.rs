@@ -54,6 +54,12 @@
 //!   their state and sends what fired or cleared to the store writer with
 //!   the transitions, where the incident engine opens an incident of the
 //!   device for each alarm.
+//! * [`energy`] meters each UPS's output power (read by the SNMP poll
+//!   through its profile's `[energy]`) into kWh per device and local day
+//!   (pure: trapezoid between polls, split at midnight); the ledger task
+//!   owns the meters and hands the day totals to the store writer with its
+//!   heartbeat marks, which upserts them (`Store::energy_days` reads them,
+//!   [`energy::months`] sums them by calendar month for reports).
 //! * [`incidents`] is the pure incident engine (open, restore, flap, root,
 //!   acknowledgement rules, SLA judgement). The store writer runs it on
 //!   every transition, so an incident commits with the transition that
@@ -109,6 +115,7 @@ pub mod config;
 pub mod daemon;
 pub mod diag;
 pub mod duration;
+pub mod energy;
 pub mod http;
 pub mod incidents;
 pub mod inventory;
