@@ -19,8 +19,9 @@
 //! Each row becomes a `[[line]]` or `[[device]]` entry exactly as if written
 //! in TOML and is checked by the same code. Every cell handed to the checks
 //! gets a span of its own ([`SourceKind::Table`]), so a problem in it is
-//! reported as `lines.csv:ROW:COL: column NAME: message`, ROW counting the
-//! header as row 1 (the spreadsheet's row number) and COL being the
+//! reported as `lines.csv:ROW:COL: column NAME: message`, ROW being the
+//! line the row starts on, the header's being 1 (the spreadsheet's row
+//! number, unless a quoted cell above holds a line break), and COL the
 //! column's 1-based index.
 //!
 //! Devices need probes, which are tables: a `template = { icmp = {}, snmp =
