@@ -410,6 +410,90 @@ mod tests {
     }
 
     #[test]
+    fn a_further_file_is_placed_in_its_own_terms() {
+        let main = "[[device]]\nname = \"a\"\n";
+        let mut diags = Diags::new(Path::new("main.toml"), main);
+        // A fragment whose first device is the config's second.
+        let fragment = "[[device]]\nname = \"a\"\n";
+        let base = diags.next_base();
+        assert!(base > main.len());
+        diags.add_source(Source {
+            file: PathBuf::from("conf.d/a.toml"),
+            base,
+            len: fragment.len() + 1,
+            kind: SourceKind::Toml {
+                index: LineIndex::new(fragment.to_string()),
+                first: vec![("device", 1)],
+            },
+        });
+        // A CSV file: a row and one cell of column "名称".
+        let csv = diags.next_base();
+        diags.add_source(Source {
+            file: PathBuf::from("d.csv"),
+            base: csv,
+            len: 2,
+            kind: SourceKind::Table {
+                columns: vec!["id".into(), "名称".into()],
+                cells: vec![
+                    Cell {
+                        row: 3,
+                        col: 1,
+                        column: None,
+                    },
+                    Cell {
+                        row: 3,
+                        col: 2,
+                        column: Some(1),
+                    },
+                ],
+            },
+        });
+        let name_at = base + fragment.find("\"a\"").unwrap();
+        diags.at(name_at..name_at + 3, "device[1].name", "twice");
+        diags.at(csv + 1..csv + 2, "device[7].name", "bad");
+        diags.at(csv..csv + 1, "device[7]", "row problem");
+        let shown: Vec<String> = diags.into_vec().iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "conf.d/a.toml:2:8: device[0].name: twice",
+                "d.csv:3:2: column 名称: bad",
+                "d.csv:3:1: row: row problem",
+            ]
+        );
+    }
+
+    #[test]
+    fn where_is_names_the_other_file() {
+        let main = "[[device]]\nname = \"a\"\n";
+        let mut diags = Diags::new(Path::new("main.toml"), main);
+        let base = diags.next_base();
+        diags.add_source(Source {
+            file: PathBuf::from("conf.d/a.toml"),
+            base,
+            len: 10,
+            kind: SourceKind::Toml {
+                index: LineIndex::new("x = 1\ny = 2\n".to_string()),
+                first: vec![("device", 1)],
+            },
+        });
+        let first = main.find("\"a\"").unwrap();
+        assert_eq!(
+            diags.where_is(first, base + 6, "device[0]"),
+            "main.toml:2:8"
+        );
+        assert_eq!(diags.where_is(first, 0, "device[0]"), "device[0] (line 2)");
+        assert_eq!(
+            replace_entry("device[12].name", "device", |n| Some(format!(
+                "device[{}]",
+                n - 10
+            ))),
+            "device[2].name"
+        );
+        assert_eq!(replace_entry("line[3]", "device", |_| None), "line[3]");
+    }
+
+    #[test]
     fn path_at_counts_array_tables() {
         let text =
             "[daemon]\nlisten = 1\n[[device]]\nname = \"a\"\n[[device]]\nname = \"b\nrole = 1\n";
