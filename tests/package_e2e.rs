@@ -185,6 +185,8 @@ fn readme_installed_paths() -> Vec<String> {
         .split("\n## Install from the Debian package\n")
         .nth(1)
         .expect("README has \"## Install from the Debian package\"");
+    // Up to the next section: other tables (the API's) also start with `/.
+    let section = section.split("\n## ").next().unwrap_or(section);
     let mut paths = Vec::new();
     for row in section.lines().filter(|l| l.starts_with("| `/")) {
         let first = row.split(" | ").next().expect("a cell");
