@@ -836,11 +836,11 @@ fn form_mistakes_are_placed_in_their_file() {
 
 #[test]
 fn the_shipped_form_adds_up_and_reads_the_year() {
-    // config/indicators.toml and config/manual.toml over the synthetic year.
+    // config/report/indicators.toml and manual.toml over the synthetic year.
     let dir = tempfile::tempdir().unwrap();
     let y = year();
     y.write_store(&dir.path().join("data"));
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/report");
     for f in ["indicators.toml", "manual.toml"] {
         std::fs::copy(repo.join(f), dir.path().join(f)).unwrap();
     }
