@@ -274,6 +274,51 @@ fn energy_is_the_integral_of_the_served_power_across_a_restart() {
         "{wh} Wh over {hours} h"
     );
     assert!(covered < silenced_ms - run1[0].at_ms - restart_gap);
+
+    // The month's report (while the daemon runs) shows the same energy, in
+    // JSON and in its own CSV table.
+    let month = format!("{:04}-{:02}", today.year(), today.month());
+    let json = dir.path().join("report.json");
+    let csv = dir.path().join("report-csv");
+    for (format, out) in [("json", &json), ("csv", &csv)] {
+        let run = std::process::Command::new(common::netkpi_bin())
+            .args(["report", "--config"])
+            .arg(&config)
+            .args([
+                "--month", &month, "--format", format, "--lang", "en", "--out",
+            ])
+            .arg(out)
+            .output()
+            .expect("run netkpi report");
+        assert!(
+            run.status.success(),
+            "netkpi report --format {format}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("report.json")).expect("JSON");
+    let energy = &report["energy"];
+    assert_eq!(energy["devices"], serde_json::json!(["ups-1"]), "{energy}");
+    assert_eq!(energy["apparent"], false, "{energy}");
+    let kwh = energy["total_kwh"].as_f64().expect("total_kwh");
+    assert!(
+        close(kwh * 1_000.0, stored_wh),
+        "report {kwh} kWh, store {stored_wh} Wh"
+    );
+    let months = energy["months"].as_array().expect("months");
+    assert_eq!(months.len(), 1, "{energy}");
+    assert_eq!(months[0]["label"], month.as_str());
+    let coverage = months[0]["coverage"].as_f64().expect("coverage");
+    assert!(
+        coverage > 0.0 && coverage < 0.01,
+        "seconds of a month: {coverage}"
+    );
+    let table = std::fs::read_to_string(csv.join("energy.csv")).expect("energy.csv");
+    assert!(
+        table.contains(&format!("{month},{:.3},", kwh)),
+        "energy.csv:\n{table}"
+    );
     println!(
         "energy: {:.3} Wh over {:.1} s in {} + {} polls (restart gap {restart_gap} ms, uncovered)",
         wh,

@@ -3,16 +3,20 @@
 //! Every availability figure comes from [`availability::availability`]
 //! (the one definition, [`availability::compute`]); groups pool those with
 //! [`Figures::pooled`]. Incidents come from the store's incident queries,
-//! the chain head from [`Store::ledger_head`]. Windows declared through the
+//! the chain head from [`Store::ledger_head`], energy from
+//! [`Store::energy_days`]. Windows declared through the
 //! API count like the config's, as they do for the daemon.
 
-use jiff::Timestamp;
+use std::collections::BTreeSet;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 
 use super::form::{self, Facts};
 use super::i18n::Lang;
 use super::model::{
-    DeviceRow, LedgerInfo, LineRow, Method, MonthColumn, Monthly, MonthlyRow, PeriodInfo, Report,
-    WindowRow,
+    DeviceRow, Energy, EnergyMonth, LedgerInfo, LineRow, Method, MonthColumn, Monthly, MonthlyRow,
+    PeriodInfo, Report, WindowRow,
 };
 use super::{definitions, Progress};
 use crate::availability::{self, Figures, Period, TargetFigures};
@@ -103,6 +107,7 @@ fn build(
     incidents.reverse();
     let incident_rows = incident_rows(store, &incidents, now, tz)?;
 
+    let energy = energy(store, &months, tz)?;
     let head = store.ledger_head()?;
     let recorded = figures
         .iter()
@@ -120,6 +125,7 @@ fn build(
         to,
         now,
         manual: &config.report.manual,
+        energy: energy.as_ref(),
     };
     let form = form::evaluate(&config.report, &facts);
     let monthly = monthly(&facts, &months, &per_month, tz);
@@ -153,8 +159,70 @@ fn build(
                 at: head.at.map(|t| format_time(t, tz)),
             },
         },
-        energy: None,
+        energy,
     })
+}
+
+/// The UPS devices' energy per month of the period (`months` as the
+/// monthly table cuts it), from the daily totals in the store; `None`
+/// when there are none. Coverage is over each month's part of the period,
+/// for every device that recorded energy at some time in it.
+fn energy(
+    store: &Store,
+    months: &[(String, Timestamp, Timestamp)],
+    tz: &TimeZone,
+) -> Result<Option<Energy>, StoreError> {
+    let (Some((_, first, _)), Some((_, _, last))) = (months.first(), months.last()) else {
+        return Ok(None);
+    };
+    let day_of = |t: Timestamp| t.to_zoned_datetime(tz.clone()).date();
+    // Whole days: the day `last` falls in counts when it has begun.
+    let end = day_of(*last - SignedDuration::from_millis(1))
+        .tomorrow()
+        .unwrap_or(day_of(*last));
+    let days = store.energy_days(day_of(*first), end)?;
+    if days.is_empty() {
+        return Ok(None);
+    }
+    let devices: Vec<String> = days
+        .iter()
+        .map(|d| d.device.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let started = |d: &crate::energy::EnergyDay| {
+        d.day
+            .to_zoned_datetime(tz.clone())
+            .map(|z| z.timestamp())
+            .unwrap_or(*first)
+    };
+    let span = |a: Timestamp, b: Timestamp| {
+        b.duration_since(a).as_secs_f64().max(0.0) * devices.len() as f64
+    };
+    let mut covered_total = 0.0;
+    let rows: Vec<EnergyMonth> = months
+        .iter()
+        .map(|(label, a, b)| {
+            let of_month = days.iter().filter(|d| (*a..*b).contains(&started(d)));
+            let (kwh, covered) =
+                of_month.fold((0.0, 0.0), |(k, c), d| (k + d.kwh, c + d.covered_s));
+            covered_total += covered;
+            let span = span(*a, *b);
+            EnergyMonth {
+                label: label.clone(),
+                kwh,
+                coverage: (span > 0.0).then(|| (covered / span).clamp(0.0, 1.0)),
+            }
+        })
+        .collect();
+    let whole = span(*first, *last);
+    Ok(Some(Energy {
+        total_kwh: rows.iter().map(|m| m.kwh).sum(),
+        coverage: (whole > 0.0).then(|| (covered_total / whole).clamp(0.0, 1.0)),
+        apparent: days.iter().any(|d| d.apparent_s > 0.0),
+        devices,
+        months: rows,
+    }))
 }
 
 /// Whether availability reached `target`; `None` when nothing was observed.

@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use super::i18n::{fill, Lang};
-use super::model::{Form, FormRow};
+use super::model::{Energy, Form, FormRow};
 use crate::availability::{Figures, TargetFigures};
 use crate::config::report::{
     Category, Direction, Indicator, ManualValue, ReportSettings, Scope, ScoreRule, Source,
@@ -40,6 +40,8 @@ pub(super) struct Facts<'a> {
     pub to: Timestamp,
     pub now: Timestamp,
     pub manual: &'a BTreeMap<String, ManualValue>,
+    /// The UPS devices' energy over the period, when recorded.
+    pub energy: Option<&'a Energy>,
 }
 
 /// One source's value and what explains it.
@@ -408,9 +410,27 @@ fn measure(ind: &Indicator, facts: &Facts<'_>) -> Measured {
             }
         }
         Source::EnergyKwh => Measured {
-            // TODO: the per-device daily kWh the store will keep.
+            actual: facts.energy.map(|e| e.total_kwh),
+            basis: facts.energy.map(|e| {
+                fill(
+                    lang.t("basis.energy"),
+                    &[
+                        &e.devices.len().to_string(),
+                        &e.coverage.map_or_else(|| "-".to_string(), percent),
+                    ],
+                )
+            }),
+            causes: facts
+                .energy
+                .filter(|e| e.coverage.is_some_and(|c| c < 1.0))
+                .map(|e| {
+                    vec![fill(
+                        lang.t("dev.energy_coverage"),
+                        &[&e.coverage.map_or_else(|| "-".to_string(), percent)],
+                    )]
+                })
+                .unwrap_or_default(),
             no_data: Some(lang.t("dev.no_energy").to_string()),
-            ..Measured::default()
         },
         Source::Manual => match facts.manual.get(&ind.id) {
             Some(v) => Measured {

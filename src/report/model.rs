@@ -36,9 +36,8 @@ pub struct Report {
     /// when and why (the reclassifications among them are marked).
     pub maintenance: Vec<WindowRow>,
     pub method: Method,
-    /// Energy used per month. TODO: filled from the per-device daily kWh
-    /// the store will keep (`Store::energy_days`: device, day, kwh,
-    /// covered_s, day_s); always `None` until it does.
+    /// Energy delivered by the UPS devices per month, from the daily kWh
+    /// the daemon records; `None` when the store holds none for the period.
     pub energy: Option<Energy>,
 }
 
@@ -207,6 +206,13 @@ pub struct LedgerInfo {
 pub struct Energy {
     pub months: Vec<EnergyMonth>,
     pub total_kwh: f64,
+    /// Covered seconds ÷ the period's seconds, over the UPS devices.
+    pub coverage: Option<f64>,
+    /// The UPS devices that recorded energy in the period.
+    pub devices: Vec<String>,
+    /// Whether part of the figure was integrated from volts × amperes
+    /// (apparent power: kVAh, an upper bound of kWh).
+    pub apparent: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -24,7 +24,7 @@ pub struct Table {
 }
 
 /// Every table's name, in the report's order.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     "form",
     "lines",
     "devices",
@@ -32,13 +32,16 @@ pub const NAMES: [&str; 8] = [
     "monthly_downtime",
     "incidents",
     "maintenance",
+    "energy",
     "method",
 ];
 
-/// All the report's tables, in [`NAMES`] order.
+/// All the report's tables, in [`NAMES`] order; the energy table only when
+/// the period has energy figures.
 pub fn tables(report: &Report, lang: Lang) -> Vec<Table> {
     NAMES
         .iter()
+        .filter(|name| **name != "energy" || report.energy.is_some())
         .filter_map(|name| table(report, name, lang))
         .collect()
 }
@@ -256,6 +259,22 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                         yes_no(Some(w.reclassifies), lang),
                     ]
                 })
+                .collect(),
+        },
+        "energy" => Table {
+            name: "energy",
+            title: "section.energy",
+            header: h(&["col.month", "col.kwh", "col.coverage"]),
+            rows: report
+                .energy
+                .iter()
+                .flat_map(|e| {
+                    e.months
+                        .iter()
+                        .map(|m| (m.label.clone(), m.kwh, m.coverage))
+                        .chain([(lang.t("total").to_string(), e.total_kwh, e.coverage)])
+                })
+                .map(|(label, kwh, coverage)| vec![label, format!("{kwh:.3}"), percent(coverage)])
                 .collect(),
         },
         "method" => {
