@@ -881,14 +881,14 @@ fn the_shipped_form_adds_up_and_reads_the_year() {
     ] {
         assert_eq!(points(level2), want, "{level2}");
     }
-    // Energy is not recorded yet: no data, said in Chinese.
+    // No UPS recorded energy in the synthetic year: no data, said in Chinese.
     let energy = rows.iter().find(|r| r["source"] == "energy_kwh").unwrap();
     assert!(energy["actual"].is_null());
     assert_eq!(energy["score"], 0.0);
     assert!(energy["deviation"]
         .as_str()
         .unwrap()
-        .contains("尚未记录能耗数据"));
+        .contains("本期无 UPS 能耗数据"));
     let budget = rows.iter().find(|r| r["id"] == "budget_execution").unwrap();
     assert_eq!(budget["actual"], 98.5);
 }
@@ -931,4 +931,82 @@ fn a_backup_copy_gives_the_same_report() {
         assert_eq!(live[part], copy[part], "{part}");
     }
     assert_eq!(live["method"]["ledger"], copy["method"]["ledger"]);
+}
+
+/// Energy days on both sides of a month boundary and of the year's end,
+/// committed as the daemon commits them: the report puts each day in its
+/// month, sums kWh per month and over the year, and measures coverage
+/// against each month's length for every UPS that recorded energy.
+#[test]
+fn energy_days_fall_in_their_months_and_coverage_counts_every_ups() {
+    use netkpi::energy::{DayEnergy, Days};
+    let dir = tempfile::tempdir().unwrap();
+    let y = year();
+    std::fs::write(dir.path().join("netkpi.toml"), y.config("data", "")).unwrap();
+    let day = |text: &str| -> jiff::civil::Date { text.parse().unwrap() };
+    const DAY_MS: i64 = 86_400_000;
+    let row = |wh: f64, covered_ms: i64| DayEnergy {
+        wh,
+        covered_ms,
+        apparent_ms: 0,
+        day_ms: DAY_MS,
+    };
+    let days: Days = [
+        (("ups-1", "2019-12-31"), row(9_999.0, DAY_MS)), // before the year
+        (("ups-1", "2020-01-31"), row(24_000.0, DAY_MS)),
+        (("ups-1", "2020-02-01"), row(12_000.0, DAY_MS / 2)),
+        (("ups-2", "2020-02-01"), row(6_000.0, DAY_MS / 4)),
+        (("ups-2", "2020-12-31"), row(1_500.0, DAY_MS)),
+    ]
+    .into_iter()
+    .map(|((device, d), e)| ((device.to_string(), day(d)), e))
+    .collect();
+    let mut store = netkpi::store::Store::open(&dir.path().join("data")).unwrap();
+    store
+        .commit(&netkpi::store::Commit {
+            energy: &days,
+            ..netkpi::store::Commit::default()
+        })
+        .unwrap();
+    drop(store);
+
+    let out = dir.path().join("r.json");
+    let o = netkpi()
+        .args(["report", "--config"])
+        .arg(dir.path().join("netkpi.toml"))
+        .args(["--year", "2020", "--lang", "en", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let e = &r["energy"];
+    assert_eq!(e["devices"], serde_json::json!(["ups-1", "ups-2"]), "{e}");
+    let months = e["months"].as_array().unwrap();
+    assert_eq!(months.len(), 12);
+    let month = |i: usize| {
+        (
+            months[i]["kwh"].as_f64().unwrap(),
+            months[i]["coverage"].as_f64(),
+        )
+    };
+    // January: one full day of one UPS, out of 31 days × 2 UPS.
+    assert_eq!(months[0]["label"], "2020-01");
+    assert_eq!(month(0), (24.0, Some(1.0 / 62.0)));
+    // February (29 days in 2020): half a day and a quarter of a day.
+    assert_eq!(month(1), (18.0, Some(0.75 / 58.0)));
+    assert_eq!(month(5), (0.0, Some(0.0)));
+    assert_eq!(month(11), (1.5, Some(1.0 / 62.0)));
+    assert_eq!(e["total_kwh"], 43.5);
+    let covered_days = 1.0 + 0.5 + 0.25 + 1.0;
+    let coverage = e["coverage"].as_f64().unwrap();
+    assert!(
+        (coverage - covered_days / (2.0 * 366.0)).abs() < 1e-12,
+        "{coverage}"
+    );
+    let row = r["form"]["rows"].as_array().unwrap();
+    assert!(
+        row.iter().all(|r| r["source"] != "energy_kwh"),
+        "no form rows in this config"
+    );
 }
