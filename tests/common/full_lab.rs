@@ -9,6 +9,7 @@
 //! Needs what `snmp_e2e` needs: root, `snmpd`, `snmp` (the tools),
 //! `nftables`, `promtool` and the snmpsim venv; fails loudly without them.
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -102,7 +103,8 @@ pub fn expected_states() -> Vec<(&'static str, &'static str)> {
     states
 }
 
-fn config() -> String {
+/// The full lab's config text (`data_dir` is `data` beside the file).
+pub fn config() -> String {
     let mut text = format!(
         r#"
 [daemon]
@@ -203,7 +205,7 @@ pub fn send(ns: &NetNs, tool: &str, args: &[&str]) {
 /// Sends a v1 linkDown and a v2c linkDown from the snmpd device, a v2c
 /// linkUp inform, a coldStart from no device and one trap with a wrong
 /// community. Returns the (version, kind) counts that must show.
-fn send_traps(ns: &NetNs) -> Vec<(&'static str, &'static str)> {
+pub fn send_traps(ns: &NetNs) -> Vec<(&'static str, &'static str)> {
     let receiver = format!("127.0.0.1:{TRAP_PORT}");
     let from = format!("--clientaddr={SNMPD_ADDR}");
     let if_varbinds = [
@@ -299,28 +301,50 @@ fn device<'v>(doc: &'v Value, name: &str) -> &'v Value {
         .unwrap_or_else(|| panic!("{name} missing from /devices: {doc}"))
 }
 
+/// The full lab's agents and config in a namespace (the daemon is the
+/// caller's): snmpd, one snmpsim for every [`SIMULATED`] device, the silent
+/// device dropped, and [`config`] written to `dir/netkpi.toml`.
+pub struct FullLab<'a> {
+    pub snmpd: Snmpd<'a>,
+    pub sim: Snmpsim<'a>,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl<'a> FullLab<'a> {
+    pub fn start(ns: &'a NetNs) -> FullLab<'a> {
+        ns.take_down(SILENT_ADDR);
+        let snmpd = Snmpd::start(ns, &[SNMPD_ADDR], SNMPD_PORT);
+        let endpoints: Vec<String> = SIMULATED
+            .iter()
+            .map(|(_, _, address, ..)| format!("{address}:{SIM_PORT}"))
+            .collect();
+        let endpoint_refs: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+        let recordings: Vec<Recording> = SIMULATED
+            .iter()
+            .map(|(_, _, _, recording, _)| Recording::new(recording, recording))
+            .collect();
+        let sim = Snmpsim::start(ns, &endpoint_refs, &recordings);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("netkpi.toml");
+        std::fs::write(&config, self::config()).expect("write config");
+        FullLab {
+            snmpd,
+            sim,
+            dir,
+            config,
+        }
+    }
+}
+
 /// Starts the whole lab in a fresh namespace, waits until every device is in
 /// its [`expected_states`] (SNMP devices with samples), the traps are
 /// counted and every state has been rendered, then calls `f` with the
 /// running daemon.
 pub fn with_full_lab<T>(f: impl FnOnce(&Daemon) -> T) -> T {
     let ns = NetNs::new();
-    ns.take_down(SILENT_ADDR);
-    let _snmpd = Snmpd::start(&ns, &[SNMPD_ADDR], SNMPD_PORT);
-    let endpoints: Vec<String> = SIMULATED
-        .iter()
-        .map(|(_, _, address, ..)| format!("{address}:{SIM_PORT}"))
-        .collect();
-    let endpoint_refs: Vec<&str> = endpoints.iter().map(String::as_str).collect();
-    let recordings: Vec<Recording> = SIMULATED
-        .iter()
-        .map(|(_, _, _, recording, _)| Recording::new(recording, recording))
-        .collect();
-    let _sim = Snmpsim::start(&ns, &endpoint_refs, &recordings);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = dir.path().join("netkpi.toml");
-    std::fs::write(&config_path, config()).expect("write config");
-    let daemon = Daemon::start(&ns, &config_path, listen(), dir.path().join("netkpi.log"));
+    let lab = FullLab::start(&ns);
+    let daemon = Daemon::start(&ns, &lab.config, listen(), lab.dir.path().join("netkpi.log"));
 
     let states = expected_states();
     daemon.wait_for(

@@ -668,6 +668,21 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .and_then(|(_, value)| value.split_whitespace().next()?.parse().ok())
 }
 
+/// Every counter sample (`*_total`) of a Prometheus text exposition:
+/// `name{labels}` → value.
+pub fn counters(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let name = series.split('{').next()?;
+            name.ends_with("_total")
+                .then(|| Some((series.to_string(), value.parse().ok()?)))
+                .flatten()
+        })
+        .collect()
+}
+
 /// Status, headers and (de-chunked) body of a raw HTTP/1.1 response.
 fn parse_response(raw: &[u8]) -> HttpResponse {
     let text = String::from_utf8_lossy(raw).into_owned();
