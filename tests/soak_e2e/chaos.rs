@@ -165,7 +165,7 @@ pub fn run(
     let started = Timestamp::now();
     logs.push(log_path(0));
     let mut daemon = Daemon::start(ns, &lab.config, listen(), log_path(0));
-    epochs.daemon.store(0, Ordering::SeqCst);
+    epochs.daemon.fetch_add(1, Ordering::SeqCst);
     let mut due: Vec<f64> = FAULTS
         .iter()
         .map(|&f| clock.elapsed().as_secs_f64() + spacing(f, rng, duration))

@@ -80,7 +80,7 @@ fn soak_under_every_fault_at_once_keeps_the_ledger_whole() {
     std::fs::write(&all_targets, chaos::config_text(true)).expect("write config");
     let data_dir = lab.dir.path().join("data");
 
-    let epochs = observe::Epochs::default();
+    let epochs = observe::Epochs::new();
     let stop = AtomicBool::new(false);
     let clock = Instant::now();
     let from = jiff::Timestamp::now();
@@ -114,6 +114,11 @@ fn soak_under_every_fault_at_once_keeps_the_ledger_whole() {
         .iter()
         .flat_map(|c| c.violations.iter().map(move |v| format!("{}: {v}", c.name)))
         .collect();
+    if !broken.is_empty() {
+        // The store, the configs and every run's log, for a post-mortem.
+        let FullLab { dir, .. } = lab;
+        println!("soak: the lab's folder is kept in {}", dir.keep().display());
+    }
     assert!(
         broken.is_empty(),
         "soak (seed {seed}): {} invariant violation(s):\n{}",

@@ -16,10 +16,10 @@ pub const DURABLE: [&str; 2] = ["netkpi_state_seconds_total", "netkpi_incidents_
 
 /// What the daemon and its agents are at, shared by the fault driver (who
 /// changes it) and the scraper (who tags each scrape with it).
-#[derive(Default)]
 pub struct Epochs {
-    /// Odd while the daemon is down or starting: bumped before a kill and
-    /// once the restarted daemon is healthy. A scrape that saw it change
+    /// Odd while the daemon is down or starting (it starts at 1, before the
+    /// first daemon): bumped before a kill and once the restarted daemon is
+    /// healthy, so run `n` (from 1) is epoch `2n`. A scrape that saw it change
     /// (or odd) is dropped: it cannot be told which process answered.
     pub daemon: AtomicU64,
     /// Bumped before an agent is killed and after it is back: a counter
@@ -29,7 +29,14 @@ pub struct Epochs {
 }
 
 impl Epochs {
-    /// The daemon run (0, 1, ...) while one is healthy, `None` between.
+    pub fn new() -> Epochs {
+        Epochs {
+            daemon: AtomicU64::new(1),
+            agents: AtomicU64::new(0),
+        }
+    }
+
+    /// The daemon run (1, 2, ...) while one is healthy, `None` between.
     fn run(&self) -> Option<u64> {
         let e = self.daemon.load(Ordering::SeqCst);
         (e % 2 == 0).then_some(e / 2)
