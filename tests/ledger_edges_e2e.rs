@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use common::ledger::{ledger_rows, Row};
 use common::snmpd::Snmpd;
 use common::{
-    all_up, counters, figures, lab_config, listen, q, secs, state_of, Daemon, NetNs, INTERVAL_S, TIMEOUT_S,
+    all_up, counters, figures, lab_config, listen, q, secs, state_of, Daemon, NetNs, INTERVAL_S,
+    TIMEOUT_S,
 };
 use jiff::Timestamp;
 

@@ -344,7 +344,12 @@ impl<'a> FullLab<'a> {
 pub fn with_full_lab<T>(f: impl FnOnce(&Daemon) -> T) -> T {
     let ns = NetNs::new();
     let lab = FullLab::start(&ns);
-    let daemon = Daemon::start(&ns, &lab.config, listen(), lab.dir.path().join("netkpi.log"));
+    let daemon = Daemon::start(
+        &ns,
+        &lab.config,
+        listen(),
+        lab.dir.path().join("netkpi.log"),
+    );
 
     let states = expected_states();
     daemon.wait_for(

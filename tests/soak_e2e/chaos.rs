@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use crate::common::full_lab::{
-    self, FullLab, SIMULATED, SNMPD_ADDR, TRAP_COMMUNITY, TRAP_PORT,
-};
+use crate::common::full_lab::{self, FullLab, SIMULATED, SNMPD_ADDR, TRAP_COMMUNITY, TRAP_PORT};
 use crate::common::{listen, Daemon, NetNs};
 use crate::observe::{rss_kb, Epochs, RssSample};
 use crate::rng::Rng;

@@ -87,9 +87,8 @@ fn soak_under_every_fault_at_once_keeps_the_ledger_whole() {
     let to = from + Duration::from_secs(duration + 3600);
     let paths = observe::api_paths(&q(&from.to_string()), &q(&to.to_string()));
     let (record, scrapes) = std::thread::scope(|scope| {
-        let scraper = scope.spawn(|| {
-            observe::scrape_loop(&ns, &paths, &epochs, &stop, clock, SCRAPE_PAUSE)
-        });
+        let scraper =
+            scope.spawn(|| observe::scrape_loop(&ns, &paths, &epochs, &stop, clock, SCRAPE_PAUSE));
         let record = chaos::run(&ns, &mut lab, &epochs, &mut rng, duration as f64, clock);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         (record, scraper.join().expect("scraper thread"))

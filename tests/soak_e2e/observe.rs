@@ -182,8 +182,9 @@ pub fn scrape_loop(
                 if path == "/metrics" && status == 200 {
                     out.counters.observe(&body, at_s, run, agents);
                 } else if status >= 500 && path != "/healthz" {
-                    out.violations
-                        .push(format!("GET {path} answered {status} at {at_s:.1} s: {body}"));
+                    out.violations.push(format!(
+                        "GET {path} answered {status} at {at_s:.1} s: {body}"
+                    ));
                 } else if status == 200
                     && path.starts_with("/api/")
                     && serde_json::from_str::<serde_json::Value>(&body).is_err()
@@ -192,9 +193,9 @@ pub fn scrape_loop(
                         .push(format!("GET {path} at {at_s:.1} s: not JSON: {body}"));
                 }
             }
-            (Some(run), Some(same), Err(e)) if run == same => out
-                .violations
-                .push(format!("GET {path} at {at_s:.1} s: no answer from a running daemon: {e}")),
+            (Some(run), Some(same), Err(e)) if run == same => out.violations.push(format!(
+                "GET {path} at {at_s:.1} s: no answer from a running daemon: {e}"
+            )),
             _ => {}
         }
         std::thread::sleep(pause);

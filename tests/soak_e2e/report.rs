@@ -166,8 +166,7 @@ pub fn summary(
              slope within runs {}",
             kb.len(),
             median(&kb),
-            rss_slope_mb_per_h(&record.rss)
-                .map_or("n/a".to_string(), |v| format!("{v:+.2} MB/h"))
+            rss_slope_mb_per_h(&record.rss).map_or("n/a".to_string(), |v| format!("{v:+.2} MB/h"))
         );
         // RSS over time: the highest sample of each bucket, and its run.
         let bucket = if duration <= 300 { 10.0 } else { 60.0 };
@@ -182,9 +181,11 @@ pub fn summary(
             let k = (r.at_s / bucket) as u64;
             let mb = r.kb as f64 / 1024.0;
             current = match current {
-                Some((ck, cmb, crun)) if ck == k => {
-                    Some(if mb > cmb { (k, mb, r.run) } else { (ck, cmb, crun) })
-                }
+                Some((ck, cmb, crun)) if ck == k => Some(if mb > cmb {
+                    (k, mb, r.run)
+                } else {
+                    (ck, cmb, crun)
+                }),
                 other => {
                     flush(other, &mut line);
                     Some((k, mb, r.run))
