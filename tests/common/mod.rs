@@ -156,7 +156,7 @@ impl NetNs {
                 "--",
                 "sh",
                 "-c",
-                "ip link set lo up && echo ready && exec sleep 3600",
+                "ip link set lo up && echo ready && exec sleep infinity",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -68,6 +68,13 @@ impl<'a> Snmpd<'a> {
     /// it first if it runs) and waits until every endpoint answers: an agent
     /// that crashed and was brought back.
     pub fn restart(&mut self) {
+        self.relaunch();
+        self.wait_answering();
+    }
+
+    /// [`Snmpd::restart`] without waiting for answers: for an agent whose
+    /// addresses may be cut off at the time (see [`Snmpd::exited`]).
+    pub fn relaunch(&mut self) {
         self.kill();
         let child = self
             .ns
@@ -86,6 +93,9 @@ impl<'a> Snmpd<'a> {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start snmpd (apt-get install snmpd): {e}"));
         self.child = Some(child);
+    }
+
+    fn wait_answering(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         for endpoint in self.endpoints.clone() {
             loop {
@@ -112,6 +122,13 @@ impl<'a> Snmpd<'a> {
     /// Whether the agent process runs (it was not [`Snmpd::kill`]ed).
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// The agent's exit status if it was started and has exited by itself
+    /// (e.g. it could not bind its port), with its log.
+    pub fn exited(&mut self) -> Option<(std::process::ExitStatus, String)> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        Some((status, self.log()))
     }
 
     /// A v2c GET of sysUpTime.0 by net-snmp's `snmpget`, from inside the

@@ -154,6 +154,13 @@ impl<'a> Snmpsim<'a> {
     /// (Re)starts the responder on the same data (killing it first if it
     /// runs) and waits until every endpoint answers for every recording.
     pub fn restart(&mut self) {
+        self.relaunch();
+        self.wait_answering();
+    }
+
+    /// [`Snmpsim::restart`] without waiting for answers: for a simulator
+    /// whose addresses may be cut off at the time (see [`Snmpsim::exited`]).
+    pub fn relaunch(&mut self) {
         self.kill();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -170,6 +177,9 @@ impl<'a> Snmpsim<'a> {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", Self::responder().display()));
         self.child = Some(child);
+    }
+
+    fn wait_answering(&mut self) {
         // Indexing the recordings takes a few seconds on the first start.
         let deadline = Instant::now() + Duration::from_secs(30);
         for endpoint in self.endpoints.clone() {
@@ -203,6 +213,13 @@ impl<'a> Snmpsim<'a> {
     /// Whether the responder runs (it was not [`Snmpsim::kill`]ed).
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// The responder's exit status if it was started and has exited by
+    /// itself (e.g. it could not bind an endpoint), with its log.
+    pub fn exited(&mut self) -> Option<(std::process::ExitStatus, String)> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        Some((status, self.log()))
     }
 
     /// A v2c GET of sysName.0 (never delayed by the tests' variations).

@@ -198,20 +198,30 @@ pub fn run(
                 }
             }
             Fault::Agent => {
+                // An agent that died by itself is the lab's failure, not
+                // the daemon's: stop with its log.
+                if let Some((status, log)) = lab.snmpd.exited() {
+                    panic!("snmpd exited by itself with {status}; log:\n{log}");
+                }
+                if let Some((status, log)) = lab.sim.exited() {
+                    panic!("snmpsim exited by itself with {status}; log:\n{log}");
+                }
+                // Relaunched without waiting for an answer: the agent's
+                // addresses may be cut off by an outage.
                 epochs.agents.fetch_add(1, Ordering::SeqCst);
                 if rng.below(2) == 0 {
                     if lab.snmpd.is_running() {
                         lab.snmpd.kill();
                         counts.snmpd_kills += 1;
                     } else {
-                        lab.snmpd.restart();
+                        lab.snmpd.relaunch();
                         counts.snmpd_restarts += 1;
                     }
                 } else if lab.sim.is_running() {
                     lab.sim.kill();
                     counts.snmpsim_kills += 1;
                 } else {
-                    lab.sim.restart();
+                    lab.sim.relaunch();
                     counts.snmpsim_restarts += 1;
                 }
                 epochs.agents.fetch_add(1, Ordering::SeqCst);
