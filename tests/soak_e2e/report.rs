@@ -68,13 +68,22 @@ fn median(sorted: &[f64]) -> f64 {
     }
 }
 
+/// Seconds of each daemon run left out of the RSS slope: start-up growth
+/// (first rounds, first availability refresh) is not a leak.
+const RSS_WARMUP_S: f64 = 30.0;
+
 /// The least-squares slope of RSS over time within daemon runs (each run
-/// its own intercept: a restart starts from a fresh process), in MB per
-/// hour; `None` with too few samples.
+/// its own intercept: a restart starts from a fresh process), from
+/// [`RSS_WARMUP_S`] into each run on, in MB per hour; `None` with too few
+/// samples.
 fn rss_slope_mb_per_h(samples: &[RssSample]) -> Option<f64> {
     let mut runs: std::collections::BTreeMap<u64, Vec<&RssSample>> = Default::default();
     for s in samples {
         runs.entry(s.run).or_default().push(s);
+    }
+    for run in runs.values_mut() {
+        let start = run.first().map_or(0.0, |s| s.at_s);
+        run.retain(|s| s.at_s - start >= RSS_WARMUP_S);
     }
     let (mut num, mut den) = (0.0, 0.0);
     for run in runs.values().filter(|r| r.len() >= 3) {
@@ -163,7 +172,7 @@ pub fn summary(
         let _ = writeln!(
             s,
             "RSS ({} samples every 2 s): min {min:.1} MB, median {:.1} MB, max {max:.1} MB, \
-             slope within runs {}",
+             slope within runs after {RSS_WARMUP_S:.0} s {}",
             kb.len(),
             median(&kb),
             rss_slope_mb_per_h(&record.rss).map_or("n/a".to_string(), |v| format!("{v:+.2} MB/h"))
