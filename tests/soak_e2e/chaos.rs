@@ -158,7 +158,8 @@ pub fn run(
     let mut rss = Vec::new();
     let mut logs = Vec::new();
     let mut config_b = false;
-    let log_path = |n: usize| lab.dir.path().join(format!("run-{n}.log"));
+    // Run n (from 1) logs to run-n.log.
+    let log_path = |n: usize| lab.dir.path().join(format!("run-{}.log", n + 1));
 
     let started = Timestamp::now();
     logs.push(log_path(0));
