@@ -51,6 +51,7 @@ pub fn api_paths(from: &str, to: &str) -> Vec<String> {
         format!("/api/v1/availability?from={from}&to={to}"),
         "/api/v1/incidents?state=all&limit=50".into(),
         "/api/v1/ledger/head".into(),
+        "/api/v1/traps".into(),
         "/healthz".into(),
     ]
 }
@@ -143,6 +144,9 @@ pub struct Scrapes {
     pub violations: Vec<String>,
     /// Requests answered by a healthy daemon (run known before and after).
     pub answered: u64,
+    /// The most records `/api/v1/ledger/head` has shown: the chain only
+    /// grows, across restarts too.
+    pub ledger_records: u64,
 }
 
 /// Requests `/metrics` and each of `paths` in turn, `pause` apart, until
@@ -185,12 +189,23 @@ pub fn scrape_loop(
                     out.violations.push(format!(
                         "GET {path} answered {status} at {at_s:.1} s: {body}"
                     ));
-                } else if status == 200
-                    && path.starts_with("/api/")
-                    && serde_json::from_str::<serde_json::Value>(&body).is_err()
-                {
-                    out.violations
-                        .push(format!("GET {path} at {at_s:.1} s: not JSON: {body}"));
+                } else if status == 200 && path.starts_with("/api/") {
+                    match serde_json::from_str::<serde_json::Value>(&body) {
+                        Err(_) => out
+                            .violations
+                            .push(format!("GET {path} at {at_s:.1} s: not JSON: {body}")),
+                        Ok(doc) if path == "/api/v1/ledger/head" => {
+                            let records = doc["records"].as_u64().unwrap_or(0);
+                            if records < out.ledger_records {
+                                out.violations.push(format!(
+                                    "the ledger's chain went from {} to {records} records at {at_s:.1} s",
+                                    out.ledger_records
+                                ));
+                            }
+                            out.ledger_records = out.ledger_records.max(records);
+                        }
+                        Ok(_) => {}
+                    }
                 }
             }
             (Some(run), Some(same), Err(e)) if run == same => out.violations.push(format!(
