@@ -1,5 +1,6 @@
 //! The daemon with every kind of target at once, for tests about the whole
-//! scrape (`scrape_e2e`, `prometheus_rules`): ICMP devices (one of them
+//! scrape (`scrape_e2e`, `prometheus_rules`) and the soak (`soak_e2e`, which
+//! starts the agents with [`FullLab`] and runs the daemon itself): ICMP devices (one of them
 //! silent), a line, net-snmp `snmpd` polled over v2c with ICMP too,
 //! snmpsim recordings for every shipped profile, an SNMP device whose agent
 //! never answers, and traps received (v1, v2c, an inform, one refused).
@@ -205,7 +206,7 @@ pub fn send(ns: &NetNs, tool: &str, args: &[&str]) {
 /// Sends a v1 linkDown and a v2c linkDown from the snmpd device, a v2c
 /// linkUp inform, a coldStart from no device and one trap with a wrong
 /// community. Returns the (version, kind) counts that must show.
-pub fn send_traps(ns: &NetNs) -> Vec<(&'static str, &'static str)> {
+fn send_traps(ns: &NetNs) -> Vec<(&'static str, &'static str)> {
     let receiver = format!("127.0.0.1:{TRAP_PORT}");
     let from = format!("--clientaddr={SNMPD_ADDR}");
     let if_varbinds = [
