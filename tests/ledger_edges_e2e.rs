@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use common::ledger::{ledger_rows, Row};
 use common::snmpd::Snmpd;
 use common::{
-    all_up, figures, lab_config, listen, q, secs, state_of, Daemon, NetNs, INTERVAL_S, TIMEOUT_S,
+    all_up, counters, figures, lab_config, listen, q, secs, state_of, Daemon, NetNs, INTERVAL_S,
+    TIMEOUT_S,
 };
 use jiff::Timestamp;
 
@@ -22,20 +23,6 @@ fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
     let path = dir.join("netkpi.toml");
     std::fs::write(&path, text).expect("write config");
     path
-}
-
-/// Every counter sample (`*_total`) of a scrape: `name{labels}` → value.
-fn counters(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            let name = series.split('{').next()?;
-            name.ends_with("_total")
-                .then(|| Some((series.to_string(), value.parse().ok()?)))
-                .flatten()
-        })
-        .collect()
 }
 
 /// What a scraper saw: the last scrape's counters, every decrease between

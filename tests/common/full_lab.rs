@@ -1,5 +1,6 @@
 //! The daemon with every kind of target at once, for tests about the whole
-//! scrape (`scrape_e2e`, `prometheus_rules`): ICMP devices (one of them
+//! scrape (`scrape_e2e`, `prometheus_rules`) and the soak (`soak_e2e`, which
+//! starts the agents with [`FullLab`] and runs the daemon itself): ICMP devices (one of them
 //! silent), a line, net-snmp `snmpd` polled over v2c with ICMP too,
 //! snmpsim recordings for every shipped profile, an SNMP device whose agent
 //! never answers, and traps received (v1, v2c, an inform, one refused).
@@ -9,6 +10,7 @@
 //! Needs what `snmp_e2e` needs: root, `snmpd`, `snmp` (the tools),
 //! `nftables`, `promtool` and the snmpsim venv; fails loudly without them.
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -102,7 +104,8 @@ pub fn expected_states() -> Vec<(&'static str, &'static str)> {
     states
 }
 
-fn config() -> String {
+/// The full lab's config text (`data_dir` is `data` beside the file).
+pub fn config() -> String {
     let mut text = format!(
         r#"
 [daemon]
@@ -299,28 +302,55 @@ fn device<'v>(doc: &'v Value, name: &str) -> &'v Value {
         .unwrap_or_else(|| panic!("{name} missing from /devices: {doc}"))
 }
 
+/// The full lab's agents and config in a namespace (the daemon is the
+/// caller's): snmpd, one snmpsim for every [`SIMULATED`] device, the silent
+/// device dropped, and [`config`] written to `dir/netkpi.toml`.
+pub struct FullLab<'a> {
+    pub snmpd: Snmpd<'a>,
+    pub sim: Snmpsim<'a>,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl<'a> FullLab<'a> {
+    pub fn start(ns: &'a NetNs) -> FullLab<'a> {
+        ns.take_down(SILENT_ADDR);
+        let snmpd = Snmpd::start(ns, &[SNMPD_ADDR], SNMPD_PORT);
+        let endpoints: Vec<String> = SIMULATED
+            .iter()
+            .map(|(_, _, address, ..)| format!("{address}:{SIM_PORT}"))
+            .collect();
+        let endpoint_refs: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+        let recordings: Vec<Recording> = SIMULATED
+            .iter()
+            .map(|(_, _, _, recording, _)| Recording::new(recording, recording))
+            .collect();
+        let sim = Snmpsim::start(ns, &endpoint_refs, &recordings);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("netkpi.toml");
+        std::fs::write(&config, self::config()).expect("write config");
+        FullLab {
+            snmpd,
+            sim,
+            dir,
+            config,
+        }
+    }
+}
+
 /// Starts the whole lab in a fresh namespace, waits until every device is in
 /// its [`expected_states`] (SNMP devices with samples), the traps are
 /// counted and every state has been rendered, then calls `f` with the
 /// running daemon.
 pub fn with_full_lab<T>(f: impl FnOnce(&Daemon) -> T) -> T {
     let ns = NetNs::new();
-    ns.take_down(SILENT_ADDR);
-    let _snmpd = Snmpd::start(&ns, &[SNMPD_ADDR], SNMPD_PORT);
-    let endpoints: Vec<String> = SIMULATED
-        .iter()
-        .map(|(_, _, address, ..)| format!("{address}:{SIM_PORT}"))
-        .collect();
-    let endpoint_refs: Vec<&str> = endpoints.iter().map(String::as_str).collect();
-    let recordings: Vec<Recording> = SIMULATED
-        .iter()
-        .map(|(_, _, _, recording, _)| Recording::new(recording, recording))
-        .collect();
-    let _sim = Snmpsim::start(&ns, &endpoint_refs, &recordings);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = dir.path().join("netkpi.toml");
-    std::fs::write(&config_path, config()).expect("write config");
-    let daemon = Daemon::start(&ns, &config_path, listen(), dir.path().join("netkpi.log"));
+    let lab = FullLab::start(&ns);
+    let daemon = Daemon::start(
+        &ns,
+        &lab.config,
+        listen(),
+        lab.dir.path().join("netkpi.log"),
+    );
 
     let states = expected_states();
     daemon.wait_for(

@@ -158,7 +158,7 @@ impl NetNs {
                 "--",
                 "sh",
                 "-c",
-                "ip link set lo up && echo ready && exec sleep 3600",
+                "ip link set lo up && echo ready && exec sleep infinity",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -677,6 +677,21 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
                 .all(|(k, v)| label_text.contains(&format!(",{k}=\"{v}\"")))
         })
         .and_then(|(_, value)| value.split_whitespace().next()?.parse().ok())
+}
+
+/// Every counter sample (`*_total`) of a Prometheus text exposition:
+/// `name{labels}` → value.
+pub fn counters(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let name = series.split('{').next()?;
+            name.ends_with("_total")
+                .then(|| Some((series.to_string(), value.parse().ok()?)))
+                .flatten()
+        })
+        .collect()
 }
 
 /// Status, headers and (de-chunked) body of a raw HTTP/1.1 response.

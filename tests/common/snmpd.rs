@@ -42,9 +42,8 @@ impl<'a> Snmpd<'a> {
             .map(|e| format!("udp:{e}"))
             .collect::<Vec<_>>()
             .join(",");
-        let conf = dir.path().join("snmpd.conf");
         std::fs::write(
-            &conf,
+            dir.path().join("snmpd.conf"),
             format!(
                 "agentAddress {agent_address}\n\
                  rocommunity {COMMUNITY} default\n\
@@ -55,50 +54,81 @@ impl<'a> Snmpd<'a> {
             ),
         )
         .expect("write snmpd.conf");
-        let log = dir.path().join("snmpd.log");
-        let child = ns
+        let mut snmpd = Snmpd {
+            ns,
+            child: None,
+            dir,
+            endpoints,
+        };
+        snmpd.restart();
+        snmpd
+    }
+
+    /// (Re)starts the agent on the same config and persistent state (killing
+    /// it first if it runs) and waits until every endpoint answers: an agent
+    /// that crashed and was brought back.
+    pub fn restart(&mut self) {
+        self.relaunch();
+        self.wait_answering();
+    }
+
+    /// [`Snmpd::restart`] without waiting for answers: for an agent whose
+    /// addresses may be cut off at the time (see [`Snmpd::exited`]).
+    pub fn relaunch(&mut self) {
+        self.kill();
+        let child = self
+            .ns
             .command("snmpd")
             .args(["-f", "-C", "-c"])
-            .arg(&conf)
+            .arg(self.dir.path().join("snmpd.conf"))
             .arg("-Lf")
-            .arg(&log)
+            .arg(self.dir.path().join("snmpd.log"))
             // Numeric OIDs only: no MIB files to load (Debian ships almost none).
             .env("MIBS", "")
-            .env("MIBDIRS", dir.path())
-            .env("SNMP_PERSISTENT_DIR", dir.path().join("persist"))
+            .env("MIBDIRS", self.dir.path())
+            .env("SNMP_PERSISTENT_DIR", self.persist_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start snmpd (apt-get install snmpd): {e}"));
-        let mut snmpd = Snmpd {
-            ns,
-            child: Some(child),
-            dir,
-            endpoints,
-        };
+        self.child = Some(child);
+    }
+
+    fn wait_answering(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(15);
-        for endpoint in snmpd.endpoints.clone() {
+        for endpoint in self.endpoints.clone() {
             loop {
-                if let Some(Ok(Some(status))) = snmpd.child.as_mut().map(|c| c.try_wait()) {
+                if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                     panic!(
                         "snmpd exited with {status} (exit status 127: not installed, \
                          apt-get install snmpd); log:\n{}",
-                        snmpd.log()
+                        self.log()
                     );
                 }
-                if snmpd.answers(&endpoint) {
+                if self.answers(&endpoint) {
                     break;
                 }
                 assert!(
                     Instant::now() < deadline,
                     "snmpd does not answer on {endpoint}; log:\n{}",
-                    snmpd.log()
+                    self.log()
                 );
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
-        snmpd
+    }
+
+    /// Whether the agent process runs (it was not [`Snmpd::kill`]ed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// The agent's exit status if it was started and has exited by itself
+    /// (e.g. it could not bind its port), with its log.
+    pub fn exited(&mut self) -> Option<(std::process::ExitStatus, String)> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        Some((status, self.log()))
     }
 
     /// A v2c GET of sysUpTime.0 by net-snmp's `snmpget`, from inside the

@@ -86,8 +86,12 @@ impl Recording {
 
 pub struct Snmpsim<'a> {
     ns: &'a NetNs,
-    child: Child,
+    child: Option<Child>,
     dir: tempfile::TempDir,
+    /// The responder's command line (what [`Snmpsim::restart`] runs again).
+    args: Vec<String>,
+    /// The communities served (one per recording).
+    communities: Vec<String>,
     /// `IP:PORT` of every endpoint.
     pub endpoints: Vec<String>,
 }
@@ -97,12 +101,11 @@ impl<'a> Snmpsim<'a> {
     /// `endpoints` (`IP:PORT`, IPv4, inside the namespace), and waits until
     /// each endpoint answers for each recording.
     pub fn start(ns: &'a NetNs, endpoints: &[&str], recordings: &[Recording]) -> Snmpsim<'a> {
-        let responder = Path::new(VENV).join("bin/snmpsim-command-responder");
         assert!(
-            responder.exists(),
+            Self::responder().exists(),
             "{} is missing: create the snmpsim venv as .ci/run does \
              (python3 -m venv {VENV} && {VENV}/bin/pip install snmpsim cryptography)",
-            responder.display()
+            Self::responder().display()
         );
         let dir = tempfile::tempdir().expect("temporary folder for snmpsim");
         let data = dir.path().join("data");
@@ -120,7 +123,6 @@ impl<'a> Snmpsim<'a> {
         for r in recordings {
             chmod(&data.join(format!("{}.snmprec", r.community)), 0o644);
         }
-        let log = std::fs::File::create(dir.path().join("snmpsim.log")).expect("snmpsim log");
         let mut args = vec![
             "--process-user=nobody".to_string(),
             "--process-group=nogroup".to_string(),
@@ -133,42 +135,91 @@ impl<'a> Snmpsim<'a> {
                 .iter()
                 .map(|e| format!("--agent-udpv4-endpoint={e}")),
         );
-        let child = ns
-            .command(&responder)
-            .args(&args)
+        let mut sim = Snmpsim {
+            ns,
+            child: None,
+            dir,
+            args,
+            communities: recordings.iter().map(|r| r.community.clone()).collect(),
+            endpoints: endpoints.iter().map(|e| e.to_string()).collect(),
+        };
+        sim.restart();
+        sim
+    }
+
+    fn responder() -> PathBuf {
+        Path::new(VENV).join("bin/snmpsim-command-responder")
+    }
+
+    /// (Re)starts the responder on the same data (killing it first if it
+    /// runs) and waits until every endpoint answers for every recording.
+    pub fn restart(&mut self) {
+        self.relaunch();
+        self.wait_answering();
+    }
+
+    /// [`Snmpsim::restart`] without waiting for answers: for a simulator
+    /// whose addresses may be cut off at the time (see [`Snmpsim::exited`]).
+    pub fn relaunch(&mut self) {
+        self.kill();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("snmpsim.log"))
+            .expect("snmpsim log");
+        let child = self
+            .ns
+            .command(Self::responder())
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("snmpsim log"))
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", responder.display()));
-        let mut sim = Snmpsim {
-            ns,
-            child,
-            dir,
-            endpoints: endpoints.iter().map(|e| e.to_string()).collect(),
-        };
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", Self::responder().display()));
+        self.child = Some(child);
+    }
+
+    fn wait_answering(&mut self) {
         // Indexing the recordings takes a few seconds on the first start.
         let deadline = Instant::now() + Duration::from_secs(30);
-        for endpoint in sim.endpoints.clone() {
-            for r in recordings {
+        for endpoint in self.endpoints.clone() {
+            for community in self.communities.clone() {
                 loop {
-                    if let Ok(Some(status)) = sim.child.try_wait() {
-                        panic!("snmpsim exited with {status}; log:\n{}", sim.log());
+                    if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                        panic!("snmpsim exited with {status}; log:\n{}", self.log());
                     }
-                    if sim.answers(&endpoint, &r.community) {
+                    if self.answers(&endpoint, &community) {
                         break;
                     }
                     assert!(
                         Instant::now() < deadline,
-                        "snmpsim does not answer on {endpoint} for {}; log:\n{}",
-                        r.community,
-                        sim.log()
+                        "snmpsim does not answer on {endpoint} for {community}; log:\n{}",
+                        self.log()
                     );
                     std::thread::sleep(Duration::from_millis(200));
                 }
             }
         }
-        sim
+    }
+
+    /// SIGKILL: every simulated agent dies at once (the boxes still ping).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the responder runs (it was not [`Snmpsim::kill`]ed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// The responder's exit status if it was started and has exited by
+    /// itself (e.g. it could not bind an endpoint), with its log.
+    pub fn exited(&mut self) -> Option<(std::process::ExitStatus, String)> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        Some((status, self.log()))
     }
 
     /// A v2c GET of sysName.0 (never delayed by the tests' variations).
@@ -223,7 +274,6 @@ fn chmod(path: &Path, mode: u32) {
 
 impl Drop for Snmpsim<'_> {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
