@@ -9,6 +9,7 @@
 pub mod dashboards;
 pub mod full_lab;
 pub mod ledger;
+pub mod scale;
 pub mod snmpd;
 pub mod snmpsim;
 
@@ -449,6 +450,17 @@ pub struct Daemon<'a> {
 impl<'a> Daemon<'a> {
     /// Starts `netkpi run --config CONFIG` and waits until /healthz answers 200.
     pub fn start(ns: &'a NetNs, config: &Path, listen: SocketAddr, log: PathBuf) -> Daemon<'a> {
+        Daemon::start_within(ns, config, listen, log, Duration::from_secs(20))
+    }
+
+    /// [`Daemon::start`], waiting at most `within` for /healthz.
+    pub fn start_within(
+        ns: &'a NetNs,
+        config: &Path,
+        listen: SocketAddr,
+        log: PathBuf,
+        within: Duration,
+    ) -> Daemon<'a> {
         let config = config.to_str().expect("utf-8 path");
         let child = ns.spawn(
             &netkpi_bin(),
@@ -461,7 +473,7 @@ impl<'a> Daemon<'a> {
             listen,
             log,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + within;
         loop {
             if let Ok(Some(status)) = daemon.child.try_wait() {
                 panic!(
