@@ -6,7 +6,8 @@
 # each time after the same daemon on an empty store: time until /healthz
 # answers, CPU until then, peak RSS then and 20 s later. Run as root from the
 # repository: bench/startup.sh. NETKPI_BENCH_YEARS and NETKPI_BENCH_TARGETS
-# scale it (writing the full store takes several minutes).
+# scale it (writing the full store takes several minutes); NETKPI_BENCH_DIR=DIR
+# keeps the store there and starts on it again next time without rewriting.
 set -eu
 cd "$(dirname "$0")/.."
 exec cargo test --release --locked --test startup_bench -- --ignored --nocapture

@@ -173,5 +173,5 @@ fn incidents_at_scale() {
 }
 
 fn config_text() -> String {
-    common::scale::config("data", DEVICES, LINES)
+    common::scale::config("data", DEVICES, LINES, false)
 }

@@ -4,12 +4,15 @@
 //! run. A store of `YEARS` years × `TARGETS` targets (half access devices,
 //! half their lines), each target down and back 25 times a year (50
 //! transitions a year, one incident each time, every fifth acknowledged),
-//! written through the store's own commit path as the daemon would. Prints
+//! written through the store's own commit path as the daemon would; the
+//! devices are pinged (loopback addresses in a private namespace). Prints
 //! the time until `/healthz` answers, CPU and RSS; asserts only what must
 //! hold (the history is there after the start), never a time.
 //!
 //! `NETKPI_BENCH_YEARS` (default 10) and `NETKPI_BENCH_TARGETS` (default
-//! 10,000) scale it.
+//! 10,000) scale it. `NETKPI_BENCH_DIR` keeps the written store in that
+//! directory and, when it already holds one, starts on it without writing
+//! it again (delete the directory after changing the scale).
 
 mod common;
 
@@ -146,17 +149,12 @@ fn rss_mb(pid: u32) -> (f64, f64) {
 /// User + system CPU seconds of `pid` so far.
 fn cpu_s(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the line.
+    // After the parenthesised command name come state, ppid, ...: utime
+    // and stime are the 14th and 15th fields of the whole line.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let ticks = 100.0; // USER_HZ on Linux
-    f.get(11)
-        .zip(f.get(12))
-        .map_or(0.0, |(u, s)| (u + s) / ticks)
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0 // USER_HZ on Linux
 }
 
 struct Start {
@@ -164,6 +162,8 @@ struct Start {
     cpu_s: f64,
     hwm_mb: f64,
     hwm_later_mb: f64,
+    /// Devices up by then (pinged since the start).
+    up_later: usize,
 }
 
 /// Starts the daemon on `dir`'s config and store; measures the start, then
@@ -184,12 +184,18 @@ fn start(ns: &NetNs, dir: &Path, settle: Duration, check: impl Fn(&Daemon)) -> S
     check(&daemon);
     std::thread::sleep(settle);
     let (hwm_later_mb, _) = rss_mb(pid);
+    let up_later = daemon
+        .metrics()
+        .lines()
+        .filter(|l| l.starts_with("netkpi_device_up{") && l.ends_with(" 1"))
+        .count();
     daemon.stop();
     Start {
         healthy_s,
         cpu_s: cpu,
         hwm_mb,
         hwm_later_mb,
+        up_later,
     }
 }
 
@@ -202,27 +208,43 @@ fn startup_on_years_of_history() {
     let ns = NetNs::new();
     // On the build's disk, not /tmp (often tmpfs).
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let full = tmp.path().join("full");
+    let kept = std::env::var_os("NETKPI_BENCH_DIR").map(std::path::PathBuf::from);
+    let full = kept.clone().unwrap_or_else(|| tmp.path().join("full"));
     let empty = tmp.path().join("empty");
+    let reuse = full.join("data").join(DB_FILE).exists();
     for dir in [&full, &empty] {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(
             dir.join("netkpi.toml"),
-            common::scale::config("data", devices, targets - devices),
+            common::scale::config("data", devices, targets - devices, true),
         )
         .unwrap();
     }
 
-    let t = Instant::now();
-    let (transitions, incidents) = fill(&full.join("data"), years, targets, devices);
-    let bytes = std::fs::metadata(full.join("data").join(DB_FILE))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    println!(
-        "wrote {years} years × {targets} targets: {transitions} transitions, {incidents} incidents, {:.0} MB store, in {:.0} s",
-        bytes as f64 / 1e6,
-        t.elapsed().as_secs_f64()
-    );
+    let bytes = || {
+        std::fs::metadata(full.join("data").join(DB_FILE))
+            .map(|m| m.len() as f64 / 1e6)
+            .unwrap_or(0.0)
+    };
+    let incidents = if reuse {
+        let store = Store::open_reader(&full.join("data")).unwrap();
+        let incidents = store.next_incident_id().unwrap() - 1;
+        println!(
+            "kept store in {}: {incidents} incidents, {:.0} MB",
+            full.display(),
+            bytes()
+        );
+        incidents
+    } else {
+        let t = Instant::now();
+        let (transitions, incidents) = fill(&full.join("data"), years, targets, devices);
+        println!(
+            "wrote {years} years × {targets} targets: {transitions} transitions, {incidents} incidents, {:.0} MB store, in {:.0} s",
+            bytes(),
+            t.elapsed().as_secs_f64()
+        );
+        incidents
+    };
 
     let settle = Duration::from_secs(20);
     let mut runs = Vec::new();
