@@ -297,4 +297,10 @@ fn startup_on_years_of_history() {
         "MB",
     );
     row("peak RSS 20 s later", "", &|s: &Start| s.hwm_later_mb, "MB");
+    row(
+        "devices up 20 s later",
+        "",
+        &|s: &Start| s.up_later as f64,
+        "count",
+    );
 }
