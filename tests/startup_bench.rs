@@ -187,7 +187,8 @@ fn start(ns: &NetNs, dir: &Path, settle: Duration, check: impl Fn(&Daemon)) -> S
     let up_later = daemon
         .metrics()
         .lines()
-        .filter(|l| l.starts_with("netkpi_device_up{") && l.ends_with(" 1"))
+        .filter(|l| l.starts_with("netkpi_device_up{"))
+        .filter(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()) == Some(1.0))
         .count();
     daemon.stop();
     Start {
