@@ -495,11 +495,11 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         .filter(|i| i.restored_at.is_none())
         .filter_map(|i| Some((i.target.clone(), i.alarm.clone()?)))
         .collect();
-    live.set_incidents(Board::rebuild(
-        store.all_incidents()?,
-        &store.restorations()?,
-        now,
-    ));
+    // Years of incidents are read one at a time, never held all at once.
+    let mut board = Board::default();
+    store.each_restoration(|kind, planned, d| board.add_restoration(kind, planned, d))?;
+    store.each_incident(|i| board.add_past(i, now))?;
+    live.set_incidents(board);
 
     let metrics = Arc::new(Metrics::new());
     let (inputs, inputs_rx) = mpsc::channel(OBSERVATION_QUEUE);

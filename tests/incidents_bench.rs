@@ -21,28 +21,6 @@ const INCIDENTS: usize = 100_000;
 /// Incidents left open (the last ones), to acknowledge.
 const OPEN: usize = 200;
 
-fn config(data_dir: &str) -> String {
-    let mut c = format!(
-        "[daemon]\nlisten = \"{}\"\ndata_dir = \"{data_dir}\"\ntimezone = \"Asia/Shanghai\"\n\n",
-        listen()
-    );
-    for d in 0..DEVICES {
-        c.push_str(&format!(
-            "[[device]]\nname = \"acc-{d:05}\"\nrole = \"access_egress\"\naddress = \"127.1.{}.{}\"\nsite = \"site-{}\"\n\n",
-            d / 250,
-            d % 250 + 1,
-            d / 50
-        ));
-    }
-    for l in 0..LINES {
-        c.push_str(&format!(
-            "[[line]]\nid = \"L-{l:05}\"\nunit = \"Unit {l}\"\ncarrier = \"Carrier {}\"\nbandwidth = \"100M\"\ndevice = \"acc-{l:05}\"\n\n",
-            l % 3
-        ));
-    }
-    c
-}
-
 /// 100,000 incidents over the last year, through the engine as the daemon
 /// would write them, a few acknowledged and annotated; the last `OPEN`
 /// still open.
@@ -61,9 +39,9 @@ fn fill(data_dir: &std::path::Path) {
     let mut changes = Vec::new();
     for n in 0..INCIDENTS {
         let target = if n % 2 == 0 {
-            (TargetKind::Device, format!("acc-{:05}", (n / 2) % DEVICES))
+            (TargetKind::Device, common::scale::device((n / 2) % DEVICES))
         } else {
-            (TargetKind::Line, format!("L-{:05}", (n / 2) % LINES))
+            (TargetKind::Line, common::scale::line((n / 2) % LINES))
         };
         let at = start + step * n as i32;
         let down = Transition {
@@ -195,5 +173,5 @@ fn incidents_at_scale() {
 }
 
 fn config_text() -> String {
-    config("data")
+    common::scale::config("data", DEVICES, LINES, false)
 }

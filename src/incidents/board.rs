@@ -88,34 +88,46 @@ pub struct Board {
 
 impl Board {
     /// From the store at start: every incident, and every restoration's
-    /// kind, planned flag and time to restore.
+    /// kind, planned flag and time to restore (see [`Board::add_past`] and
+    /// [`Board::add_restoration`], which do the same one at a time).
     pub fn rebuild(
-        all: Vec<Incident>,
-        restorations: &[(TargetKind, bool, std::time::Duration)],
+        all: impl IntoIterator<Item = Incident>,
+        restorations: impl IntoIterator<Item = (TargetKind, bool, std::time::Duration)>,
         now: Timestamp,
     ) -> Board {
         let mut board = Board::default();
-        for &(kind, planned, d) in restorations {
-            if !planned {
-                let d = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
-                board.restore.entry(kind).or_default().observe(d);
-            }
+        for (kind, planned, d) in restorations {
+            board.add_restoration(kind, planned, d);
         }
         for i in all {
-            *board.opened.entry((i.kind, i.severity)).or_default() += 1;
-            if let (Some(d), false) = (i.response(), i.planned) {
-                board.response.entry(i.kind).or_default().observe(d);
-            }
-            let keep = i
-                .restored_at
-                .is_none_or(|r| now.duration_since(r) <= KEEP_RESTORED);
-            let missed = board.count_breaches(&i, now);
-            if keep {
-                board.counted.insert(i.id, missed);
-                board.current.insert(i.id, i);
-            }
+            board.add_past(i, now);
         }
         board
+    }
+
+    /// Counts a restoration read from the store at start.
+    pub fn add_restoration(&mut self, kind: TargetKind, planned: bool, d: std::time::Duration) {
+        if !planned {
+            let d = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
+            self.restore.entry(kind).or_default().observe(d);
+        }
+    }
+
+    /// Counts an incident read from the store at start (oldest first), and
+    /// keeps it on the board while it is open or recently restored.
+    pub fn add_past(&mut self, i: Incident, now: Timestamp) {
+        *self.opened.entry((i.kind, i.severity)).or_default() += 1;
+        if let (Some(d), false) = (i.response(), i.planned) {
+            self.response.entry(i.kind).or_default().observe(d);
+        }
+        let keep = i
+            .restored_at
+            .is_none_or(|r| now.duration_since(r) <= KEEP_RESTORED);
+        let missed = self.count_breaches(&i, now);
+        if keep {
+            self.counted.insert(i.id, missed);
+            self.current.insert(i.id, i);
+        }
     }
 
     /// Counts the deadlines `i` has missed at `now` that were not counted
@@ -330,7 +342,7 @@ mod tests {
         let all: Vec<Incident> = board.recent().cloned().collect();
         let rebuilt = Board::rebuild(
             all,
-            &[(TargetKind::Device, false, Duration::from_secs(3600))],
+            [(TargetKind::Device, false, Duration::from_secs(3600))],
             at(4000),
         );
         assert_eq!(rebuilt.breaches_total(), board.breaches_total());

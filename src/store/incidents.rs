@@ -247,9 +247,21 @@ impl Store {
             .pop())
     }
 
-    /// Every incident, oldest first (the figures rebuilt at start).
+    /// Every incident, oldest first.
     pub fn all_incidents(&self) -> Result<Vec<Incident>, StoreError> {
-        self.query_incidents(&format!("SELECT {COLUMNS} FROM incidents ORDER BY id"), [])
+        let mut out = Vec::new();
+        self.each_incident(|i| out.push(i))?;
+        Ok(out)
+    }
+
+    /// Hands every incident to `f`, oldest first, one at a time: the figures
+    /// rebuilt at start read years of incidents without holding them all.
+    pub fn each_incident(&self, f: impl FnMut(Incident)) -> Result<(), StoreError> {
+        self.for_each_incident(
+            &format!("SELECT {COLUMNS} FROM incidents ORDER BY id"),
+            [],
+            f,
+        )
     }
 
     /// A page of incidents, newest first.
@@ -379,10 +391,14 @@ impl Store {
         Ok(out)
     }
 
-    /// Every restoration (an incident may be restored more than once when
-    /// it flaps), with the incident's kind, whether it is planned and its
-    /// time to restore then: the restore histogram, rebuilt at start.
-    pub fn restorations(&self) -> Result<Vec<(TargetKind, bool, Duration)>, StoreError> {
+    /// Hands `f` every restoration (an incident may be restored more than
+    /// once when it flaps), with the incident's kind, whether it is planned
+    /// and its time to restore then: the restore histogram, rebuilt at
+    /// start, one row at a time.
+    pub fn each_restoration(
+        &self,
+        mut f: impl FnMut(TargetKind, bool, Duration),
+    ) -> Result<(), StoreError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -390,23 +406,17 @@ impl Store {
                  JOIN incidents i ON i.id = e.incident WHERE e.event = 'restored'",
             )
             .map_err(self.err("read restorations"))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, bool>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })
-            .map_err(self.err("read restorations"))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (kind, planned, ms) = row.map_err(self.err("read restorations"))?;
+        let mut rows = stmt.query([]).map_err(self.err("read restorations"))?;
+        while let Some(row) = rows.next().map_err(self.err("read restorations"))? {
+            let read = |r: &rusqlite::Row| -> rusqlite::Result<(String, bool, i64)> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            };
+            let (kind, planned, ms) = read(row).map_err(self.err("read restorations"))?;
             if let Some(kind) = TargetKind::parse(&kind) {
-                out.push((kind, planned, Duration::from_millis(ms.max(0) as u64)));
+                f(kind, planned, Duration::from_millis(ms.max(0) as u64));
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     pub(super) fn query_incidents<P: rusqlite::Params>(
@@ -414,6 +424,17 @@ impl Store {
         sql: &str,
         params: P,
     ) -> Result<Vec<Incident>, StoreError> {
+        let mut out = Vec::new();
+        self.for_each_incident(sql, params, |i| out.push(i))?;
+        Ok(out)
+    }
+
+    fn for_each_incident<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        mut f: impl FnMut(Incident),
+    ) -> Result<(), StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(sql)
@@ -421,12 +442,11 @@ impl Store {
         let rows = stmt
             .query_map(params, raw_incident)
             .map_err(self.err("query incidents"))?;
-        let mut out = Vec::new();
         for row in rows {
             let raw = row.map_err(self.err("read an incident"))?;
-            out.push(self.incident_from(raw)?);
+            f(self.incident_from(raw)?);
         }
-        Ok(out)
+        Ok(())
     }
 
     fn incident_from(&self, r: RawIncident) -> Result<Incident, StoreError> {
@@ -674,11 +694,9 @@ mod tests {
             HashMap::from([(1, 2), (2, 0)])
         );
         assert_eq!(store.incidents_behind(1).unwrap().len(), 2);
-        assert_eq!(
-            store.restorations().unwrap().len(),
-            2,
-            "a flap restores twice"
-        );
+        let mut restorations = 0;
+        store.each_restoration(|_, _, _| restorations += 1).unwrap();
+        assert_eq!(restorations, 2, "a flap restores twice");
         assert_eq!(store.next_incident_id().unwrap(), 4);
 
         // What a restart resumes from: the open ones and the core incident,

@@ -10,6 +10,7 @@ pub mod dashboards;
 pub mod full_lab;
 pub mod ledger;
 pub mod openapi;
+pub mod scale;
 pub mod snmpd;
 pub mod snmpsim;
 pub mod year;
@@ -462,6 +463,18 @@ impl<'a> Daemon<'a> {
         log: PathBuf,
         extra: &[&str],
     ) -> Daemon<'a> {
+        Daemon::start_within(ns, config, listen, log, extra, Duration::from_secs(20))
+    }
+
+    /// [`Daemon::start_with`], waiting at most `within` for /healthz.
+    pub fn start_within(
+        ns: &'a NetNs,
+        config: &Path,
+        listen: SocketAddr,
+        log: PathBuf,
+        extra: &[&str],
+        within: Duration,
+    ) -> Daemon<'a> {
         let config = config.to_str().expect("utf-8 path");
         let mut args = vec!["run", "--config", config, "--log-format", "json"];
         args.extend_from_slice(extra);
@@ -472,7 +485,7 @@ impl<'a> Daemon<'a> {
             listen,
             log,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + within;
         loop {
             if let Ok(Some(status)) = daemon.child.try_wait() {
                 panic!(

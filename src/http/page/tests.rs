@@ -73,7 +73,7 @@ fn page_of(
     let inventory = Arc::new(Inventory::new(&config));
     let live = Live::new(inventory.clone(), latest, &Tallies::new());
     let statuses = live.statuses(inventory.targets());
-    let board = Board::rebuild(incidents, &[], now);
+    let board = Board::rebuild(incidents, [], now);
     let incidents = OpenIncidents::take(&board, now);
     let tz = TimeZone::get("Asia/Shanghai").unwrap();
     render(&Page {
@@ -301,7 +301,7 @@ fn render_10000_targets() {
         live.apply(&[t], &tallies);
     }
     let now = at(3600);
-    let board = Board::rebuild(incidents, &[], now);
+    let board = Board::rebuild(incidents, [], now);
     let tz = TimeZone::get("Asia/Shanghai").unwrap();
     let mut best = Duration::MAX;
     let mut size = 0;
