@@ -122,8 +122,8 @@ pub enum Command {
         /// The language of headings, labels and drafted text.
         #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
         lang: String,
-        /// Where to write: a file (json, md; `-` for standard output) or a
-        /// directory (csv). Written whole or not at all.
+        /// Where to write: a file (json, md, html, xlsx; `-` for standard
+        /// output) or a directory (csv). Written whole or not at all.
         #[arg(long, short)]
         out: PathBuf,
         /// A store file (a backup copy) instead of the config's data_dir.
@@ -359,12 +359,6 @@ fn report(
     let (Some(format), Some(lang)) = (Format::parse(format), Lang::parse(lang)) else {
         return fail(EXIT_CONFIG, "unknown --format or --lang".to_string());
     };
-    if matches!(format, Format::Html | Format::Xlsx) {
-        return fail(
-            EXIT_CONFIG,
-            formats::WriteError::NotYet(format.as_str()).to_string(),
-        );
-    }
     let now = jiff::Timestamp::now();
     let period = match period
         .resolve(tz, now)

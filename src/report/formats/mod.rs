@@ -4,14 +4,20 @@
 //! * `csv`: one file per [`table`] in a directory, UTF-8 with a byte order
 //!   mark (so Excel on a Chinese Windows reads it as UTF-8), RFC 4180;
 //! * `md`: Markdown, every table under its heading;
-//! * `html`, `xlsx`: not available yet.
+//! * `xlsx`: one worksheet per table, numbers with formats, a chart of
+//!   availability by month ([`xlsx`]);
+//! * `html`: one self-contained printable page with inline SVG charts
+//!   ([`html`]).
 //!
 //! Every file is written under a temporary name beside its place and
 //! renamed there: a reader never sees half a report.
 
 pub mod csv;
+pub mod energy;
+pub mod html;
 pub mod md;
 pub mod table;
+pub mod xlsx;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,8 +61,8 @@ impl Format {
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("the {0} format is not available yet; use json, csv or md")]
-    NotYet(&'static str),
+    #[error("cannot make the XLSX workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -70,31 +76,32 @@ pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).unwrap_or_default() + "\n"
 }
 
-/// Writes `report` to `out` in `format`: a file for json and md (`-`:
-/// standard output), a directory of one file per table for csv (created
-/// if missing). Returns what was written.
+/// Writes `report` to `out` in `format`: a file for json, md, html and
+/// xlsx (`-`: standard output), a directory of one file per table for csv
+/// (created if missing). Returns what was written.
 pub fn write(
     report: &Report,
     format: Format,
     lang: Lang,
     out: &Path,
 ) -> Result<Vec<PathBuf>, WriteError> {
-    let text = match format {
-        Format::Json => json(report),
-        Format::Md => md::render(report, lang),
+    let bytes = match format {
+        Format::Json => json(report).into_bytes(),
+        Format::Md => md::render(report, lang).into_bytes(),
+        Format::Html => html::render(report, lang).into_bytes(),
+        Format::Xlsx => xlsx::render(report, lang, &energy::all_tables(report, lang))?,
         Format::Csv => return csv::write_dir(report, lang, out),
-        Format::Html | Format::Xlsx => return Err(WriteError::NotYet(format.as_str())),
     };
     if out == Path::new("-") {
         std::io::stdout()
-            .write_all(text.as_bytes())
+            .write_all(&bytes)
             .map_err(|source| WriteError::Io {
                 path: out.to_path_buf(),
                 source,
             })?;
         return Ok(Vec::new());
     }
-    write_atomic(out, text.as_bytes())?;
+    write_atomic(out, &bytes)?;
     Ok(vec![out.to_path_buf()])
 }
 
