@@ -160,6 +160,40 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-duration.toml", &[
         "invalid-duration.toml:3:12: defaults.icmp.interval: duration \"10\" has no unit; write e.g. \"10s\" or \"10ms\"",
     ]),
+    ("invalid-indicator-duplicate-id.toml", &[
+        "invalid-indicator-duplicate-id.toml:10:1: indicator[1].id: duplicate indicator id \"availability\"; indicator[0] (line 2) has it already; give one of them an `id`",
+    ]),
+    ("invalid-indicator-floor.toml", &[
+        "invalid-indicator-floor.toml:9:9: indicator[0].floor: floor 1 must be below the target 0.999: it is where the score reaches 0",
+        "invalid-indicator-floor.toml:17:9: indicator[1].floor: floor 2h must be above the target 4h: it is where the score reaches 0",
+    ]),
+    ("invalid-indicator-manual-file.toml", &[
+        "invalid-indicator-manual-file.toml:3:15: report.manual_file: cannot read \"no-such-manual.toml\" (No such file or directory (os error 2)); a relative path is taken from this file's folder",
+    ]),
+    ("invalid-indicator-missing-keys.toml", &[
+        "invalid-indicator-missing-keys.toml:2:1: indicator[0].level2: missing `level2`: { zh = \"...\", en = \"...\" }",
+        "invalid-indicator-missing-keys.toml:2:1: indicator[0].name: missing `name`: { zh = \"...\", en = \"...\" }",
+        "invalid-indicator-missing-keys.toml:2:1: indicator[0].target: missing `target`: the value the row aims at",
+        "invalid-indicator-missing-keys.toml:2:1: indicator[0].weight: missing `weight`: the row's points in the form",
+        "invalid-indicator-missing-keys.toml:3:6: indicator[0].id: id \"Avail\" must be snake_case: lowercase letters, digits and _",
+        "invalid-indicator-missing-keys.toml:4:10: indicator[0].level1.en: missing `en`: the label in both languages",
+    ]),
+    ("invalid-indicator-score.toml", &[
+        "invalid-indicator-score.toml:9:9: indicator[0].score: score = \"steps\" needs [[indicator.steps]] tables (at = VALUE, score = POINTS)",
+        "invalid-indicator-score.toml:18:9: indicator[1].score: a step's score (40) must be between 0 and the weight (30)",
+        "invalid-indicator-score.toml:27:9: indicator[2].score: unknown score rule \"quadratic\"; expected \"linear\", \"threshold\" or \"steps\"",
+        "invalid-indicator-score.toml:28:13: indicator[2].direction: unknown direction \"up\"; expected \"higher\" (more is better) or \"lower\" (less is better, e.g. time to restore)",
+        "invalid-indicator-score.toml:29:8: indicator[2].unit: `unit` is for manual rows; availability.lines has its own unit",
+    ]),
+    ("invalid-indicator-total-weight.toml", &[
+        "invalid-indicator-total-weight.toml:5:1: indicator: the weights add up to 40.5, not 50; fix them, or declare the form's total as [report] total_weight",
+    ]),
+    ("invalid-indicator-unknown-source.toml", &[
+        "invalid-indicator-unknown-source.toml:6:10: indicator[0].source: unknown source \"availabilty\" (did you mean `availability`?); expected one of: devices_monitored, devices_monitored.core, devices_monitored.access, devices_planned, devices_planned.core, devices_planned.access, lines_monitored, lines_planned, core_rooms, availability, availability.core, availability.access, availability.lines, coverage, coverage.core, coverage.access, coverage.lines, units_connected, faults, acknowledged_within_share, restored_within_share, mean_time_to_respond, median_time_to_respond, p95_time_to_respond, mean_time_to_restore, median_time_to_restore, p95_time_to_restore, energy_kwh, manual",
+    ]),
+    ("invalid-indicator-weights.toml", &[
+        "invalid-indicator-weights.toml:2:1: indicator: the weights add up to 90, not 100; fix them, or declare the form's total as [report] total_weight",
+    ]),
     ("invalid-interval-too-long.toml", &[
         "invalid-interval-too-long.toml:3:12: defaults.icmp.interval: interval must be at most 1h: outages shorter than the interval would go unrecorded",
     ]),
@@ -456,7 +490,7 @@ const INVALID: &[(&str, &[&str])] = &[
         "invalid-unknown-key.toml:3:1: defaults.icmp.intervall: unknown key `intervall` in defaults.icmp; expected one of: interval, timeout, count, down_after, up_after, degraded_loss (did you mean `interval`?)",
     ]),
     ("invalid-unknown-section.toml", &[
-        "invalid-unknown-section.toml:2:2: deamon: unknown section `deamon`; expected one of: daemon, defaults, device, line, maintenance, sla, planned, traps, alarm (did you mean `daemon`?)",
+        "invalid-unknown-section.toml:2:2: deamon: unknown section `deamon`; expected one of: daemon, defaults, device, line, maintenance, sla, planned, traps, alarm, report, indicator (did you mean `daemon`?)",
     ]),
     ("invalid-unquoted-address.toml", &[
         "invalid-unquoted-address.toml:5:15: device[0].address: TOML syntax error: invalid float; if this is text (an address, a name), put it in quotes",
@@ -1181,5 +1215,108 @@ communities = ["{SENTINEL}-d", 47114712]
             .iter()
             .any(|p| p.ends_with("device[4].snmp.community: expected a string, found integer")),
         "{printed:#?}"
+    );
+}
+
+#[test]
+fn a_form_with_every_rule_and_its_manual_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let form = r#"
+[report]
+indicators_file = "form.toml"
+manual_file = "manual.toml"
+total_weight = 30
+"#;
+    let rows = r#"
+[[indicator]]
+level1 = { zh = "产出指标", en = "Output" }
+level2 = { zh = "时效指标", en = "Timeliness" }
+name = { zh = "平均恢复时间", en = "Mean time to restore (h)" }
+source = "mean_time_to_restore"
+target = "4h"
+weight = 10
+
+[[indicator]]
+id = "lines"
+level1 = { zh = "产出指标", en = "Output" }
+level2 = { zh = "数量指标", en = "Quantity" }
+name = { zh = "专线", en = "Lines" }
+source = "lines_monitored"
+target = 150
+weight = 10
+score = "steps"
+
+[[indicator.steps]]
+at = 140
+score = 6
+
+[[indicator.steps]]
+at = 150
+score = 10
+
+[[indicator]]
+id = "budget"
+level1 = { zh = "产出指标", en = "Output" }
+level2 = { zh = "成本指标", en = "Cost" }
+name = { zh = "预算执行率", en = "Budget" }
+source = "manual"
+unit = "%"
+target = 100
+weight = 10
+score = "threshold"
+"#;
+    std::fs::write(dir.path().join("form.toml"), rows).unwrap();
+    std::fs::write(
+        dir.path().join("manual.toml"),
+        "budget = { value = 97.5, note = \"final accounts\" }\n",
+    )
+    .unwrap();
+    let path = dir.path().join("netkpi.toml");
+    let config = load_str(&path, form).unwrap_or_else(|ds| {
+        panic!(
+            "{}",
+            ds.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    let r = &config.report;
+    assert_eq!(r.total_weight, 30.0);
+    let ids: Vec<&str> = r.indicators.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["mean_time_to_restore_h", "lines", "budget"]);
+    let mttr = &r.indicators[0];
+    assert_eq!(mttr.target, 4.0 * 3600.0);
+    assert_eq!(mttr.direction, report::Direction::Lower);
+    // Less is better without a floor: twice the target scores nothing.
+    assert_eq!(
+        mttr.score,
+        report::ScoreRule::Linear {
+            floor: 8.0 * 3600.0
+        }
+    );
+    // Steps sorted best first.
+    assert_eq!(
+        r.indicators[1].score,
+        report::ScoreRule::Steps(vec![
+            report::Step {
+                at: 150.0,
+                score: 10.0
+            },
+            report::Step {
+                at: 140.0,
+                score: 6.0
+            },
+        ])
+    );
+    assert_eq!(r.manual["budget"].value, 97.5);
+    assert_eq!(r.manual["budget"].note.as_deref(), Some("final accounts"));
+
+    // Rows both here and in the file: refused.
+    let both = format!("{form}\n{rows}");
+    let errs = load_str(&path, &both).unwrap_err();
+    assert!(
+        errs.iter().any(|d| d.message.contains("not in both")),
+        "{errs:?}"
     );
 }

@@ -504,24 +504,19 @@ fn faults<'a>(facts: &'a Facts<'_>) -> Vec<&'a Incident> {
         .collect()
 }
 
-/// "L-017 on 2020-03-04 (312.0 min)".
+/// "L-017 2020-03-04 (312.0 min)": when it opened and how long it took;
+/// "(not acknowledged)" for a response that never came.
 fn late_incident(i: &Incident, respond: bool, facts: &Facts<'_>) -> String {
     let took = if respond { i.response() } else { i.restore() };
-    let took = took.map_or_else(
-        || {
-            facts
-                .now
-                .min(facts.to)
-                .duration_since(i.opened_at)
-                .as_secs_f64()
-        },
-        |d| d.as_secs_f64(),
-    );
+    let took = match took {
+        Some(d) => format!("{} min", minutes(d.as_secs_f64())),
+        None if respond => facts.lang.t("dev.not_acknowledged").to_string(),
+        None => facts.lang.t("dev.not_restored").to_string(),
+    };
     format!(
-        "{} {} ({} min)",
+        "{} {} ({took})",
         i.target,
-        local_date(i.opened_at, facts.tz),
-        minutes(took)
+        local_date(i.opened_at, facts.tz)
     )
 }
 

@@ -224,6 +224,8 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("dev.lines_missed", "{} of {} lines below their availability target: {}.", "{} 条专线(共 {} 条)未达到可用率目标：{}。"),
     ("dev.late_restore", "{} of {} faults restored after the deadline ({}): {}.", "{} 起故障(共 {} 起)超过恢复时限({})：{}。"),
     ("dev.late_respond", "{} of {} faults acknowledged after the deadline ({}): {}.", "{} 起故障(共 {} 起)超过响应时限({})：{}。"),
+    ("dev.not_acknowledged", "not acknowledged", "未响应"),
+    ("dev.not_restored", "not restored yet", "尚未恢复"),
     ("dev.slowest", "Slowest: {}.", "用时最长：{}。"),
     ("dev.faults", "{} faults; most on: {}.", "共 {} 起故障，最多的对象：{}。"),
     ("dev.unknown_time", "{} min of the period were not observed (monitor not running or no data).", "期间有 {} 分钟未监测到(监测程序未运行或无数据)。"),

@@ -11,6 +11,7 @@ pub mod full_lab;
 pub mod ledger;
 pub mod snmpd;
 pub mod snmpsim;
+pub mod year;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};

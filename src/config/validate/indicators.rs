@@ -99,7 +99,10 @@ fn other_file<T>(
             diags.at(
                 file.span(),
                 path,
-                format!("cannot read {} ({e})", full.display()),
+                format!(
+                    "cannot read {:?} ({e}); a relative path is taken from this file's folder",
+                    file.get_ref()
+                ),
             );
             return None;
         }
@@ -122,6 +125,8 @@ fn indicators(
     let mut out = Vec::new();
     let mut ids: HashMap<String, (usize, usize)> = HashMap::new();
     let mut all_read = true;
+    // Every row that reads counts, a duplicate id too: its weight is real.
+    let mut sum = 0.0;
     for (i, entry) in entries.iter().enumerate() {
         let path = format!("indicator[{i}]");
         let row = entry
@@ -132,6 +137,7 @@ fn indicators(
             all_read = false;
             continue;
         };
+        sum += row.weight;
         let line = diags.line_of(entry.span.start);
         if let Some((j, first_line)) = ids.get(&row.id) {
             let span = entry
@@ -152,19 +158,14 @@ fn indicators(
         ids.insert(row.id.clone(), (i, line));
         out.push(row);
     }
-    if all_read && !out.is_empty() {
-        let sum: f64 = out.iter().map(|r| r.weight).sum();
-        if (sum - total).abs() > WEIGHT_SLACK {
-            let weights: Vec<String> = out.iter().map(|r| format!("{}", r.weight)).collect();
-            diags.at(
-                entries[0].span.clone(),
-                "indicator",
-                format!(
-                    "the weights add up to {sum}, not {total} ({}); fix them, or declare the form's total as [report] total_weight",
-                    weights.join(" + ")
-                ),
-            );
-        }
+    if all_read && !entries.is_empty() && (sum - total).abs() > WEIGHT_SLACK {
+        diags.at(
+            entries[0].span.clone(),
+            "indicator",
+            format!(
+                "the weights add up to {sum}, not {total}; fix them, or declare the form's total as [report] total_weight"
+            ),
+        );
     }
     out
 }
@@ -288,8 +289,14 @@ fn indicator(
             ok
         }),
     };
-    let (target, weight, direction) = (target?, weight?, direction?);
-    let score = score_rule(raw, span, path, unit, target, weight, direction, diags)?;
+    // The score rule is checked even when the direction is wrong, in the
+    // source's own direction, so every mistake is reported at once.
+    let (target, weight) = (target?, weight?);
+    let judged_as = direction
+        .or(source.map(Source::default_direction))
+        .unwrap_or(Direction::Higher);
+    let score = score_rule(raw, span, path, unit, target, weight, judged_as, diags);
+    let (score, direction) = (score?, direction?);
     Some(Indicator {
         id: id?,
         level1: level1?,
@@ -431,8 +438,14 @@ fn score_rule(
                     f,
                     format!("{path}.floor"),
                     format!(
-                        "floor {floor} must be {} the target {target}: it is where the score reaches 0",
-                        if direction == Direction::Higher { "below" } else { "above" }
+                        "floor {} must be {} the target {}: it is where the score reaches 0",
+                        shown(floor, unit),
+                        if direction == Direction::Higher {
+                            "below"
+                        } else {
+                            "above"
+                        },
+                        shown(target, unit)
                     ),
                 );
                 return None;
@@ -524,6 +537,14 @@ fn steps_rule(
         Direction::Lower => a.at.total_cmp(&b.at),
     });
     Some(ScoreRule::Steps(steps))
+}
+
+/// A value as the operator wrote it: a time as a duration.
+fn shown(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Seconds if v >= 0.0 => crate::duration::format(std::time::Duration::from_secs_f64(v)),
+        _ => v.to_string(),
+    }
 }
 
 /// A finite number; for a time (`unit` seconds) also a duration (`"4h"`).
