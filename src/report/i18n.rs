@@ -41,7 +41,7 @@ impl Lang {
     }
 
     /// A label given in both languages, in this one.
-    pub fn pick<'a>(self, label: &'a crate::config::report::Label) -> &'a str {
+    pub fn pick(self, label: &crate::config::report::Label) -> &str {
         match self {
             Lang::En => &label.en,
             Lang::Zh => &label.zh,
@@ -204,6 +204,8 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     // Charts (XLSX and HTML).
     ("chart.monthly", "Availability by month (pooled groups)", "月度可用率(分组合计)"),
     ("chart.durations", "Time to respond and to restore", "响应用时与恢复用时分布"),
+    ("chart.respond", "Time to respond", "响应用时"),
+    ("chart.restore", "Time to restore", "恢复用时"),
     (
         "chart.durations_caption",
         "Time to respond and to restore of the unplanned incidents ({} acknowledged, {} restored), by duration",

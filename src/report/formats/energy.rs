@@ -11,7 +11,13 @@ pub fn table(report: &Report, lang: Lang) -> Option<Table> {
     let mut rows: Vec<Vec<String>> = energy
         .months
         .iter()
-        .map(|m| vec![m.label.clone(), format!("{:.1}", m.kwh), percent(m.coverage)])
+        .map(|m| {
+            vec![
+                m.label.clone(),
+                format!("{:.1}", m.kwh),
+                percent(m.coverage),
+            ]
+        })
         .collect();
     rows.push(vec![
         lang.t("total").to_string(),

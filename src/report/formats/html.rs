@@ -1,7 +1,7 @@
 //! HTML: one self-contained page (inline CSS, inline SVG charts, no script,
 //! nothing fetched) that reads on screen and prints to a clean PDF from a
-//! browser: A4, each section on a new page (the wide tables on landscape
-//! pages), table headers repeated on every page, no row cut across pages.
+//! browser: A4, the form on the first page under the title, each other
+//! section on a new page (the wide tables on landscape pages), table headers repeated on every page, no row cut across pages.
 //!
 //! The tables are the CSV's ([`super::energy::all_tables`]), cell for
 //! cell; charts: the pooled groups' availability month by month, and the
@@ -32,7 +32,7 @@ const WIDE: [&str; 5] = [
 const COLOURS: [&str; 4] = ["#1f4e9c", "#d9730d", "#2a9d8f", "#7b3294"];
 
 const STYLE: &str = r#"
-:root { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "Helvetica Neue", Arial, sans-serif; color: #111; }
+:root { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "PingFang SC", "Helvetica Neue", Arial, sans-serif; color: #111; }
 body { margin: 0 auto; max-width: 290mm; padding: 8mm; font-size: 10pt; line-height: 1.35; }
 h1 { font-size: 20pt; margin: 0 0 4mm; }
 h2 { font-size: 14pt; margin: 6mm 0 3mm; border-bottom: 1.5pt solid #1f4e9c; padding-bottom: 1mm; }
@@ -44,6 +44,7 @@ p.total { font-size: 12pt; font-weight: bold; }
 table { border-collapse: collapse; width: 100%; margin: 0 0 4mm; font-size: 8pt; }
 th, td { border: 0.5pt solid #999; padding: 0.6mm 1.2mm; vertical-align: top; text-align: left; }
 th { background: #d9e1f2; }
+table[data-table="form"] th:nth-child(-n+3) { min-width: 5em; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.total td { font-weight: bold; background: #f2f2f2; }
 figure { margin: 0 0 4mm; }
@@ -57,6 +58,7 @@ svg .axis { stroke: #111; stroke-width: 1; }
 @media print {
   body { max-width: none; padding: 0; }
   section { break-before: page; }
+  section:first-of-type { break-before: auto; }
   section.wide { page: wide; }
   h2, figcaption { break-after: avoid; }
   thead { display: table-header-group; }
@@ -157,7 +159,11 @@ fn render_table(out: &mut String, table: &Table) {
     out.push_str("</tr></thead>\n<tbody>\n");
     for (i, row) in table.rows.iter().enumerate() {
         let total = table.name == "form" && i + 1 == table.rows.len();
-        out.push_str(if total { "<tr class=\"total\">" } else { "<tr>" });
+        out.push_str(if total {
+            "<tr class=\"total\">"
+        } else {
+            "<tr>"
+        });
         for cell in row {
             let numeric = !cell.is_empty() && cell.parse::<f64>().is_ok();
             let _ = write!(
@@ -291,15 +297,18 @@ fn monthly_chart(report: &Report, lang: Lang) -> String {
 }
 
 /// The lower end and step of a percentage axis that shows `lowest` with
-/// room below it, in round steps (0.01 % … 10 %), ending at 100 %.
+/// room below it in two to six round steps (0.01 % … 20 %), ending at
+/// 100 %.
 fn percent_axis(lowest: f64) -> (f64, f64) {
-    let lowest = lowest.clamp(0.0, 1.0);
-    let step = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.2]
-        .into_iter()
-        .find(|s| (1.0 - lowest) <= 4.0 * s)
-        .unwrap_or(0.25);
-    let steps_below = ((1.0 - lowest) / step).ceil().max(1.0);
-    (1.0 - steps_below * step, step)
+    let below = 1.0 - lowest.clamp(0.0, 1.0);
+    let step = [
+        0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2,
+    ]
+    .into_iter()
+    .find(|s| below <= 5.0 * s)
+    .unwrap_or(0.2);
+    let steps = (below / step).floor() + 1.0;
+    ((1.0 - steps * step).max(0.0), step)
 }
 
 /// Unplanned incidents' times to respond and to restore, counted in the
@@ -320,8 +329,8 @@ fn durations_chart(report: &Report, lang: Lang) -> String {
     }
     let labels = bucket_labels();
     let series = [
-        (lang.t("col.response_s"), respond.counts),
-        (lang.t("col.restore_s"), restore.counts),
+        (lang.t("chart.respond"), respond.counts),
+        (lang.t("chart.restore"), restore.counts),
     ];
     let most = series
         .iter()
@@ -484,12 +493,16 @@ mod tests {
 
     #[test]
     fn percent_axis_leaves_room_below_the_lowest_month() {
+        let (lo, step) = percent_axis(0.995831);
+        assert_eq!(step, 0.001);
+        assert!((lo - 0.995).abs() < 1e-9, "{lo}");
         let (lo, step) = percent_axis(0.9995);
-        assert!((step - 0.0005).abs() < 1e-12, "{step}");
-        assert!(lo <= 0.9995 && lo > 0.998, "{lo}");
+        assert_eq!(step, 0.0001);
+        assert!(lo <= 0.9995 + 1e-12 && lo > 0.9993, "{lo}");
         let (lo, step) = percent_axis(0.5);
-        assert_eq!(step, 0.2);
+        assert_eq!(step, 0.1);
         assert!((lo - 0.4).abs() < 1e-9, "{lo}");
+        assert_eq!(percent_axis(0.0), (0.0, 0.2));
         let (lo, _) = percent_axis(1.0);
         assert!(lo < 1.0);
     }

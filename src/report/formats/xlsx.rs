@@ -204,7 +204,10 @@ fn layout(
         let width = (widest + 2).max(header_width).clamp(MIN_WIDTH, MAX_WIDTH);
         let col = col as u16;
         sheet.set_column_width(col, width as f64)?;
-        if kinds.iter().any(|r| r.get(col as usize) == Some(&Kind::Prose)) {
+        if kinds
+            .iter()
+            .any(|r| r.get(col as usize) == Some(&Kind::Prose))
+        {
             sheet.set_column_format(col, &formats.prose)?;
         }
     }
