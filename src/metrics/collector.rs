@@ -153,6 +153,7 @@ impl Collector for Snapshot {
         encode_poll_last_duration(encoder, live, &inventory)?;
         encode_profile_samples(encoder, live, &inventory)?;
         super::incidents::encode_incidents(encoder, live)?;
+        super::indicators::encode_indicators(encoder, live)?;
         if let Some(traps) = sources.traps.get() {
             encode_traps(encoder, traps)?;
         }
