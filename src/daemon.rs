@@ -102,8 +102,12 @@ fn refresh_indicators(shared: &Shared) -> anyhow::Result<()> {
     }
     let reader = Store::open_reader(&config.daemon.data_dir)?;
     let inventory = shared.live.inventory();
-    let form =
-        crate::report::indicators::form_year_to_date(&reader, &config, &inventory, Timestamp::now())?;
+    let form = crate::report::indicators::form_year_to_date(
+        &reader,
+        &config,
+        &inventory,
+        Timestamp::now(),
+    )?;
     shared.live.set_form(Some(form));
     Ok(())
 }

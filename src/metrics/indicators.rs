@@ -142,7 +142,13 @@ mod tests {
     fn each_row_with_its_id_and_english_levels_and_the_total() {
         let text = scrape(Some(Form {
             rows: vec![
-                row("network_availability", Unit::Ratio, 0.999, Some(0.9962), 2.5),
+                row(
+                    "network_availability",
+                    Unit::Ratio,
+                    0.999,
+                    Some(0.9962),
+                    2.5,
+                ),
                 row("satisfaction", Unit::Manual, 90.0, None, 0.0),
             ],
             total_weight: 10.0,
