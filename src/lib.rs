@@ -61,6 +61,15 @@
 //!   [`availability::targets`] gives the figures of every configured target
 //!   over a period from the store: the gauges, the API and reports all take
 //!   them from there.
+//! * [`report`] is the year-end report (or any period's): one model of
+//!   `Serialize` structs ([`report::model`]) built from the store by
+//!   [`report::Report::build`] through [`availability`] and the store's
+//!   incident queries; [`report::form`] scores the evaluation form's
+//!   `[[indicator]]` rows ([`config::report`]) and drafts the deviation
+//!   analysis; [`report::i18n`] holds every label in English and Chinese;
+//!   [`report::formats`] renders JSON, CSV and Markdown. `netkpi report`
+//!   and `GET /api/v1/report` both use it; the periods they take are read
+//!   by [`availability::PeriodArgs`].
 //! * [`store`] is the embedded SQLite ledger behind one narrow interface, with
 //!   a single writer thread that commits a transition before anyone sees it.
 //!   A new ledger is created only where no file exists; [`store::backup()`]

@@ -16,7 +16,7 @@ pub mod targets;
 pub use period::{
     parse_instant, window_start, year_start, Period, PeriodArgs, PeriodKind, WINDOWS,
 };
-pub use targets::{availability, availability_since, TargetFigures};
+pub use targets::{availability, availability_each, availability_since, TargetFigures};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -523,6 +523,32 @@ mod tests {
         let f = compute(&h, t(0), t(60), t(60), &[span(20, 30)]);
         assert_eq!(f.outages, 2);
         assert_eq!(f.longest_outage_s, 20.0 * 60.0);
+    }
+
+    #[test]
+    fn pooled_figures_weigh_targets_by_their_observed_time() {
+        // 50 up + 10 down, and 20 up + 10 degraded + 30 unknown + 10 maintenance.
+        let a = fig(50, 0, 10, 0, 0, 1, 10, Some(50.0 / 60.0), Some(1.0));
+        let b = fig(20, 10, 0, 30, 10, 0, 0, Some(1.0), Some(0.5));
+        let p = Figures::pooled([&a, &b]);
+        assert_eq!(
+            p,
+            fig(
+                70,
+                10,
+                10,
+                30,
+                10,
+                1,
+                10,
+                Some(80.0 / 90.0),
+                Some(90.0 / 120.0)
+            )
+        );
+        assert_eq!(Figures::pooled([]), Figures::default());
+        let unknown = fig(0, 0, 0, 60, 0, 0, 0, None, Some(0.0));
+        assert_eq!(Figures::pooled([&unknown]).availability, None);
+        assert_eq!(Figures::pooled([&unknown]).coverage, Some(0.0));
     }
 
     #[test]

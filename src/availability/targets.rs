@@ -55,6 +55,30 @@ pub fn availability_since<const N: usize>(
     }))
 }
 
+/// Like [`availability`] for any number of periods, from one read of the
+/// store covering them all: `figures[i]` is over `periods[i]` (a report's
+/// period and each of its months).
+pub fn availability_each(
+    store: &Store,
+    inventory: &Inventory,
+    periods: &[(Timestamp, Timestamp)],
+    now: Timestamp,
+) -> Result<Vec<TargetFigures<Vec<Figures>>>, StoreError> {
+    let (Some(earliest), Some(latest)) = (
+        periods.iter().map(|p| p.0).min(),
+        periods.iter().map(|p| p.1).max(),
+    ) else {
+        return Ok(per_target(&Histories::new(), inventory, |_, _| Vec::new()));
+    };
+    let histories = store.histories(earliest, latest)?;
+    Ok(per_target(&histories, inventory, |history, maintenance| {
+        periods
+            .iter()
+            .map(|&(from, to)| compute(history, from, to, now, maintenance))
+            .collect()
+    }))
+}
+
 /// `figures(history, maintenance)` for each target of `inventory`, in its
 /// order; a target without a history gets an empty one.
 fn per_target<F>(
@@ -227,6 +251,31 @@ reason = "test"
         }
         // The empty period [60, 60) has no figures.
         assert!(all.iter().all(|f| f.figures[3] == Figures::default()));
+    }
+
+    #[test]
+    fn any_periods_from_one_read_equal_one_period_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store(tmp.path());
+        let inventory = inventory();
+        let periods = [
+            (t(0), t(60)),
+            (t(0), t(20)),
+            (t(20), t(45)),
+            (t(45), t(90)),
+            (t(-30), t(5)),
+        ];
+        let now = t(70);
+        let all = availability_each(&store, &inventory, &periods, now).unwrap();
+        assert_eq!(all.len(), 3);
+        for (i, &(from, to)) in periods.iter().enumerate() {
+            let one = availability(&store, &inventory, from, to, now).unwrap();
+            for (a, b) in all.iter().zip(&one) {
+                assert_eq!(a.figures[i], b.figures, "{} over {from}..{to}", a.target);
+            }
+        }
+        let none = availability_each(&store, &inventory, &[], now).unwrap();
+        assert!(none.iter().all(|f| f.figures.is_empty()));
     }
 
     #[test]

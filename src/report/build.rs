@@ -28,8 +28,10 @@ impl Report {
     /// The report of `period` as the store holds it at `now`, with labels
     /// of drafted text in `lang`. `store` may be a reader
     /// ([`Store::open_reader`], while the daemon runs) or a backup copy
-    /// ([`Store::open_file_reader`]). The period's end is cut to `now`:
-    /// what has not happened yet is not reported.
+    /// ([`Store::open_file_reader`]); everything is read from one snapshot
+    /// ([`Store::snapshot`]), so the chain head named is the one the figures
+    /// come from. The period's end is cut to `now`: what has not happened
+    /// yet is not reported.
     pub fn build(
         store: &Store,
         config: &Config,
@@ -38,103 +40,121 @@ impl Report {
         lang: Lang,
         progress: &mut dyn Progress,
     ) -> Result<Report, StoreError> {
-        let tz = &config.daemon.timezone;
-        let from = period.from;
-        let to = period.to.min(now).max(from);
-        let cut = Period {
-            to,
-            ..period.clone()
-        };
-
-        progress.step(lang.t("progress.read"));
-        let windows = store.windows()?;
-        let mut inventory = Inventory::new(config);
-        inventory.add_windows(
-            &windows
-                .iter()
-                .map(Window::as_maintenance)
-                .collect::<Vec<_>>(),
-        );
-        let figures = availability::availability(store, &inventory, from, to, now)?;
-
-        let months = cut.months(tz);
-        let mut per_month = Vec::with_capacity(months.len());
-        for (label, m_from, m_to) in &months {
-            progress.step(&format!(
-                "{} ({}/{})",
-                super::i18n::fill(lang.t("progress.month"), &[label]),
-                per_month.len() + 1,
-                months.len()
-            ));
-            per_month.push(availability::availability(
-                store, &inventory, *m_from, *m_to, now,
-            )?);
-        }
-
-        progress.step(lang.t("progress.incidents"));
-        let mut incidents = store.incidents(&IncidentQuery {
-            from: Some(from),
-            to: Some(to),
-            limit: usize::MAX,
-            ..IncidentQuery::default()
-        })?;
-        incidents.reverse();
-        let incident_rows = incident_rows(store, &incidents, now, tz)?;
-
-        let head = store.ledger_head()?;
-        let recorded = figures
-            .iter()
-            .any(|f| f.figures.up_s + f.figures.degraded_s + f.figures.down_s > 0.0);
-        let notice =
-            (!recorded && incidents.is_empty()).then(|| lang.t("notice.empty").to_string());
-
-        let facts = Facts {
-            lang,
-            tz,
-            inventory: &inventory,
-            planned: &config.planned,
-            figures: &figures,
-            incidents: &incidents,
-            from,
-            to,
-            now,
-            manual: &config.report.manual,
-        };
-        let form = form::evaluate(&config.report, &facts);
-        let monthly = monthly(&facts, &months, &per_month, tz);
-
-        Ok(Report {
-            lang: lang.as_str(),
-            generated_at: format_time(now, tz),
-            period: PeriodInfo {
-                kind: period.kind.as_str(),
-                label: period.label.clone(),
-                from: format_time(from, tz),
-                to: format_time(to, tz),
-                scheduled_to: (period.to > to).then(|| format_time(period.to, tz)),
-                timezone: config.daemon.timezone_name.clone(),
-            },
-            notice,
-            form,
-            lines: line_rows(&inventory, &figures),
-            devices: device_rows(&inventory, &figures),
-            monthly,
-            incidents: incident_rows,
-            maintenance: window_rows(config, &windows, from, to, tz),
-            method: Method {
-                timezone: config.daemon.timezone_name.clone(),
-                from: format_time(from, tz),
-                to: format_time(to, tz),
-                definitions: definitions(lang),
-                ledger: LedgerInfo {
-                    records: head.records,
-                    head: head.hex(),
-                    at: head.at.map(|t| format_time(t, tz)),
-                },
-            },
-            energy: None,
-        })
+        store.snapshot(|store| build(store, config, period, now, lang, progress))
     }
+}
+
+fn build(
+    store: &Store,
+    config: &Config,
+    period: &Period,
+    now: Timestamp,
+    lang: Lang,
+    progress: &mut dyn Progress,
+) -> Result<Report, StoreError> {
+    let tz = &config.daemon.timezone;
+    let from = period.from;
+    let to = period.to.min(now).max(from);
+    let cut = Period {
+        to,
+        ..period.clone()
+    };
+
+    progress.step(lang.t("progress.read"));
+    let windows = store.windows()?;
+    let mut inventory = Inventory::new(config);
+    inventory.add_windows(
+        &windows
+            .iter()
+            .map(Window::as_maintenance)
+            .collect::<Vec<_>>(),
+    );
+    // The whole period and each month, from one read of the ledger.
+    let months = cut.months(tz);
+    let periods: Vec<(Timestamp, Timestamp)> = std::iter::once((from, to))
+        .chain(months.iter().map(|(_, a, b)| (*a, *b)))
+        .collect();
+    let mut figures = Vec::new();
+    let mut per_month: Vec<Vec<TargetFigures>> = vec![Vec::new(); months.len()];
+    for t in availability::availability_each(store, &inventory, &periods, now)? {
+        let mut each = t.figures.into_iter();
+        let whole = each.next().unwrap_or_default();
+        for (m, f) in per_month.iter_mut().zip(each) {
+            m.push(TargetFigures {
+                kind: t.kind,
+                target: t.target.clone(),
+                figures: f,
+            });
+        }
+        figures.push(TargetFigures {
+            kind: t.kind,
+            target: t.target,
+            figures: whole,
+        });
+    }
+
+    progress.step(lang.t("progress.incidents"));
+    let mut incidents = store.incidents(&IncidentQuery {
+        from: Some(from),
+        to: Some(to),
+        limit: usize::MAX,
+        ..IncidentQuery::default()
+    })?;
+    incidents.reverse();
+    let incident_rows = incident_rows(store, &incidents, now, tz)?;
+
+    let head = store.ledger_head()?;
+    let recorded = figures
+        .iter()
+        .any(|f| f.figures.up_s + f.figures.degraded_s + f.figures.down_s > 0.0);
+    let notice = (!recorded && incidents.is_empty()).then(|| lang.t("notice.empty").to_string());
+
+    let facts = Facts {
+        lang,
+        tz,
+        inventory: &inventory,
+        planned: &config.planned,
+        figures: &figures,
+        incidents: &incidents,
+        from,
+        to,
+        now,
+        manual: &config.report.manual,
+    };
+    let form = form::evaluate(&config.report, &facts);
+    let monthly = monthly(&facts, &months, &per_month, tz);
+
+    Ok(Report {
+        lang: lang.as_str(),
+        generated_at: format_time(now, tz),
+        period: PeriodInfo {
+            kind: period.kind.as_str(),
+            label: period.label.clone(),
+            from: format_time(from, tz),
+            to: format_time(to, tz),
+            scheduled_to: (period.to > to).then(|| format_time(period.to, tz)),
+            timezone: config.daemon.timezone_name.clone(),
+        },
+        notice,
+        form,
+        lines: line_rows(&inventory, &figures),
+        devices: device_rows(&inventory, &figures),
+        monthly,
+        incidents: incident_rows,
+        maintenance: window_rows(config, &windows, from, to, tz),
+        method: Method {
+            timezone: config.daemon.timezone_name.clone(),
+            from: format_time(from, tz),
+            to: format_time(to, tz),
+            definitions: definitions(lang),
+            ledger: LedgerInfo {
+                records: head.records,
+                head: head.hex(),
+                at: head.at.map(|t| format_time(t, tz)),
+            },
+        },
+        energy: None,
+    })
 }
 
 /// Whether availability reached `target`; `None` when nothing was observed.
@@ -254,19 +274,23 @@ fn incident_rows(
 ) -> Result<Vec<IncidentEntry>, StoreError> {
     let ids: Vec<u64> = incidents.iter().map(|i| i.id).collect();
     let affected = store.affected(&ids)?;
-    incidents
+    let (first, last) = (
+        ids.iter().copied().min().unwrap_or(1),
+        ids.iter().copied().max().unwrap_or(0),
+    );
+    let events = store.incident_events_between(first, last)?;
+    Ok(incidents
         .iter()
         .map(|i| {
-            let events = store.incident_events(i.id)?;
-            Ok(IncidentEntry::new(
+            IncidentEntry::new(
                 i,
                 affected.get(&i.id).copied().unwrap_or(0),
-                &events,
+                events.get(&i.id).map(Vec::as_slice).unwrap_or(&[]),
                 now,
                 tz,
-            ))
+            )
         })
-        .collect()
+        .collect())
 }
 
 /// The config's windows and the declared ones that overlap `[from, to)`,

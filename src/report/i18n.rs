@@ -28,8 +28,8 @@ impl Lang {
         }
     }
 
-    /// The text of `key` in this language; the key itself when the table
-    /// lacks it (a test checks that every key used is there).
+    /// The text of `key` in this language; "?" when the table lacks it
+    /// (a test renders every table in both languages and finds none).
     pub fn t(self, key: &str) -> &'static str {
         match TABLE.iter().find(|(k, _, _)| *k == key) {
             Some((_, en, zh)) => match self {
@@ -183,6 +183,22 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("yes", "yes", "是"),
     ("no", "no", "否"),
     ("none", "—", "—"),
+    ("role.router", "router", "路由器"),
+    ("role.core_switch", "core switch", "核心交换机"),
+    ("role.aggregation_switch", "aggregation switch", "汇聚交换机"),
+    ("role.access_egress", "access egress", "接入设备"),
+    ("role.firewall", "firewall", "防火墙"),
+    ("role.ips", "IPS", "入侵防御"),
+    ("role.load_balancer", "load balancer", "负载均衡"),
+    ("role.ups", "UPS", "UPS"),
+    ("role.air_conditioner", "air conditioner", "精密空调"),
+    ("role.env_sensor", "environment sensor", "环境传感器"),
+    ("role.other", "other", "其他"),
+    ("category.core", "core", "核心"),
+    ("category.access", "access", "接入"),
+    ("severity.critical", "critical", "紧急"),
+    ("severity.major", "major", "重要"),
+    ("severity.minor", "minor", "一般"),
     ("kind.device", "device", "设备"),
     ("kind.line", "line", "专线"),
     ("kind.group", "group", "合计"),
@@ -237,7 +253,6 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("basis.incidents", "{} incidents", "{} 起事件"),
     ("basis.sites", "sites: {}", "机房：{}"),
     ("progress.read", "reading the ledger", "读取台账"),
-    ("progress.month", "month {}", "月份 {}"),
     ("progress.incidents", "incidents", "故障事件"),
 ];
 

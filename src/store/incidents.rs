@@ -285,18 +285,31 @@ impl Store {
         self.query_incidents(&sql, rusqlite::params_from_iter(args))
     }
 
-    /// For each of `ids`, how many incidents have it as their root.
+    /// For each of `ids`, how many incidents have it as their root (one
+    /// query over their range, whatever their number).
     pub fn affected(&self, ids: &[u64]) -> Result<HashMap<u64, u64>, StoreError> {
+        let mut out: HashMap<u64, u64> = ids.iter().map(|&id| (id, 0)).collect();
+        let (Some(&first), Some(&last)) = (ids.iter().min(), ids.iter().max()) else {
+            return Ok(out);
+        };
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT COUNT(*) FROM incidents WHERE root_id = ?1")
+            .prepare_cached(
+                "SELECT root_id, COUNT(*) FROM incidents
+                 WHERE root_id BETWEEN ?1 AND ?2 GROUP BY root_id",
+            )
             .map_err(self.err("count affected incidents"))?;
-        let mut out = HashMap::new();
-        for &id in ids {
-            let n: i64 = stmt
-                .query_row([id as i64], |r| r.get(0))
-                .map_err(self.err("count affected incidents"))?;
-            out.insert(id, n as u64);
+        let rows = stmt
+            .query_map([clamp(first), clamp(last)], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(self.err("count affected incidents"))?;
+        for row in rows {
+            let (root, n) = row.map_err(self.err("count affected incidents"))?;
+            if let Some(count) = out.get_mut(&root) {
+                *count = n;
+            }
         }
         Ok(out)
     }
@@ -311,33 +324,57 @@ impl Store {
 
     /// An incident's record (notes included), oldest first.
     pub fn incident_events(&self, id: u64) -> Result<Vec<IncidentEvent>, StoreError> {
+        let id = i64::try_from(id).unwrap_or(i64::MAX);
+        Ok(self
+            .events_between(id, id)?
+            .remove(&(id as u64))
+            .unwrap_or_default())
+    }
+
+    /// The records of the incidents with ids in `first..=last`, each oldest
+    /// first, from one query (a report reads thousands).
+    pub fn incident_events_between(
+        &self,
+        first: u64,
+        last: u64,
+    ) -> Result<HashMap<u64, Vec<IncidentEvent>>, StoreError> {
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.events_between(clamp(first), clamp(last))
+    }
+
+    fn events_between(
+        &self,
+        first: i64,
+        last: i64,
+    ) -> Result<HashMap<u64, Vec<IncidentEvent>>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT at_ms, event, by, text, root_id, cause FROM incident_events
-                 WHERE incident = ?1 ORDER BY id",
+                "SELECT incident, at_ms, event, by, text, root_id, cause FROM incident_events
+                 WHERE incident BETWEEN ?1 AND ?2 ORDER BY id",
             )
             .map_err(self.err("read an incident's record"))?;
         let rows = stmt
-            .query_map([id as i64], |r| {
+            .query_map([first, last], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
                     IncidentEvent {
                         at: Timestamp::UNIX_EPOCH,
-                        event: r.get(1)?,
-                        by: r.get(2)?,
-                        text: r.get(3)?,
-                        root_id: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
-                        cause: r.get(5)?,
+                        event: r.get(2)?,
+                        by: r.get(3)?,
+                        text: r.get(4)?,
+                        root_id: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
+                        cause: r.get(6)?,
                     },
                 ))
             })
             .map_err(self.err("read an incident's record"))?;
-        let mut out = Vec::new();
+        let mut out: HashMap<u64, Vec<IncidentEvent>> = HashMap::new();
         for row in rows {
-            let (at_ms, mut e) = row.map_err(self.err("read an incident's record"))?;
+            let (incident, at_ms, mut e) = row.map_err(self.err("read an incident's record"))?;
             e.at = self.timestamp(at_ms, "incident_events.at_ms")?;
-            out.push(e);
+            out.entry(incident as u64).or_default().push(e);
         }
         Ok(out)
     }

@@ -611,6 +611,22 @@ impl Store {
         chain::ledger_head(&self.conn).map_err(self.err("read the chain head"))
     }
 
+    /// Runs `read` inside one read transaction: every query it makes sees
+    /// the same snapshot of the ledger, however much the daemon writes
+    /// meanwhile (a report's figures and the chain head it names agree).
+    pub fn snapshot<T>(
+        &self,
+        read: impl FnOnce(&Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.err("begin a read"))?;
+        let result = read(self);
+        drop(tx);
+        result
+    }
+
     /// Recomputes the hash chain from the records and compares it with the
     /// stored one, in one read transaction (a consistent snapshot while
     /// the daemon writes). `expected`: heads copied elsewhere (from

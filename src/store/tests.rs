@@ -390,6 +390,29 @@ fn reader_sees_commits_and_cannot_write() {
 }
 
 #[test]
+fn a_snapshot_does_not_see_what_commits_during_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut writer = Store::open(tmp.path()).unwrap();
+    writer.append(&[dev("r1", 1_000, State::Up)], None).unwrap();
+    let reader = Store::open_reader(tmp.path()).unwrap();
+    let (before, during) = reader
+        .snapshot(|r| {
+            let before = (r.latest()?, r.ledger_head()?.records);
+            writer
+                .append(&[dev("r1", 2_000, State::Down)], None)
+                .unwrap();
+            Ok((before, (r.latest()?, r.ledger_head()?.records)))
+        })
+        .unwrap();
+    assert_eq!(before, during, "one snapshot throughout");
+    assert_eq!(
+        reader.latest().unwrap(),
+        vec![dev("r1", 2_000, State::Down)]
+    );
+    assert_eq!(reader.ledger_head().unwrap().records, before.1 + 1);
+}
+
+#[test]
 fn reader_refuses_an_unmigrated_file() {
     let tmp = tempfile::tempdir().unwrap();
     Connection::open(tmp.path().join(DB_FILE))

@@ -131,8 +131,10 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                 .map(|d| {
                     let mut row = vec![
                         d.name.clone(),
-                        d.role.to_string(),
-                        d.category.unwrap_or("").to_string(),
+                        lang.t(&format!("role.{}", d.role)).to_string(),
+                        d.category
+                            .map(|c| lang.t(&format!("category.{c}")).to_string())
+                            .unwrap_or_default(),
                         d.site.clone(),
                         percent(Some(d.availability_target)),
                     ];
@@ -208,8 +210,8 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                     vec![
                         i.id.to_string(),
                         i.target.clone(),
-                        i.kind.to_string(),
-                        i.severity.to_string(),
+                        lang.t(&format!("kind.{}", i.kind)).to_string(),
+                        lang.t(&format!("severity.{}", i.severity)).to_string(),
                         i.opened_at.clone(),
                         i.acknowledged_at.clone().unwrap_or_default(),
                         i.acknowledged_by.clone().unwrap_or_default(),

@@ -1,0 +1,168 @@
+//! Benchmark (ignored in the test suite; run by `bench/report.sh`): the time
+//! of the release `netkpi report --year` (JSON, CSV, Markdown) over a year
+//! written through the store's own commit path, at a city's scale and at a
+//! larger one. Prints figures; asserts only what must hold (the report
+//! counts every outage and incident written), never a time.
+
+mod common;
+
+use std::process::Command;
+use std::time::Instant;
+
+use common::netkpi_bin;
+use jiff::Timestamp;
+use netkpi::incidents::{Change, Incident};
+use netkpi::model::{Severity, State, TargetKind, Transition};
+use netkpi::store::{Commit, Store};
+use serde_json::Value;
+
+/// 2025-01-01T00:00:00+08:00.
+const YEAR_START_MS: i64 = 1_735_660_800_000;
+const YEAR_MS: i64 = 365 * 86_400_000;
+
+/// `devices` access devices (each with one line) and 10 core devices;
+/// every target down `outages` times in the year, 10 minutes each, each
+/// outage an incident acknowledged after 5 minutes.
+fn write_year(dir: &std::path::Path, devices: usize, outages: usize) -> (usize, usize) {
+    let mut config = String::from(
+        "[daemon]\ndata_dir = \"data\"\ntimezone = \"Asia/Shanghai\"\n\n[planned]\nleased_lines = 0\n\n",
+    );
+    let mut targets: Vec<(String, TargetKind)> = Vec::new();
+    for i in 0..10 {
+        config += &format!(
+            "[[device]]\nname = \"core-{i:02}\"\nrole = \"router\"\naddress = \"127.0.1.{}\"\nsite = \"core-room\"\nicmp = {{}}\n\n",
+            i + 1
+        );
+        targets.push((format!("core-{i:02}"), TargetKind::Device));
+    }
+    for i in 0..devices {
+        config += &format!(
+            "[[device]]\nname = \"acc-{i:05}\"\nrole = \"access_egress\"\naddress = \"127.1.{}.{}\"\nsite = \"unit-{i}\"\nicmp = {{}}\n\n[[line]]\nid = \"L-{i:05}\"\nunit = \"Unit {i}\"\ncarrier = \"Carrier A\"\ndevice = \"acc-{i:05}\"\n\n",
+            i / 250,
+            i % 250 + 1
+        );
+        targets.push((format!("acc-{i:05}"), TargetKind::Device));
+        targets.push((format!("L-{i:05}"), TargetKind::Line));
+    }
+    std::fs::write(dir.join("netkpi.toml"), config).unwrap();
+
+    let mut store = Store::open(&dir.join("data")).unwrap();
+    let at = |ms: i64| Timestamp::from_millisecond(ms).unwrap();
+    let first: Vec<Transition> = targets
+        .iter()
+        .map(|(t, k)| Transition {
+            target: t.clone(),
+            kind: *k,
+            at: at(YEAR_START_MS - 86_400_000),
+            state: State::Up,
+            cause: None,
+        })
+        .collect();
+    store.append(&first, None).unwrap();
+    let step = YEAR_MS / outages as i64;
+    let mut id = 0u64;
+    for o in 0..outages {
+        // One commit per outage round: every target down, then up.
+        let mut transitions = Vec::new();
+        let mut changes = Vec::new();
+        for (n, (t, k)) in targets.iter().enumerate() {
+            let down = YEAR_START_MS + o as i64 * step + (n as i64 % 1000) * 1000;
+            let up = down + 600_000;
+            transitions.push(Transition {
+                target: t.clone(),
+                kind: *k,
+                at: at(down),
+                state: State::Down,
+                cause: Some("icmp:timeout".into()),
+            });
+            transitions.push(Transition {
+                target: t.clone(),
+                kind: *k,
+                at: at(up),
+                state: State::Up,
+                cause: None,
+            });
+            id += 1;
+            changes.push(Change::Opened(Incident {
+                id,
+                kind: *k,
+                target: t.clone(),
+                alarm: None,
+                severity: Severity::Major,
+                cause: Some("icmp:timeout".into()),
+                opened_at: at(down),
+                acknowledged_at: None,
+                acknowledged_by: None,
+                restored_at: None,
+                root_id: None,
+                flaps: 0,
+                planned: false,
+                respond_within: std::time::Duration::from_secs(1800),
+                restore_within: std::time::Duration::from_secs(4 * 3600),
+            }));
+            changes.push(Change::Acknowledged {
+                id,
+                at: at(down + 300_000),
+                by: "duty".into(),
+                via: None,
+            });
+            changes.push(Change::Restored { id, at: at(up) });
+        }
+        store
+            .commit(&Commit {
+                transitions: &transitions,
+                incidents: &changes,
+                ..Commit::default()
+            })
+            .unwrap();
+    }
+    (targets.len(), id as usize)
+}
+
+fn time_report(dir: &std::path::Path, format: &str, out: &str) -> f64 {
+    let started = Instant::now();
+    let o = Command::new(netkpi_bin())
+        .args(["report", "--config"])
+        .arg(dir.join("netkpi.toml"))
+        .args([
+            "--year", "2025", "--lang", "en", "--format", format, "--out",
+        ])
+        .arg(dir.join(out))
+        .output()
+        .unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    secs
+}
+
+#[test]
+#[ignore = "benchmark: run bench/report.sh"]
+fn report_a_year_at_scale() {
+    for (devices, outages) in [(290, 50), (2_000, 25)] {
+        let dir = tempfile::tempdir().unwrap();
+        let started = Instant::now();
+        let (targets, incidents) = write_year(dir.path(), devices, outages);
+        let written = started.elapsed().as_secs_f64();
+        let transitions = targets * outages * 2;
+        let json = time_report(dir.path(), "json", "r.json");
+        let csv = time_report(dir.path(), "csv", "csv");
+        let md = time_report(dir.path(), "md", "r.md");
+        let r: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap())
+                .unwrap();
+        assert_eq!(r["incidents"].as_array().unwrap().len(), incidents);
+        let outages_seen: u64 = r["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["outages"].as_u64().unwrap())
+            .sum();
+        assert_eq!(outages_seen, (devices * outages) as u64);
+        let size = std::fs::metadata(dir.path().join("r.json")).unwrap().len();
+        println!(
+            "report bench: {targets} targets, {transitions} transitions, {incidents} incidents \
+             (written in {written:.1} s): json {json:.2} s ({:.1} MB), csv {csv:.2} s, md {md:.2} s",
+            size as f64 / 1e6
+        );
+    }
+}
