@@ -1,6 +1,7 @@
 //! The energy table (kWh per month and its coverage), present only when
 //! the report has energy figures: the XLSX and HTML formats add it after
-//! the shared [`tables`](super::table::tables).
+//! the shared [`tables`](super::table::tables), taking the tables one at a
+//! time ([`names`], [`by_name`]).
 
 use super::table::{percent, Table};
 use crate::report::{Lang, Report};
@@ -35,9 +36,21 @@ pub fn table(report: &Report, lang: Lang) -> Option<Table> {
     })
 }
 
-/// Every table of the report: the shared ones, then energy when present.
-pub fn all_tables(report: &Report, lang: Lang) -> Vec<Table> {
-    let mut tables = super::table::tables(report, lang);
-    tables.extend(table(report, lang));
-    tables
+/// The names of the report's tables: the shared ones, then `energy` when
+/// the report has energy figures.
+pub fn names(report: &Report) -> Vec<&'static str> {
+    let mut names = super::table::NAMES.to_vec();
+    if report.energy.is_some() {
+        names.push("energy");
+    }
+    names
+}
+
+/// One table of [`names`], made when asked for, so a renderer holds one
+/// table at a time.
+pub fn by_name(report: &Report, name: &str, lang: Lang) -> Option<Table> {
+    match name {
+        "energy" => table(report, lang),
+        _ => super::table::table(report, name, lang),
+    }
 }

@@ -3,17 +3,18 @@
 //! browser: A4, the form on the first page under the title, each other
 //! section on a new page (the wide tables on landscape pages), table headers repeated on every page, no row cut across pages.
 //!
-//! The tables are the CSV's ([`super::energy::all_tables`]), cell for
+//! The tables are the CSV's ([`super::energy::by_name`]), cell for
 //! cell; charts: the pooled groups' availability month by month, and the
 //! distribution of times to respond and to restore over the buckets of the
 //! incident histograms ([`BUCKETS`]). Every text is escaped: names,
 //! reasons and notes come from the config and the API.
 
 use std::fmt::Write;
+use std::io;
 
 use jiff::SignedDuration;
 
-use super::energy::all_tables;
+use super::energy;
 use super::table::Table;
 use crate::incidents::board::{Durations, BUCKETS};
 use crate::report::i18n::fill;
@@ -69,6 +70,14 @@ svg .axis { stroke: #111; stroke-width: 1; }
 
 /// The report as one HTML page.
 pub fn render(report: &Report, lang: Lang) -> String {
+    let mut out = Vec::with_capacity(64 * 1024);
+    // Writing into a Vec cannot fail.
+    let _ = write(report, lang, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes the page to `w` as it is rendered, one table at a time.
+pub fn write(report: &Report, lang: Lang, w: &mut impl io::Write) -> io::Result<()> {
     let mut out = String::with_capacity(64 * 1024);
     let title = format!("{} {}", lang.t("title"), report.period.label);
     let _ = write!(
@@ -104,9 +113,11 @@ pub fn render(report: &Report, lang: Lang) -> String {
     }
     out.push_str("</header>\n");
 
-    let tables = all_tables(report, lang);
     let mut open_section: Option<&str> = None;
-    for table in &tables {
+    for name in energy::names(report) {
+        let Some(table) = energy::by_name(report, name, lang) else {
+            continue;
+        };
         // The monthly downtime table goes under the monthly heading.
         if table.title != open_section.unwrap_or("") {
             if open_section.is_some() {
@@ -130,7 +141,7 @@ pub fn render(report: &Report, lang: Lang) -> String {
                 _ => {}
             }
         }
-        render_table(&mut out, table);
+        render_table(&mut out, &table, w)?;
         if table.name == "form" {
             let _ = writeln!(
                 out,
@@ -145,12 +156,13 @@ pub fn render(report: &Report, lang: Lang) -> String {
         out.push_str("</section>\n");
     }
     out.push_str("</body>\n</html>\n");
-    out
+    w.write_all(out.as_bytes())
 }
 
 /// A table with its header in `<thead>` (repeated on each printed page);
-/// numbers right-aligned; the form's total row marked.
-fn render_table(out: &mut String, table: &Table) {
+/// numbers right-aligned; the form's total row marked. `out` is passed on
+/// to `w` whenever it holds more than [`FLUSH_AT`] bytes.
+fn render_table(out: &mut String, table: &Table, w: &mut impl io::Write) -> io::Result<()> {
     let _ = writeln!(out, "<table data-table=\"{}\">", table.name);
     out.push_str("<thead><tr>");
     for h in &table.header {
@@ -174,9 +186,17 @@ fn render_table(out: &mut String, table: &Table) {
             );
         }
         out.push_str("</tr>\n");
+        if out.len() > FLUSH_AT {
+            w.write_all(out.as_bytes())?;
+            out.clear();
+        }
     }
     out.push_str("</tbody>\n</table>\n");
+    Ok(())
 }
+
+/// How much rendered text is held before it is written out.
+const FLUSH_AT: usize = 256 * 1024;
 
 /// `text` safe in HTML text and in a quoted attribute.
 pub fn escape(text: &str) -> String {

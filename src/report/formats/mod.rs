@@ -19,7 +19,7 @@ pub mod md;
 pub mod table;
 pub mod xlsx;
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Lang, Report};
@@ -79,20 +79,24 @@ pub fn json(report: &Report) -> String {
 /// Writes `report` to `out` in `format`: a file for json, md, html and
 /// xlsx (`-`: standard output), a directory of one file per table for csv
 /// (created if missing). Returns what was written.
+///
+/// JSON, HTML and XLSX files are written as they are rendered (not built
+/// whole in memory first), so a province's year of incidents costs the
+/// report model and one table at a time.
 pub fn write(
     report: &Report,
     format: Format,
     lang: Lang,
     out: &Path,
 ) -> Result<Vec<PathBuf>, WriteError> {
-    let bytes = match format {
-        Format::Json => json(report).into_bytes(),
-        Format::Md => md::render(report, lang).into_bytes(),
-        Format::Html => html::render(report, lang).into_bytes(),
-        Format::Xlsx => xlsx::render(report, lang, &energy::all_tables(report, lang))?,
-        Format::Csv => return csv::write_dir(report, lang, out),
-    };
     if out == Path::new("-") {
+        let bytes = match format {
+            Format::Xlsx => xlsx::workbook(report, lang)?.save_to_buffer()?,
+            Format::Html => html::render(report, lang).into_bytes(),
+            Format::Md => md::render(report, lang).into_bytes(),
+            Format::Json => json(report).into_bytes(),
+            Format::Csv => return csv::write_dir(report, lang, out),
+        };
         std::io::stdout()
             .write_all(&bytes)
             .map_err(|source| WriteError::Io {
@@ -101,13 +105,43 @@ pub fn write(
             })?;
         return Ok(Vec::new());
     }
-    write_atomic(out, &bytes)?;
+    match format {
+        Format::Xlsx => {
+            let mut workbook = xlsx::workbook(report, lang)?;
+            write_atomic_with(out, |file| {
+                workbook
+                    .save_to_writer(BufWriter::new(file))
+                    .map_err(std::io::Error::other)
+            })?;
+        }
+        Format::Html => write_atomic_with(out, |file| {
+            let mut w = BufWriter::new(file);
+            html::write(report, lang, &mut w)?;
+            w.flush()
+        })?,
+        Format::Json => write_atomic_with(out, |file| {
+            let mut w = BufWriter::new(file);
+            serde_json::to_writer_pretty(&mut w, report)?;
+            w.write_all(b"\n")?;
+            w.flush()
+        })?,
+        Format::Md => write_atomic(out, md::render(report, lang).as_bytes())?,
+        Format::Csv => return csv::write_dir(report, lang, out),
+    }
     Ok(vec![out.to_path_buf()])
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames
 /// it to `path`; on failure nothing is left behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write_atomic_with(path, |file| file.write_all(bytes))
+}
+
+/// Like [`write_atomic`], with `fill` writing the temporary file.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
     let io = |source| WriteError::Io {
         path: path.to_path_buf(),
         source,
@@ -129,7 +163,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     ));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
+        fill(&mut file)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -25,6 +25,7 @@ use rust_xlsxwriter::{
     Chart, ChartType, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
 
+use super::energy;
 use super::table::Table;
 use crate::config::report::Unit;
 use crate::report::{Lang, Report};
@@ -74,21 +75,25 @@ const COLUMN_KINDS: &[(&str, Kind)] = &[
 const MAX_WIDTH: usize = 60;
 const MIN_WIDTH: usize = 6;
 
-/// The report as an XLSX file's bytes.
-pub fn render(report: &Report, lang: Lang, tables: &[Table]) -> Result<Vec<u8>, XlsxError> {
+/// The report as a workbook, ready to save. Each table is made, written
+/// to its constant-memory sheet and dropped before the next.
+pub fn workbook(report: &Report, lang: Lang) -> Result<Workbook, XlsxError> {
     let mut workbook = Workbook::new();
     let formats = Formats::new();
-    for table in tables {
+    for name in energy::names(report) {
+        let Some(table) = energy::by_name(report, name, lang) else {
+            continue;
+        };
         let sheet = workbook.add_worksheet_with_constant_memory();
-        sheet.set_name(sheet_name(table, lang))?;
-        let kinds = kinds(report, table, lang);
-        layout(sheet, table, &kinds, &formats)?;
-        write_rows(sheet, table, &kinds, &formats)?;
+        sheet.set_name(sheet_name(&table, lang))?;
+        let kinds = column_kinds(&table, lang);
+        layout(sheet, &table, &kinds, &formats)?;
+        write_rows(sheet, report, &table, &kinds, &formats, lang)?;
         if table.name == "monthly" {
-            monthly_chart(sheet, report, table, lang)?;
+            monthly_chart(sheet, report, &table, lang)?;
         }
     }
-    workbook.save_to_buffer()
+    Ok(workbook)
 }
 
 /// The worksheet's name: the table's, translated (Excel allows 31
@@ -142,11 +147,11 @@ impl Formats {
     }
 }
 
-/// Each row's kind of each column. The form's target and actual columns
-/// take the row's unit; the monthly tables' month columns are percentages
-/// (availability) or minutes (downtime).
-fn kinds(report: &Report, table: &Table, lang: Lang) -> Vec<Vec<Kind>> {
-    let by_header: Vec<Kind> = table
+/// The kind of each column. The monthly tables' month columns are
+/// percentages (availability) or minutes (downtime); the form's target and
+/// actual columns take each row's unit ([`form_kind`]).
+fn column_kinds(table: &Table, lang: Lang) -> Vec<Kind> {
+    table
         .header
         .iter()
         .enumerate()
@@ -158,28 +163,28 @@ fn kinds(report: &Report, table: &Table, lang: Lang) -> Vec<Vec<Kind>> {
                 .find(|(key, _)| lang.t(key) == h)
                 .map_or(Kind::Text, |(_, kind)| *kind),
         })
-        .collect();
-    table
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, _)| {
-            let mut row = by_header.clone();
-            if table.name == "form" {
-                let unit = report.form.rows.get(i).map(|r| r.unit);
-                for (col, h) in table.header.iter().enumerate() {
-                    if h == lang.t("col.target") || h == lang.t("col.actual") {
-                        row[col] = match unit {
-                            Some(Unit::Ratio) => Kind::Percent,
-                            Some(Unit::Seconds) => Kind::Minutes,
-                            _ => Kind::Number,
-                        };
-                    }
-                }
-            }
-            row
-        })
         .collect()
+}
+
+/// A form cell's kind: the target and actual in the row's unit (the total
+/// row has none).
+fn form_kind(
+    report: &Report,
+    table: &Table,
+    row: usize,
+    col: usize,
+    kind: Kind,
+    lang: Lang,
+) -> Kind {
+    let header = &table.header[col];
+    if table.name != "form" || (header != lang.t("col.target") && header != lang.t("col.actual")) {
+        return kind;
+    }
+    match report.form.rows.get(row).map(|r| r.unit) {
+        Some(Unit::Ratio) => Kind::Percent,
+        Some(Unit::Seconds) => Kind::Minutes,
+        _ => Kind::Number,
+    }
 }
 
 /// Column widths from the longest text in each (capped: longer text
@@ -187,7 +192,7 @@ fn kinds(report: &Report, table: &Table, lang: Lang) -> Vec<Vec<Kind>> {
 fn layout(
     sheet: &mut Worksheet,
     table: &Table,
-    kinds: &[Vec<Kind>],
+    kinds: &[Kind],
     formats: &Formats,
 ) -> Result<(), XlsxError> {
     for (col, header) in table.header.iter().enumerate() {
@@ -204,10 +209,7 @@ fn layout(
         let width = (widest + 2).max(header_width).clamp(MIN_WIDTH, MAX_WIDTH);
         let col = col as u16;
         sheet.set_column_width(col, width as f64)?;
-        if kinds
-            .iter()
-            .any(|r| r.get(col as usize) == Some(&Kind::Prose))
-        {
+        if kinds[col as usize] == Kind::Prose {
             sheet.set_column_format(col, &formats.prose)?;
         }
     }
@@ -223,24 +225,27 @@ fn layout(
 /// them, text otherwise, empty cells left empty.
 fn write_rows(
     sheet: &mut Worksheet,
+    report: &Report,
     table: &Table,
-    kinds: &[Vec<Kind>],
+    kinds: &[Kind],
     formats: &Formats,
+    lang: Lang,
 ) -> Result<(), XlsxError> {
     for (col, header) in table.header.iter().enumerate() {
         sheet.write_string_with_format(0, col as u16, header, &formats.header)?;
     }
-    for (i, (row, kinds)) in table.rows.iter().zip(kinds).enumerate() {
+    for (i, row) in table.rows.iter().enumerate() {
         let r = i as u32 + 1;
         for (col, (cell, kind)) in row.iter().zip(kinds).enumerate() {
-            let col = col as u16;
             if cell.is_empty() {
                 continue;
             }
-            let format = formats.of(*kind);
-            match number(cell, *kind) {
-                Some(v) => sheet.write_number_with_format(r, col, v, format)?,
-                None => sheet.write_string_with_format(r, col, cell, format)?,
+            let kind = form_kind(report, table, i, col, *kind, lang);
+            let format = formats.of(kind);
+            let c = col as u16;
+            match number(cell, kind) {
+                Some(v) => sheet.write_number_with_format(r, c, v, format)?,
+                None => sheet.write_string_with_format(r, c, cell, format)?,
             };
         }
     }
