@@ -26,12 +26,16 @@ pub fn form_year_to_date(
 ) -> Result<Form, StoreError> {
     let tz = &config.daemon.timezone;
     let from = availability::window_start("ytd", now, tz);
-    let figures = availability::availability(store, inventory, from, now, now)?;
-    let incidents = store.incidents(&IncidentQuery {
-        from: Some(from),
-        to: Some(now),
-        limit: usize::MAX,
-        ..IncidentQuery::default()
+    // Figures and incidents from one snapshot, as the report reads them.
+    let (figures, incidents) = store.snapshot(|store| {
+        let figures = availability::availability(store, inventory, from, now, now)?;
+        let incidents = store.incidents(&IncidentQuery {
+            from: Some(from),
+            to: Some(now),
+            limit: usize::MAX,
+            ..IncidentQuery::default()
+        })?;
+        Ok((figures, incidents))
     })?;
     let facts = Facts {
         // The drafted deviation text is not exported.

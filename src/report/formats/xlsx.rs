@@ -149,7 +149,7 @@ impl Formats {
 
 /// The kind of each column. The monthly tables' month columns are
 /// percentages (availability) or minutes (downtime); the form's target and
-/// actual columns take each row's unit ([`form_kind`]).
+/// actual columns take each row's unit ([`unit_columns`]).
 fn column_kinds(table: &Table, lang: Lang) -> Vec<Kind> {
     table
         .header
@@ -166,20 +166,21 @@ fn column_kinds(table: &Table, lang: Lang) -> Vec<Kind> {
         .collect()
 }
 
-/// A form cell's kind: the target and actual in the row's unit (the total
-/// row has none).
-fn form_kind(
-    report: &Report,
-    table: &Table,
-    row: usize,
-    col: usize,
-    kind: Kind,
-    lang: Lang,
-) -> Kind {
-    let header = &table.header[col];
-    if table.name != "form" || (header != lang.t("col.target") && header != lang.t("col.actual")) {
-        return kind;
+/// The form's target and actual columns, whose cells take each row's
+/// unit ([`row_kind`]); none in the other tables.
+fn unit_columns(table: &Table, lang: Lang) -> Vec<usize> {
+    if table.name != "form" {
+        return Vec::new();
     }
+    let (target, actual) = (lang.t("col.target"), lang.t("col.actual"));
+    (0..table.header.len())
+        .filter(|&c| table.header[c] == target || table.header[c] == actual)
+        .collect()
+}
+
+/// The kind of a form row's target and actual: its unit's (the total row
+/// has none).
+fn row_kind(report: &Report, row: usize) -> Kind {
     match report.form.rows.get(row).map(|r| r.unit) {
         Some(Unit::Ratio) => Kind::Percent,
         Some(Unit::Seconds) => Kind::Minutes,
@@ -234,13 +235,18 @@ fn write_rows(
     for (col, header) in table.header.iter().enumerate() {
         sheet.write_string_with_format(0, col as u16, header, &formats.header)?;
     }
+    let by_unit = unit_columns(table, lang);
     for (i, row) in table.rows.iter().enumerate() {
         let r = i as u32 + 1;
         for (col, (cell, kind)) in row.iter().zip(kinds).enumerate() {
             if cell.is_empty() {
                 continue;
             }
-            let kind = form_kind(report, table, i, col, *kind, lang);
+            let kind = if by_unit.contains(&col) {
+                row_kind(report, i)
+            } else {
+                *kind
+            };
             let format = formats.of(kind);
             let c = col as u16;
             match number(cell, kind) {
