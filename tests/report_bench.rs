@@ -126,6 +126,7 @@ fn write_year(dir: &std::path::Path, devices: usize, outages: usize) -> (usize, 
 fn time_report(dir: &std::path::Path, format: &str, out: &str) -> (f64, f64) {
     let started = Instant::now();
     let log = dir.join(format!("{out}.stderr"));
+    #[allow(clippy::zombie_processes, reason = "reaped by wait4 below")]
     let child = Command::new(netkpi_bin())
         .args(["report", "--config"])
         .arg(dir.join("netkpi.toml"))
