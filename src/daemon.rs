@@ -307,6 +307,12 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
             );
         }
     }
+    if config.daemon.timezone_name != old.daemon.timezone_name {
+        tracing::warn!(
+            key = "daemon.timezone",
+            "daemon.timezone changed: the API and reports use it now; log lines keep the old offset until a restart"
+        );
+    }
     let api_token = match read_api_token(&config) {
         Ok(token) => token,
         Err(err) => {
@@ -539,6 +545,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
 
     let store_stats = Arc::new(StoreStats::default());
     set_stall_after(&store_stats, &config);
+    store_stats.set_energy_joules(store.energy_joules()?);
     let trap_stats = Arc::new(OnceLock::new());
     metrics.attach(Sources {
         live: live.clone(),
@@ -623,9 +630,10 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
                 inputs_rx,
                 cancel,
                 HEARTBEAT_EVERY,
-                |batch, marks, alarms| {
+                |batch, marks, alarms, energy| {
                     live.note_pending(&batch);
-                    writer.send_with_alarms(batch, marks, alarms)
+                    writer.send_with_alarms(batch, marks, alarms);
+                    writer.send_energy(energy);
                 },
             )
             .await;

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use jiff::tz::TimeZone;
+
 use crate::config::{Alarm, Config, Device, Line, Maintenance, Planned, Sla, SlaOverride};
 use crate::model::{Severity, Span, TargetKind, LINE_SEVERITY};
 use crate::probes::Prober;
@@ -23,6 +25,8 @@ pub struct Inventory {
     pub flap_window: Duration,
     /// `[[alarm]]`: thresholds on polled values, judged by the ledger task.
     pub alarms: Vec<Alarm>,
+    /// `daemon.timezone`: where days begin (energy is kept per local day).
+    pub timezone: TimeZone,
     device_index: HashMap<String, usize>,
     line_index: HashMap<String, usize>,
     /// For each device (by index), the lines that end on it.
@@ -143,6 +147,7 @@ impl Inventory {
             availability_target: sla_config.availability_target,
             flap_window: sla_config.flap_window,
             alarms: config.alarms.clone(),
+            timezone: config.daemon.timezone.clone(),
             device_index,
             line_index,
             lines_on_device,

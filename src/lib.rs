@@ -19,7 +19,11 @@
 //!   with its file, line and column: `read` (TOML syntax, then each section
 //!   through serde), `validate/` (one file per section, plus the SNMPv3
 //!   users and the single-value checks they share) and [`config::builtin`]
-//!   (defaults, bounds, and the one list of shipped SNMP profiles).
+//!   (defaults, bounds, and the one list of shipped SNMP profiles);
+//!   `include` (TOML fragments a config names by glob) and `import`
+//!   (`[[inventory]]`: devices and lines from CSV files) add entries to what
+//!   `read` found, each file's spans kept apart so the one set of checks
+//!   places every problem in its own file.
 //! * [`loader`] reads the config together with the SNMP profiles it names
 //!   (`netkpi check`, start and reload all go through it).
 //! * [`inventory`] is the config in force as the daemon uses it, and
@@ -50,6 +54,12 @@
 //!   their state and sends what fired or cleared to the store writer with
 //!   the transitions, where the incident engine opens an incident of the
 //!   device for each alarm.
+//! * [`energy`] meters each UPS's output power (read by the SNMP poll
+//!   through its profile's `[energy]`) into kWh per device and local day
+//!   (pure: trapezoid between polls, split at midnight); the ledger task
+//!   owns the meters and hands the day totals to the store writer with its
+//!   heartbeat marks, which upserts them (`Store::energy_days` reads them,
+//!   [`energy::months`] sums them by calendar month for reports).
 //! * [`incidents`] is the pure incident engine (open, restore, flap, root,
 //!   acknowledgement rules, SLA judgement). The store writer runs it on
 //!   every transition, so an incident commits with the transition that
@@ -93,8 +103,11 @@
 //!     a body limit), so `/healthz` and `/metrics` answer under a flood,
 //!     and TLS when [`config::web`] (`daemon.web_config_file`) configures
 //!     it; [`http::auth`] is basic auth for every path but `/healthz`.
+//!     [`http::targets`] serves the filtered lists of devices and lines and
+//!     one target's page (its transitions, its open incidents);
 //!     [`http::incidents`] lists, shows, acknowledges and annotates
-//!     incidents; [`client`] is `netkpi incident`, which talks to it.
+//!     incidents; [`client`] is `netkpi incident`, which talks to it. The
+//!     OpenAPI document of all of it is `http/openapi.json`.
 //!
 //! Leaves, which the rest uses and which use nothing else in the crate:
 //! [`secret`] (values that never print), [`diag`] (`FILE:LINE:COL`
@@ -111,6 +124,7 @@ pub mod config;
 pub mod daemon;
 pub mod diag;
 pub mod duration;
+pub mod energy;
 pub mod http;
 pub mod incidents;
 pub mod inventory;

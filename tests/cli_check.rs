@@ -11,15 +11,75 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
+/// Every config shipped: each file in config/ and each config/*/netkpi.toml
+/// (a folder holding a config over several files).
+fn shipped_configs() -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(repo("config")).expect("config/") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.extension().is_some_and(|e| e == "toml") {
+            found.push(format!("config/{name}"));
+        } else if path.join("netkpi.toml").is_file() {
+            found.push(format!("config/{name}/netkpi.toml"));
+        }
+    }
+    found.sort();
+    found
+}
+
 #[test]
 fn the_shipped_configs_pass_check() {
-    for (file, summary) in [
-        ("config/example.toml", "ok: 7 devices, 4 lines, 0 profiles"),
-        ("config/full.toml", "ok: 8 devices, 4 lines, 5 profiles"),
-    ] {
+    let expected = [
+        (
+            "config/city/netkpi.toml",
+            &[
+                "config/city/netkpi.toml: 0 devices, 0 lines",
+                "config/city/conf.d/10-power.toml: 0 devices, 0 lines, 1 alarm",
+                "config/city/conf.d/20-maintenance.toml: 0 devices, 0 lines, 1 maintenance window",
+                "config/city/devices.csv: 171 devices, 0 lines",
+                "config/city/lines.csv: 0 devices, 150 lines",
+                "ok: 171 devices, 150 lines, 3 profiles",
+            ][..],
+        ),
+        (
+            "config/example.toml",
+            &[
+                "config/example.toml: 7 devices, 4 lines, 1 maintenance window",
+                "ok: 7 devices, 4 lines, 0 profiles",
+            ][..],
+        ),
+        (
+            "config/full.toml",
+            &[
+                "config/full.toml: 8 devices, 4 lines, 1 maintenance window, 2 alarms",
+                "ok: 8 devices, 4 lines, 5 profiles",
+            ][..],
+        ),
+        // What the Debian package installs as /etc/netkpi/netkpi.toml.
+        (
+            "deploy/debian/netkpi.toml",
+            &[
+                "deploy/debian/netkpi.toml: 1 device, 0 lines",
+                "ok: 1 devices, 0 lines, 0 profiles",
+            ][..],
+        ),
+    ];
+    let listed: Vec<&str> = expected
+        .iter()
+        .map(|(f, _)| *f)
+        .filter(|f| f.starts_with("config/"))
+        .collect();
+    assert_eq!(
+        shipped_configs(),
+        listed,
+        "every shipped config is checked here"
+    );
+    for (file, lines) in expected {
+        // Run from the repository, as the README's commands are.
         let out = netkpi()
-            .args(["check", "--config"])
-            .arg(repo(file))
+            .args(["check", "--config", file])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .expect("run netkpi");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -28,7 +88,7 @@ fn the_shipped_configs_pass_check() {
             "{file}: {stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(stdout.trim(), summary, "{file}");
+        assert_eq!(stdout.lines().collect::<Vec<_>>(), lines, "{file}");
     }
 }
 
@@ -179,10 +239,15 @@ fn the_config_comes_from_netkpi_config_or_the_default_path() {
         .output()
         .expect("run netkpi");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // What the file gave, then the summary.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
     assert!(
-        String::from_utf8_lossy(&out.stdout).starts_with("ok: "),
-        "{out:?}"
+        lines[0].starts_with(&format!("{}: ", example.display())),
+        "{stdout}"
     );
+    assert!(lines[1].starts_with("ok: "), "{stdout}");
     // Without either, the path the package and the unit use.
     let out = netkpi()
         .args(["check", "--help"])

@@ -15,12 +15,12 @@ fn root() -> &'static Path {
 /// it when there is one) and fails on any complaint about it.
 fn verify(name: &str) -> String {
     let unit = std::fs::read_to_string(root().join("deploy").join(name)).expect("the unit");
-    assert!(unit.contains("/usr/local/bin/netkpi"), "{unit}");
+    assert!(unit.contains("/usr/bin/netkpi"), "{unit}");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join(name);
     std::fs::write(
         &path,
-        unit.replace("/usr/local/bin/netkpi", env!("CARGO_BIN_EXE_netkpi")),
+        unit.replace("/usr/bin/netkpi", env!("CARGO_BIN_EXE_netkpi")),
     )
     .expect("write the unit");
     let out = Command::new("systemd-analyze")

@@ -17,8 +17,8 @@ use common::full_lab::promtool_findings;
 use common::{lab_config, Daemon, NetNs};
 use serde_json::Value;
 
-/// The manual rows of config/manual.toml: id, value, target and weight
-/// from config/indicators.toml, and the score a linear row earns
+/// The manual rows of config/report/manual.toml: id, value, target and weight
+/// from config/report/indicators.toml, and the score a linear row earns
 /// (`weight` at or beyond the target; the shipped manual rows are).
 const MANUAL: [(&str, f64, f64, f64); 3] = [
     ("budget_execution", 98.5, 100.0, 5.0),
@@ -42,7 +42,7 @@ fn samples(scrape: &str, name: &str) -> BTreeMap<String, f64> {
 fn the_form_year_to_date_is_exported_as_the_report_has_it() {
     let ns = NetNs::new();
     let dir = tempfile::tempdir().unwrap();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/report");
     let config = dir.path().join("netkpi.toml");
     std::fs::write(
         &config,

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::ledger::{ledger_rows, seconds_between};
+use common::openapi::OpenApi;
 use common::{lab_config, listen, netkpi_bin, Daemon, NetNs};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -201,8 +202,12 @@ fn a_real_outage_in_the_report_and_the_api() {
     let row = incidents.iter().find(|r| r[0] == id.to_string()).unwrap();
     assert_eq!((row[1].as_str(), row[6].as_str()), ("acc-001", "duty-li"));
 
-    // The API answers the same report (another instant: the same ledger).
+    // The API answers the same report (another instant: the same ledger),
+    // as the OpenAPI document describes it, form rows included.
     let api = daemon.get_json(&format!("/api/v1/report?year={year}"));
+    let doc = OpenApi::new(include_str!("../src/http/openapi.json"));
+    let problems = doc.check(doc.response_schema("/api/v1/report", "get", 200), &api);
+    assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(api["incidents"], r["incidents"]);
     assert_eq!(api["lines"][0]["down_s"], r["lines"][0]["down_s"]);
     assert_eq!(

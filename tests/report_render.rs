@@ -34,7 +34,7 @@ impl Setup {
     fn new() -> Setup {
         let dir = tempfile::tempdir().expect("temp dir");
         year().write_store(&dir.path().join("data"));
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/report");
         for f in ["indicators.toml", "manual.toml"] {
             std::fs::copy(repo.join(f), dir.path().join(f)).unwrap();
         }

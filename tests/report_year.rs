@@ -831,11 +831,11 @@ fn form_mistakes_are_placed_in_their_file() {
 
 #[test]
 fn the_shipped_form_adds_up_and_reads_the_year() {
-    // config/indicators.toml and config/manual.toml over the synthetic year.
+    // config/report/indicators.toml and manual.toml over the synthetic year.
     let dir = tempfile::tempdir().unwrap();
     let y = year();
     y.write_store(&dir.path().join("data"));
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/report");
     for f in ["indicators.toml", "manual.toml"] {
         std::fs::copy(repo.join(f), dir.path().join(f)).unwrap();
     }
@@ -886,4 +886,44 @@ fn the_shipped_form_adds_up_and_reads_the_year() {
         .contains("尚未记录能耗数据"));
     let budget = rows.iter().find(|r| r["id"] == "budget_execution").unwrap();
     assert_eq!(budget["actual"], 98.5);
+}
+
+#[test]
+fn a_backup_copy_gives_the_same_report() {
+    let setup = Setup::new();
+    let backup = setup.dir.path().join("backup.sqlite");
+    let o = netkpi()
+        .args(["backup", "--config"])
+        .arg(setup.config())
+        .arg("--out")
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let live = setup.written(&["--year", "2020", "--lang", "en"], "live.json");
+    let copy = setup.written(
+        &[
+            "--year",
+            "2020",
+            "--lang",
+            "en",
+            "--store",
+            backup.to_str().unwrap(),
+        ],
+        "copy.json",
+    );
+    let read =
+        |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let (live, copy) = (read(&live), read(&copy));
+    for part in [
+        "form",
+        "lines",
+        "devices",
+        "monthly",
+        "incidents",
+        "maintenance",
+    ] {
+        assert_eq!(live[part], copy[part], "{part}");
+    }
+    assert_eq!(live["method"]["ledger"], copy["method"]["ledger"]);
 }

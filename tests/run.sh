@@ -47,6 +47,12 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 LAB_VENV=/opt/netkpi-lab
 dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)
 dpkg -s python3-gdbm >/dev/null 2>&1 || need+=(python3-gdbm)
+# tests/package_e2e.rs builds the Debian package (cargo-deb runs
+# dpkg-shlibdeps and dpkg-architecture from dpkg-dev), installs it and reads
+# its man page with man (man-db); setpriv and start-stop-daemon come with
+# util-linux and dpkg.
+command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
+command -v man >/dev/null || need+=(man-db)
 if [ ${#need[@]} -gt 0 ]; then
   echo "--- installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -61,6 +67,15 @@ if [ ! -x "$LAB_VENV/bin/snmpsim-command-responder" ]; then
   "$LAB_VENV/bin/pip" install -q \
     snmpsim==1.2.2 pysnmp==7.1.30 pyasn1==0.6.5 \
     cryptography==50.0.2 cffi==2.1.1 pycparser==3.12
+fi
+
+# cargo-deb builds the package in tests/package_e2e.rs, at the version the
+# packaging was written against. Building it takes a few minutes, once: it is
+# skipped when that version is installed.
+CARGO_DEB_VERSION=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+  echo "--- installing cargo-deb $CARGO_DEB_VERSION"
+  cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
 fi
 
 # NETKPI_BLESS rewrites the golden files instead of failing on a difference

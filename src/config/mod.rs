@@ -18,6 +18,8 @@ use crate::secret::Secret;
 use crate::snmp_security::{AuthProtocol, Credentials, KeyExtension, PrivProtocol, SnmpVersion};
 
 pub mod builtin;
+mod import;
+mod include;
 mod raw;
 mod read;
 pub mod report;
@@ -30,6 +32,44 @@ mod tests;
 pub use builtin::BUILTIN_PROFILE_NAMES;
 pub use read::{load, load_str, load_str_with, load_with, profile_names};
 pub use web::WebConfig;
+
+/// What `netkpi check` prints for a valid config: one line per file read
+/// ([`SourceFile::describe`]), then the [`summary`].
+pub fn report(config: &Config) -> Vec<String> {
+    let mut out: Vec<String> = config.files.iter().map(SourceFile::describe).collect();
+    out.push(summary(config));
+    out
+}
+
+/// One file the config was read from (the config file, an included
+/// fragment, a CSV inventory) and how many entries of each kind it gave.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceFile {
+    pub file: PathBuf,
+    pub devices: usize,
+    pub lines: usize,
+    pub maintenance: usize,
+    pub alarms: usize,
+}
+
+impl SourceFile {
+    /// `conf.d/10-room.toml: 4 devices, 0 lines`; windows and alarms only
+    /// when the file has some.
+    pub fn describe(&self) -> String {
+        let counted = |n: usize, what: &str| match n {
+            1 => format!("1 {what}"),
+            n => format!("{n} {what}s"),
+        };
+        let mut parts = vec![counted(self.devices, "device"), counted(self.lines, "line")];
+        if self.maintenance > 0 {
+            parts.push(counted(self.maintenance, "maintenance window"));
+        }
+        if self.alarms > 0 {
+            parts.push(counted(self.alarms, "alarm"));
+        }
+        format!("{}: {}", self.file.display(), parts.join(", "))
+    }
+}
 
 /// The line `netkpi check` prints for a valid config. K is the
 /// number of distinct profiles the devices name (what `check` validated),
@@ -60,6 +100,9 @@ pub struct Config {
     pub alarms: Vec<Alarm>,
     /// `[report]` and the evaluation form's `[[indicator]]` rows.
     pub report: report::ReportSettings,
+    /// Every file read (this one first, then its includes and inventories),
+    /// with what each gave.
+    pub files: Vec<SourceFile>,
 }
 
 impl Config {

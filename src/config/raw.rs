@@ -33,7 +33,7 @@ pub(super) struct RawDefaults {
 
 /// Integers are read as `i64` so that a negative or oversized value gets a
 /// range message from us rather than serde's "expected u32".
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawIcmp {
     pub interval: Option<S<String>>,
@@ -58,7 +58,7 @@ pub(super) struct RawDevice {
 
 /// A device's `snmp` and `[defaults.snmp]`: one shape, so that any key can be
 /// defaulted; `validate.rs` refuses `profiles` in the defaults.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSnmp {
     pub interval: Option<S<String>>,
@@ -189,6 +189,31 @@ pub(super) struct RawAlarm {
     pub labels: Option<S<std::collections::BTreeMap<String, S<String>>>>,
 }
 
+/// One `[[inventory]]`: devices or lines read from a CSV file
+/// ([`super::import`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInventory {
+    pub file: Option<S<String>>,
+    pub kind: Option<S<String>>,
+    /// Key → the header naming its column, where it is not the key itself.
+    pub columns: Option<S<std::collections::BTreeMap<String, S<String>>>>,
+    /// Header names of columns that are not read.
+    pub ignore: Option<S<Vec<S<String>>>>,
+    pub delimiter: Option<S<String>>,
+    /// Devices only: the probes every row gets.
+    pub template: Option<S<RawTemplate>>,
+}
+
+/// An inventory's `template`: what a `[[device]]` would say in `icmp` and
+/// `snmp`, for every row.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTemplate {
+    pub icmp: Option<S<RawIcmp>>,
+    pub snmp: Option<S<RawSnmp>>,
+}
+
 /// One `[[device]]`/`[[line]]`/`[[maintenance]]` entry: `None` when it could
 /// not be read at all (e.g. `device = "x"`), so indices still match the file.
 #[derive(Debug)]
@@ -215,6 +240,11 @@ pub(super) struct RawConfig {
     pub alarms: Vec<Entry<RawAlarm>>,
     pub report: Option<RawReport>,
     pub indicators: Vec<Entry<RawIndicator>>,
+    /// `include`: file patterns, each as written.
+    pub include: Option<S<Vec<S<String>>>>,
+    pub inventory: Vec<Entry<RawInventory>>,
+    /// Each file read, in order, with what it gave.
+    pub files: Vec<super::SourceFile>,
     /// `name` of every `[[device]]` table that has a string one, even when
     /// the entry failed to deserialize, so references to it are not reported
     /// as dangling on top of the real mistake.
@@ -274,4 +304,35 @@ pub(super) struct RawStep {
 pub(super) struct RawManual {
     pub value: Option<S<toml::Value>>,
     pub note: Option<S<String>>,
+}
+
+/// What the files read before one file gave, to count what that file adds.
+pub(super) struct Tally {
+    file: std::path::PathBuf,
+    devices: usize,
+    lines: usize,
+    maintenance: usize,
+    alarms: usize,
+}
+
+impl Tally {
+    pub fn start(file: std::path::PathBuf, raw: &RawConfig) -> Tally {
+        Tally {
+            file,
+            devices: raw.devices.len(),
+            lines: raw.lines.len(),
+            maintenance: raw.maintenance.len(),
+            alarms: raw.alarms.len(),
+        }
+    }
+
+    pub fn finish(self, raw: &RawConfig) -> super::SourceFile {
+        super::SourceFile {
+            file: self.file,
+            devices: raw.devices.len() - self.devices,
+            lines: raw.lines.len() - self.lines,
+            maintenance: raw.maintenance.len() - self.maintenance,
+            alarms: raw.alarms.len() - self.alarms,
+        }
+    }
 }

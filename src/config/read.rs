@@ -13,20 +13,21 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use super::builtin::BUILTIN_PROFILE_NAMES;
-use super::raw::RawManual;
 use super::raw::{
-    Entry, RawAlarm, RawConfig, RawDaemon, RawDefaults, RawDevice, RawIndicator, RawLine,
-    RawMaintenance, RawPlanned, RawReport, RawSla, RawSlaOverride, RawTrapUser, RawTraps,
+    Entry, RawAlarm, RawConfig, RawDaemon, RawDefaults, RawDevice, RawIndicator, RawInventory,
+    RawLine, RawMaintenance, RawPlanned, RawReport, RawSla, RawSlaOverride, RawTrapUser, RawTraps,
 };
-use super::{validate, Config, Diagnostic, KnownProfiles};
+use super::raw::{RawManual, Tally};
+use super::{import, include, validate, Config, Diagnostic, KnownProfiles};
 use crate::diag::{path_at, Diags};
 
 /// The top-level sections of the config file this version reads.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 13] = [
     "daemon",
     "defaults",
     "device",
@@ -36,6 +37,8 @@ const SECTIONS: [&str; 11] = [
     "planned",
     "traps",
     "alarm",
+    "include",
+    "inventory",
     "report",
     "indicator",
 ];
@@ -95,23 +98,21 @@ pub fn load_str_with<K: Into<KnownProfiles>>(
 
     let (root, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
-        // After a syntax error the parser's recovery guesses; one message per
-        // line avoids reporting the same mistake twice.
-        let mut lines_seen = Vec::new();
-        for e in syntax {
-            let span = e.span().unwrap_or(0..0);
-            let line = text[..span.start.min(text.len())].matches('\n').count();
-            if lines_seen.contains(&line) {
-                continue;
-            }
-            lines_seen.push(line);
-            diags.at(span.clone(), path_at(text, span.start), syntax_message(&e));
-        }
+        report_syntax(text, 0, syntax, &mut diags);
         diags.sort_from(0);
         return Err(diags.into_vec());
     }
 
-    let raw = read_sections(root, &mut diags);
+    let mut raw = RawConfig::default();
+    let tally = Tally::start(path.to_path_buf(), &raw);
+    read_sections(root, &mut raw, Part::Main, &mut diags);
+    raw.files.push(tally.finish(&raw));
+    let base_dir = path.parent().unwrap_or(Path::new(""));
+    if !include::read_all(path, base_dir, &mut raw, &mut diags) {
+        diags.sort_from(0);
+        return Err(diags.into_vec());
+    }
+    import::read_all(base_dir, &mut raw, &mut diags);
     let structural = diags.len();
     diags.sort_from(0);
     let config = validate::resolve(path, raw, &mut diags, |dirs| known_profiles(dirs).into());
@@ -119,6 +120,32 @@ pub fn load_str_with<K: Into<KnownProfiles>>(
     match config {
         Some(config) if diags.is_empty() => Ok(config),
         _ => Err(diags.into_vec()),
+    }
+}
+
+/// Reports the TOML syntax errors of `text`, whose spans start at `base`
+/// among the config's files.
+pub(super) fn report_syntax(
+    text: &str,
+    base: usize,
+    errors: Vec<toml::de::Error>,
+    diags: &mut Diags<'_>,
+) {
+    // After a syntax error the parser's recovery guesses; one message per
+    // line avoids reporting the same mistake twice.
+    let mut lines_seen = Vec::new();
+    for e in errors {
+        let span = e.span().unwrap_or(0..0);
+        let line = text[..span.start.min(text.len())].matches('\n').count();
+        if lines_seen.contains(&line) {
+            continue;
+        }
+        lines_seen.push(line);
+        diags.at(
+            span.start + base..span.end + base,
+            path_at(text, span.start),
+            syntax_message(&e),
+        );
     }
 }
 
@@ -162,7 +189,7 @@ pub(super) fn indicators_file(text: &str, diags: &mut Diags<'_>) -> Vec<Entry<Ra
     let mut out = Vec::new();
     for (key, value) in root.into_inner() {
         match key.get_ref().as_ref() {
-            "indicator" => out = entries::<RawIndicator>(key.span(), value, "indicator", diags),
+            "indicator" => out = entries::<RawIndicator>(key.span(), value, "indicator", 0, diags),
             other => diags.at(
                 key.span(),
                 other,
@@ -228,32 +255,81 @@ fn syntax_message(e: &toml::de::Error) -> String {
     format!("TOML syntax error: {m}{hint}")
 }
 
-fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig {
-    let mut raw = RawConfig::default();
+/// Which file `read_sections` reads: the config file takes every section,
+/// an included fragment only lists of targets and what applies to them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Part {
+    Main,
+    Fragment,
+}
+
+/// The sections an included file may hold: `[daemon]`, `[defaults]`,
+/// `[sla]` and the like are said once, in the config file.
+pub(super) const FRAGMENT_SECTIONS: [&str; 4] = ["device", "line", "maintenance", "alarm"];
+
+/// Reads the top-level sections of one file into `raw`; lists are appended
+/// to, so the config file and its fragments make one list of each.
+pub(super) fn read_sections(
+    root: Spanned<DeTable<'_>>,
+    raw: &mut RawConfig,
+    part: Part,
+    diags: &mut Diags<'_>,
+) {
     for (key, value) in root.into_inner() {
         let name: &str = key.get_ref();
+        if part == Part::Fragment && !FRAGMENT_SECTIONS.contains(&name) {
+            let message = match name {
+                "include" => "an included file cannot include others (includes do not nest); list every pattern in the config file's `include`".to_string(),
+                other if SECTIONS.contains(&other) || other == "inventory" => format!(
+                    "[{other}] may only be in the config file; an included file holds only {}",
+                    FRAGMENT_SECTIONS.map(|s| format!("[[{s}]]")).join(", ")
+                ),
+                other => format!(
+                    "unknown section `{other}`; an included file holds only {}{}",
+                    FRAGMENT_SECTIONS.map(|s| format!("[[{s}]]")).join(", "),
+                    did_you_mean(other, &FRAGMENT_SECTIONS)
+                ),
+            };
+            diags.at(key.span(), name, message);
+            continue;
+        }
         match name {
             "daemon" => raw.daemon = section::<RawDaemon>(value, "daemon", diags),
             "defaults" => raw.defaults = section::<RawDefaults>(value, "defaults", diags),
-            "sla" => read_sla(value, &mut raw, diags),
+            "sla" => read_sla(value, raw, diags),
             "planned" => raw.planned = section::<RawPlanned>(value, "planned", diags),
             "device" => {
-                raw.device_names_seen = strings_of(&value, "name");
-                raw.devices = entries::<RawDevice>(key.span(), value, "device", diags);
+                raw.device_names_seen.extend(strings_of(&value, "name"));
+                let first = raw.devices.len();
+                let found = entries::<RawDevice>(key.span(), value, "device", first, diags);
+                raw.devices.extend(found);
             }
             "line" => {
-                raw.line_ids_seen = strings_of(&value, "id");
-                raw.line_carriers_seen = strings_of(&value, "carrier");
-                raw.lines = entries::<RawLine>(key.span(), value, "line", diags);
+                raw.line_ids_seen.extend(strings_of(&value, "id"));
+                raw.line_carriers_seen.extend(strings_of(&value, "carrier"));
+                let first = raw.lines.len();
+                let found = entries::<RawLine>(key.span(), value, "line", first, diags);
+                raw.lines.extend(found);
             }
             "maintenance" => {
-                raw.maintenance = entries::<RawMaintenance>(key.span(), value, "maintenance", diags)
+                let first = raw.maintenance.len();
+                let found =
+                    entries::<RawMaintenance>(key.span(), value, "maintenance", first, diags);
+                raw.maintenance.extend(found);
             }
-            "traps" => read_traps(value, &mut raw, diags),
-            "alarm" => raw.alarms = entries::<RawAlarm>(key.span(), value, "alarm", diags),
+            "traps" => read_traps(value, raw, diags),
+            "alarm" => {
+                let first = raw.alarms.len();
+                let found = entries::<RawAlarm>(key.span(), value, "alarm", first, diags);
+                raw.alarms.extend(found);
+            }
+            "include" => raw.include = include_list(value, diags),
+            "inventory" => {
+                raw.inventory = entries::<RawInventory>(key.span(), value, "inventory", 0, diags)
+            }
             "report" => raw.report = section::<RawReport>(value, "report", diags),
             "indicator" => {
-                raw.indicators = entries::<RawIndicator>(key.span(), value, "indicator", diags)
+                raw.indicators = entries::<RawIndicator>(key.span(), value, "indicator", 0, diags)
             }
             other => diags.at(
                 key.span(),
@@ -266,7 +342,25 @@ fn read_sections(root: Spanned<DeTable<'_>>, diags: &mut Diags<'_>) -> RawConfig
             ),
         }
     }
-    raw
+}
+
+/// `include = ["conf.d/*.toml", ...]`: a list of strings.
+fn include_list(
+    value: Spanned<DeValue<'_>>,
+    diags: &mut Diags<'_>,
+) -> Option<Spanned<Vec<Spanned<String>>>> {
+    let span = value.span();
+    match Spanned::<Vec<Spanned<String>>>::deserialize(ValueDeserializer::from(value)) {
+        Ok(list) => Some(list),
+        Err(_) => {
+            diags.at(
+                span,
+                "include",
+                "expected a list of file patterns, e.g. include = [\"conf.d/*.toml\"]",
+            );
+            None
+        }
+    }
 }
 
 /// `[traps]`: its own keys as one section, its `[[traps.v3_user]]` entries
@@ -278,7 +372,7 @@ fn read_traps(mut value: Spanned<DeValue<'_>>, raw: &mut RawConfig, diags: &mut 
     };
     raw.traps = section::<RawTraps>(value, "traps", diags);
     if let Some((users_key, users)) = users {
-        raw.trap_users = entries::<RawTrapUser>(users_key.span(), users, "traps.v3_user", diags);
+        raw.trap_users = entries::<RawTrapUser>(users_key.span(), users, "traps.v3_user", 0, diags);
     }
 }
 
@@ -291,7 +385,8 @@ fn read_sla(mut value: Spanned<DeValue<'_>>, raw: &mut RawConfig, diags: &mut Di
     };
     raw.sla = section::<RawSla>(value, "sla", diags);
     if let Some((key, overrides)) = overrides {
-        raw.sla_overrides = entries::<RawSlaOverride>(key.span(), overrides, "sla.override", diags);
+        raw.sla_overrides =
+            entries::<RawSlaOverride>(key.span(), overrides, "sla.override", 0, diags);
     }
 }
 
@@ -314,10 +409,15 @@ fn section<T: DeserializeOwned>(
 }
 
 /// An array-of-tables section such as `[[device]]`.
+///
+/// `first` is the index of the list's first entry: 10 when 10 devices were
+/// read from the files before this one, so that every entry has one index
+/// in the whole config.
 fn entries<T: DeserializeOwned>(
     key_span: Range<usize>,
     value: Spanned<DeValue<'_>>,
     path: &str,
+    first: usize,
     diags: &mut Diags<'_>,
 ) -> Vec<Entry<T>> {
     let span = value.span();
@@ -326,7 +426,7 @@ fn entries<T: DeserializeOwned>(
             .into_iter()
             .enumerate()
             .map(|(i, item)| {
-                let item_path = format!("{path}[{i}]");
+                let item_path = format!("{path}[{}]", first + i);
                 let span = item.span();
                 let value = if item.get_ref().is_table() {
                     deserialize(item, &item_path, diags)

@@ -210,7 +210,7 @@ const INVALID: &[(&str, &[&str])] = &[
         "invalid-line-duplicate-id.toml:18:6: line[1].id: duplicate line id \"L-001\"; line[0] (line 13) already uses it",
     ]),
     ("invalid-line-id-is-device.toml", &[
-        "invalid-line-id-is-device.toml:13:6: line[0].id: line id \"acc-001\" is also the name of device[1]; maintenance targets name devices and lines alike, so rename one",
+        "invalid-line-id-is-device.toml:13:6: line[0].id: line id \"acc-001\" is also the name of device[1] (line 7); maintenance targets name devices and lines alike, so rename one",
     ]),
     ("invalid-line-id-too-long.toml", &[
         "invalid-line-id-too-long.toml:8:6: line[0].id: line id is 65 characters long; at most 64 are allowed",
@@ -490,7 +490,7 @@ const INVALID: &[(&str, &[&str])] = &[
         "invalid-unknown-key.toml:3:1: defaults.icmp.intervall: unknown key `intervall` in defaults.icmp; expected one of: interval, timeout, count, down_after, up_after, degraded_loss (did you mean `interval`?)",
     ]),
     ("invalid-unknown-section.toml", &[
-        "invalid-unknown-section.toml:2:2: deamon: unknown section `deamon`; expected one of: daemon, defaults, device, line, maintenance, sla, planned, traps, alarm, report, indicator (did you mean `daemon`?)",
+        "invalid-unknown-section.toml:2:2: deamon: unknown section `deamon`; expected one of: daemon, defaults, device, line, maintenance, sla, planned, traps, alarm, include, inventory, report, indicator (did you mean `daemon`?)",
     ]),
     ("invalid-unquoted-address.toml", &[
         "invalid-unquoted-address.toml:5:15: device[0].address: TOML syntax error: invalid float; if this is text (an address, a name), put it in quotes",
@@ -1318,5 +1318,182 @@ score = "threshold"
     assert!(
         errs.iter().any(|d| d.message.contains("not in both")),
         "{errs:?}"
+    );
+}
+
+/// Configs over several files (`include`, `[[inventory]]`), one folder each
+/// under `files/`, its config file `netkpi.toml`: exactly what `netkpi
+/// check` prints, paths relative to that folder.
+const INVALID_FILES: &[(&str, &[&str])] = &[
+    ("invalid-include-duplicate", &[
+        "conf.d/10-room.toml:8:8: device[1].name: duplicate device name \"core-r1\"; netkpi.toml:4:8 already uses it",
+        "conf.d/10-room.toml:9:8: device[1].role: unknown role \"routr\"; expected one of: router, core_switch, aggregation_switch, access_egress, firewall, ips, load_balancer, ups, air_conditioner, env_sensor, other (did you mean `router`?)",
+        "conf.d/20-lines.toml:2:6: line[0].id: line id \"core-sw1\" is also the name of conf.d/10-room.toml:2:8; maintenance targets name devices and lines alike, so rename one",
+        "conf.d/20-lines.toml:4:10: line[0].device: no device named \"acc-001\"",
+    ]),
+    ("invalid-include-no-match", &[
+        "netkpi.toml:2:12: include[0]: \"conf.d/*.toml\" matches no file (a relative pattern starts at this config file's folder, \".\")",
+    ]),
+    ("invalid-include-sections", &[
+        "conf.d/10-room.toml:2:1: include: an included file cannot include others (includes do not nest); list every pattern in the config file's `include`",
+        "conf.d/10-room.toml:4:2: daemon: [daemon] may only be in the config file; an included file holds only [[device]], [[line]], [[maintenance]], [[alarm]]",
+        "conf.d/10-room.toml:7:3: devices: unknown section `devices`; an included file holds only [[device]], [[line]], [[maintenance]], [[alarm]] (did you mean `device`?)",
+    ]),
+    ("invalid-include-syntax", &[
+        "conf.d/10-room.toml:4:16: device[0].address: TOML syntax error: invalid float; if this is text (an address, a name), put it in quotes",
+    ]),
+    ("invalid-inventory-cells", &[
+        "lines.csv:7:6: row: a value in column 6, which has no header; give the column a header",
+        "lines.csv:8:7: row: a value in column 7, beyond the header's 6 columns; give the column a header, or quote a value that holds the delimiter",
+        "lines.csv:4:2: column 单位: must not be empty",
+        "lines.csv:4:3: column device: no device named \"acc-009\"",
+        "lines.csv:5:1: column 专线编号: invalid line id \"L 3\"; use only letters, digits, `_`, `.` and `-`",
+        "lines.csv:6:1: column 专线编号: duplicate line id \"L-001\"; row 2 already uses it",
+    ]),
+    ("invalid-inventory-entry", &[
+        "netkpi.toml:7:1: inventory[0].file: missing `file`: the CSV file to read, e.g. \"lines.csv\"",
+        "netkpi.toml:8:8: inventory[0].kind: unknown kind \"lines\"; expected \"line\" or \"device\" (did you mean `line`?)",
+        "netkpi.toml:13:13: inventory[1].delimiter: must be one ASCII character other than a quote or a line break, e.g. \";\" or \"\\t\"",
+        "netkpi.toml:14:11: inventory[1].columns.idd: unknown key `idd` for a line inventory; expected one of: id, unit, carrier, bandwidth, device, interface_device, interface_name, severity (did you mean `id`?)",
+        "netkpi.toml:15:12: inventory[1].template: a template gives devices their probes; lines have none, leave it out",
+        "netkpi.toml:18:8: inventory[2].file: cannot read nowhere.csv: no such file (a relative path starts at this config file's folder)",
+    ]),
+    ("invalid-inventory-header", &[
+        "lines.csv:1:1: header: no column \"运营商\" (given for `carrier` in columns) in the header",
+        "lines.csv:1:1: header: the header has no column for `unit`, which every line needs; name one `unit` or map it with columns = { unit = \"header\" }",
+        "lines.csv:1:1: header: the header has no column for `device`, which every line needs; name one `device` or map it with columns = { device = \"header\" }",
+        "lines.csv:1:2: column unt: unknown column; expected one of: id, unit, carrier, bandwidth, device, interface_device, interface_name, severity (did you mean `unit`?); map a header of your own with columns = { key = \"header\" }, or list it in ignore = [...]",
+        "lines.csv:1:3: column 带宽: unknown column; expected one of: id, unit, carrier, bandwidth, device, interface_device, interface_name, severity; map a header of your own with columns = { key = \"header\" }, or list it in ignore = [...]",
+        "lines.csv:1:4: column id: `id` is read from column \"专线编号\" (columns); list this one in ignore = [...] or remove it",
+        "lines.csv:1:5: column 备注: unknown column; expected one of: id, unit, carrier, bandwidth, device, interface_device, interface_name, severity; map a header of your own with columns = { key = \"header\" }, or list it in ignore = [...]",
+    ]),
+    ("invalid-inventory-interface", &[
+        "lines.csv:2:4: column interface_device: `interface_device` without `interface_name`: the core-side port needs both, the device that has it and its ifName (or neither)",
+        "lines.csv:3:5: column interface_name: `interface_name` without `interface_device`: the core-side port needs both, the device that has it and its ifName (or neither)",
+        "lines.csv:3:6: column severity: unknown severity \"urgent\"; expected one of: critical, major, minor",
+        "lines.csv:4:4: column interface_device: device \"acc-001\" has no SNMP polling with the if_mib profile; a line's interface state comes from IF-MIB, so give that device snmp = { profiles = [\"if_mib\"] }",
+    ]),
+    ("invalid-inventory-not-utf8", &[
+        "lines.csv:2:2: column unit: not UTF-8 text; save the file as UTF-8 (in Excel: \"CSV UTF-8\")",
+    ]),
+    ("invalid-inventory-template", &[
+        "netkpi.toml:4:31: inventory[0].template.icmp.count: count must be between 1 and 100 (echoes per round), not 0",
+        "devices.csv:2:4: column snmp_profiles: unknown profile \"if_mibb\"; known: apc_powernet, entity_sensor, h3c, host_resources, huawei, huawei_ups, if_mib, liebert, system, ups_mib (did you mean `if_mib`?)",
+        "devices.csv:4:2: column role: unknown role \"routr\"; expected one of: router, core_switch, aggregation_switch, access_egress, firewall, ips, load_balancer, ups, air_conditioner, env_sensor, other (did you mean `router`?)",
+        "devices.csv:4:3: column address: \"127.0.0.300\" is not a valid IPv4 address: write four numbers 0-255, e.g. \"10.1.0.1\"",
+    ]),
+];
+
+/// The diagnostics of `files/NAME/netkpi.toml` as printed, with that
+/// folder left out (and shown as `.` where a message names it).
+fn file_set_diagnostics(name: &str) -> Vec<String> {
+    let dir = fixtures().join("files").join(name).display().to_string();
+    match crate::loader::load(&Path::new(&dir).join("netkpi.toml")) {
+        Ok(_) => vec![format!("{name} loaded without errors")],
+        Err(ds) => ds
+            .iter()
+            .map(|d| {
+                d.to_string()
+                    .replace(&format!("{dir}/"), "")
+                    .replace(&dir, ".")
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn each_invalid_file_set_reports_exactly_its_mistakes() {
+    let mut failures = Vec::new();
+    for (name, expected) in INVALID_FILES {
+        let got = file_set_diagnostics(name);
+        if got != *expected {
+            failures.push(format!("{name}:\n  expected {expected:#?}\n  got {got:#?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_invalid_file_set_has_a_test() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(fixtures().join("files"))
+        .expect("fixture directory")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|n| n.starts_with("invalid-"))
+        .collect();
+    on_disk.sort();
+    let mut tested: Vec<String> = INVALID_FILES.iter().map(|(n, _)| n.to_string()).collect();
+    tested.sort();
+    assert_eq!(on_disk, tested);
+}
+
+#[test]
+fn a_config_over_several_files_resolves_as_one() {
+    let dir = fixtures().join("files/valid-split");
+    let config = load_ok(&dir.join("netkpi.toml"));
+    let names: Vec<&str> = config.devices.iter().map(|d| d.name.as_str()).collect();
+    // The config file's own entries, then the fragments', then the CSV rows.
+    assert_eq!(names, ["core-r1", "core-sw1", "acc-001", "ups-1"]);
+
+    // A CSV row takes the template's probes, over [defaults].
+    let acc = &config.devices[2];
+    assert_eq!(acc.role, Role::AccessEgress);
+    assert_eq!(acc.site, "Finance Bureau");
+    assert_eq!(acc.parent.as_deref(), Some("core-sw1"));
+    assert_eq!(acc.icmp.as_ref().unwrap().interval, Duration::from_secs(30));
+    let snmp = acc.snmp.as_ref().unwrap();
+    assert_eq!(snmp.profiles, ["system"]);
+    assert_eq!(snmp.port, 1161);
+    assert_eq!(
+        snmp.credentials,
+        Credentials::Community(Secret::new("campus"))
+    );
+    // `snmp_profiles` replaces the template's list, keeping its other keys.
+    let ups = &config.devices[3];
+    assert_eq!(ups.parent, None);
+    let snmp = ups.snmp.as_ref().unwrap();
+    assert_eq!(snmp.profiles, ["system", "ups_mib"]);
+    assert_eq!(snmp.port, 1161);
+
+    // Lines from a CSV with its own headers, a BOM, a quoted comma and a
+    // blank line; empty optional cells are keys left out.
+    assert_eq!(config.lines.len(), 2);
+    let l1 = &config.lines[0];
+    assert_eq!(
+        (l1.id.as_str(), l1.unit.as_str(), l1.carrier.as_str()),
+        ("L-001", "Finance Bureau, east wing", "Carrier A")
+    );
+    assert_eq!(l1.bandwidth.as_deref(), Some("100M"));
+    let iface = l1.interface.as_ref().unwrap();
+    assert_eq!(
+        (iface.device.as_str(), iface.name.as_str()),
+        ("core-r1", "GigabitEthernet0/0/1")
+    );
+    let l2 = &config.lines[1];
+    assert_eq!((l2.unit.as_str(), l2.carrier.as_str()), ("财政局", ""));
+    assert_eq!(l2.bandwidth, None);
+    assert!(l2.interface.is_none());
+    assert_eq!(config.maintenance[0].targets, ["core-sw1", "L-002"]);
+
+    let files: Vec<(String, usize, usize, usize)> = config
+        .files
+        .iter()
+        .map(|f| {
+            let name = f.file.strip_prefix(&dir).unwrap().display().to_string();
+            (name, f.devices, f.lines, f.maintenance)
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("netkpi.toml".to_string(), 1, 0, 0),
+            ("conf.d/10-room.toml".to_string(), 1, 0, 1),
+            ("devices.csv".to_string(), 2, 0, 0),
+            ("lines.csv".to_string(), 0, 2, 0),
+        ]
     );
 }

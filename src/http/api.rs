@@ -20,7 +20,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::{AppState, Shared};
+use super::AppState;
 use crate::availability::{self, Period, PeriodArgs, TargetFigures};
 use crate::config::{Device, Line};
 use crate::inventory::timing;
@@ -177,6 +177,10 @@ pub struct AvailabilityResponse {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AvailabilityEntry {
     pub availability: Option<f64>,
+    /// A line's bandwidth as configured; `null` for a device.
+    pub bandwidth: Option<String>,
+    /// A line's carrier; `null` for a device.
+    pub carrier: Option<String>,
     pub coverage: Option<f64>,
     pub degraded_s: f64,
     pub down_s: f64,
@@ -187,6 +191,8 @@ pub struct AvailabilityEntry {
     pub outages: u32,
     /// The device's name or the line's id.
     pub target: String,
+    /// The member unit a line connects; `null` for a device.
+    pub unit: Option<String>,
     pub unknown_s: f64,
     pub up_s: f64,
 }
@@ -279,10 +285,15 @@ impl TrapEntry {
     }
 }
 
-impl From<TargetFigures> for AvailabilityEntry {
-    fn from(t: TargetFigures) -> AvailabilityEntry {
+impl AvailabilityEntry {
+    /// `t`'s figures, with what the config says of the line (`line`: the
+    /// line `t` is, when it is one still configured).
+    pub fn new(t: TargetFigures, line: Option<&Line>) -> AvailabilityEntry {
         let f = t.figures;
         AvailabilityEntry {
+            unit: line.map(|l| l.unit.clone()),
+            carrier: line.map(|l| l.carrier.clone()),
+            bandwidth: line.and_then(|l| l.bandwidth.clone()),
             target: t.target,
             kind: t.kind.as_str(),
             up_s: f.up_s,
@@ -317,7 +328,8 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 const ENDPOINTS: &str = "/api/v1/devices, /api/v1/lines, /api/v1/availability, /api/v1/incidents, \
-     /api/v1/maintenance, /api/v1/traps, /api/v1/ledger/head, /api/v1/report, /metrics, /healthz";
+     /api/v1/maintenance, /api/v1/traps, /api/v1/ledger/head, /api/v1/report, /api/v1/openapi.json, \
+     /metrics, /healthz";
 
 pub(super) async fn not_found(uri: Uri) -> ApiError {
     ApiError(
@@ -378,42 +390,6 @@ pub(super) async fn healthz(AxumState(shared): AxumState<AppState>) -> Response 
         }
         ApiError(StatusCode::SERVICE_UNAVAILABLE, problems.join("; ")).into_response()
     }
-}
-
-fn devices_response(shared: &Shared, now: Timestamp) -> DevicesResponse {
-    let config = shared.config();
-    let tz = &config.daemon.timezone;
-    DevicesResponse {
-        devices: shared
-            .live
-            .inventory()
-            .devices
-            .iter()
-            .map(|d| DeviceEntry::new(d, &shared.live, now, tz))
-            .collect(),
-    }
-}
-
-pub(super) async fn devices(AxumState(shared): AxumState<AppState>) -> Json<DevicesResponse> {
-    Json(devices_response(&shared, Timestamp::now()))
-}
-
-fn lines_response(shared: &Shared, now: Timestamp) -> LinesResponse {
-    let config = shared.config();
-    let tz = &config.daemon.timezone;
-    LinesResponse {
-        lines: shared
-            .live
-            .inventory()
-            .lines
-            .iter()
-            .map(|l| LineEntry::new(l, &shared.live, now, tz))
-            .collect(),
-    }
-}
-
-pub(super) async fn lines(AxumState(shared): AxumState<AppState>) -> Json<LinesResponse> {
-    Json(lines_response(&shared, Timestamp::now()))
 }
 
 /// `GET /api/v1/traps`: the most recent traps received (newest first, up to
@@ -528,6 +504,8 @@ pub(super) async fn availability_handler(
     let period = period_of(&params, &[], &tz, now)?;
     let (from, to) = (period.from, period.to);
     let data_dir = config.daemon.data_dir.clone();
+    // The lines' unit, carrier and bandwidth for their rows.
+    let configured = inventory.clone();
     let figures = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let reader = Store::open_reader(&data_dir).map_err(|e| e.to_string())?;
         availability::availability(&reader, &inventory, from, to, now).map_err(|e| e.to_string())
@@ -543,7 +521,16 @@ pub(super) async fn availability_handler(
     Ok(Json(AvailabilityResponse {
         from: format_time(from, &tz),
         to: format_time(to, &tz),
-        targets: figures.into_iter().map(AvailabilityEntry::from).collect(),
+        targets: figures
+            .into_iter()
+            .map(|t| {
+                let line = match t.kind {
+                    TargetKind::Line => configured.lines.iter().find(|l| l.id == t.target),
+                    TargetKind::Device => None,
+                };
+                AvailabilityEntry::new(t, line)
+            })
+            .collect(),
     }))
 }
 
@@ -780,12 +767,41 @@ mod tests {
             outages: 2,
             longest_outage_s: 400.0,
         };
-        let entry = AvailabilityEntry::from(TargetFigures {
-            kind: TargetKind::Line,
-            target: "L-001".into(),
-            figures: f.clone(),
-        });
+        let line = Line {
+            id: "L-001".into(),
+            unit: "Finance Bureau".into(),
+            carrier: "Carrier A".into(),
+            bandwidth: Some("100M".into()),
+            device: "acc-001".into(),
+            interface: None,
+            severity: None,
+        };
+        let entry = AvailabilityEntry::new(
+            TargetFigures {
+                kind: TargetKind::Line,
+                target: "L-001".into(),
+                figures: f.clone(),
+            },
+            Some(&line),
+        );
+        let device = AvailabilityEntry::new(
+            TargetFigures {
+                kind: TargetKind::Device,
+                target: "acc-001".into(),
+                figures: f.clone(),
+            },
+            None,
+        );
+        let device_text = serde_json::to_string(&device).unwrap();
+        assert!(
+            device_text.contains(r#""bandwidth":null,"carrier":null,"#)
+                && device_text.contains(r#""unit":null"#),
+            "{device_text}"
+        );
         let before = json!({
+            "unit": "Finance Bureau",
+            "carrier": "Carrier A",
+            "bandwidth": "100M",
             "target": "L-001",
             "kind": "line",
             "up_s": f.up_s,

@@ -158,7 +158,7 @@ impl IncidentEntry {
     }
 }
 
-fn store_error(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn store_error(e: impl std::fmt::Display) -> ApiError {
     ApiError(
         StatusCode::INTERNAL_SERVER_ERROR,
         format!("cannot read the store: {e}"),
@@ -166,7 +166,7 @@ fn store_error(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// Runs `f` on a reader of the store, off the async threads.
-async fn with_reader<T: Send + 'static>(
+pub(super) async fn with_reader<T: Send + 'static>(
     shared: &Shared,
     f: impl FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -179,7 +179,9 @@ async fn with_reader<T: Send + 'static>(
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
-fn entries(
+/// The API's view of `incidents`, each with its notes and how many it
+/// explains.
+pub(super) fn incident_entries(
     reader: &Store,
     incidents: &[Incident],
     now: Timestamp,
@@ -270,7 +272,7 @@ pub(super) async fn list(
             .then(|| page.last().map(|i| i.id.to_string()))
             .flatten();
         Ok(Json(IncidentsResponse {
-            incidents: entries(reader, &page, now, &tz)?,
+            incidents: incident_entries(reader, &page, now, &tz)?,
             next_cursor,
         }))
     })
@@ -298,7 +300,7 @@ async fn detail(shared: &Shared, id: u64) -> Result<IncidentDetail, ApiError> {
             .incident(id)
             .map_err(store_error)?
             .ok_or_else(|| not_found(id))?;
-        let entry = entries(reader, std::slice::from_ref(&incident), now, &tz)?.remove(0);
+        let entry = incident_entries(reader, std::slice::from_ref(&incident), now, &tz)?.remove(0);
         let affected_targets = reader
             .incidents_behind(id)
             .map_err(store_error)?

@@ -4,6 +4,8 @@
 //!
 //! * [`Shared`] (`state.rs`): what the handlers read; the daemon fills it.
 //! * [`api`]: the JSON API (`/healthz`, `/api/v1/...`).
+//! * [`targets`]: `/api/v1/devices` and `/api/v1/lines` (filtered lists,
+//!   and one target with its recent transitions and open incidents).
 //! * [`incidents`]: `/api/v1/incidents` (list, show, acknowledge, notes).
 //! * [`maintenance`]: `/api/v1/maintenance` (windows in force; declare one,
 //!   now or after the fact).
@@ -11,6 +13,7 @@
 //!   acknowledge forms.
 //! * [`mod@serve`]: the accept loop and its limits (connections, timeouts, body
 //!   size), and TLS when `daemon.web_config_file` configures it.
+//! * `openapi.json`: the OpenAPI document served at `/api/v1/openapi.json`.
 //! * [`auth`]: basic auth for every path but `/healthz`, when the web config
 //!   lists users.
 
@@ -22,6 +25,7 @@ mod page;
 mod report;
 pub mod serve;
 mod state;
+pub mod targets;
 
 pub use state::Shared;
 
@@ -34,6 +38,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
 
 type AppState = Arc<Shared>;
 
@@ -43,12 +48,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/ack/{id}", post(page::ack))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(metrics))
-        .route("/api/v1/devices", get(api::devices))
-        .route("/api/v1/lines", get(api::lines))
+        .route("/api/v1/devices", get(targets::devices))
+        .route("/api/v1/devices/{name}", get(targets::device))
+        .route("/api/v1/lines", get(targets::lines))
+        .route("/api/v1/lines/{id}", get(targets::line))
         .route("/api/v1/availability", get(api::availability_handler))
         .route("/api/v1/traps", get(api::traps))
         .route("/api/v1/ledger/head", get(api::ledger_head))
         .route("/api/v1/report", get(report::report))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::show))
         .route("/api/v1/incidents/{id}/ack", post(incidents::ack))
@@ -65,6 +73,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         ))
         .layer(middleware::from_fn(limits))
         .layer(DefaultBodyLimit::max(serve::MAX_BODY_BYTES))
+        // gzip when the client sends `Accept-Encoding: gzip` (the example
+        // city's /metrics shrinks twelvefold, bench/city.sh), with `Vary:
+        // Accept-Encoding`; bodies under 32 bytes are sent as they are.
+        .layer(CompressionLayer::new())
         .with_state(shared)
 }
 
@@ -128,6 +140,15 @@ async fn limits(request: Request, next: Next) -> Response {
     }
 }
 
+/// The OpenAPI 3.1 document of every endpoint above, written by hand beside
+/// this file; `tests/openapi_e2e.rs` checks the daemon's real answers
+/// against it and that it lists every route of [`router`].
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
 async fn metrics(AxumState(shared): AxumState<AppState>, headers: HeaderMap) -> Response {
     // OpenMetrics only when the scraper asks for it; a plain scrape (curl,
     // promtool) gets the Prometheus text format 0.0.4.
@@ -154,5 +175,37 @@ async fn metrics(AxumState(shared): AxumState<AppState>, headers: HeaderMap) -> 
             shared.metrics.encode_prometheus(),
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The document parses, and every schema it refers to is defined.
+    #[test]
+    fn the_openapi_document_is_json_with_its_references_defined() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).expect("JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        let mut refs = Vec::new();
+        fn walk(v: &serde_json::Value, refs: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    if let Some(r) = map.get("$ref").and_then(|r| r.as_str()) {
+                        refs.push(r.to_string());
+                    }
+                    map.values().for_each(|v| walk(v, refs));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, refs)),
+                _ => {}
+            }
+        }
+        walk(&doc, &mut refs);
+        assert!(refs.len() > 20, "{refs:?}");
+        for r in refs {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{r} is not a local schema"));
+            assert!(schemas.contains_key(name), "{r} is not defined");
+        }
     }
 }

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alarms::{AlarmEvent, Alarms};
 use crate::config::{builtin, Device, Line};
+use crate::energy::{Days, Meters, MAX_GAP_INTERVALS};
 use crate::inventory::{timing, Inventory};
 use crate::model::{Mark, State, TargetKind, Transition};
 pub use crate::probes::Observation;
@@ -197,6 +198,10 @@ pub struct Ledger {
     generation: u64,
     /// Every (device, alarm)'s state.
     alarms: Alarms,
+    /// Each UPS's latest power reading, and the energy metered since the
+    /// last hand-over to the store writer.
+    meters: Meters,
+    energy: Days,
     devices: Vec<DeviceLedger>,
     /// Each line's recorded state and cause, by line index.
     lines: Vec<(State, Option<String>)>,
@@ -224,6 +229,8 @@ impl Ledger {
             inventory,
             generation: 0,
             alarms: Alarms::new(),
+            meters: Meters::new(),
+            energy: Days::new(),
             devices,
             lines,
             children,
@@ -262,6 +269,45 @@ impl Ledger {
             .round(device, &self.inventory.alarms, obs.at, samples)
     }
 
+    /// Meters the power an SNMP round of the current config read (see
+    /// [`crate::energy`]): a round that answered integrates from the
+    /// device's previous reading (or, without power, ends its run); a
+    /// failed round is skipped over.
+    pub fn meter_energy(&mut self, obs: &Observation) {
+        if obs.generation != self.generation
+            || obs.prober != Prober::Snmp
+            || obs.round.class == RoundClass::Failed
+        {
+            return;
+        }
+        let Some(device) = self.inventory.devices.get(obs.device) else {
+            return;
+        };
+        let Some(snmp) = timing(device, Prober::Snmp) else {
+            return;
+        };
+        if let Some(power) = obs.round.power {
+            tracing::debug!(
+                target: "netkpi::energy",
+                device = %device.name, at = %obs.at, watts = power.watts, apparent = power.apparent,
+                "output power read"
+            );
+        }
+        self.meters.answered(
+            &device.name,
+            obs.at,
+            obs.round.power,
+            snmp.interval * MAX_GAP_INTERVALS,
+            &self.inventory.timezone,
+            &mut self.energy,
+        );
+    }
+
+    /// The energy metered since the last call, for the store writer.
+    pub fn take_energy(&mut self) -> Days {
+        std::mem::take(&mut self.energy)
+    }
+
     /// Puts a reloaded inventory in force at `at`, keeping the state of every
     /// target that is still configured. Returns the transitions the change
     /// itself causes: targets no longer configured become unknown (from the
@@ -279,6 +325,8 @@ impl Ledger {
         let old_lines = std::mem::take(&mut self.lines);
         self.generation = generation;
         self.children = children_of(&self.inventory);
+        let inventory = &self.inventory;
+        self.meters.retain(|d| inventory.device(d).is_some());
         let unresolved_at = |i: usize| old_devices[i].tracker.pending_since();
         let unknown = |kind, name: &str, since: Option<Timestamp>, cause: &str| Transition {
             target: name.to_string(),
@@ -747,14 +795,16 @@ fn same_interface(a: &Line, b: &Line) -> bool {
 /// Receives observations until cancelled and hands transitions to `commit`
 /// with the settled marks of the targets they name and the alarms that
 /// fired or cleared, in order; every `mark_every` it hands over every
-/// target's mark (the heartbeat that vouches for them). Returns the final
-/// batch that marks every target unknown at stop time.
+/// target's mark (the heartbeat that vouches for them) and the energy
+/// metered since the last one (so a crash loses at most that much of it).
+/// Returns the final batch that marks every target unknown at stop time,
+/// after handing over the last energy.
 pub async fn run(
     mut ledger: Ledger,
     mut inputs: mpsc::Receiver<Input>,
     cancel: CancellationToken,
     mark_every: Duration,
-    mut commit: impl FnMut(Vec<Transition>, Vec<Mark>, Vec<AlarmEvent>),
+    mut commit: impl FnMut(Vec<Transition>, Vec<Mark>, Vec<AlarmEvent>, Days),
 ) -> Vec<Transition> {
     let mut ticks = tokio::time::interval(mark_every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -762,11 +812,15 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
-            _ = ticks.tick() => commit(Vec::new(), ledger.marks(), Vec::new()),
+            _ = ticks.tick() => {
+                let energy = ledger.take_energy();
+                commit(Vec::new(), ledger.marks(), Vec::new(), energy);
+            }
             input = inputs.recv() => {
                 let (transitions, alarms) = match input {
                     None => break,
                     Some(Input::Observation(obs)) => {
+                        ledger.meter_energy(&obs);
                         (ledger.observe(&obs), ledger.judge_alarms(&obs))
                     }
                     Some(Input::Reload { inventory, generation }) => {
@@ -777,11 +831,12 @@ pub async fn run(
                 };
                 if !transitions.is_empty() || !alarms.is_empty() {
                     let marks = ledger.marks_for(&transitions);
-                    commit(transitions, marks, alarms);
+                    commit(transitions, marks, alarms, Days::new());
                 }
             }
         }
     }
+    commit(Vec::new(), Vec::new(), Vec::new(), ledger.take_energy());
     ledger.stop_all(Timestamp::now())
 }
 

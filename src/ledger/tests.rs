@@ -629,3 +629,56 @@ fn open_alarm_incidents_resume_raised() {
         [(false, at(20))]
     );
 }
+
+// ---- Energy --------------------------------------------------------------
+
+/// An SNMP round of ups-1 (WITH_ALARM's device, interval 10 s) that read
+/// `watts`, or failed (`None`).
+fn power_round(s: i64, watts: Option<f64>, generation: u64) -> Observation {
+    let mut obs = Observation {
+        generation,
+        ..snmp_obs(0, s, watts.is_some())
+    };
+    obs.round.power = watts.map(|watts| crate::energy::Power {
+        watts,
+        apparent: false,
+    });
+    obs
+}
+
+#[test]
+fn energy_is_metered_on_the_snmp_rounds_of_the_config_in_force() {
+    let mut l = Ledger::new(inventory(WITH_ALARM), at(-1000));
+    let rounds = [
+        power_round(0, Some(600.0), 0),
+        power_round(10, None, 0), // failed: skipped over
+        power_round(20, Some(600.0), 0),
+        power_round(25, Some(9_999.0), 7), // an older config's: ignored
+        obs(0, 26, 3),                     // ICMP: no power
+        power_round(30, Some(1_200.0), 0),
+    ];
+    for o in &rounds {
+        l.meter_energy(o);
+    }
+    let energy = l.take_energy();
+    assert!(l.take_energy().is_empty(), "handed over once");
+    let (key, e) = energy.iter().next().expect("one day");
+    assert_eq!(energy.len(), 1);
+    assert_eq!(key.0, "ups-1");
+    assert_eq!(
+        e.covered_ms, 30_000,
+        "0–20 s across the failed round, 20–30 s"
+    );
+    let want = (600.0 * 20.0 + (600.0 + 1_200.0) / 2.0 * 10.0) / 3_600.0;
+    assert!((e.wh - want).abs() < 1e-9, "{} != {want}", e.wh);
+    // A gap over 3 intervals (30 s) is not integrated.
+    l.meter_energy(&power_round(61, Some(1_200.0), 0));
+    assert!(l.take_energy().is_empty());
+    // A reload keeps ups-1's meter: the next round integrates.
+    l.reload(inventory(WITH_ALARM), 1, at(65));
+    l.meter_energy(&power_round(71, Some(1_200.0), 1));
+    assert_eq!(
+        l.take_energy().values().next().map(|e| e.covered_ms),
+        Some(10_000)
+    );
+}

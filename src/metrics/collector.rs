@@ -152,6 +152,7 @@ impl Collector for Snapshot {
         encode_inventory_info(encoder, &inventory)?;
         encode_poll_last_duration(encoder, live, &inventory)?;
         encode_profile_samples(encoder, live, &inventory)?;
+        encode_energy(encoder, &sources.store, &inventory)?;
         super::incidents::encode_incidents(encoder, live)?;
         super::indicators::encode_indicators(encoder, live)?;
         if let Some(traps) = sources.traps.get() {
@@ -245,6 +246,30 @@ fn encode_state_seconds(
                 ("state", state.as_str()),
             ];
             f.sample(&labels, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Energy each configured UPS delivered, as far as the store holds it.
+fn encode_energy(
+    encoder: &mut DescriptorEncoder,
+    store: &StoreStats,
+    inventory: &Inventory,
+) -> Result<(), std::fmt::Error> {
+    let totals = store.energy_joules();
+    if totals.is_empty() {
+        return Ok(());
+    }
+    let mut f = family(
+        encoder,
+        "netkpi_energy_joules",
+        "Energy the device delivered at its output since it was first metered, in joules, integrated from its polled output power (apparent power where it gives only voltage and current), as far as the store holds it (survives restarts, never decreases)",
+        MetricType::Counter,
+    )?;
+    for (device, joules) in &totals {
+        if inventory.device(device).is_some() {
+            f.sample(&[("device", device.as_str())], *joules)?;
         }
     }
     Ok(())

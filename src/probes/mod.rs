@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use crate::energy::Power;
 use crate::probes::snmp::profile::Sample;
 use crate::state::RoundClass;
 
@@ -54,6 +55,9 @@ pub struct Round {
     /// ifName → ifOperStatus is up(1), when the round read IF-MIB (an SNMP
     /// poll with the `if_mib` profile); lines watch these.
     pub interfaces: Option<Vec<(String, bool)>>,
+    /// The device's output power, when the round read it (an SNMP poll
+    /// with a profile that has `[energy]`); the ledger meters it.
+    pub power: Option<Power>,
 }
 
 impl Round {
@@ -63,6 +67,7 @@ impl Round {
             class: RoundClass::Good,
             cause: None,
             interfaces: None,
+            power: None,
         }
     }
 
@@ -72,6 +77,7 @@ impl Round {
             class: RoundClass::Failed,
             cause: Some(format!("{}:{reason}", prober.as_str())),
             interfaces: None,
+            power: None,
         }
     }
 }

@@ -169,7 +169,7 @@ fn measure(ind: &Indicator, facts: &Facts<'_>) -> Measured {
             count_measure(
                 seen.len(),
                 devices.len(),
-                planned_devices(facts.planned, cat),
+                (ind.target, planned_devices(facts.planned, cat)),
                 &unseen,
                 lang,
             )
@@ -186,7 +186,13 @@ fn measure(ind: &Indicator, facts: &Facts<'_>) -> Measured {
                 .filter(|f| !observed(f))
                 .map(|f| f.target.as_str())
                 .collect();
-            count_measure(seen, lines.len(), facts.planned.leased_lines, &unseen, lang)
+            count_measure(
+                seen,
+                lines.len(),
+                (ind.target, facts.planned.leased_lines),
+                &unseen,
+                lang,
+            )
         }
         Source::DevicesPlanned(cat) => Measured {
             actual: Some(planned_devices(facts.planned, cat) as f64),
@@ -425,16 +431,17 @@ fn measure(ind: &Indicator, facts: &Facts<'_>) -> Measured {
     }
 }
 
-/// Configured count with the targets not seen, and what the plan asks for.
+/// The targets observed, and why fewer than the row's `target`: fewer
+/// configured (with what `[planned]` says), or some never observed.
 fn count_measure(
     seen: usize,
     configured: usize,
-    planned: u32,
+    (target, planned): (f64, u32),
     unseen: &[&str],
     lang: Lang,
 ) -> Measured {
     let mut causes = Vec::new();
-    if (configured as u64) < u64::from(planned) {
+    if (configured as f64) < target {
         causes.push(fill(
             lang.t("dev.missing"),
             &[&configured.to_string(), &planned.to_string()],

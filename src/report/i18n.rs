@@ -236,7 +236,7 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("dev.no_incidents", "no incident was judged in the period", "该期间没有可考核的故障事件"),
     ("dev.below", "{} against a target of {}.", "实际 {}，目标 {}。"),
     ("dev.unobserved", "Not observed in the period: {}.", "该期间未监测到：{}。"),
-    ("dev.missing", "{} configured of {} planned.", "已配置 {}，计划 {}。"),
+    ("dev.missing", "Only {} configured ([planned]: {}).", "仅配置 {} 个(计划数 {})。"),
     ("dev.worst", "Most downtime: {}.", "中断最多：{}。"),
     ("dev.target_downtime", "{} down {} min in {} outage(s)", "{} 中断 {} 分钟({} 次)"),
     ("dev.lines_missed", "{} of {} lines below their availability target: {}.", "{} 条专线(共 {} 条)未达到可用率目标：{}。"),

@@ -26,16 +26,19 @@ use rusqlite::{
     ffi, params, params_from_iter, Connection, OpenFlags, OptionalExtension, TransactionBehavior,
 };
 
+use crate::energy::Days;
 use crate::incidents::Change;
 use crate::model::{State, TargetKind, Transition};
 use crate::tally::{Tallies, Tally};
 
 mod backup;
 mod chain;
+mod energy;
 mod incidents;
 mod maintenance;
 mod schema;
 mod writer;
+pub use crate::energy::EnergyDay;
 pub use backup::{backup, BackupReport};
 pub use chain::{hex, parse_head, Genesis, HeadSeen, LedgerHead, Verification};
 pub use incidents::{IncidentEvent, IncidentQuery};
@@ -55,17 +58,21 @@ pub struct Commit<'a> {
     pub incidents: &'a [Change],
     /// Planned windows declared through the API.
     pub windows: &'a [Window],
+    /// Energy per (device, local day), added to what the store holds.
+    pub energy: &'a Days,
     pub heartbeat: Option<Timestamp>,
 }
 
 impl Default for Commit<'_> {
     fn default() -> Self {
         const NO_TALLIES: &Tallies = &Tallies::new();
+        const NO_ENERGY: &Days = &Days::new();
         Commit {
             transitions: &[],
             tallies: NO_TALLIES,
             incidents: &[],
             windows: &[],
+            energy: NO_ENERGY,
             heartbeat: None,
         }
     }
@@ -522,6 +529,7 @@ impl Store {
             tallies,
             incidents,
             windows,
+            energy,
             heartbeat,
         } = *c;
         let path = &self.path;
@@ -592,6 +600,7 @@ impl Store {
         incidents::write_changes(&tx, &mut chain, incidents).map_err(err("write incidents"))?;
         maintenance::write_windows(&tx, &mut chain, windows)
             .map_err(err("write maintenance windows"))?;
+        energy::write_days(&tx, energy).map_err(err("write energy"))?;
         if let Some(hb) = heartbeat {
             tx.execute(
                 "INSERT INTO heartbeat (id, at_ms) VALUES (1, ?1)
@@ -685,6 +694,22 @@ impl Store {
              WHERE id IN (SELECT MAX(id) FROM transitions GROUP BY kind, target)
              ORDER BY kind, target",
             [],
+        )
+    }
+
+    /// The last `limit` transitions of one target, newest (last written)
+    /// first: what `/api/v1/devices/{name}` and `/api/v1/lines/{id}` show.
+    pub fn recent_transitions(
+        &self,
+        kind: TargetKind,
+        target: &str,
+        limit: usize,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query_transitions(
+            "SELECT id, target, kind, at_ms, state, cause FROM transitions
+             WHERE kind = ?1 AND target = ?2 ORDER BY id DESC LIMIT ?3",
+            rusqlite::params![kind.as_str(), target, limit],
         )
     }
 

@@ -153,8 +153,29 @@ CREATE TABLE chain (
 );
 ";
 
+/// v6: energy each UPS delivered, per device and local day (the
+/// `daemon.timezone` day, `YYYY-MM-DD`), metered from its polled output
+/// power. `wh` is watt-hours (volt-ampere-hours for the part integrated
+/// from apparent power), `covered_ms` the time of the day integrated,
+/// `apparent_ms` the part of it from volts × amperes, `day_ms` the day's
+/// length (23 or 25 h where daylight saving time changes). The writer adds
+/// to a day's row at each commit: a running total, not chained (like
+/// `tallies`).
+const V6: &str = "
+CREATE TABLE energy_days (
+    device      TEXT    NOT NULL,
+    day         TEXT    NOT NULL,
+    wh          REAL    NOT NULL,
+    covered_ms  INTEGER NOT NULL,
+    apparent_ms INTEGER NOT NULL,
+    day_ms      INTEGER NOT NULL,
+    PRIMARY KEY (device, day)
+);
+CREATE INDEX energy_days_by_day ON energy_days (day);
+";
+
 /// Every migration in order; the schema version is the number applied.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The newest schema version this binary knows.
 pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -631,3 +631,119 @@ fn backup_copies_what_is_committed_and_replaces_the_target_whole() {
     let err = backup(data.path(), &data.path().join(DB_FILE)).unwrap_err();
     assert!(err.to_string().contains("the store itself"), "{err}");
 }
+
+fn energy_of(
+    device: &str,
+    day: jiff::civil::Date,
+    e: crate::energy::DayEnergy,
+) -> crate::energy::Days {
+    [((device.to_string(), day), e)].into()
+}
+
+/// A store as schema v5 left it (the chain, no energy) keeps working: the
+/// migration adds the energy table, and the ledger and its chain stand.
+#[test]
+fn a_version_5_store_is_migrated_to_energy_days() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join(DB_FILE);
+    {
+        let mut store = Store::open(tmp.path()).unwrap();
+        store
+            .append(&[dev("ups-1", 1_000, State::Up)], Some(ts(2_000)))
+            .unwrap();
+    }
+    {
+        // Back to v5: what a v5 binary wrote.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE energy_days").unwrap();
+        conn.pragma_update(None, "user_version", 5).unwrap();
+    }
+    let mut store = Store::open(tmp.path()).unwrap();
+    assert_eq!(user_version(&path), 6);
+    assert_eq!(store.latest().unwrap(), [dev("ups-1", 1_000, State::Up)]);
+    assert!(store.energy_joules().unwrap().is_empty());
+    let day = jiff::civil::date(2026, 3, 4);
+    let e = crate::energy::DayEnergy {
+        wh: 250.0,
+        covered_ms: 60_000,
+        apparent_ms: 0,
+        day_ms: 86_400_000,
+    };
+    store
+        .commit(&Commit {
+            energy: &energy_of("ups-1", day, e),
+            ..Commit::default()
+        })
+        .unwrap();
+    assert!(matches!(
+        store.verify(&[]).unwrap(),
+        Verification::Intact { records: 1, .. }
+    ));
+}
+
+/// Each commit adds to the day's row; days are read back per device in
+/// `[from, to)`, with the totals behind the metric.
+#[test]
+fn energy_days_add_up_across_commits_and_are_read_by_day() {
+    use crate::energy::DayEnergy;
+    use jiff::civil::date;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = Store::open(tmp.path()).unwrap();
+    let e = |wh: f64, covered_ms: i64, apparent_ms: i64, day_ms: i64| DayEnergy {
+        wh,
+        covered_ms,
+        apparent_ms,
+        day_ms,
+    };
+    let commits = [
+        energy_of("ups-1", date(2026, 3, 7), e(100.0, 60_000, 0, 86_400_000)),
+        energy_of(
+            "ups-1",
+            date(2026, 3, 7),
+            e(50.5, 30_000, 30_000, 86_400_000),
+        ),
+        energy_of(
+            "ups-2",
+            date(2026, 3, 8),
+            e(1_000.0, 3_600_000, 0, 82_800_000),
+        ),
+        energy_of("ups-1", date(2026, 3, 9), e(7.0, 1_000, 0, 86_400_000)),
+    ];
+    for days in &commits {
+        store
+            .commit(&Commit {
+                energy: days,
+                heartbeat: Some(ts(1_000)),
+                ..Commit::default()
+            })
+            .unwrap();
+    }
+    let reader = Store::open_reader(tmp.path()).unwrap();
+    let got = reader
+        .energy_days(date(2026, 3, 7), date(2026, 3, 9))
+        .unwrap();
+    let want = [
+        EnergyDay {
+            device: "ups-1".into(),
+            day: date(2026, 3, 7),
+            kwh: 0.1505,
+            covered_s: 90.0,
+            apparent_s: 30.0,
+            day_s: 86_400.0,
+        },
+        EnergyDay {
+            device: "ups-2".into(),
+            day: date(2026, 3, 8),
+            kwh: 1.0,
+            covered_s: 3_600.0,
+            apparent_s: 0.0,
+            day_s: 82_800.0,
+        },
+    ];
+    assert_eq!(got, want, "Mar 9 is outside [Mar 7, Mar 9)");
+    assert!((got[1].coverage() - 3_600.0 / 82_800.0).abs() < 1e-12);
+    let totals = reader.energy_joules().unwrap();
+    assert_eq!(totals.len(), 2);
+    assert!((totals["ups-1"] - (100.0 + 50.5 + 7.0) * 3_600.0).abs() < 1e-6);
+    assert!((totals["ups-2"] - 1_000.0 * 3_600.0).abs() < 1e-6);
+}

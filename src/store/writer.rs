@@ -28,6 +28,7 @@ pub use requests::{NoPolicy, Policy, Replied, Request, RequestError};
 
 use super::{ledger_precision, Commit, LedgerHead, Store, Window};
 use crate::alarms::AlarmEvent;
+use crate::energy::{self, Days};
 use crate::incidents::{Change, Incidents};
 use crate::model::{Mark, State, TargetKind, Transition};
 use crate::tally::{Tallies, Tally};
@@ -106,6 +107,10 @@ pub struct StoreStats {
     /// The hash chain's head as last read from the store (at start, then
     /// hourly), exported so that Prometheus keeps copies of it.
     pub ledger_head: Mutex<Option<LedgerHead>>,
+    /// Each device's energy in joules, as far as the store holds it (the
+    /// `netkpi_energy_joules_total` counters): read from the store at
+    /// start, advanced after each commit.
+    pub energy_joules: Mutex<BTreeMap<String, f64>>,
 }
 
 impl Default for StoreStats {
@@ -123,6 +128,7 @@ impl Default for StoreStats {
             uncommitted_since_ms: AtomicI64::new(0),
             stall_after_ms: AtomicU64::new(DEFAULT_STALL_AFTER.as_millis() as u64),
             ledger_head: Mutex::new(None),
+            energy_joules: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -184,6 +190,27 @@ impl StoreStats {
         *self.ledger_head.lock().unwrap_or_else(|e| e.into_inner()) = Some(head);
     }
 
+    /// Each device's committed energy in joules.
+    pub fn energy_joules(&self) -> BTreeMap<String, f64> {
+        self.energy_joules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Starts the energy counters from the store's totals (joules by device).
+    pub fn set_energy_joules(&self, totals: BTreeMap<String, f64>) {
+        *self.energy_joules.lock().unwrap_or_else(|e| e.into_inner()) = totals;
+    }
+
+    /// Advances the energy counters by what a commit wrote.
+    fn add_energy(&self, days: &Days) {
+        let mut totals = self.energy_joules.lock().unwrap_or_else(|e| e.into_inner());
+        for ((device, _), e) in days {
+            *totals.entry(device.clone()).or_default() += e.wh * energy::JOULES_PER_WH;
+        }
+    }
+
     pub fn last_heartbeat(&self) -> Option<Timestamp> {
         match self.last_heartbeat_ms.load(Ordering::Relaxed) {
             0 => None,
@@ -195,6 +222,7 @@ impl StoreStats {
 enum Msg {
     Batch(Vec<Transition>, Vec<Mark>, Vec<AlarmEvent>),
     Request(Request, Reply),
+    Energy(Days),
     Flush(mpsc::SyncSender<bool>),
     Shutdown(Vec<Transition>),
 }
@@ -234,6 +262,17 @@ impl WriterHandle {
         }
         if self.tx.send(Msg::Batch(batch, marks, alarms)).is_err() {
             tracing::error!("store writer has stopped; transitions dropped");
+        }
+    }
+
+    /// Queues energy metered per (device, local day), added to what the
+    /// store holds at the next commit. Never blocks.
+    pub fn send_energy(&self, days: Days) {
+        if days.is_empty() {
+            return;
+        }
+        if self.tx.send(Msg::Energy(days)).is_err() {
+            tracing::error!("store writer has stopped; energy readings dropped");
         }
     }
 
@@ -293,6 +332,7 @@ pub fn spawn_writer(
         replies: Vec::new(),
         pending: Vec::new(),
         marks: BTreeMap::new(),
+        energy: Days::new(),
         tallies: counting.tallies,
         lost: None,
         known: BTreeMap::new(),
@@ -377,6 +417,8 @@ struct Writer {
     pending: Vec<Transition>,
     /// Marks not yet committed: the latest of each target.
     marks: BTreeMap<Key, Timestamp>,
+    /// Energy not yet committed, to add to the stored days.
+    energy: Days,
     /// Every target's committed tally.
     tallies: Tallies,
     /// Set after an overflow: then `pending` is empty and new transitions fold in here.
@@ -410,6 +452,10 @@ impl Writer {
                                 self.enqueue_alarms(alarms);
                             }
                             Msg::Request(request, reply) => self.handle(request, reply),
+                            Msg::Energy(days) => {
+                                self.stats.waiting_from(Timestamp::now());
+                                energy::merge(&mut self.energy, days);
+                            }
                             Msg::Flush(reply) => flushes.push(reply),
                             Msg::Shutdown(last) => shutdown = Some(last),
                         }
@@ -448,6 +494,7 @@ impl Writer {
             || !self.marks.is_empty()
             || !self.changes.is_empty()
             || !self.windows.is_empty()
+            || !self.energy.is_empty()
     }
 
     fn enqueue_marks(&mut self, marks: Vec<Mark>) {
@@ -614,6 +661,7 @@ impl Writer {
             tallies: &tallies,
             incidents: &self.changes,
             windows: &self.windows,
+            energy: &self.energy,
             heartbeat: Some(now),
         };
         match self.store.commit(&commit) {
@@ -665,6 +713,8 @@ impl Writer {
                 for (reply, id) in self.replies.drain(..) {
                     let _ = reply.send(Ok(id));
                 }
+                self.stats.add_energy(&self.energy);
+                self.energy.clear();
                 self.changes.clear();
                 self.pending.clear();
                 self.marks.clear();

@@ -179,8 +179,8 @@ leased_lines = 4
 # The shipped evaluation form and manual values: the daemon exports the form
 # year to date (netkpi_indicator_*).
 [report]
-indicators_file = "{repo}/config/indicators.toml"
-manual_file = "{repo}/config/manual.toml"
+indicators_file = "{repo}/config/report/indicators.toml"
+manual_file = "{repo}/config/report/manual.toml"
 "#,
         community = snmpd::COMMUNITY,
         repo = env!("CARGO_MANIFEST_DIR"),

@@ -9,6 +9,7 @@
 pub mod dashboards;
 pub mod full_lab;
 pub mod ledger;
+pub mod openapi;
 pub mod snmpd;
 pub mod snmpsim;
 pub mod year;
@@ -450,12 +451,21 @@ pub struct Daemon<'a> {
 impl<'a> Daemon<'a> {
     /// Starts `netkpi run --config CONFIG` and waits until /healthz answers 200.
     pub fn start(ns: &'a NetNs, config: &Path, listen: SocketAddr, log: PathBuf) -> Daemon<'a> {
+        Daemon::start_with(ns, config, listen, log, &[])
+    }
+
+    /// [`Daemon::start`] with more arguments (e.g. `--log-level`).
+    pub fn start_with(
+        ns: &'a NetNs,
+        config: &Path,
+        listen: SocketAddr,
+        log: PathBuf,
+        extra: &[&str],
+    ) -> Daemon<'a> {
         let config = config.to_str().expect("utf-8 path");
-        let child = ns.spawn(
-            &netkpi_bin(),
-            &["run", "--config", config, "--log-format", "json"],
-            &log,
-        );
+        let mut args = vec!["run", "--config", config, "--log-format", "json"];
+        args.extend_from_slice(extra);
+        let child = ns.spawn(&netkpi_bin(), &args, &log);
         let mut daemon = Daemon {
             ns,
             child,

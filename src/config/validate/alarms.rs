@@ -52,12 +52,12 @@ fn alarm<'r>(
     .filter(|n| check_name(n, &format!("{path}.name"), "alarm name", diags))
     .filter(|n| match names.get(n.get_ref().as_str()) {
         Some((j, first)) => {
-            let line = diags.line_of(first.start);
+            let first = diags.where_is(first.start, n.span().start, &format!("alarm[{j}]"));
             diags.at(
                 n.span(),
                 format!("{path}.name"),
                 format!(
-                    "duplicate alarm name {:?}; alarm[{j}] (line {line}) already uses it",
+                    "duplicate alarm name {:?}; {first} already uses it",
                     n.get_ref()
                 ),
             );

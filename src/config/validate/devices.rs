@@ -44,12 +44,12 @@ pub(super) fn devices(
             name.is_some_and(|n| check_name(n, &format!("{path}.name"), "device name", diags));
         if let (Some(n), true) = (name, name_ok) {
             if let Some((j, first)) = names.get(n.get_ref().as_str()) {
-                let line = diags.line_of(first.start);
+                let first = diags.where_is(first.start, n.span().start, &format!("device[{j}]"));
                 diags.at(
                     n.span(),
                     format!("{path}.name"),
                     format!(
-                        "duplicate device name {:?}; device[{j}] (line {line}) already uses it",
+                        "duplicate device name {:?}; {first} already uses it",
                         n.get_ref()
                     ),
                 );

@@ -1,7 +1,7 @@
 //! `[[line]]`: leased lines, the device at their far end, and the interface
 //! that carries them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use super::super::builtin;
@@ -11,15 +11,16 @@ use super::fields::{check_name, check_text, non_empty, required, severity};
 use crate::diag::{Diags, Shown};
 
 pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
-    let device_exists = |name: &str| raw.device_names_seen.iter().any(|n| n == name);
-    let device_index = |name: &str| {
-        raw.devices.iter().position(|e| {
-            e.value
-                .as_ref()
-                .and_then(|d| d.name.as_ref())
-                .is_some_and(|n| n.get_ref() == name)
-        })
-    };
+    // Looked up once per line: a province's config has tens of thousands.
+    let seen: HashSet<&str> = raw.device_names_seen.iter().map(String::as_str).collect();
+    let device_exists = |name: &str| seen.contains(name);
+    let mut first_named: HashMap<&str, usize> = HashMap::new();
+    for (j, e) in raw.devices.iter().enumerate() {
+        if let Some(n) = e.value.as_ref().and_then(|d| d.name.as_ref()) {
+            first_named.entry(n.get_ref().as_str()).or_insert(j);
+        }
+    }
+    let device_index = |name: &str| first_named.get(name).copied();
     let mut out = Vec::new();
     let mut ids: HashMap<&str, (usize, Range<usize>)> = HashMap::new();
 
@@ -40,23 +41,29 @@ pub(super) fn lines(raw: &RawConfig, diags: &mut Diags<'_>) -> Vec<Line> {
         if let Some(id) = id {
             let idp = format!("{path}.id");
             if let Some((j, first)) = ids.get(id.get_ref().as_str()) {
-                let line = diags.line_of(first.start);
+                let first = diags.where_is(first.start, id.span().start, &format!("line[{j}]"));
                 diags.at(
                     id.span(),
                     idp,
                     format!(
-                        "duplicate line id {:?}; line[{j}] (line {line}) already uses it",
+                        "duplicate line id {:?}; {first} already uses it",
                         id.get_ref()
                     ),
                 );
             } else {
                 ids.insert(id.get_ref(), (i, id.span()));
                 if let Some(j) = device_index(id.get_ref()) {
+                    let name_at = raw.devices[j]
+                        .value
+                        .as_ref()
+                        .and_then(|d| d.name.as_ref())
+                        .map_or(0, |n| n.span().start);
+                    let device = diags.where_is(name_at, id.span().start, &format!("device[{j}]"));
                     diags.at(
                         id.span(),
                         idp,
                         format!(
-                            "line id {:?} is also the name of device[{j}]; maintenance targets name devices and lines alike, so rename one",
+                            "line id {:?} is also the name of {device}; maintenance targets name devices and lines alike, so rename one",
                             id.get_ref()
                         ),
                     );

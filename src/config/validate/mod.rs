@@ -110,6 +110,7 @@ pub(super) fn resolve(
         traps,
         alarms,
         report,
+        files: std::mem::take(&mut raw.files),
     })
 }
 

@@ -93,7 +93,7 @@ impl IcmpRound {
             crate::state::RoundClass::Degraded => super::Round {
                 class: crate::state::RoundClass::Degraded,
                 cause: Some("icmp:loss".into()),
-                interfaces: None,
+                ..super::Round::answered()
             },
             crate::state::RoundClass::Good => super::Round::answered(),
         }

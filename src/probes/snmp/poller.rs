@@ -11,6 +11,7 @@ use super::oids::SYS_UPTIME;
 use super::profile::{self, Part, Profile, Sample};
 use super::{Oid, SnmpFailure, Value, Varbind};
 use crate::config::SnmpSettings;
+use crate::energy::{self, EnergySpec};
 use crate::probes::resolve::Resolver;
 use crate::probes::{Probe, Prober, Readings, Taken};
 
@@ -60,17 +61,22 @@ pub struct SnmpPlan {
     pub lookups: Vec<Request>,
     /// `values` then `lookups`: a poll that refreshes the cache.
     pub with_lookups: Vec<Request>,
+    /// Where the output power is: the `[energy]` of the first profile in
+    /// the list that has one.
+    pub energy: Option<EnergySpec>,
 }
 
 impl SnmpPlan {
     pub fn new(profiles: Vec<Arc<Profile>>) -> SnmpPlan {
         let plan = poll_plan(&profiles);
         let with_lookups = plan.values.iter().chain(&plan.lookups).cloned().collect();
+        let energy = profiles.iter().find_map(|p| p.energy.clone());
         SnmpPlan {
             profiles,
             values: plan.values,
             lookups: plan.lookups,
             with_lookups,
+            energy,
         }
     }
 }
@@ -423,8 +429,14 @@ impl<C: SnmpClient> Probe for SnmpPoller<C> {
 
     async fn take(&mut self) -> Taken {
         let polled = self.poll().await;
+        let mut round = super::classify(polled.failure, polled.interfaces());
+        round.power = self
+            .plan
+            .energy
+            .as_ref()
+            .and_then(|spec| energy::power(spec, &polled.samples));
         Taken {
-            round: super::classify(polled.failure, polled.interfaces()),
+            round,
             failure: polled.failure.map(|f| f.as_str()),
             readings: Readings {
                 samples: polled.samples.into(),

@@ -18,6 +18,9 @@
 //! default = 0                            # for every other device value
 //! ```
 //!
+//! A UPS profile may also say which of its metrics is the output power
+//! (`[energy]`, an [`EnergySpec`]), which [`crate::energy`] meters.
+//!
 //! [`Profile::requests`] says what one poll must fetch; [`Profile::evaluate`]
 //! turns what came back into [`Sample`]s. Both are pure.
 
@@ -29,6 +32,7 @@ use super::client::Request;
 use super::{Oid, Value, Varbind};
 use crate::config::builtin::BUILTIN_PROFILES;
 use crate::diag::Diagnostic;
+use crate::energy::EnergySpec;
 
 mod parse;
 
@@ -151,6 +155,9 @@ pub struct Profile {
     pub name: String,
     pub description: String,
     pub(crate) metrics: Vec<Metric>,
+    /// Which metrics give the device's output power (`[energy]`), metered
+    /// into kWh by [`crate::energy`].
+    pub energy: Option<EnergySpec>,
 }
 
 #[derive(Clone, Debug)]

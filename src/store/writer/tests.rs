@@ -656,3 +656,48 @@ fn alarms_open_and_restore_incidents_of_their_own_in_order_with_the_transitions(
     );
     assert!(handle.shutdown(Vec::new()));
 }
+
+/// Energy waits in memory while writes fail, is added to the day's row
+/// once committed, and only then to the counters (which start from the
+/// store's totals).
+#[test]
+fn energy_counts_once_committed_and_waits_while_writes_fail() {
+    use crate::energy::DayEnergy;
+    let tmp = tempfile::tempdir().unwrap();
+    let stats = Arc::new(StoreStats::default());
+    stats.set_energy_joules([("ups-1".to_string(), 3_600.0)].into());
+    let (_, announce) = recorder();
+    let handle = spawn_writer(
+        store(tmp.path()),
+        opts(1_000),
+        stats.clone(),
+        Counting::default(),
+        announce,
+    );
+    let lock = hold_write_lock(tmp.path());
+    let day = jiff::civil::date(2026, 3, 4);
+    let e = |wh| DayEnergy {
+        wh,
+        covered_ms: 1_000,
+        apparent_ms: 0,
+        day_ms: 86_400_000,
+    };
+    handle.send_energy([(("ups-1".to_string(), day), e(1.0))].into());
+    handle.send_energy([(("ups-1".to_string(), day), e(2.0))].into());
+    assert!(!handle.flush(), "the store is locked");
+    assert_eq!(
+        stats.energy_joules()["ups-1"],
+        3_600.0,
+        "nothing counted before it is on disk"
+    );
+    drop(lock);
+    flush_until_committed(&handle);
+    assert_eq!(stats.energy_joules()["ups-1"], 4.0 * 3_600.0);
+    let days = Store::open_reader(tmp.path())
+        .unwrap()
+        .energy_days(day, day.tomorrow().unwrap())
+        .unwrap();
+    assert_eq!(days.len(), 1, "{days:?}");
+    assert_eq!((days[0].kwh, days[0].covered_s), (0.003, 2.0));
+    assert!(handle.shutdown(Vec::new()));
+}

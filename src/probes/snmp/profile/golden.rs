@@ -821,3 +821,46 @@ fn golden_every_shipped_profile_against_its_recordings() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Each shipped profile with `[energy]` gives the output power the
+/// recordings hold, computed here by hand from their cells.
+#[test]
+fn output_power_from_the_recordings() {
+    use crate::energy::{power, Power};
+    let profiles = builtin();
+    let cases = [
+        // upsOutputPower .1.3.6.1.2.1.33.1.4.4.1.4.{1,2,3}: 5100, 3600, 2700 W.
+        (
+            "ups_mib",
+            "eaton-93e-80",
+            5_100.0 + 3_600.0 + 2_700.0,
+            false,
+        ),
+        // huawei_ups: upsOutputVoltage .4.4.1.2.1 = 2199 (0.1 V) ×
+        // upsOutputCurrent .4.4.1.3.1 = 183 (0.1 A); its upsOutputPower (34)
+        // is not in watts and is not used.
+        ("huawei_ups", "huawei-gse200m", 219.9 * 18.3, true),
+        // upsAdvOutputVoltage .318.1.1.1.4.2.1.0 = 230 V ×
+        // upsAdvOutputCurrent .318.1.1.1.4.2.4.0 = 5 A.
+        ("apc_powernet", "apc-smart-ups-synthetic", 230.0 * 5.0, true),
+    ];
+    for (name, recording, watts, apparent) in cases {
+        let profile = profiles.iter().find(|p| p.name == name).unwrap();
+        let spec = profile.energy.as_ref().expect("[energy]");
+        let rec = load_recording(recording);
+        let samples = profile.evaluate(&answer(&rec, &profile.requests()));
+        let got = power(spec, &samples).unwrap_or_else(|| panic!("{name} x {recording}"));
+        assert!(
+            (got.watts - watts).abs() < 1e-9 && got.apparent == apparent,
+            "{name} x {recording}: {got:?}, want {:?}",
+            Power { watts, apparent }
+        );
+    }
+    for p in profiles.iter().filter(|p| p.energy.is_some()) {
+        assert!(
+            ["ups_mib", "huawei_ups", "apc_powernet"].contains(&p.name.as_str()),
+            "{} has [energy] but no case here",
+            p.name
+        );
+    }
+}

@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::energy::EnergySpec;
 use crate::probes::snmp::{Oid, Value, Varbind};
 
 fn oid(s: &str) -> Oid {
@@ -462,7 +463,7 @@ help = ""
 "#;
     let got = errors(text);
     let want = [
-        "p/test.toml:1:1: descrption: unknown key `descrption` in the profile; expected one of: description, metric",
+        "p/test.toml:1:1: descrption: unknown key `descrption` in the profile; expected one of: description, energy, metric",
         "p/test.toml:4:8: metric[0].name: metric name \"ifInOctets\" is not snake_case (lower-case letters, digits and `_`, starting with a letter)",
         "p/test.toml:10:8: metric[1].name: write the name without the `netkpi_` prefix (`if_up`); netkpi adds it",
         "p/test.toml:11:7: metric[1].oid: invalid OID \"1.3.6.1.2.1.2.2.1.x\": \"x\" is not a number 0-4294967295; write OIDs numerically, with the MIB name in a comment",
@@ -704,4 +705,86 @@ fn counter_delta_never_goes_negative_or_huge() {
             assert!(d <= max32, "{p} {c} {d}");
         }
     }
+}
+
+const UPS: &str = r#"
+[[metric]]
+name = "ups_output_power_watts"
+oid  = "1.3.6.1.2.1.33.1.4.4.1.4"
+type = "gauge"
+help = "W"
+indexes = [{ label = "ups_output_line", type = "integer" }]
+
+[[metric]]
+name = "ups_output_voltage_volts"
+oid  = "1.3.6.1.2.1.33.1.4.4.1.2"
+type = "gauge"
+help = "V"
+indexes = [{ label = "ups_output_line", type = "integer" }]
+
+[[metric]]
+name = "ups_output_current_amperes"
+oid  = "1.3.6.1.2.1.33.1.4.4.1.3"
+type = "gauge"
+help = "A"
+indexes = [{ label = "ups_output_line", type = "integer" }]
+
+[[metric]]
+name = "ups_input_line_bads_total"
+oid  = "1.3.6.1.2.1.33.1.3.1"
+type = "counter"
+help = "n"
+"#;
+
+#[test]
+fn energy_names_the_output_power_or_voltage_and_current() {
+    let p = parse_str(
+        "u",
+        &format!("[energy]\npower = \"ups_output_power_watts\"\nvoltage = \"ups_output_voltage_volts\"\ncurrent = \"ups_output_current_amperes\"\n{UPS}"),
+    );
+    assert_eq!(
+        p.energy,
+        Some(EnergySpec {
+            power: Some("netkpi_ups_output_power_watts".into()),
+            volt_amps: Some((
+                "netkpi_ups_output_voltage_volts".into(),
+                "netkpi_ups_output_current_amperes".into()
+            )),
+        })
+    );
+    let va = parse_str(
+        "u",
+        &format!("[energy]\nvoltage = \"ups_output_voltage_volts\"\ncurrent = \"ups_output_current_amperes\"\n{UPS}"),
+    );
+    assert_eq!(va.energy.unwrap().power, None);
+    assert_eq!(parse_str("u", UPS).energy, None, "no [energy]: not metered");
+}
+
+#[test]
+fn energy_problems_are_placed() {
+    let text = format!(
+        "[energy]\npower = \"ups_output_watts\"\nvoltage = \"ups_output_voltage_volts\"\nunit = \"W\"\n{UPS}"
+    );
+    let got = errors(&text);
+    let want = [
+        "p/test.toml:1:1: energy: `voltage` and `current` go together: apparent power is their product",
+        "p/test.toml:2:9: energy.power: no [[metric]] of this profile is named `ups_output_watts`",
+        "p/test.toml:4:1: energy.unit: unknown key `unit` in energy; expected one of: power, voltage, current",
+    ];
+    // The pairing is judged only once each name is known: fix the power first.
+    let got_first: Vec<&str> = got.iter().map(String::as_str).collect();
+    assert_eq!(got_first, want[1..], "\n{}", got.join("\n"));
+    let text = format!(
+        "[energy]\npower = \"ups_output_power_watts\"\nvoltage = \"ups_output_voltage_volts\"\n{UPS}"
+    );
+    assert_eq!(errors(&text), [want[0]]);
+    let text = format!("[energy]\npower = \"ups_input_line_bads_total\"\n{UPS}");
+    assert_eq!(
+        errors(&text),
+        ["p/test.toml:2:9: energy.power: `ups_input_line_bads_total` is a counter; the power must be a gauge"]
+    );
+    assert_eq!(
+        errors(&format!("[energy]\n{UPS}")),
+        ["p/test.toml:1:1: energy: name the output power (`power`), or the output `voltage` and `current`"]
+    );
 }

@@ -17,13 +17,15 @@ use super::{
     Family, Filter, Index, IndexKind, Lookup, Metric, Profile, Ratio, SampleKind, METRIC_PREFIX,
 };
 use crate::diag::{path_at, Diagnostic, Diags};
+use crate::energy::EnergySpec;
 use crate::probes::snmp::Oid;
 
 mod values;
 
 use values::{is_snake, Reader, Val};
 
-const TOP_KEYS: &[&str] = &["description", "metric"];
+const TOP_KEYS: &[&str] = &["description", "energy", "metric"];
+const ENERGY_KEYS: &[&str] = &["power", "voltage", "current"];
 const METRIC_KEYS: &[&str] = &[
     "name",
     "oid",
@@ -151,6 +153,8 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Profile, Vec<Diagnostic>>
         }
     }
 
+    let energy = root.get("energy").and_then(|v| r.energy(v, &metrics));
+
     if !diags.is_empty() {
         diags.sort_from(0);
         return Err(diags.into_vec());
@@ -159,6 +163,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Profile, Vec<Diagnostic>>
         name,
         description,
         metrics: metrics.into_iter().map(|(m, _)| m).collect(),
+        energy,
     })
 }
 
@@ -172,6 +177,67 @@ fn label_names(m: &Metric) -> Vec<&str> {
 }
 
 impl Reader<'_, '_> {
+    /// `[energy]`: which gauges of this profile are the output power, or
+    /// the output voltage and current (see [`crate::energy`]).
+    fn energy(&mut self, v: &Val<'_>, metrics: &[(Metric, Range<usize>)]) -> Option<EnergySpec> {
+        let t = self.table(v, "energy")?;
+        self.known_keys(t, "energy", ENERGY_KEYS);
+        // Outer None: refused (reported); inner None: not given.
+        let mut named = |key: &str| -> Option<Option<String>> {
+            let Some(value) = t.get(key) else {
+                return Some(None);
+            };
+            let path = format!("energy.{key}");
+            let short = self.string(value, &path)?;
+            let full = format!("{METRIC_PREFIX}{short}");
+            match metrics.iter().find(|(m, _)| m.family.name == full) {
+                Some((m, _)) if m.family.kind == SampleKind::Gauge => Some(Some(full)),
+                Some((m, _)) => {
+                    self.at(
+                        value.span(),
+                        path,
+                        format!(
+                            "`{short}` is a {}; the {key} must be a gauge",
+                            m.family.kind.as_str()
+                        ),
+                    );
+                    None
+                }
+                None => {
+                    self.at(
+                        value.span(),
+                        path,
+                        format!("no [[metric]] of this profile is named `{short}`"),
+                    );
+                    None
+                }
+            }
+        };
+        let (power, voltage, current) = (named("power"), named("voltage"), named("current"));
+        let (power, voltage, current) = (power?, voltage?, current?);
+        let volt_amps = match (voltage, current) {
+            (Some(v), Some(c)) => Some((v, c)),
+            (None, None) => None,
+            _ => {
+                self.at(
+                    v.span(),
+                    "energy",
+                    "`voltage` and `current` go together: apparent power is their product",
+                );
+                return None;
+            }
+        };
+        if power.is_none() && volt_amps.is_none() {
+            self.at(
+                v.span(),
+                "energy",
+                "name the output power (`power`), or the output `voltage` and `current`",
+            );
+            return None;
+        }
+        Some(EnergySpec { power, volt_amps })
+    }
+
     fn metric(&mut self, item: &Val<'_>, path: &str) -> Option<Metric> {
         let t = self.table(item, path)?;
         let span = item.span();
