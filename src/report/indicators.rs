@@ -2,8 +2,8 @@
 //! minutes and exports as `netkpi_indicator_*`, so a dashboard shows the
 //! year so far and an alert fires when a row falls short of its target
 //! mid-year. The same sources, rules and scores as the report's form
-//! ([`form::evaluate`]), over `[start of the year, now)` in the configured
-//! time zone.
+//! (the form module's `evaluate`), over `[start of the year, now)` in the
+//! configured time zone.
 
 use jiff::Timestamp;
 
