@@ -1,8 +1,9 @@
 #!/bin/sh
 # The year-end report at scale: a year written through the store's commit
 # path (a city: 300 targets × 50 outages; larger: 4,010 targets × 25
-# outages, every outage an incident), then the time of the release
-# `netkpi report --year` writing JSON, CSV and Markdown from it. Run from
+# outages; a province: 10,000 targets × 50 outages, every outage an
+# incident), then the time and peak RSS of the release `netkpi report
+# --year` writing JSON, CSV, Markdown, XLSX and HTML from it. Run from
 # the repository: bench/report.sh
 set -eu
 cd "$(dirname "$0")/.."

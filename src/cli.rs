@@ -180,12 +180,6 @@ fn report(
     let (Some(format), Some(lang)) = (Format::parse(format), Lang::parse(lang)) else {
         return fail(EXIT_CONFIG, "unknown --format or --lang".to_string());
     };
-    if matches!(format, Format::Html | Format::Xlsx) {
-        return fail(
-            EXIT_CONFIG,
-            formats::WriteError::NotYet(format.as_str()).to_string(),
-        );
-    }
     let now = jiff::Timestamp::now();
     let period = match period
         .resolve(tz, now)

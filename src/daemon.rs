@@ -51,6 +51,10 @@ const WRITE_BUFFER_LIMIT: usize = 100_000;
 /// [`AVAILABILITY_MIN_GAP`], so a burst of changes costs one recomputation).
 const AVAILABILITY_EVERY: Duration = Duration::from_secs(60);
 const AVAILABILITY_MIN_GAP: Duration = Duration::from_secs(2);
+/// The evaluation form year to date (`netkpi_indicator_*`) is recomputed
+/// from the store this often (and at start): the form moves slowly, and
+/// an alert on a row below target waits longer than this anyway.
+const INDICATORS_EVERY: Duration = Duration::from_secs(300);
 /// The hash chain's head is read from the store, logged and exported this
 /// often (and at start), so that the log shipper and Prometheus keep copies.
 const LEDGER_HEAD_EVERY: Duration = Duration::from_secs(3600);
@@ -84,6 +88,27 @@ fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
         ratios.insert(t.kind, t.target, figures);
     }
     shared.live.set_availability(ratios);
+    Ok(())
+}
+
+/// Recomputes the evaluation form year to date from the store (a reader,
+/// like the report) for `netkpi_indicator_*`; nothing when the config has
+/// no form.
+fn refresh_indicators(shared: &Shared) -> anyhow::Result<()> {
+    let config = shared.config();
+    if config.report.indicators.is_empty() {
+        shared.live.set_form(None);
+        return Ok(());
+    }
+    let reader = Store::open_reader(&config.daemon.data_dir)?;
+    let inventory = shared.live.inventory();
+    let form = crate::report::indicators::form_year_to_date(
+        &reader,
+        &config,
+        &inventory,
+        Timestamp::now(),
+    )?;
+    shared.live.set_form(Some(form));
     Ok(())
 }
 
@@ -658,6 +683,27 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
                     tokio::task::spawn_blocking(move || refresh_ledger_head(&shared)).await;
                 if let Ok(Err(err)) = result {
                     tracing::warn!(error = %format!("{err:#}"), "cannot read the ledger head");
+                }
+            }
+        });
+    }
+
+    {
+        let shared = shared.clone();
+        let cancel = cancel.clone();
+        background.spawn(async move {
+            // The first tick is at once: the form as the daemon starts.
+            let mut ticks = tokio::time::interval(INDICATORS_EVERY);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = ticks.tick() => {}
+                }
+                let shared = shared.clone();
+                let result =
+                    tokio::task::spawn_blocking(move || refresh_indicators(&shared)).await;
+                if let Ok(Err(err)) = result {
+                    tracing::warn!(error = %format!("{err:#}"), "cannot recompute the evaluation form");
                 }
             }
         });

@@ -77,9 +77,11 @@
 //!   incident queries; [`report::form`] scores the evaluation form's
 //!   `[[indicator]]` rows ([`config::report`]) and drafts the deviation
 //!   analysis; [`report::i18n`] holds every label in English and Chinese;
-//!   [`report::formats`] renders JSON, CSV and Markdown. `netkpi report`
-//!   and `GET /api/v1/report` both use it; the periods they take are read
-//!   by [`availability::PeriodArgs`].
+//!   [`report::formats`] renders JSON, CSV, Markdown, XLSX and printable
+//!   HTML. `netkpi report` and `GET /api/v1/report` both use it; the
+//!   periods they take are read by [`availability::PeriodArgs`]. The daemon
+//!   recomputes the form year to date ([`report::indicators`]) for the
+//!   `netkpi_indicator_*` gauges.
 //! * [`store`] is the embedded SQLite ledger behind one narrow interface, with
 //!   a single writer thread that commits a transition before anyone sees it.
 //!   A new ledger is created only where no file exists; [`store::backup()`]

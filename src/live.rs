@@ -15,6 +15,7 @@ use crate::inventory::Inventory;
 use crate::model::{State, TargetKind, Transition};
 use crate::probes::snmp::traps::TrapEvent;
 use crate::probes::{Prober, Readings};
+use crate::report::model::Form;
 use crate::tally::{Tallies, Tally};
 
 /// Seconds spent in each state, indexed like [`State::ALL`].
@@ -156,6 +157,9 @@ pub struct Live {
     /// Planned windows declared through the API: in force on top of
     /// every inventory put in force, a reloaded one included.
     declared: Mutex<Vec<Maintenance>>,
+    /// The evaluation form year to date, as last recomputed from the store
+    /// (`None` before the first time, and when the config has no form).
+    form: RwLock<Option<Arc<Form>>>,
 }
 
 impl Live {
@@ -183,7 +187,17 @@ impl Live {
             }),
             incidents: Mutex::new(Board::default()),
             declared: Mutex::new(Vec::new()),
+            form: RwLock::new(None),
         }
+    }
+
+    /// Replaces the evaluation form year to date (recomputed periodically).
+    pub fn set_form(&self, form: Option<Form>) {
+        *self.form.write().unwrap_or_else(|e| e.into_inner()) = form.map(Arc::new);
+    }
+
+    pub fn form(&self) -> Option<Arc<Form>> {
+        self.form.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The windows declared through the API so far, which the inventory

@@ -730,11 +730,6 @@ fn bad_periods_and_outputs_are_refused_with_a_message() {
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-
-    // Formats still to come say so.
-    let o = setup.report(&["--year", "2020", "--format", "xlsx", "--out", out]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not available yet"), "{}", stderr(&o));
 }
 
 #[test]

@@ -34,6 +34,11 @@ command -v snmpd >/dev/null || need+=(snmpd)
 command -v snmptrap >/dev/null || need+=(snmp)
 # tests/status_page_e2e.rs loads the status page in headless Chromium.
 command -v chromium >/dev/null || need+=(chromium)
+# tests/report_render.rs prints the HTML report to PDF, renders its first page
+# (pdftoppm), reads its text (pdftotext) and page count (pdfinfo); the Chinese
+# report needs a CJK font to print its headings.
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
+dpkg -s fonts-wqy-zenhei >/dev/null 2>&1 || need+=(fonts-wqy-zenhei)
 # tests/deploy_files.rs checks the unit with systemd-analyze.
 command -v systemd-analyze >/dev/null || need+=(systemd)
 # snmpsim (tests/snmp_e2e.rs) runs from a venv of Debian's own python3: it

@@ -113,8 +113,8 @@ pub enum Command {
         /// The language of headings, labels and drafted text.
         #[arg(long, default_value = "zh", value_parser = ["zh", "en"])]
         lang: String,
-        /// Where to write: a file (json, md; `-` for standard output) or a
-        /// directory (csv). Written whole or not at all.
+        /// Where to write: a file (json, md, html, xlsx; `-` for standard
+        /// output) or a directory (csv). Written whole or not at all.
         #[arg(long, short)]
         out: PathBuf,
         /// A store file (a backup copy) instead of the config's data_dir.

@@ -154,6 +154,7 @@ impl Collector for Snapshot {
         encode_profile_samples(encoder, live, &inventory)?;
         encode_energy(encoder, &sources.store, &inventory)?;
         super::incidents::encode_incidents(encoder, live)?;
+        super::indicators::encode_indicators(encoder, live)?;
         if let Some(traps) = sources.traps.get() {
             encode_traps(encoder, traps)?;
         }

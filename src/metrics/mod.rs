@@ -10,6 +10,7 @@
 
 pub mod collector;
 mod incidents;
+mod indicators;
 pub mod instruments;
 
 use std::ops::Deref;

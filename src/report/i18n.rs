@@ -207,6 +207,27 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("group.core", "core devices", "核心设备"),
     ("group.access", "access devices", "接入设备"),
     ("group.lines", "leased lines", "专线"),
+    // Worksheet names (XLSX): at most 31 characters, none of []:*?/\.
+    ("sheet.form", "Evaluation form", "绩效自评表"),
+    ("sheet.lines", "Leased lines", "专线可用性"),
+    ("sheet.devices", "Devices", "设备可用性"),
+    ("sheet.monthly", "Availability by month", "月度可用率"),
+    ("sheet.monthly_downtime", "Downtime by month", "月度中断时长"),
+    ("sheet.incidents", "Incidents", "故障事件"),
+    ("sheet.maintenance", "Maintenance", "维护窗口"),
+    ("sheet.method", "Method", "计算方法"),
+    ("sheet.energy", "Energy", "能耗"),
+    ("col.kwh", "Energy (kWh)", "用电量(千瓦时)"),
+    // Charts (XLSX and HTML).
+    ("chart.monthly", "Availability by month (pooled groups)", "月度可用率(分组合计)"),
+    ("chart.durations", "Time to respond and to restore", "响应用时与恢复用时分布"),
+    ("chart.respond", "Time to respond", "响应用时"),
+    ("chart.restore", "Time to restore", "恢复用时"),
+    (
+        "chart.durations_caption",
+        "Time to respond and to restore of the unplanned incidents ({} acknowledged, {} restored), by duration",
+        "计划外故障事件的响应用时与恢复用时分布(已响应 {} 起，已恢复 {} 起)",
+    ),
     // Drafted sentences ({} filled in order).
     ("notice.empty", "The store holds no record for this period: every figure is unknown.", "存储中没有该期间的记录，所有指标均为未知。"),
     ("dev.no_data", "No data: {}.", "无数据：{}。"),

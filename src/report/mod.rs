@@ -10,13 +10,15 @@
 //! * [`form`]: the evaluation form's rows from their sources, scores and
 //!   drafted deviation analysis.
 //! * [`i18n`]: every label and sentence in English and Chinese.
-//! * [`formats`]: JSON, CSV and Markdown renderings, written whole or not
-//!   at all.
+//! * [`formats`]: JSON, CSV, Markdown, XLSX and HTML renderings, written
+//!   whole or not at all.
+//! * [`indicators`]: the form year to date, for the daemon's metrics.
 
 mod build;
 pub mod form;
 pub mod formats;
 pub mod i18n;
+pub mod indicators;
 pub mod model;
 
 pub use i18n::Lang;

@@ -178,8 +178,15 @@ core_rooms = 1
 core_devices = 2
 access_devices = 3
 leased_lines = 4
+
+# The shipped evaluation form and manual values: the daemon exports the form
+# year to date (netkpi_indicator_*).
+[report]
+indicators_file = "{repo}/config/report/indicators.toml"
+manual_file = "{repo}/config/report/manual.toml"
 "#,
-        community = snmpd::COMMUNITY
+        community = snmpd::COMMUNITY,
+        repo = env!("CARGO_MANIFEST_DIR"),
     );
     for (name, role, address, recording, profiles) in SIMULATED {
         text.push_str(&format!(

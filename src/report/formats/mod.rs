@@ -4,16 +4,22 @@
 //! * `csv`: one file per [`table`] in a directory, UTF-8 with a byte order
 //!   mark (so Excel on a Chinese Windows reads it as UTF-8), RFC 4180;
 //! * `md`: Markdown, every table under its heading;
-//! * `html`, `xlsx`: not available yet.
+//! * `xlsx`: one worksheet per table, numbers with formats, a chart of
+//!   availability by month ([`xlsx`]);
+//! * `html`: one self-contained printable page with inline SVG charts
+//!   ([`html`]).
 //!
 //! Every file is written under a temporary name beside its place and
 //! renamed there: a reader never sees half a report.
 
 pub mod csv;
+pub mod energy;
+pub mod html;
 pub mod md;
 pub mod table;
+pub mod xlsx;
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Lang, Report};
@@ -55,8 +61,8 @@ impl Format {
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("the {0} format is not available yet; use json, csv or md")]
-    NotYet(&'static str),
+    #[error("cannot make the XLSX workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -70,37 +76,72 @@ pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).unwrap_or_default() + "\n"
 }
 
-/// Writes `report` to `out` in `format`: a file for json and md (`-`:
-/// standard output), a directory of one file per table for csv (created
-/// if missing). Returns what was written.
+/// Writes `report` to `out` in `format`: a file for json, md, html and
+/// xlsx (`-`: standard output), a directory of one file per table for csv
+/// (created if missing). Returns what was written.
+///
+/// JSON, HTML and XLSX files are written as they are rendered (not built
+/// whole in memory first), so a province's year of incidents costs the
+/// report model and one table at a time.
 pub fn write(
     report: &Report,
     format: Format,
     lang: Lang,
     out: &Path,
 ) -> Result<Vec<PathBuf>, WriteError> {
-    let text = match format {
-        Format::Json => json(report),
-        Format::Md => md::render(report, lang),
-        Format::Csv => return csv::write_dir(report, lang, out),
-        Format::Html | Format::Xlsx => return Err(WriteError::NotYet(format.as_str())),
-    };
     if out == Path::new("-") {
+        let bytes = match format {
+            Format::Xlsx => xlsx::workbook(report, lang)?.save_to_buffer()?,
+            Format::Html => html::render(report, lang).into_bytes(),
+            Format::Md => md::render(report, lang).into_bytes(),
+            Format::Json => json(report).into_bytes(),
+            Format::Csv => return csv::write_dir(report, lang, out),
+        };
         std::io::stdout()
-            .write_all(text.as_bytes())
+            .write_all(&bytes)
             .map_err(|source| WriteError::Io {
                 path: out.to_path_buf(),
                 source,
             })?;
         return Ok(Vec::new());
     }
-    write_atomic(out, text.as_bytes())?;
+    match format {
+        Format::Xlsx => {
+            let mut workbook = xlsx::workbook(report, lang)?;
+            write_atomic_with(out, |file| {
+                workbook
+                    .save_to_writer(BufWriter::new(file))
+                    .map_err(std::io::Error::other)
+            })?;
+        }
+        Format::Html => write_atomic_with(out, |file| {
+            let mut w = BufWriter::new(file);
+            html::write(report, lang, &mut w)?;
+            w.flush()
+        })?,
+        Format::Json => write_atomic_with(out, |file| {
+            let mut w = BufWriter::new(file);
+            serde_json::to_writer_pretty(&mut w, report)?;
+            w.write_all(b"\n")?;
+            w.flush()
+        })?,
+        Format::Md => write_atomic(out, md::render(report, lang).as_bytes())?,
+        Format::Csv => return csv::write_dir(report, lang, out),
+    }
     Ok(vec![out.to_path_buf()])
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames
 /// it to `path`; on failure nothing is left behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write_atomic_with(path, |file| file.write_all(bytes))
+}
+
+/// Like [`write_atomic`], with `fill` writing the temporary file.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
     let io = |source| WriteError::Io {
         path: path.to_path_buf(),
         source,
@@ -122,7 +163,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     ));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
+        fill(&mut file)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
