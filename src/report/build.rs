@@ -164,10 +164,10 @@ fn build(
 }
 
 /// The UPS devices' energy per month of the period (`months` as the
-/// monthly table cuts it), from the daily totals in the store; `None`
-/// when there are none. Coverage is over each month's part of the period,
-/// for every device that recorded energy at some time in it.
-fn energy(
+/// monthly table cuts it, [`Period::months`]), from the daily totals in the
+/// store; `None` when there are none. Coverage is over each month's part
+/// of the period, for every device that recorded energy at some time in it.
+pub(super) fn energy(
     store: &Store,
     months: &[(String, Timestamp, Timestamp)],
     tz: &TimeZone,

@@ -217,7 +217,6 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("sheet.maintenance", "Maintenance", "维护窗口"),
     ("sheet.method", "Method", "计算方法"),
     ("sheet.energy", "Energy", "能耗"),
-    ("col.kwh", "Energy (kWh)", "用电量(千瓦时)"),
     // Charts (XLSX and HTML).
     ("chart.monthly", "Availability by month (pooled groups)", "月度可用率(分组合计)"),
     ("chart.durations", "Time to respond and to restore", "响应用时与恢复用时分布"),

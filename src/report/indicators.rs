@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use super::form::{self, Facts};
 use super::i18n::Lang;
 use super::model::Form;
-use crate::availability;
+use crate::availability::{self, Period, PeriodKind};
 use crate::config::Config;
 use crate::inventory::Inventory;
 use crate::store::{IncidentQuery, Store, StoreError};
@@ -27,7 +27,7 @@ pub fn form_year_to_date(
     let tz = &config.daemon.timezone;
     let from = availability::window_start("ytd", now, tz);
     // Figures and incidents from one snapshot, as the report reads them.
-    let (figures, incidents) = store.snapshot(|store| {
+    let (figures, incidents, energy) = store.snapshot(|store| {
         let figures = availability::availability(store, inventory, from, now, now)?;
         let incidents = store.incidents(&IncidentQuery {
             from: Some(from),
@@ -35,7 +35,14 @@ pub fn form_year_to_date(
             limit: usize::MAX,
             ..IncidentQuery::default()
         })?;
-        Ok((figures, incidents))
+        let ytd = Period {
+            kind: PeriodKind::Year,
+            label: String::new(),
+            from,
+            to: now,
+        };
+        let energy = super::build::energy(store, &ytd.months(tz), tz)?;
+        Ok((figures, incidents, energy))
     })?;
     let facts = Facts {
         // The drafted deviation text is not exported.
@@ -49,6 +56,7 @@ pub fn form_year_to_date(
         to: now,
         now,
         manual: &config.report.manual,
+        energy: energy.as_ref(),
     };
     Ok(form::evaluate(&config.report, &facts))
 }

@@ -3,7 +3,7 @@
 //! browser: A4, the form on the first page under the title, each other
 //! section on a new page (the wide tables on landscape pages), table headers repeated on every page, no row cut across pages.
 //!
-//! The tables are the CSV's ([`super::energy::by_name`]), cell for
+//! The tables are the CSV's ([`super::table::table`]), cell for
 //! cell; charts: the pooled groups' availability month by month, and the
 //! distribution of times to respond and to restore over the buckets of the
 //! incident histograms ([`BUCKETS`]). Every text is escaped: names,
@@ -14,8 +14,7 @@ use std::io;
 
 use jiff::SignedDuration;
 
-use super::energy;
-use super::table::Table;
+use super::table::{self, Table};
 use crate::incidents::board::{Durations, BUCKETS};
 use crate::report::i18n::fill;
 use crate::report::{Lang, Report};
@@ -114,8 +113,8 @@ pub fn write(report: &Report, lang: Lang, w: &mut impl io::Write) -> io::Result<
     out.push_str("</header>\n");
 
     let mut open_section: Option<&str> = None;
-    for name in energy::names(report) {
-        let Some(table) = energy::by_name(report, name, lang) else {
+    for name in table::names(report) {
+        let Some(table) = table::table(report, name, lang) else {
             continue;
         };
         // The monthly downtime table goes under the monthly heading.

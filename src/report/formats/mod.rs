@@ -13,7 +13,6 @@
 //! renamed there: a reader never sees half a report.
 
 pub mod csv;
-pub mod energy;
 pub mod html;
 pub mod md;
 pub mod table;

@@ -39,10 +39,19 @@ pub const NAMES: [&str; 9] = [
 /// All the report's tables, in [`NAMES`] order; the energy table only when
 /// the period has energy figures.
 pub fn tables(report: &Report, lang: Lang) -> Vec<Table> {
-    NAMES
-        .iter()
-        .filter(|name| **name != "energy" || report.energy.is_some())
+    names(report)
+        .into_iter()
         .filter_map(|name| table(report, name, lang))
+        .collect()
+}
+
+/// The names of the report's tables ([`NAMES`], `energy` only when the
+/// period has energy figures), for renderers that make one table at a
+/// time with [`table`].
+pub fn names(report: &Report) -> Vec<&'static str> {
+    NAMES
+        .into_iter()
+        .filter(|name| *name != "energy" || report.energy.is_some())
         .collect()
 }
 

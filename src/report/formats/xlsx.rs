@@ -25,8 +25,7 @@ use rust_xlsxwriter::{
     Chart, ChartType, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
 
-use super::energy;
-use super::table::Table;
+use super::table::{self, Table};
 use crate::config::report::Unit;
 use crate::report::{Lang, Report};
 
@@ -80,8 +79,8 @@ const MIN_WIDTH: usize = 6;
 pub fn workbook(report: &Report, lang: Lang) -> Result<Workbook, XlsxError> {
     let mut workbook = Workbook::new();
     let formats = Formats::new();
-    for name in energy::names(report) {
-        let Some(table) = energy::by_name(report, name, lang) else {
+    for name in table::names(report) {
+        let Some(table) = table::table(report, name, lang) else {
             continue;
         };
         let sheet = workbook.add_worksheet_with_constant_memory();
@@ -345,7 +344,7 @@ mod tests {
     #[test]
     fn every_sheet_name_fits_excel() {
         for lang in [Lang::En, Lang::Zh] {
-            for name in super::super::table::NAMES.iter().chain(&["energy"]) {
+            for name in super::super::table::NAMES.iter() {
                 let sheet = lang.t(&format!("sheet.{name}"));
                 assert_ne!(sheet, "?", "sheet.{name}");
                 assert!(sheet.chars().count() <= 31, "{sheet}");
