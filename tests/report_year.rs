@@ -1004,4 +1004,45 @@ fn energy_days_fall_in_their_months_and_coverage_counts_every_ups() {
         row.iter().all(|r| r["source"] != "energy_kwh"),
         "no form rows in this config"
     );
+
+    // The same months in the XLSX's energy sheet (numbers, read back) and
+    // in the HTML's energy table.
+    let report = |format: &str, out: &Path| {
+        let o = netkpi()
+            .args(["report", "--config"])
+            .arg(dir.path().join("netkpi.toml"))
+            .args([
+                "--year", "2020", "--lang", "en", "--format", format, "--out",
+            ])
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+    };
+    let xlsx = dir.path().join("r.xlsx");
+    report("xlsx", &xlsx);
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
+    use calamine::Reader;
+    let sheets = book.sheet_names().to_vec();
+    let sheet = sheets
+        .iter()
+        .find(|n| n.as_str() == "Energy")
+        .unwrap_or_else(|| panic!("no Energy sheet in {sheets:?}"));
+    let range = book.worksheet_range(sheet).unwrap();
+    let cell = |row: usize, col: usize| range.get((row, col)).map(|c| c.to_string());
+    assert_eq!(cell(0, 0).as_deref(), Some("Month"));
+    assert_eq!(cell(2, 0).as_deref(), Some("2020-02"));
+    let feb: f64 = cell(2, 1).unwrap().parse().unwrap();
+    assert_eq!(feb, 18.0, "February's kWh in the XLSX");
+    let html = dir.path().join("r.html");
+    report("html", &html);
+    let page = std::fs::read_to_string(&html).unwrap();
+    let section = page
+        .split_once(">Energy<")
+        .unwrap_or_else(|| panic!("no energy section in the HTML"))
+        .1;
+    assert!(
+        section.contains("2020-02") && section.contains("18.000"),
+        "energy section"
+    );
 }
