@@ -5,6 +5,8 @@
 #
 #   bench/icmp.sh [N=1000] [DURATION_S=60]        (e.g. N=2000, N=10000)
 #   INTERVAL_S=60 bench/icmp.sh 100000 180          (the 100,000-target mode)
+#   NETKPI_BIN=/path/to/netkpi bench/icmp.sh 2000    (another build, e.g. a
+#                                                     before figure; no cargo)
 #
 # Devices are N loopback addresses from 127.1.0.1 on (every 127/8 address
 # answers on Linux), role access_egress, `icmp = {}` with interval
@@ -29,7 +31,8 @@
 # per echo and flatter netkpi. The figure to compare is the ratio of CPU per
 # echo: absolute figures drift between machines and runs.
 #
-# Needs root (unshare, raw sockets), cargo, fping, curl, /usr/bin/time.
+# Needs root (unshare, raw sockets), cargo (unless NETKPI_BIN is given),
+# fping, curl, /usr/bin/time.
 set -eu
 
 N=${1:-1000}
@@ -48,13 +51,16 @@ if [ "${NETKPI_BENCH_NETNS:-}" != 1 ]; then
         echo "bench/icmp.sh: need 1 <= N <= 250000, 2 <= INTERVAL_S <= 600 and INTERVAL_S <= DURATION_S <= 3600" >&2
         exit 2
     fi
-    for tool in cargo unshare ip fping curl getconf /usr/bin/time; do
+    for tool in unshare ip fping curl getconf /usr/bin/time; do
         command -v "$tool" >/dev/null || { echo "bench/icmp.sh: $tool is required" >&2; exit 1; }
     done
-    repo=$(cd "$(dirname "$0")/.." && pwd)
-    target_dir=${CARGO_TARGET_DIR:-$repo/target}
-    (cd "$repo" && CARGO_TARGET_DIR=$target_dir cargo build --quiet --release --locked --bin netkpi)
-    exec unshare --net env NETKPI_BENCH_NETNS=1 NETKPI_BIN="$target_dir/release/netkpi" sh "$0" "$@"
+    if [ -z "${NETKPI_BIN:-}" ]; then
+        repo=$(cd "$(dirname "$0")/.." && pwd)
+        target_dir=${CARGO_TARGET_DIR:-$repo/target}
+        (cd "$repo" && CARGO_TARGET_DIR=$target_dir cargo build --quiet --release --locked --bin netkpi)
+        NETKPI_BIN=$target_dir/release/netkpi
+    fi
+    exec unshare --net env NETKPI_BENCH_NETNS=1 NETKPI_BIN="$NETKPI_BIN" sh "$0" "$@"
 fi
 
 ip link set lo up

@@ -11,8 +11,7 @@
 //! due within a slot go out together in one `sendmmsg`, replies are matched
 //! in batches, and a round reaches the ledger once, when it is complete.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,6 +34,23 @@ pub(super) const SLOT: Duration = Duration::from_millis(5);
 /// is rarely exceeded, and an echo over the budget waits for the next slot
 /// rather than joining a burst.
 const PACING_HEADROOM: f64 = 2.0;
+
+/// Buckets of the timing wheel: 4,096 slots of 5 ms, about 20 s. An event
+/// further ahead (a round of a longer interval) waits in its bucket and is
+/// passed over until its turn comes round. A wheel and not a binary heap:
+/// the process sleeps between slots and finds its caches cold, and a heap
+/// of thousands of entries costs a cache miss per level on every push and
+/// pop, where a bucket is read in order.
+const WHEEL: usize = 4_096;
+
+/// An entry of the wheel: target `target` is due in `slot`; entries whose
+/// `token` is not the target's `armed` are stale and skipped.
+#[derive(Clone, Copy, Debug)]
+struct Wake {
+    slot: u64,
+    token: u64,
+    target: usize,
+}
 
 /// Where a target's address comes from.
 pub enum Address {
@@ -162,10 +178,17 @@ pub(super) struct Core<S> {
     stats: Arc<IcmpStats>,
     targets: Vec<Option<Target<S>>>,
     free: Vec<usize>,
-    /// (slot, token, target): a target is woken in the slot of its next
-    /// event; equal slots in arming order, so a deferred echo keeps its
-    /// place ahead of echoes armed later.
-    queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    /// The timing wheel: bucket `slot % WHEEL` holds the targets to wake
+    /// in `slot`, in arming order.
+    wheel: Vec<Vec<Wake>>,
+    /// The first slot not handled yet.
+    next_slot: u64,
+    /// Targets the budget held back, first in first out: they go before
+    /// the next slot's own.
+    deferred: VecDeque<Wake>,
+    /// Reused while a bucket is handled.
+    scratch: Vec<Wake>,
+    keep: Vec<Wake>,
     next_token: u64,
     next_round: u32,
     /// Echoes of scheduled targets a slot may hold, and what is left of it
@@ -206,7 +229,11 @@ impl<S> Core<S> {
             stats,
             targets: Vec::new(),
             free: Vec::new(),
-            queue: BinaryHeap::new(),
+            wheel: vec![Vec::new(); WHEEL],
+            next_slot: 0,
+            deferred: VecDeque::new(),
+            scratch: Vec::new(),
+            keep: Vec::new(),
             next_token: 0,
             next_round: 0,
             cap: 1,
@@ -235,13 +262,25 @@ impl<S> Core<S> {
     }
 
     fn arm(&mut self, index: usize, at: Instant) {
-        let slot = self.slot_at_or_after(at);
+        // A slot already handled is too late: the next one to be handled.
+        let slot = self.slot_at_or_after(at).max(self.next_slot);
         let token = self.next_token;
         self.next_token += 1;
         if let Some(t) = self.targets[index].as_mut() {
             t.armed = token;
         }
-        self.queue.push(Reverse((slot, token, index)));
+        self.wheel[bucket(slot)].push(Wake {
+            slot,
+            token,
+            target: index,
+        });
+    }
+
+    fn is_armed(&self, w: &Wake) -> bool {
+        self.targets
+            .get(w.target)
+            .and_then(Option::as_ref)
+            .is_some_and(|t| t.armed == w.token)
     }
 
     fn insert(&mut self, target: Target<S>) -> usize {
@@ -337,14 +376,20 @@ impl<S> Core<S> {
 
     /// When the next slot with work starts, if any.
     pub(super) fn next_wake(&mut self) -> Option<Instant> {
-        // Stale entries at the front would wake us for nothing.
-        while let Some(&Reverse((slot, token, i))) = self.queue.peek() {
-            if self.targets[i].as_ref().is_some_and(|t| t.armed == token) {
-                return Some(self.slot_start(slot));
-            }
-            self.queue.pop();
+        if !self.deferred.is_empty() {
+            return Some(self.slot_start(self.budget_slot.saturating_add(1)));
         }
-        None
+        // At most one turn of the wheel; an entry further ahead is reached
+        // by waking at the end of the turn.
+        let mut any = false;
+        for s in self.next_slot..self.next_slot + WHEEL as u64 {
+            let entries = &self.wheel[bucket(s)];
+            any |= !entries.is_empty();
+            if entries.iter().any(|w| w.slot == s && self.is_armed(w)) {
+                return Some(self.slot_start(s));
+            }
+        }
+        any.then(|| self.slot_start(self.next_slot + WHEEL as u64))
     }
 
     /// The sink of a scheduled target (for a [`Done`]).
@@ -370,19 +415,43 @@ impl<S> Core<S> {
             self.budget_slot = slot;
             self.budget_left = self.cap;
         }
-        while let Some(&Reverse((due, token, i))) = self.queue.peek() {
-            if due > slot {
-                break;
-            }
-            self.queue.pop();
-            if !self.targets[i].as_ref().is_some_and(|t| t.armed == token) {
+        // Those the budget held back first, in the order they were due.
+        while let Some(w) = self.deferred.pop_front() {
+            if !self.is_armed(&w) {
                 continue;
             }
-            if let Some(defer) = self.wake(i, now, out) {
-                // Over the slot's budget: same token, so it keeps its place
-                // ahead of targets armed later.
-                self.queue.push(Reverse((defer.max(slot + 1), token, i)));
+            if self.wake(w.target, now, out).is_some() {
+                self.deferred.push_front(w);
+                break;
             }
+        }
+        while self.next_slot <= slot {
+            let s = self.next_slot;
+            // Waking a target may arm another event in this same slot (a
+            // round that ends now and the next one due now): drain until
+            // the bucket holds only later turns of the wheel.
+            loop {
+                let mut entries = std::mem::take(&mut self.scratch);
+                std::mem::swap(&mut entries, &mut self.wheel[bucket(s)]);
+                if entries.is_empty() {
+                    self.scratch = entries;
+                    break;
+                }
+                for w in entries.drain(..) {
+                    if w.slot > s {
+                        self.keep.push(w);
+                    } else if !self.is_armed(&w) {
+                        continue;
+                    } else if self.wake(w.target, now, out).is_some() {
+                        // Over the slot's budget: same token, and ahead of
+                        // the targets due in the next slot.
+                        self.deferred.push_back(w);
+                    }
+                }
+                self.scratch = entries;
+            }
+            self.wheel[bucket(s)].append(&mut self.keep);
+            self.next_slot += 1;
         }
     }
 
@@ -402,7 +471,10 @@ impl<S> Core<S> {
                 Address::Looked(lookup) => match lookup.get() {
                     // The first lookup is still running: wait for it
                     // rather than fail the round.
-                    None => return Some(self.budget_slot + 1),
+                    None => {
+                        self.arm(i, now + SLOT);
+                        return None;
+                    }
                     Some(addr) => addr.map(|a| a.to_canonical()),
                 },
             };
@@ -670,6 +742,10 @@ impl<S> Core<S> {
             self.settle(i, now);
         }
     }
+}
+
+fn bucket(slot: u64) -> usize {
+    (slot % WHEEL as u64) as usize
 }
 
 /// Echoes a slot may hold for `rate` echoes per second:
