@@ -1,6 +1,6 @@
 //! The ICMP engine under load, as a user runs it: the real binary in a
 //! private network namespace pinging 303 targets on loopback every second
-//! (about 900 echoes a second, several to a 5 ms slot, so echoes go out
+//! (about 900 echoes a second, several to a 10 ms slot, so echoes go out
 //! in `sendmmsg` batches and replies come back in `recvmmsg` batches), one
 //! target cut off with nftables. The batched sender must stamp the outage
 //! with the time of the first round that saw it, within one interval of

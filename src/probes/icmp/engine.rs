@@ -8,13 +8,14 @@
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tracing::{debug, warn};
 
 use super::packet::{self, Family};
@@ -67,8 +68,9 @@ pub(super) struct Engine {
     done: Vec<Done>,
     /// Rounds the ledger's queue had no room for yet, in order.
     outbox: VecDeque<(mpsc::Sender<Input>, Input)>,
-    /// The scheduled targets' generation, cancelled by a reload or shutdown.
-    generation: Option<CancellationToken>,
+    /// Fires when the scheduled targets' generation is cancelled (a reload
+    /// or shutdown).
+    generation: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     drops_seen: [u32; 2],
 }
 
@@ -108,23 +110,28 @@ impl Engine {
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
+        // Made once, not per turn of the loop: each cancellation future
+        // registers with its token, under the token's lock.
+        let cancelled = cancel.cancelled();
+        tokio::pin!(cancelled);
         loop {
             let wake = self.core.next_wake();
             if let Some(at) = wake {
                 sleep.as_mut().reset(at.into());
             }
             let v6 = self.sockets[1].is_some();
+            let has_generation = self.generation.is_some();
             let Some(v4_fd) = self.sockets[0].as_ref().map(|s| &s.fd) else {
                 return;
             };
             let v6_fd = self.sockets[1].as_ref().map(|s| &s.fd);
-            let generation = self.generation.clone();
+            let generation = &mut self.generation;
             let ledger = self.outbox.front().map(|(tx, _)| tx.clone());
             tokio::select! {
                 // Replies first, so that a reply read in time is stamped
                 // before its round's deadline is handled.
                 biased;
-                () = cancel.cancelled() => break,
+                () = &mut cancelled => break,
                 ready = v4_fd.readable() => match ready {
                     Ok(mut guard) => {
                         let fd = guard.get_inner().as_raw_fd();
@@ -154,7 +161,7 @@ impl Engine {
                     Some(command) => self.command(command),
                     None => break,
                 },
-                () = async { generation.expect("guarded").cancelled().await }, if self.generation.is_some() => {
+                () = async { generation.as_mut().expect("guarded").await }, if has_generation => {
                     self.core.clear_scheduled();
                     self.generation = None;
                 }
@@ -180,7 +187,7 @@ impl Engine {
         match command {
             Command::Schedule { targets, cancel } => {
                 self.outbox.clear();
-                self.generation = Some(cancel);
+                self.generation = Some(Box::pin(cancel.cancelled_owned()));
                 self.core.replace_scheduled(
                     targets.into_iter().map(|t| {
                         let publish = Publish {

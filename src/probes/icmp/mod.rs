@@ -6,7 +6,7 @@
 //!   `recvmmsg`) is in `socket.rs`.
 //! * Packets are built and parsed by [`packet`], ours, total on any input.
 //! * The schedule (`schedule.rs`, pure) keeps every target's rounds on one
-//!   timeline of 5 ms slots; the echoes due in a slot go out in one
+//!   timeline of 10 ms slots; the echoes due in a slot go out in one
 //!   `sendmmsg`, at most what the targets' intervals spread into a slot.
 //! * Replies are read in batches with `recvmmsg`, stamped on arrival and
 //!   matched to their echo by sequence number in a preallocated table

@@ -23,10 +23,10 @@ use super::table::{EchoTable, Match, Owner};
 use super::{EchoOutcome, IcmpRound, IcmpStats};
 
 /// Width of a slot: echoes due within one slot go out together. A few
-/// milliseconds: coarse enough that thousands of targets cost a few hundred
-/// wakeups per second, fine enough that an echo leaves within 5 ms of its
+/// milliseconds: coarse enough that thousands of targets cost at most 100
+/// wakeups per second, fine enough that an echo leaves within 10 ms of its
 /// time (RTTs are measured from the actual send, not from the slot).
-pub(super) const SLOT: Duration = Duration::from_millis(5);
+pub(super) const SLOT: Duration = Duration::from_millis(10);
 
 /// A slot holds at most this many times the echoes the targets' intervals
 /// spread into it on average (at least one). Phases come from a hash of the
@@ -35,7 +35,7 @@ pub(super) const SLOT: Duration = Duration::from_millis(5);
 /// rather than joining a burst.
 const PACING_HEADROOM: f64 = 2.0;
 
-/// Buckets of the timing wheel: 4,096 slots of 5 ms, about 20 s. An event
+/// Buckets of the timing wheel: 4,096 slots of 10 ms, about 41 s. An event
 /// further ahead (a round of a longer interval) waits in its bucket and is
 /// passed over until its turn comes round. A wheel and not a binary heap:
 /// the process sleeps between slots and finds its caches cold, and a heap
