@@ -130,14 +130,19 @@ fn a_batched_sender_stamps_an_outage_within_one_interval_of_the_drop() {
     );
 
     // Every echo that was not cut off was answered: the echoes lost are at
-    // most those to the cut-off target while it was down (3 a second).
+    // most those to the cut-off target while it was down (3 a second),
+    // plus one slot's echoes in flight as the scrape reads the counters
+    // (an echo counts as sent when the kernel takes it, its reply when it
+    // is read back): a slot holds at most twice its share of 909 echoes a
+    // second, 19 in 10 ms.
     let scrape = daemon.metrics();
     let sent = metric(&scrape, "netkpi_icmp_echoes_sent_total");
     let received = metric(&scrape, "netkpi_icmp_replies_received_total");
     let cut_s = seconds_between(drop_start, after_up) + INTERVAL_S;
+    let in_flight = (2.0 * 909.0 * 0.010_f64).ceil();
     assert!(sent > 900.0 * 3.0, "{sent} echoes sent");
     assert!(
-        sent - received <= 3.0 * cut_s.ceil(),
+        sent - received <= 3.0 * cut_s.ceil() + in_flight,
         "{sent} sent, {received} received over a {cut_s} s cut; {}",
         scrape
             .lines()
