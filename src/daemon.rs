@@ -27,7 +27,7 @@ use crate::loader::{self, Loaded, ProfileSet};
 use crate::metrics::{Metrics, Sources};
 use crate::model::{Span, TargetKind, Transition};
 use crate::probes::icmp::IcmpPinger;
-use crate::probes::icmp::IcmpProbe;
+use crate::probes::icmp::IcmpTarget;
 use crate::probes::snmp::client::Snmp2Client;
 use crate::probes::snmp::poller::{SnmpPlan, SnmpPoller};
 use crate::probes::snmp::traps::routes::{route_traps, TrapRoutes};
@@ -147,8 +147,9 @@ struct Probing {
 }
 
 impl Probing {
-    /// Starts one task per prober of each device of `inventory`, as
-    /// generation `generation`; the previous generation's tasks stop.
+    /// Starts one task per SNMP prober of each device of `inventory` and
+    /// hands its ICMP targets to the pinger, as generation `generation`; the
+    /// previous generation's tasks and targets stop.
     fn start(
         &mut self,
         inventory: &Inventory,
@@ -165,6 +166,7 @@ impl Probing {
         let mut routes = TrapRoutes::default();
         // One plan per distinct profile list, shared by its devices.
         let mut plans: HashMap<&[String], Arc<SnmpPlan>> = HashMap::new();
+        let mut icmp = Vec::new();
         for (index, device) in inventory.devices.iter().enumerate() {
             let sink = Sink {
                 generation,
@@ -174,11 +176,12 @@ impl Probing {
                 live: self.live.clone(),
                 metrics: self.metrics.clone(),
             };
-            if let (Some(settings), Some(pinger)) = (device.icmp.clone(), &self.pinger) {
-                let interval = settings.interval;
-                let probe = IcmpProbe::new(device.address.clone(), settings, pinger.clone());
-                sink.clone()
-                    .spawn(probe, interval, None, &self.tasks, self.current.clone());
+            if let Some(settings) = device.icmp.clone() {
+                icmp.push(IcmpTarget {
+                    sink: sink.clone(),
+                    address: device.address.clone(),
+                    settings,
+                });
             }
             if let Some(snmp) = &device.snmp {
                 let poll_now = Arc::new(Notify::new());
@@ -203,6 +206,11 @@ impl Probing {
                     self.current.clone(),
                 );
             }
+        }
+        // Every ICMP round of the generation is taken by the pinger's one
+        // engine task, in place of the previous generation's.
+        if let Some(pinger) = &self.pinger {
+            pinger.schedule(icmp, &self.tasks, self.current.clone());
         }
         *self.trap_routes.write().unwrap_or_else(|e| e.into_inner()) = routes;
         Ok(())

@@ -28,15 +28,20 @@
 //!   (`netkpi check`, start and reload all go through it).
 //! * [`inventory`] is the config in force as the daemon uses it, and
 //!   [`inventory::timing`] the one place that maps a prober to its settings.
-//! * [`scheduler`] runs one task per (device, prober): the schedule,
+//! * [`scheduler`] runs one task per (device, SNMP prober): the schedule,
 //!   timing, counting, publishing and sending live there once; a prober
-//!   only says how to take a round ([`probes::Probe`]).
+//!   only says how to take a round ([`probes::Probe`]). ICMP rounds are
+//!   taken by the ICMP engine's one task and published through the same
+//!   [`scheduler::Sink`].
 //! * [`probes`] ask the network; the words every prober shares
 //!   ([`probes::Prober`], [`probes::Round`], the [`probes::Probe`] trait) are
 //!   there, and [`probes::resolve`] keeps the devices' addresses.
-//!   [`probes::icmp`]: one shared ICMP socket per address family (`socket.rs`
-//!   the kernel side, `packet.rs` the wire format, `probe.rs` one device's
-//!   round). [`probes::snmp`]: the `client`, the `poller` (one device's
+//!   [`probes::icmp`]: one shared ICMP socket per address family and one
+//!   engine task for every target (`schedule.rs` the pure timing wheel,
+//!   pacing and rounds, `table.rs` the echoes in flight, `engine.rs` the
+//!   I/O loop, `socket.rs` the kernel side with `sendmmsg`/`recvmmsg`,
+//!   `packet.rs` the wire format, `probe.rs` a round as the ledger takes
+//!   it). [`probes::snmp`]: the `client`, the `poller` (one device's
 //!   poll), the `profile`s (parsed, then evaluated against what came back),
 //!   the `traps` receiver (`datagram.rs` decodes, `routes` finds the sender's
 //!   device), [`probes::snmp::ber`] (the one BER reader and encoder) and

@@ -1,8 +1,11 @@
-//! One task per prober of each device (ICMP rounds, SNMP polls): one loop
-//! for every prober, on a fixed period started at a stable per-device
-//! offset so thousands of targets never burst at once. The loop times each
-//! round, counts it, publishes what it read and sends the observation to
-//! the ledger; a prober only says how to take one round ([`Probe`]).
+//! One task per prober of each device (SNMP polls): one loop for every
+//! prober, on a fixed period started at a stable per-device offset so
+//! thousands of targets never burst at once. The loop times each round,
+//! counts it, publishes what it read ([`Sink::publish`]) and sends the
+//! observation to the ledger; a prober only says how to take one round
+//! ([`Probe`]). ICMP rounds, thousands of tiny ones, are taken by one
+//! engine task for all targets (`probes::icmp`), on the same phases, and
+//! published through the same [`Sink`].
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::ledger::Input;
 use crate::live::{Live, RoundStatus};
 use crate::metrics::Metrics;
-use crate::probes::{Observation, Probe, Prober};
+use crate::probes::{Observation, Probe, Prober, Taken};
 
 /// A device's prober schedule: ticks every `interval`, first at the device's
 /// stable [`phase`], so thousands of devices spread evenly and never burst.
@@ -138,18 +141,34 @@ impl<P: Probe> ProbeTask<P> {
         // Boxed: a round's state (a walk, several KB) exists only while it
         // runs, not in each of thousands of idle tasks.
         let taken = Box::pin(self.probe.take()).await;
-        let duration = started.elapsed().as_secs_f64();
-        let sink = &self.sink;
-        sink.metrics
-            .observe_poll(P::PROBER.as_str(), duration, taken.failure);
+        let obs = self.sink.publish(P::PROBER, at, started.elapsed(), taken);
+        self.sink.observations.send(obs).await.is_ok()
+    }
+}
+
+impl Sink {
+    /// Counts a finished round, publishes what it read in the live view and
+    /// returns the ledger's input for it: the one path every prober's rounds
+    /// take (the per-device tasks above, and the ICMP engine, which takes
+    /// every ICMP round in one task). `at` is when the round was due.
+    pub fn publish(
+        &self,
+        prober: Prober,
+        at: Timestamp,
+        duration: Duration,
+        taken: Taken,
+    ) -> Input {
+        let duration = duration.as_secs_f64();
+        self.metrics
+            .observe_poll(prober.as_str(), duration, taken.failure);
         if taken.readings.rebooted {
-            tracing::info!(device = %sink.device, prober = P::PROBER.as_str(), "device rebooted (its uptime went back)");
-            sink.metrics.count_reboot(&sink.device);
+            tracing::info!(device = %self.device, prober = prober.as_str(), "device rebooted (its uptime went back)");
+            self.metrics.count_reboot(&self.device);
         }
-        let samples = (P::PROBER == Prober::Snmp).then(|| taken.readings.samples.clone());
-        sink.live.record_round(
-            &sink.device,
-            P::PROBER,
+        let samples = (prober == Prober::Snmp).then(|| taken.readings.samples.clone());
+        self.live.record_round(
+            &self.device,
+            prober,
             RoundStatus {
                 at: Some(at),
                 duration_seconds: Some(duration),
@@ -157,15 +176,14 @@ impl<P: Probe> ProbeTask<P> {
                 readings: taken.readings,
             },
         );
-        let obs = Input::Observation(Observation {
-            generation: sink.generation,
-            device: sink.index,
+        Input::Observation(Observation {
+            generation: self.generation,
+            device: self.index,
             at,
-            prober: P::PROBER,
+            prober,
             round: taken.round,
             samples,
-        });
-        sink.observations.send(obs).await.is_ok()
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! ICMP echo encoder and reply decoder (RFC 792 for IPv4, RFC 4443 for IPv6).
 //!
-//! Our own, not surge-ping's: its echo builder is private and its parser
-//! cannot tell us *why* a packet was ignored. Everything here is pure and
+//! Our own: surge-ping's echo builder was private and its parser could not
+//! tell us *why* a packet was ignored. Everything here is pure and
 //! total: [`decode`] returns an error kind for any input and never panics,
 //! which the property test at the bottom checks with random and truncated
 //! buffers.

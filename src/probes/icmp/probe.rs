@@ -1,13 +1,11 @@
-//! One ICMP round of one device, as the scheduler takes it: a resolved
-//! address, `count` echoes spaced inside the interval, classified.
+//! One ICMP round as the scheduler's sink takes it: echoes spaced inside
+//! the interval, and the finished round classified with its readings.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::{IcmpPinger, IcmpRound};
+use super::IcmpRound;
 use crate::config::IcmpSettings;
-use crate::probes::resolve::Resolver;
-use crate::probes::{FailureKind, Probe, Prober, Readings, Taken};
+use crate::probes::{Readings, Taken};
 
 /// Echoes of one round are spread over at most this much time, as fping does
 /// by default; tighter when the interval is short, so a round always ends
@@ -20,53 +18,16 @@ pub fn echo_spacing(settings: &IcmpSettings) -> Duration {
     per_echo.min(MAX_ECHO_SPACING)
 }
 
-/// ICMP on one device, through the daemon's shared sockets.
-pub struct IcmpProbe {
-    settings: IcmpSettings,
-    pinger: Arc<IcmpPinger>,
-    resolver: Resolver,
-}
-
-impl IcmpProbe {
-    pub fn new(address: String, settings: IcmpSettings, pinger: Arc<IcmpPinger>) -> IcmpProbe {
-        IcmpProbe {
-            settings,
-            pinger,
-            resolver: Resolver::new(address),
-        }
-    }
-}
-
-impl Probe for IcmpProbe {
-    const PROBER: Prober = Prober::Icmp;
-
-    async fn take(&mut self) -> Taken {
-        let round = match self.resolver.address().await {
-            Some(addr) => {
-                let spacing = echo_spacing(&self.settings);
-                self.pinger
-                    .round(addr, self.settings.count, spacing, self.settings.timeout)
-                    .await
-            }
-            None => IcmpRound {
-                sent: 0,
-                received: 0,
-                rtt_min: None,
-                rtt_avg: None,
-                rtt_max: None,
-                jitter: None,
-                failure: Some(FailureKind::ResolveError),
-            },
-        };
-        Taken {
-            round: round.classify(self.settings.degraded_loss),
-            failure: round.failure.map(|f| f.as_str()),
-            readings: Readings {
-                rtt_seconds: round.rtt_avg.map(|d| d.as_secs_f64()),
-                loss_ratio: (round.sent > 0).then(|| round.loss_ratio()),
-                ..Readings::default()
-            },
-        }
+/// A finished round as the ledger weighs it and the live view shows it.
+pub fn taken(round: &IcmpRound, degraded_loss: f64) -> Taken {
+    Taken {
+        round: round.classify(degraded_loss),
+        failure: round.failure.map(|f| f.as_str()),
+        readings: Readings {
+            rtt_seconds: round.rtt_avg.map(|d| d.as_secs_f64()),
+            loss_ratio: (round.sent > 0).then(|| round.loss_ratio()),
+            ..Readings::default()
+        },
     }
 }
 

@@ -1,23 +1,20 @@
 //! The kernel side of the ICMP sockets: opening one family's socket,
 //! sizing its receive buffer and filtering what it receives (setsockopt),
-//! the kernel's drop count, and batched reads with `recvmmsg`.
+//! the kernel's drop count, batched reads with `recvmmsg` and batched sends
+//! with `sendmmsg`.
 
-use std::collections::HashMap;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::AtomicU16;
-use std::sync::Mutex;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use socket2::Type;
-use surge_ping::{AsyncSocket, Config, ICMP};
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tracing::warn;
 
-use super::packet::Family;
-use super::{FamilySocket, BATCH, PACKET_BUF};
+use super::packet::{Family, ECHO_LEN};
+use super::{BATCH, PACKET_BUF};
 
 pub(super) fn socket_kind(raw: bool) -> &'static str {
     if raw {
@@ -27,45 +24,41 @@ pub(super) fn socket_kind(raw: bool) -> &'static str {
     }
 }
 
-/// Opens one family's socket, sizes its receive buffer, filters what a raw
-/// socket receives, and returns a duplicate descriptor for the receive task.
-pub(super) fn open_family(
-    family: Family,
-    recv_buffer: usize,
-) -> io::Result<(FamilySocket, AsyncFd<OwnedFd>)> {
-    let kind = match family {
-        Family::V4 => ICMP::V4,
-        Family::V6 => ICMP::V6,
+/// One family's open socket, registered with tokio for reading.
+pub(super) struct OpenSocket {
+    pub(super) fd: AsyncFd<OwnedFd>,
+    /// Raw sockets deliver the IPv4 header and keep our identifier; the
+    /// kernel rewrites the identifier of datagram sockets to their "port".
+    pub(super) raw: bool,
+}
+
+/// Opens one family's socket (raw first, then the unprivileged "ping"
+/// datagram socket), sizes its receive buffer and filters what a raw socket
+/// receives. Non-blocking: the engine reads and writes it only with
+/// `MSG_DONTWAIT` batches.
+pub(super) fn open_family(family: Family, recv_buffer: usize) -> io::Result<OpenSocket> {
+    let (domain, protocol) = match family {
+        Family::V4 => (Domain::IPV4, Protocol::ICMPV4),
+        Family::V6 => (Domain::IPV6, Protocol::ICMPV6),
     };
     // Raw first: only raw sockets deliver ICMP errors (destination
     // unreachable) without IP_RECVERR plumbing, and keep our identifier.
-    let config = Config::builder()
-        .kind(kind)
-        .sock_type_hint(Type::RAW)
-        .build();
-    let socket = AsyncSocket::new(&config)?;
-    let raw = socket.get_type() == Type::RAW;
-    let fd = socket.get_native_sock();
+    // The second error is the one reported: when both fail, the datagram
+    // socket's EACCES (ping_group_range) is what the operator can change.
+    let (socket, raw) = match Socket::new(domain, Type::RAW, Some(protocol)) {
+        Ok(socket) => (socket, true),
+        Err(_) => (Socket::new(domain, Type::DGRAM, Some(protocol))?, false),
+    };
+    socket.set_nonblocking(true)?;
+    let fd = socket.as_raw_fd();
     set_recv_buffer(fd, recv_buffer);
     if raw {
         set_icmp_filter(fd, family)?;
     }
-    // The receive task reads through its own descriptor registered with
-    // tokio, so that it can drain several packets per wakeup with recvmmsg
-    // and clear readiness itself; surge-ping's socket offers one packet per
-    // recvfrom and no access to its readiness.
-    // SAFETY: `fd` is open and owned by `socket`, which outlives this call.
-    let dup = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
-    // SAFETY: an OwnedFd stays open and keeps its number until dropped.
-    let recv_fd = unsafe { AsyncFd::register_with_interest(dup, Interest::READABLE) }?;
-    let socket = FamilySocket {
-        family,
-        socket,
-        raw,
-        seq: AtomicU16::new(rand::random()),
-        pending: Mutex::new(HashMap::new()),
-    };
-    Ok((socket, recv_fd))
+    // SAFETY: an OwnedFd stays open and keeps its number until dropped,
+    // which deregisters it first.
+    let fd = unsafe { AsyncFd::register_with_interest(OwnedFd::from(socket), Interest::READABLE) }?;
+    Ok(OpenSocket { fd, raw })
 }
 
 fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
@@ -237,5 +230,118 @@ fn sockaddr_ip(addr: &libc::sockaddr_storage) -> Option<IpAddr> {
             Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
         }
         _ => None,
+    }
+}
+
+/// Echo requests for one `sendmmsg` call: up to [`BATCH`] packets, each
+/// with its destination. Buffers are allocated once and reused.
+pub(super) struct SendBatch {
+    bufs: Vec<[u8; ECHO_LEN]>,
+    addrs: Vec<libc::sockaddr_storage>,
+    addr_lens: Vec<libc::socklen_t>,
+    len: usize,
+}
+
+impl SendBatch {
+    pub(super) fn new() -> Self {
+        SendBatch {
+            bufs: vec![[0; ECHO_LEN]; BATCH],
+            // SAFETY: sockaddr_storage is plain data; all zeroes is valid.
+            addrs: vec![unsafe { zeroed() }; BATCH],
+            addr_lens: vec![0; BATCH],
+            len: 0,
+        }
+    }
+
+    pub(super) fn is_full(&self) -> bool {
+        self.len == BATCH
+    }
+
+    /// Adds a packet for `to`; returns its buffer to fill. The caller checks
+    /// [`SendBatch::is_full`] first.
+    pub(super) fn push(&mut self, to: IpAddr) -> &mut [u8; ECHO_LEN] {
+        let i = self.len;
+        self.addr_lens[i] = write_sockaddr(to, &mut self.addrs[i]);
+        self.len += 1;
+        &mut self.bufs[i]
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Sends every packet of the batch without blocking, as few `sendmmsg`
+    /// calls as the kernel allows, and calls `result(i, ..)` once for each
+    /// packet in order: `Ok` when the kernel took it, or the error of the
+    /// call that refused it. `sendmmsg` stops at the first packet it cannot
+    /// send and reports only the count before it, so a refused packet is
+    /// retried alone to learn its error and then skipped: one unroutable
+    /// target does not cost the rest of the batch.
+    pub(super) fn send(&mut self, fd: RawFd, mut result: impl FnMut(usize, io::Result<()>)) {
+        // SAFETY: zeroed iovec/mmsghdr are valid (null pointers, zero lengths).
+        let mut iovecs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        let mut headers: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        for i in 0..self.len {
+            iovecs[i].iov_base = self.bufs[i].as_mut_ptr().cast();
+            iovecs[i].iov_len = ECHO_LEN;
+            let h = &mut headers[i].msg_hdr;
+            h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = self.addr_lens[i];
+            h.msg_iov = &mut iovecs[i];
+            h.msg_iovlen = 1;
+        }
+        let mut next = 0;
+        while next < self.len {
+            // SAFETY: headers[next..len] point into `self`'s buffers and the
+            // local `iovecs`, all alive for the call, with their true
+            // lengths; the kernel writes only `msg_len` of each header.
+            let n = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    headers[next..].as_mut_ptr(),
+                    (self.len - next) as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n > 0 {
+                let n = (n as usize).min(self.len - next);
+                for i in next..next + n {
+                    result(i, Ok(()));
+                }
+                next += n;
+                continue;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            result(next, Err(e));
+            next += 1;
+        }
+    }
+}
+
+/// Writes `ip` as a socket address (port 0) into `out`; returns its length.
+fn write_sockaddr(ip: IpAddr, out: &mut libc::sockaddr_storage) -> libc::socklen_t {
+    // SAFETY: all zeroes is a valid sockaddr_storage.
+    *out = unsafe { zeroed() };
+    match ip {
+        IpAddr::V4(v4) => {
+            // SAFETY: sockaddr_in fits in and is less aligned than
+            // sockaddr_storage, which we own exclusively here.
+            let sin =
+                unsafe { &mut *(out as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_addr.s_addr = u32::from(v4).to_be();
+            size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        IpAddr::V6(v6) => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 =
+                unsafe { &mut *(out as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_addr.s6_addr = v6.octets();
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
     }
 }
