@@ -130,6 +130,34 @@ fn refresh_ledger_head(shared: &Shared) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `refresh` on a blocking thread at once, then every `every`, until
+/// `cancel`; a failure is logged with `failed` and tried again next time.
+fn refresh_every(
+    background: &TaskTracker,
+    shared: &Arc<Shared>,
+    cancel: &CancellationToken,
+    every: Duration,
+    refresh: fn(&Shared) -> anyhow::Result<()>,
+    failed: &'static str,
+) {
+    let shared = shared.clone();
+    let cancel = cancel.clone();
+    background.spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            let shared = shared.clone();
+            let result = tokio::task::spawn_blocking(move || refresh(&shared)).await;
+            if let Ok(Err(err)) = result {
+                tracing::warn!(error = %format!("{err:#}"), "{failed}");
+            }
+        }
+    });
+}
+
 /// The probing side of one config generation: its tasks stop together when
 /// a reload replaces them.
 struct Probing {
@@ -675,47 +703,23 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         });
     }
 
-    {
-        let shared = shared.clone();
-        let cancel = cancel.clone();
-        background.spawn(async move {
-            // The first tick is at once: the head at start.
-            let mut ticks = tokio::time::interval(LEDGER_HEAD_EVERY);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = ticks.tick() => {}
-                }
-                let shared = shared.clone();
-                let result =
-                    tokio::task::spawn_blocking(move || refresh_ledger_head(&shared)).await;
-                if let Ok(Err(err)) = result {
-                    tracing::warn!(error = %format!("{err:#}"), "cannot read the ledger head");
-                }
-            }
-        });
-    }
-
-    {
-        let shared = shared.clone();
-        let cancel = cancel.clone();
-        background.spawn(async move {
-            // The first tick is at once: the form as the daemon starts.
-            let mut ticks = tokio::time::interval(INDICATORS_EVERY);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = ticks.tick() => {}
-                }
-                let shared = shared.clone();
-                let result =
-                    tokio::task::spawn_blocking(move || refresh_indicators(&shared)).await;
-                if let Ok(Err(err)) = result {
-                    tracing::warn!(error = %format!("{err:#}"), "cannot recompute the evaluation form");
-                }
-            }
-        });
-    }
+    // The first tick of each is at once: the head and the form at start.
+    refresh_every(
+        &background,
+        &shared,
+        &cancel,
+        LEDGER_HEAD_EVERY,
+        refresh_ledger_head,
+        "cannot read the ledger head",
+    );
+    refresh_every(
+        &background,
+        &shared,
+        &cancel,
+        INDICATORS_EVERY,
+        refresh_indicators,
+        "cannot recompute the evaluation form",
+    );
 
     log_web(&config, None);
     tracing::info!(
