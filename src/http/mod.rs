@@ -23,6 +23,7 @@ pub mod incidents;
 pub mod maintenance;
 mod page;
 mod report;
+mod scrape;
 pub mod serve;
 mod state;
 pub mod targets;
@@ -39,6 +40,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
+
+use crate::metrics::Format;
 
 type AppState = Arc<Shared>;
 
@@ -157,25 +160,16 @@ async fn metrics(AxumState(shared): AxumState<AppState>, headers: HeaderMap) -> 
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("application/openmetrics-text"));
-    if wants_openmetrics {
-        (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            shared.metrics.encode_openmetrics(),
-        )
-            .into_response()
+    let format = if wants_openmetrics {
+        Format::OpenMetrics
     } else {
-        (
-            [(
-                header::CONTENT_TYPE,
-                prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
-            )],
-            shared.metrics.encode_prometheus(),
-        )
-            .into_response()
-    }
+        Format::Prometheus
+    };
+    (
+        [(header::CONTENT_TYPE, format.content_type())],
+        scrape::stream(shared.metrics.clone(), format),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

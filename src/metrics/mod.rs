@@ -22,6 +22,24 @@ use prometheus_client::registry::Registry;
 pub use collector::Sources;
 pub use instruments::{DeviceLabel, Instruments, ProberLabels, ProberReason, TrapLabels};
 
+/// The text formats a scrape can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4, what a plain scrape (and promtool) reads.
+    Prometheus,
+    /// OpenMetrics text, for scrapers that ask for it in `Accept`.
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     instruments: Instruments,
@@ -57,18 +75,23 @@ impl Metrics {
         let _ = self.sources.set(sources);
     }
 
+    /// Writes the exposition in `format` to `out` as it is encoded (a
+    /// scrape streams it; nothing holds the whole text). An error from
+    /// `out` stops the encoding.
+    pub fn encode_into(&self, format: Format, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+        match format {
+            Format::Prometheus => {
+                prometheus_client::encoding::prometheus_text::encode(out, &self.registry)
+            }
+            Format::OpenMetrics => prometheus_client::encoding::text::encode(out, &self.registry),
+        }
+    }
+
     /// Prometheus text format 0.0.4, what a plain scrape (and promtool) reads.
     pub fn encode_prometheus(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
-        out
-    }
-
-    /// OpenMetrics text, for scrapers that ask for it in `Accept`.
-    pub fn encode_openmetrics(&self) -> String {
-        let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = self.encode_into(Format::Prometheus, &mut out);
         out
     }
 }
