@@ -22,12 +22,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const FLOOD: usize = 2000;
 
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
+    common::proc_status_kb(pid, "VmRSS").unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
 }
 
 fn open_fds(pid: u32) -> usize {

@@ -133,17 +133,9 @@ fn fill(data_dir: &Path, years: usize, targets: usize, devices: usize) -> (u64, 
     (written, opened)
 }
 
-/// `(VmHWM, VmRSS)` of `pid` in MB.
-fn rss_mb(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
+/// Peak RSS (VmHWM) of `pid` so far, in MB.
+fn peak_rss_mb(pid: u32) -> f64 {
+    common::proc_status_kb(pid, "VmHWM").unwrap_or(0) as f64 / 1024.0
 }
 
 /// User + system CPU seconds of `pid` so far.
@@ -181,10 +173,10 @@ fn start(ns: &NetNs, dir: &Path, settle: Duration, check: impl Fn(&Daemon)) -> S
     let healthy_s = t.elapsed().as_secs_f64();
     let pid = daemon.child.id();
     let cpu = cpu_s(pid);
-    let (hwm_mb, _) = rss_mb(pid);
+    let hwm_mb = peak_rss_mb(pid);
     check(&daemon);
     std::thread::sleep(settle);
-    let (hwm_later_mb, _) = rss_mb(pid);
+    let hwm_later_mb = peak_rss_mb(pid);
     let up_later = daemon
         .metrics()
         .lines()

@@ -437,6 +437,16 @@ pub fn raise_open_files(want: u64) {
 }
 
 /// The `netkpi` binary built for this test run.
+/// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`, ...); `None` once
+/// the process is gone.
+pub fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
 pub fn netkpi_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_netkpi"))
 }

@@ -228,9 +228,5 @@ pub struct RssSample {
 
 /// VmRSS of a process in kB, `None` once it is gone.
 pub fn rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    crate::common::proc_status_kb(pid, "VmRSS")
 }
