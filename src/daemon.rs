@@ -556,11 +556,13 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         .filter(|i| i.restored_at.is_none())
         .filter_map(|i| Some((i.target.clone(), i.alarm.clone()?)))
         .collect();
-    // Years of incidents are read one at a time, never held all at once.
-    let mut board = Board::default();
-    store.each_restoration(|kind, planned, d| board.add_restoration(kind, planned, d))?;
-    store.each_incident(|i| board.add_past(i, now))?;
-    live.set_incidents(board);
+    // The figures of years of incidents are kept in the store: only the
+    // incidents still on the board are read.
+    live.set_incidents(Board::resume(
+        store.incident_figures()?,
+        store.board_incidents(now)?,
+        now,
+    ));
 
     let metrics = Arc::new(Metrics::new());
     let (inputs, inputs_rx) = mpsc::channel(OBSERVATION_QUEUE);

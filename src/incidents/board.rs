@@ -18,7 +18,14 @@ pub const BUCKETS: [f64; 9] = [
 
 /// How long a restored incident stays on the board (it may still reopen
 /// within its flap window, and the status page shows recent ones).
-const KEEP_RESTORED: SignedDuration = SignedDuration::from_hours(24);
+pub const KEEP_RESTORED: SignedDuration = SignedDuration::from_hours(24);
+
+/// Whether `i` is on the board at `now`: open, or restored in the last
+/// [`KEEP_RESTORED`].
+fn kept(i: &Incident, now: Timestamp) -> bool {
+    i.restored_at
+        .is_none_or(|r| now.duration_since(r) <= KEEP_RESTORED)
+}
 
 /// A histogram of durations in seconds over [`BUCKETS`].
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -30,13 +37,18 @@ pub struct Durations {
 }
 
 impl Durations {
+    /// The bucket `seconds` falls in: the first upper bound at or above
+    /// it, [`BUCKETS`]`.len()` (+Inf) above them all.
+    pub fn slot(seconds: f64) -> usize {
+        BUCKETS
+            .iter()
+            .position(|&b| seconds <= b)
+            .unwrap_or(BUCKETS.len())
+    }
+
     pub fn observe(&mut self, d: SignedDuration) {
         let s = d.as_secs_f64().max(0.0);
-        let slot = BUCKETS
-            .iter()
-            .position(|&b| s <= b)
-            .unwrap_or(BUCKETS.len());
-        self.counts[slot] += 1;
+        self.counts[Self::slot(s)] += 1;
         self.sum += s;
         self.count += 1;
     }
@@ -68,22 +80,31 @@ impl Deadline {
     }
 }
 
+/// The counters and histograms of every incident ever recorded: the
+/// `netkpi_incidents_*` metrics. The store keeps them up to date in each
+/// commit (`store::figures`), so a start reads them instead of every
+/// incident.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Figures {
+    /// Incidents ever opened, by kind and severity.
+    pub opened: HashMap<(TargetKind, Severity), u64>,
+    /// Unplanned incidents that missed a deadline, counted once each, when
+    /// it became known (at the late acknowledgement or restoration, or when
+    /// the deadline passed while open).
+    pub breaches: HashMap<(TargetKind, Deadline), u64>,
+    /// Times to respond (each acknowledgement) and to restore (each
+    /// restoration: a flap restores again), unplanned incidents only.
+    pub response: HashMap<TargetKind, Durations>,
+    pub restore: HashMap<TargetKind, Durations>,
+}
+
 #[derive(Debug, Default)]
 pub struct Board {
     /// Open incidents and those restored in the last [`KEEP_RESTORED`].
     current: BTreeMap<u64, Incident>,
-    /// Incidents ever opened, by kind and severity.
-    opened: HashMap<(TargetKind, Severity), u64>,
-    /// Unplanned incidents that missed a deadline, counted once each, when
-    /// it became known (at the late acknowledgement or restoration, or when
-    /// the deadline passed while open).
-    breaches: HashMap<(TargetKind, Deadline), u64>,
+    figures: Figures,
     /// Of the current incidents, the deadlines already counted as missed.
     counted: HashMap<u64, Vec<Deadline>>,
-    /// Times to respond (each acknowledgement) and to restore (each
-    /// restoration: a flap restores again), unplanned incidents only.
-    response: HashMap<TargetKind, Durations>,
-    restore: HashMap<TargetKind, Durations>,
 }
 
 impl Board {
@@ -105,24 +126,53 @@ impl Board {
         board
     }
 
+    /// From the store at start: the figures it keeps up to date, and the
+    /// incidents still on the board (open, or restored less than a day
+    /// before `now`) with the deadlines those figures already counted as
+    /// missed. A deadline that passed while the daemon was down is counted
+    /// now, once. Equal to [`Board::rebuild`] over the whole store, without
+    /// reading years of incidents.
+    pub fn resume(
+        figures: Figures,
+        on_board: impl IntoIterator<Item = (Incident, Vec<Deadline>)>,
+        now: Timestamp,
+    ) -> Board {
+        let mut board = Board {
+            figures,
+            ..Board::default()
+        };
+        for (i, counted) in on_board {
+            if kept(&i, now) {
+                board.counted.insert(i.id, counted);
+                let missed = board.count_breaches(&i, now);
+                board.counted.insert(i.id, missed);
+                board.current.insert(i.id, i);
+            }
+        }
+        board
+    }
+
+    /// The counters and histograms so far.
+    pub fn figures(&self) -> &Figures {
+        &self.figures
+    }
+
     /// Counts a restoration read from the store at start.
     pub fn add_restoration(&mut self, kind: TargetKind, planned: bool, d: std::time::Duration) {
         if !planned {
             let d = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
-            self.restore.entry(kind).or_default().observe(d);
+            self.figures.restore.entry(kind).or_default().observe(d);
         }
     }
 
     /// Counts an incident read from the store at start (oldest first), and
     /// keeps it on the board while it is open or recently restored.
     pub fn add_past(&mut self, i: Incident, now: Timestamp) {
-        *self.opened.entry((i.kind, i.severity)).or_default() += 1;
+        *self.figures.opened.entry((i.kind, i.severity)).or_default() += 1;
         if let (Some(d), false) = (i.response(), i.planned) {
-            self.response.entry(i.kind).or_default().observe(d);
+            self.figures.response.entry(i.kind).or_default().observe(d);
         }
-        let keep = i
-            .restored_at
-            .is_none_or(|r| now.duration_since(r) <= KEEP_RESTORED);
+        let keep = kept(&i, now);
         let missed = self.count_breaches(&i, now);
         if keep {
             self.counted.insert(i.id, missed);
@@ -134,7 +184,7 @@ impl Board {
     /// yet; returns every deadline it missed so far.
     fn count_breaches(&mut self, i: &Incident, now: Timestamp) -> Vec<Deadline> {
         let mut missed = self.counted.get(&i.id).cloned().unwrap_or_default();
-        note_breaches(i, now, &mut missed, &mut self.breaches);
+        note_breaches(i, now, &mut missed, &mut self.figures.breaches);
         missed
     }
 
@@ -144,7 +194,7 @@ impl Board {
             let id = change.id();
             match change {
                 Change::Opened(i) => {
-                    *self.opened.entry((i.kind, i.severity)).or_default() += 1;
+                    *self.figures.opened.entry((i.kind, i.severity)).or_default() += 1;
                     self.current.insert(i.id, i.clone());
                 }
                 Change::Restored { at, .. } => {
@@ -152,7 +202,7 @@ impl Board {
                         i.restored_at = Some(*at);
                         if !i.planned {
                             let d = at.duration_since(i.opened_at);
-                            self.restore.entry(i.kind).or_default().observe(d);
+                            self.figures.restore.entry(i.kind).or_default().observe(d);
                         }
                     }
                 }
@@ -174,7 +224,7 @@ impl Board {
                         i.acknowledged_by = Some(by.clone());
                         if !i.planned {
                             let d = at.duration_since(i.opened_at);
-                            self.response.entry(i.kind).or_default().observe(d);
+                            self.figures.response.entry(i.kind).or_default().observe(d);
                         }
                     }
                 }
@@ -197,14 +247,12 @@ impl Board {
         let Board {
             current,
             counted,
-            breaches,
-            ..
+            figures,
         } = self;
+        let breaches = &mut figures.breaches;
         current.retain(|id, i| {
             note_breaches(i, now, counted.entry(*id).or_default(), breaches);
-            let keep = i
-                .restored_at
-                .is_none_or(|r| now.duration_since(r) <= KEEP_RESTORED);
+            let keep = kept(i, now);
             if !keep {
                 counted.remove(id);
             }
@@ -240,20 +288,41 @@ impl Board {
     }
 
     pub fn opened_total(&self) -> &HashMap<(TargetKind, Severity), u64> {
-        &self.opened
+        &self.figures.opened
     }
 
     pub fn breaches_total(&self) -> &HashMap<(TargetKind, Deadline), u64> {
-        &self.breaches
+        &self.figures.breaches
     }
 
     pub fn response(&self, kind: TargetKind) -> Durations {
-        self.response.get(&kind).cloned().unwrap_or_default()
+        self.figures
+            .response
+            .get(&kind)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn restore(&self, kind: TargetKind) -> Durations {
-        self.restore.get(&kind).cloned().unwrap_or_default()
+        self.figures.restore.get(&kind).cloned().unwrap_or_default()
     }
+}
+
+/// The deadlines an incident has missed at `now` (none for a planned
+/// one, which is not judged). Once missed, a deadline stays missed: a
+/// later acknowledgement or restoration comes later still.
+pub fn missed(i: &Incident, now: Timestamp) -> Vec<Deadline> {
+    if i.planned {
+        return Vec::new();
+    }
+    [
+        (Deadline::Respond, i.respond_verdict(now)),
+        (Deadline::Restore, i.restore_verdict(now)),
+    ]
+    .into_iter()
+    .filter(|(_, verdict)| *verdict == Verdict::Missed)
+    .map(|(deadline, _)| deadline)
+    .collect()
 }
 
 /// Adds to `missed` (and counts in `breaches`) the deadlines an unplanned
@@ -261,18 +330,12 @@ impl Board {
 fn note_breaches(
     i: &Incident,
     now: Timestamp,
-    missed: &mut Vec<Deadline>,
+    counted: &mut Vec<Deadline>,
     breaches: &mut HashMap<(TargetKind, Deadline), u64>,
 ) {
-    if i.planned {
-        return;
-    }
-    for (deadline, verdict) in [
-        (Deadline::Respond, i.respond_verdict(now)),
-        (Deadline::Restore, i.restore_verdict(now)),
-    ] {
-        if verdict == Verdict::Missed && !missed.contains(&deadline) {
-            missed.push(deadline);
+    for deadline in missed(i, now) {
+        if !counted.contains(&deadline) {
+            counted.push(deadline);
             *breaches.entry((i.kind, deadline)).or_default() += 1;
         }
     }

@@ -10,6 +10,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction};
 
 use super::chain::{self, bind, opt_int, opt_text, Appender, INCIDENTS, INCIDENT_EVENTS};
+use super::figures::{self, Delta};
 use super::{ms_ceil, ms_floor, Store, StoreError};
 use crate::incidents::{Change, Incident};
 use crate::model::{Severity, TargetKind};
@@ -46,8 +47,8 @@ pub struct IncidentQuery {
     pub limit: usize,
 }
 
-/// Appends `changes` to the record (each event chained) and updates each
-/// incident's row.
+/// Appends `changes` to the record (each event chained), updates each
+/// incident's row and the incident figures.
 pub(super) fn write_changes(
     tx: &Transaction,
     chain: &mut Appender,
@@ -84,8 +85,13 @@ pub(super) fn write_changes(
             [].into_iter(),
         )
     };
+    let mut figures = Delta::default();
     for change in changes {
         let id = change.id() as i64;
+        let was_planned = match change {
+            Change::Planned { .. } => figures::planned(tx, id)?,
+            _ => false,
+        };
         match change {
             Change::Opened(i) => {
                 // kind, target, alarm, severity, opened_ms, respond_within_ms,
@@ -199,8 +205,9 @@ pub(super) fn write_changes(
                 event(chain, id, *at, "note", Some(by), Some(text), None, None)?;
             }
         }
+        figures::account(tx, change, was_planned, &mut figures)?;
     }
-    Ok(())
+    figures.write(tx)
 }
 
 fn duration_ms(d: Duration) -> i64 {
@@ -449,30 +456,10 @@ impl Store {
         Ok(())
     }
 
-    fn incident_from(&self, r: RawIncident) -> Result<Incident, StoreError> {
-        let corrupt = |detail: String| StoreError::Corrupt {
+    pub(super) fn incident_from(&self, r: RawIncident) -> Result<Incident, StoreError> {
+        r.into_incident().map_err(|detail| StoreError::Corrupt {
             path: self.path.clone(),
-            detail: format!("incidents row {}: {detail}", r.id),
-        };
-        let ts = |ms: Option<i64>, column| ms.map(|ms| self.timestamp(ms, column)).transpose();
-        Ok(Incident {
-            id: r.id as u64,
-            kind: TargetKind::parse(&r.kind)
-                .ok_or_else(|| corrupt(format!("unknown kind {:?}", r.kind)))?,
-            target: r.target,
-            alarm: r.alarm,
-            severity: Severity::parse(&r.severity)
-                .ok_or_else(|| corrupt(format!("unknown severity {:?}", r.severity)))?,
-            cause: r.cause,
-            opened_at: self.timestamp(r.opened_ms, "incidents.opened_ms")?,
-            acknowledged_at: ts(r.acknowledged_ms, "incidents.acknowledged_ms")?,
-            acknowledged_by: r.acknowledged_by,
-            restored_at: ts(r.restored_ms, "incidents.restored_ms")?,
-            root_id: r.root_id.map(|v| v as u64),
-            flaps: u32::try_from(r.flaps).unwrap_or(u32::MAX),
-            planned: r.planned,
-            respond_within: Duration::from_millis(r.respond_within_ms.max(0) as u64),
-            restore_within: Duration::from_millis(r.restore_within_ms.max(0) as u64),
+            detail,
         })
     }
 
@@ -489,7 +476,7 @@ impl Store {
     }
 }
 
-struct RawIncident {
+pub(super) struct RawIncident {
     id: i64,
     kind: String,
     target: String,
@@ -507,7 +494,7 @@ struct RawIncident {
     alarm: Option<String>,
 }
 
-fn raw_incident(r: &Row) -> rusqlite::Result<RawIncident> {
+pub(super) fn raw_incident(r: &Row) -> rusqlite::Result<RawIncident> {
     Ok(RawIncident {
         id: r.get(0)?,
         kind: r.get(1)?,
@@ -525,6 +512,39 @@ fn raw_incident(r: &Row) -> rusqlite::Result<RawIncident> {
         restore_within_ms: r.get(13)?,
         alarm: r.get(14)?,
     })
+}
+
+impl RawIncident {
+    /// The incident the row holds; a word or time no reader knows is
+    /// named, with the row.
+    pub(super) fn into_incident(self) -> Result<Incident, String> {
+        let r = self;
+        let id = r.id;
+        let corrupt = |detail: String| format!("incidents row {id}: {detail}");
+        let ts = |ms: i64, column: &str| {
+            Timestamp::from_millisecond(ms).map_err(|e| corrupt(format!("{column} {ms}: {e}")))
+        };
+        let opt_ts = |ms: Option<i64>, column| ms.map(|ms| ts(ms, column)).transpose();
+        Ok(Incident {
+            id: r.id as u64,
+            kind: TargetKind::parse(&r.kind)
+                .ok_or_else(|| corrupt(format!("unknown kind {:?}", r.kind)))?,
+            target: r.target,
+            alarm: r.alarm,
+            severity: Severity::parse(&r.severity)
+                .ok_or_else(|| corrupt(format!("unknown severity {:?}", r.severity)))?,
+            cause: r.cause,
+            opened_at: ts(r.opened_ms, "opened_ms")?,
+            acknowledged_at: opt_ts(r.acknowledged_ms, "acknowledged_ms")?,
+            acknowledged_by: r.acknowledged_by,
+            restored_at: opt_ts(r.restored_ms, "restored_ms")?,
+            root_id: r.root_id.map(|v| v as u64),
+            flaps: u32::try_from(r.flaps).unwrap_or(u32::MAX),
+            planned: r.planned,
+            respond_within: Duration::from_millis(r.respond_within_ms.max(0) as u64),
+            restore_within: Duration::from_millis(r.restore_within_ms.max(0) as u64),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ use crate::tally::{Tallies, Tally};
 mod backup;
 mod chain;
 mod energy;
+mod figures;
 mod incidents;
 mod maintenance;
 mod schema;
@@ -422,6 +423,9 @@ impl Store {
         for (from, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
             tx.execute_batch(sql).map_err(err("migrate the schema"))?;
             tracing::info!(store = %path.display(), from, to = from + 1, "migrated the store schema");
+            if from + 1 == figures::SINCE_VERSION {
+                figures::genesis(&tx, now_ms).map_err(err("count the incidents already there"))?;
+            }
             if from + 1 == chain::SINCE_VERSION {
                 let chained =
                     chain::genesis(&tx, now_ms).map_err(err("chain the existing records"))?;

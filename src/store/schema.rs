@@ -174,8 +174,26 @@ CREATE TABLE energy_days (
 CREATE INDEX energy_days_by_day ON energy_days (day);
 ";
 
+/// v7: the incident figures (counters and histograms of every incident
+/// ever recorded: `figures.rs`), kept up to date in the transaction that
+/// writes each incident change, so a start need not read every incident.
+/// `missed` marks the deadlines of an incident those figures count as
+/// missed (1: respond, 2: restore). The migration fills them from the
+/// incidents already there (in Rust, right after this SQL, in the same
+/// transaction).
+const V7: &str = "
+ALTER TABLE incidents ADD COLUMN missed INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE incident_figures (
+    figure TEXT    NOT NULL,
+    kind   TEXT    NOT NULL,
+    key    TEXT    NOT NULL,
+    value  INTEGER NOT NULL,
+    PRIMARY KEY (figure, kind, key)
+) WITHOUT ROWID;
+";
+
 /// Every migration in order; the schema version is the number applied.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The newest schema version this binary knows.
 pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -655,11 +655,15 @@ fn a_version_5_store_is_migrated_to_energy_days() {
     {
         // Back to v5: what a v5 binary wrote.
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("DROP TABLE energy_days").unwrap();
+        conn.execute_batch(
+            "DROP TABLE energy_days; DROP TABLE incident_figures;
+             ALTER TABLE incidents DROP COLUMN missed;",
+        )
+        .unwrap();
         conn.pragma_update(None, "user_version", 5).unwrap();
     }
     let mut store = Store::open(tmp.path()).unwrap();
-    assert_eq!(user_version(&path), 6);
+    assert_eq!(user_version(&path), schema::VERSION);
     assert_eq!(store.latest().unwrap(), [dev("ups-1", 1_000, State::Up)]);
     assert!(store.energy_joules().unwrap().is_empty());
     let day = jiff::civil::date(2026, 3, 4);
