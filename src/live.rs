@@ -344,7 +344,14 @@ impl Live {
 
     pub fn record_round(&self, device: &str, prober: Prober, status: RoundStatus) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        inner.rounds[prober.index()].insert(device.to_string(), status);
+        let rounds = &mut inner.rounds[prober.index()];
+        // Replaced in place: thousands of rounds a minute allocate no key.
+        match rounds.get_mut(device) {
+            Some(round) => *round = status,
+            None => {
+                rounds.insert(device.to_string(), status);
+            }
+        }
     }
 
     pub fn record_trap(&self, device: Option<String>, event: &TrapEvent) {

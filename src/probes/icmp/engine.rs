@@ -198,7 +198,11 @@ impl Engine {
                     }),
                     now,
                 );
-                debug!(echoes_per_slot = self.core.cap(), "ICMP schedule replaced");
+                debug!(
+                    echoes_per_wake = self.core.cap(),
+                    slots_per_wake = self.core.stride(),
+                    "ICMP schedule replaced"
+                );
             }
             Command::Once { addr, plan, reply } => self.core.add_once(addr, plan, reply, now),
         }

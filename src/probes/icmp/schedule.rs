@@ -35,6 +35,19 @@ pub(super) const SLOT: Duration = Duration::from_millis(10);
 /// rather than joining a burst.
 const PACING_HEADROOM: f64 = 2.0;
 
+/// A wake of the engine should find at least this many echoes due on
+/// average: when the targets' intervals spread fewer into a slot, the
+/// engine wakes every few slots ([`Core::stride`], at most
+/// [`MAX_STRIDE`]) and sends the echoes of those slots in one batch.
+/// Each wake costs a context switch, and the kernel handles a batch of
+/// echoes with warm caches; 2,000 targets at 10 s (6 echoes a slot) wake
+/// 17 times a second rather than 100, each echo at most 60 ms after its
+/// time.
+const MIN_ECHOES_PER_WAKE: f64 = 16.0;
+
+/// At most this many slots per wake (100 ms).
+const MAX_STRIDE: u64 = 10;
+
 /// Buckets of the timing wheel: 4,096 slots of 10 ms, about 41 s. An event
 /// further ahead (a round of a longer interval) waits in its bucket and is
 /// passed over until its turn comes round. A wheel and not a binary heap:
@@ -191,8 +204,11 @@ pub(super) struct Core<S> {
     keep: Vec<Wake>,
     next_token: u64,
     next_round: u32,
-    /// Echoes of scheduled targets a slot may hold, and what is left of it
-    /// in `budget_slot`.
+    /// Slots per wake: the engine wakes at the start of slots that are a
+    /// multiple of it (see [`MIN_ECHOES_PER_WAKE`]).
+    stride: u64,
+    /// Echoes of scheduled targets a wake may hold (the slots of a stride
+    /// together), and what is left of it in `budget_slot`.
     cap: u32,
     budget_slot: u64,
     budget_left: u32,
@@ -236,6 +252,7 @@ impl<S> Core<S> {
             keep: Vec::new(),
             next_token: 0,
             next_round: 0,
+            stride: 1,
             cap: 1,
             budget_slot: u64::MAX,
             budget_left: 0,
@@ -350,7 +367,8 @@ impl<S> Core<S> {
             let i = self.insert(target);
             self.arm(i, now + phase);
         }
-        self.cap = slot_cap(rate);
+        self.stride = stride(rate);
+        self.cap = slot_cap(rate, self.stride);
     }
 
     /// Drops every scheduled target (their generation was cancelled).
@@ -369,15 +387,28 @@ impl<S> Core<S> {
         self.ident
     }
 
-    /// Echoes of scheduled targets a slot may hold.
+    /// Echoes of scheduled targets a wake may hold.
     pub(super) fn cap(&self) -> u32 {
         self.cap
     }
 
-    /// When the next slot with work starts, if any.
+    /// Slots per wake.
+    pub(super) fn stride(&self) -> u64 {
+        self.stride
+    }
+
+    /// When the engine wakes next, if there is work: the start of the first
+    /// slot on a [`Core::stride`] boundary at or after the next slot with
+    /// work.
     pub(super) fn next_wake(&mut self) -> Option<Instant> {
+        let slot = self.next_work()?;
+        Some(self.slot_start(slot.div_ceil(self.stride).saturating_mul(self.stride)))
+    }
+
+    /// The next slot with work.
+    fn next_work(&self) -> Option<u64> {
         if !self.deferred.is_empty() {
-            return Some(self.slot_start(self.budget_slot.saturating_add(1)));
+            return Some(self.budget_slot.saturating_add(1));
         }
         // At most one turn of the wheel; an entry further ahead is reached
         // by waking at the end of the turn.
@@ -386,10 +417,10 @@ impl<S> Core<S> {
             let entries = &self.wheel[bucket(s)];
             any |= !entries.is_empty();
             if entries.iter().any(|w| w.slot == s && self.is_armed(w)) {
-                return Some(self.slot_start(s));
+                return Some(s);
             }
         }
-        any.then(|| self.slot_start(self.next_slot + WHEEL as u64))
+        any.then_some(self.next_slot + WHEEL as u64)
     }
 
     /// The sink of a scheduled target (for a [`Done`]).
@@ -748,10 +779,20 @@ fn bucket(slot: u64) -> usize {
     (slot % WHEEL as u64) as usize
 }
 
-/// Echoes a slot may hold for `rate` echoes per second:
-/// [`PACING_HEADROOM`] times the slot's average share, at least one.
-fn slot_cap(rate: f64) -> u32 {
-    let share = rate * SLOT.as_secs_f64() * PACING_HEADROOM;
+/// Slots per wake for `rate` echoes per second: enough for
+/// [`MIN_ECHOES_PER_WAKE`] on average, at most [`MAX_STRIDE`].
+fn stride(rate: f64) -> u64 {
+    let per_slot = rate * SLOT.as_secs_f64();
+    if per_slot <= 0.0 {
+        return 1;
+    }
+    ((MIN_ECHOES_PER_WAKE / per_slot).ceil() as u64).clamp(1, MAX_STRIDE)
+}
+
+/// Echoes a wake of `stride` slots may hold for `rate` echoes per second:
+/// [`PACING_HEADROOM`] times their average share, at least one.
+fn slot_cap(rate: f64, stride: u64) -> u32 {
+    let share = rate * SLOT.as_secs_f64() * stride as f64 * PACING_HEADROOM;
     // Rounded to a millionth first, so that 30.000000000000004 is 30.
     let share = (share * 1e6).round() / 1e6;
     (share.ceil() as u32).max(1)

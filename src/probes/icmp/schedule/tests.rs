@@ -21,9 +21,9 @@ fn device_addr(i: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 1, (i / 250) as u8, (i % 250 + 1) as u8))
 }
 
-/// Runs the schedule slot by slot from `t0` for `span`, every echo
-/// accepted by the kernel and none answered; returns the echoes sent in
-/// each slot, as (target, time sent).
+/// Runs the schedule wake by wake (every [`Core::stride`] slots) from `t0`
+/// for `span`, every echo accepted by the kernel and none answered;
+/// returns the echoes sent at each wake, as (target, time sent).
 fn simulate(core: &mut Core<u32>, t0: Instant, span: Duration) -> Vec<Vec<(u32, Instant)>> {
     let mut slots = Vec::new();
     let mut out = Vec::new();
@@ -35,7 +35,7 @@ fn simulate(core: &mut Core<u32>, t0: Instant, span: Duration) -> Vec<Vec<(u32, 
             core.sent(o, now);
         }
         slots.push(out.iter().map(|o| (o.owner.target, now)).collect());
-        now += SLOT;
+        now += SLOT * core.stride() as u32;
     }
     slots
 }
@@ -130,7 +130,8 @@ fn a_crowd_due_at_once_is_spread_over_slots() {
         timeout: SEC,
     };
     // All due at the same instant (phase 0): 300 echoes/s, 3 per 10 ms slot
-    // on average, so at most 6 per slot.
+    // on average: the engine wakes every 6 slots (60 ms, 18 echoes on
+    // average) and sends at most 36 at a wake.
     core.replace_scheduled(
         (0..n).map(|i| {
             (
@@ -143,7 +144,8 @@ fn a_crowd_due_at_once_is_spread_over_slots() {
         }),
         t0,
     );
-    let cap = (2.0 * 300.0 * SLOT.as_secs_f64()).ceil() as usize;
+    assert_eq!(core.stride(), 6);
+    let cap = (2.0 * 300.0 * 6.0 * SLOT.as_secs_f64()).ceil() as usize;
     assert_eq!(core.cap() as usize, cap);
     let slots = simulate(&mut core, t0, 2 * SEC);
     assert!(slots.iter().all(|s| s.len() <= cap));
@@ -279,4 +281,59 @@ fn a_failed_send_fails_its_echo_and_a_round_of_failed_sends_ends_at_once() {
         (2, Some(FailureKind::SendError))
     );
     assert_eq!(core.stats.send_errors.load(Ordering::Relaxed), 4);
+}
+
+/// Few echoes a slot: the engine wakes only on stride boundaries, never
+/// before an echo is due and at most a stride after; a round still carries
+/// the time it was due, not the wake's.
+#[test]
+fn sparse_targets_wake_every_few_slots_and_keep_their_due_time() {
+    let t0 = Instant::now();
+    let mut core = core(t0);
+    let plan = Plan {
+        count: 1,
+        spacing: Duration::ZERO,
+        timeout: 100 * MS,
+    };
+    // 100 targets, one echo every 10 s: 10 echoes/s, 0.1 a slot.
+    // Spread evenly, as hashed phases are on average.
+    let phases: Vec<Duration> = (0..100u32).map(|i| SLOT * (7 + 10 * i)).collect();
+    core.replace_scheduled(
+        (0..100u32).map(|i| {
+            let a = Address::Fixed(device_addr(i));
+            (a, plan, 10 * SEC, phases[i as usize], i)
+        }),
+        t0,
+    );
+    assert_eq!(core.stride(), MAX_STRIDE);
+    let stride = SLOT * MAX_STRIDE as u32;
+    let mut out = Vec::new();
+    let mut sent = 0;
+    let mut now = t0;
+    while now < t0 + 11 * SEC {
+        let wake = core.next_wake().expect("work ahead");
+        let since = wake.duration_since(t0);
+        assert_eq!(since.as_nanos() % stride.as_nanos(), 0, "{since:?}");
+        assert!(wake >= now);
+        now = wake;
+        out.clear();
+        core.run_due(now, &mut out);
+        for o in &out {
+            // Its latest round's due time: every 10 s from its phase.
+            let first = t0 + phases[o.owner.target as usize];
+            let rounds = now.duration_since(first).as_secs() / 10;
+            let due = first + 10 * SEC * rounds as u32;
+            assert!(now < due + stride, "echo of {} late", o.owner.target);
+            core.sent(o, now);
+        }
+        sent += out.len();
+        let mut done = Vec::new();
+        core.take_done(&mut done);
+        for d in done {
+            let since = d.scheduled.duration_since(t0 + phases[d.target]);
+            assert_eq!(since.as_nanos() % (10 * SEC).as_nanos(), 0);
+        }
+    }
+    // Every target's first round, and the second of the ten due by 11 s.
+    assert_eq!(sent, 110);
 }
