@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(status.at, Some(obs.at), "published before it was sent");
         assert!(!status.readings.samples.is_empty());
         assert!(
-            Arc::ptr_eq(samples, &status.readings.samples),
+            samples.ptr_eq(&status.readings.samples),
             "the ledger gets the same samples the live view shows"
         );
         cancel.cancel();
