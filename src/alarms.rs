@@ -24,7 +24,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::config::{Alarm, Device};
 use crate::model::Severity;
-use crate::probes::snmp::profile::Sample;
+use crate::probes::snmp::profile::Samples;
 
 /// An alarm fired (raised) or cleared on a device.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,9 +45,9 @@ pub struct AlarmEvent {
 
 /// Whether `alarm`'s condition holds in one round's samples: `None` when no
 /// sample of its metric with its labels was read.
-pub fn condition(alarm: &Alarm, samples: &[Sample]) -> Option<bool> {
+pub fn condition(alarm: &Alarm, samples: &Samples) -> Option<bool> {
     let mut matched = false;
-    for s in samples {
+    for s in samples.iter() {
         if s.name() != alarm.metric
             || !alarm
                 .labels
@@ -134,7 +134,7 @@ impl Alarms {
         device: &Device,
         alarms: &[Alarm],
         at: Timestamp,
-        samples: &[Sample],
+        samples: &Samples,
     ) -> Vec<AlarmEvent> {
         let mut out = Vec::new();
         for alarm in alarms.iter().filter(|a| a.watches(device)) {

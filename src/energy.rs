@@ -36,7 +36,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-use crate::probes::snmp::profile::Sample;
+use crate::probes::snmp::profile::{SampleRef, Samples};
 
 /// The longest gap between two polls that is integrated, in SNMP intervals
 /// of the device: one or two lost polls are bridged (power rarely jumps and
@@ -69,7 +69,7 @@ pub struct Power {
 
 /// The device's output power in one poll's samples (see the module
 /// header); `None` when the poll did not read it.
-pub fn power(spec: &EnergySpec, samples: &[Sample]) -> Option<Power> {
+pub fn power(spec: &EnergySpec, samples: &Samples) -> Option<Power> {
     if let Some(name) = &spec.power {
         let mut rows = samples.iter().filter(|s| s.name() == name).peekable();
         if rows.peek().is_some() {
@@ -77,8 +77,8 @@ pub fn power(spec: &EnergySpec, samples: &[Sample]) -> Option<Power> {
         }
     }
     let (volts, amps) = spec.volt_amps.as_ref()?;
-    let volts: Vec<&Sample> = samples.iter().filter(|s| s.name() == volts).collect();
-    let amps: Vec<&Sample> = samples.iter().filter(|s| s.name() == amps).collect();
+    let volts: Vec<SampleRef> = samples.iter().filter(|s| s.name() == volts).collect();
+    let amps: Vec<SampleRef> = samples.iter().filter(|s| s.name() == amps).collect();
     if volts.is_empty() || volts.len() != amps.len() {
         return None;
     }

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::config::Config;
-use crate::probes::snmp::profile::{Family, SampleKind};
+use crate::probes::snmp::profile::{Family, Sample, SampleKind, Samples};
 
 const CONFIG: &str = r#"
 [[device]]
@@ -64,6 +64,11 @@ fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
     }
 }
 
+/// [`super::condition`] on samples as `evaluate` gives them.
+fn condition(alarm: &Alarm, samples: &[Sample]) -> Option<bool> {
+    super::condition(alarm, &Samples::from(samples.to_vec()))
+}
+
 fn on_battery(v: f64) -> Vec<Sample> {
     vec![
         sample("ups_on_battery", &[], v),
@@ -77,7 +82,8 @@ fn run(alarms: &mut Alarms, rounds: &[(i64, Vec<Sample>)]) -> Vec<(bool, i64)> {
     let c = config();
     let mut out = Vec::new();
     for (s, samples) in rounds {
-        for e in alarms.round(&c.devices[0], &c.alarms, at(*s), samples) {
+        let samples = Samples::from(samples.clone());
+        for e in alarms.round(&c.devices[0], &c.alarms, at(*s), &samples) {
             assert_eq!(
                 (e.device.as_str(), e.alarm.as_str()),
                 ("ups-1", "on-battery")
@@ -181,7 +187,7 @@ fn hold_zero_decides_on_the_first_round() {
     let mut zero = c.alarms[0].clone();
     zero.hold = Duration::ZERO;
     let alarms_list = [zero];
-    let e = alarms.round(&c.devices[0], &alarms_list, at(5), &on_battery(1.0));
+    let e = alarms.round(&c.devices[0], &alarms_list, at(5), &on_battery(1.0).into());
     assert_eq!(e.len(), 1);
     assert_eq!(
         e[0],
@@ -194,7 +200,7 @@ fn hold_zero_decides_on_the_first_round() {
             condition: "netkpi_ups_on_battery == 1".into(),
         }
     );
-    let e = alarms.round(&c.devices[0], &alarms_list, at(6), &on_battery(0.0));
+    let e = alarms.round(&c.devices[0], &alarms_list, at(6), &on_battery(0.0).into());
     assert_eq!((e[0].raised, e[0].at), (false, at(6)));
 }
 
@@ -202,11 +208,12 @@ fn hold_zero_decides_on_the_first_round() {
 fn an_alarm_watches_only_its_devices() {
     let c = config();
     let mut alarms = Alarms::new();
-    let volts = vec![sample(
+    let volts: Samples = vec![sample(
         "ups_input_voltage_volts",
         &[("ups_input_line", "1")],
         150.0,
-    )];
+    )]
+    .into();
     // input-low names ups-2 only; hold 0 fires at once.
     assert!(alarms
         .round(&c.devices[0], &c.alarms, at(0), &volts)

@@ -5,7 +5,7 @@ use jiff::civil::date;
 use jiff::SignedDuration;
 
 use super::*;
-use crate::probes::snmp::profile::{Family, SampleKind};
+use crate::probes::snmp::profile::{Family, Sample, SampleKind, Samples};
 
 const W: &str = "netkpi_ups_output_power_watts";
 const V: &str = "netkpi_ups_output_voltage_volts";
@@ -26,6 +26,11 @@ fn sample(name: &str, line: Option<&str>, value: f64) -> Sample {
         labels: labels.into(),
         value,
     }
+}
+
+/// [`super::power`] on samples as `evaluate` gives them.
+fn power(spec: &EnergySpec, samples: &[Sample]) -> Option<Power> {
+    super::power(spec, &Samples::from(samples.to_vec()))
 }
 
 fn spec() -> EnergySpec {

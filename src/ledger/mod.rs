@@ -69,7 +69,9 @@ struct DeviceLedger {
     /// its parent does not explain the outage).
     own_cause: Option<String>,
     probers: [ProberLedger; Prober::ALL.len()],
-    /// ifName → oper up, from the latest successful SNMP poll.
+    /// ifName → oper up, from the latest successful SNMP poll; kept only
+    /// while a line watches an interface of the device (nothing else reads
+    /// them, and 10,000 switches would keep 240,000 names for nothing).
     interfaces: Vec<(String, bool)>,
     interfaces_at: Option<Timestamp>,
     /// When this device entered the config in force: no round of it can be
@@ -368,6 +370,14 @@ impl Ledger {
                 )
             })
             .collect();
+        // A device no line watches any more keeps no interfaces; one that a
+        // line watches from now on has them from its next SNMP poll.
+        for (di, entry) in self.devices.iter_mut().enumerate() {
+            if self.inventory.lines_watched_on(di).is_empty() {
+                entry.interfaces = Vec::new();
+                entry.interfaces_at = None;
+            }
+        }
         self.lines = self
             .inventory
             .lines
@@ -429,8 +439,9 @@ impl Ledger {
         if timing(device, obs.prober).is_none() {
             return false;
         }
+        let watched = !self.inventory.lines_watched_on(obs.device).is_empty();
         let entry = &mut self.devices[obs.device];
-        if let Some(interfaces) = &obs.round.interfaces {
+        if let Some(interfaces) = obs.round.interfaces.as_ref().filter(|_| watched) {
             entry.interfaces = interfaces.clone();
             entry.interfaces_at = Some(obs.at);
         }

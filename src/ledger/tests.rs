@@ -682,3 +682,61 @@ fn energy_is_metered_on_the_snmp_rounds_of_the_config_in_force() {
         Some(10_000)
     );
 }
+
+// ---- Interface states ------------------------------------------------------
+
+const WATCHED: &str = r#"
+[[device]]
+name = "core-sw"
+role = "core_switch"
+address = "127.0.10.2"
+snmp = { interval = "60s", timeout = "2s", retries = 1, profiles = ["if_mib"] }
+
+[[device]]
+name = "acc-sw"
+role = "access_egress"
+address = "127.0.20.2"
+snmp = { interval = "60s", timeout = "2s", retries = 1, profiles = ["if_mib"] }
+
+[[line]]
+id = "L-010"
+unit = "Tax Office"
+device = "acc-sw"
+interface = { device = "core-sw", name = "Gi0/49" }
+"#;
+
+#[test]
+fn interface_states_are_kept_only_for_devices_a_line_watches() {
+    let mut l = Ledger::new(inventory(WATCHED), at(-1000));
+    let polled = |device, s, up| Observation {
+        round: crate::probes::snmp::classify(
+            None,
+            vec![("Gi0/49".into(), up), ("Gi0/50".into(), true)],
+        ),
+        ..snmp_obs(device, s, true)
+    };
+    let line = |ts: &[Transition]| states(ts, "L-010");
+    feed(&mut l, [polled(0, 0, true), polled(1, 0, true)]);
+    assert_eq!(l.devices[0].interfaces.len(), 2);
+    assert!(l.devices[1].interfaces.is_empty(), "no line watches acc-sw");
+    // The watched interface goes down: so does the line, whatever its
+    // far-end device says.
+    let ts = feed(&mut l, [polled(1, 60, true), polled(0, 60, false)]);
+    assert_eq!(
+        line(&ts),
+        [(60, State::Down, Some("interface:core-sw/Gi0/49".into()))]
+    );
+    // Once no line watches core-sw, it keeps none either.
+    let unwatched = WATCHED.replace(
+        "interface = { device = \"core-sw\", name = \"Gi0/49\" }\n",
+        "",
+    );
+    l.reload(inventory(&unwatched), 1, at(90));
+    assert!(l.devices[0].interfaces.is_empty());
+    let back = Observation {
+        generation: 1,
+        ..polled(0, 120, true)
+    };
+    l.observe(&back);
+    assert!(l.devices[0].interfaces.is_empty());
+}

@@ -20,10 +20,10 @@ use crate::availability::WINDOWS;
 use crate::config::Role;
 use crate::inventory::timing;
 use crate::inventory::Inventory;
-use crate::live::{Live, RoundStatus, WindowFigures};
+use crate::live::{Live, WindowFigures};
 use crate::model::{State, TargetKind};
 use crate::probes::icmp::IcmpPinger;
-use crate::probes::snmp::profile::{Sample, SampleKind};
+use crate::probes::snmp::profile::{Family, SampleKind, Samples};
 use crate::probes::snmp::traps::TrapStats;
 use crate::probes::Prober;
 use crate::store::StoreStats;
@@ -76,51 +76,57 @@ pub(super) fn family<'a>(
     })
 }
 
-/// One metric name's samples across devices: kind, help, (device, sample).
-type SampleFamily<'a> = (SampleKind, &'a str, Vec<(&'a str, &'a Sample)>);
-
 /// The values the devices' probers read (SNMP profiles today), one family
 /// per metric name across devices, each sample labelled with its device.
+/// Written straight from each device's packed round: for each name, each
+/// device's runs of that family in turn, with no list of every sample
+/// (10,000 switches: 2.2 million).
 fn encode_profile_samples(
     encoder: &mut DescriptorEncoder,
     live: &Live,
     inventory: &Inventory,
 ) -> Result<(), std::fmt::Error> {
-    let polled: Vec<(&str, RoundStatus)> = inventory
+    let polled: Vec<(&str, Samples)> = inventory
         .devices
         .iter()
         .flat_map(|d| {
             Prober::ALL
                 .into_iter()
                 .filter(|&p| timing(d, p).is_some())
-                .map(|p| (d.name.as_str(), live.round(&d.name, p)))
+                .map(|p| (d.name.as_str(), live.round(&d.name, p).readings.samples))
         })
+        .filter(|(_, samples)| !samples.is_empty())
         .collect();
-    let mut families: BTreeMap<&str, SampleFamily> = BTreeMap::new();
-    for (device, status) in &polled {
-        for sample in status.readings.samples.iter() {
-            families
-                .entry(sample.name())
-                .or_insert((sample.kind(), sample.help(), Vec::new()))
-                .2
-                .push((device, sample));
+    // Each name once, in order, with the type and help of its first sample.
+    let mut names: BTreeMap<&str, &Arc<Family>> = BTreeMap::new();
+    for (_, samples) in &polled {
+        for (family, _) in samples.families() {
+            names.entry(family.name.as_str()).or_insert(family);
         }
     }
-    for (name, (kind, help, samples)) in families {
+    let mut labels: Vec<(&str, &str)> = Vec::new();
+    for (full_name, first) in names {
         // The encoder appends `_total` to counters itself.
-        let (name, metric_type) = match kind {
+        let (name, metric_type) = match first.kind {
             SampleKind::Counter => (
-                name.strip_suffix("_total").unwrap_or(name),
+                full_name.strip_suffix("_total").unwrap_or(full_name),
                 MetricType::Counter,
             ),
-            SampleKind::Gauge | SampleKind::Info => (name, MetricType::Gauge),
+            SampleKind::Gauge | SampleKind::Info => (full_name, MetricType::Gauge),
         };
-        let mut f = family(encoder, name, help, metric_type)?;
-        for (device, sample) in samples {
-            let mut labels: Vec<(&str, &str)> = Vec::with_capacity(sample.labels.len() + 1);
-            labels.push(("device", device));
-            labels.extend(sample.labels.iter().map(|(k, v)| (&**k, &**v)));
-            f.sample(&labels, sample.value)?;
+        let mut f = family(encoder, name, &first.help, metric_type)?;
+        for (device, samples) in &polled {
+            for (family, run) in samples.families() {
+                if !Arc::ptr_eq(family, first) && family.name != full_name {
+                    continue;
+                }
+                for sample in run {
+                    labels.clear();
+                    labels.push(("device", device));
+                    labels.extend(sample.labels.iter().map(|(k, v)| (&**k, &**v)));
+                    f.sample(&labels, sample.value)?;
+                }
+            }
         }
     }
     Ok(())

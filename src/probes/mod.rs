@@ -11,12 +11,11 @@ pub mod snmp;
 pub use icmp::{IcmpError, IcmpPinger, IcmpRound, IcmpStats};
 
 use std::future::Future;
-use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use crate::energy::Power;
-use crate::probes::snmp::profile::Sample;
+use crate::probes::snmp::profile::Samples;
 use crate::state::RoundClass;
 
 /// How netkpi asks a device: a closed set. A new prober is a variant here,
@@ -92,7 +91,7 @@ pub struct Readings {
     pub loss_ratio: Option<f64>,
     /// The values the device's profiles read (SNMP); empty when the round
     /// failed: a value that could not be read is absent, not repeated.
-    pub samples: Arc<[Sample]>,
+    pub samples: Samples,
     /// The device restarted since the previous round (its uptime went back).
     pub rebooted: bool,
 }
@@ -130,7 +129,7 @@ pub struct Observation {
     pub round: Round,
     /// What an SNMP round read (`None` for other probers): alarms are
     /// judged on it. Shared with the live view, not copied.
-    pub samples: Option<Arc<[Sample]>>,
+    pub samples: Option<Samples>,
 }
 
 /// Why a round failed. [`FailureKind::as_str`] gives the stable snake_case

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::client::{Agent, Request, SnmpClient, SnmpError};
 use super::oids::SYS_UPTIME;
-use super::profile::{self, Part, Profile, Sample};
+use super::profile::{self, Part, Profile, Samples, Shape};
 use super::{Oid, SnmpFailure, Value, Varbind};
 use crate::config::SnmpSettings;
 use crate::energy::{self, EnergySpec};
@@ -295,7 +295,7 @@ fn uptime_ticks(varbinds: &[Varbind]) -> Option<u32> {
 }
 
 /// ifName → ifOperStatus up, from the `if_mib` profile's samples.
-fn oper_status_by_name(samples: &[Sample]) -> Vec<(String, bool)> {
+fn oper_status_by_name(samples: &Samples) -> Vec<(String, bool)> {
     samples
         .iter()
         .filter(|s| s.name() == "netkpi_if_oper_up")
@@ -311,7 +311,7 @@ fn oper_status_by_name(samples: &[Sample]) -> Vec<(String, bool)> {
 pub struct Polled {
     /// Why it failed; then `samples` is empty.
     pub failure: Option<SnmpFailure>,
-    pub samples: Vec<Sample>,
+    pub samples: Samples,
     /// sysUpTime went back since the previous poll.
     pub rebooted: bool,
 }
@@ -324,7 +324,7 @@ impl Polled {
 }
 
 /// One device's SNMP polling state: between polls it holds only its
-/// resolver and the packed lookup cache.
+/// resolver, the packed lookup cache and the shape of its last samples.
 pub struct SnmpPoller<C> {
     address: String,
     settings: SnmpSettings,
@@ -333,6 +333,9 @@ pub struct SnmpPoller<C> {
     client: Arc<C>,
     resolver: Resolver,
     lookups: Option<LookupCache>,
+    /// The shape of the last samples read (shared with the round that has
+    /// them), reused while the device's rows and metrics stay the same.
+    shape: Option<Arc<Shape>>,
 }
 
 impl<C: SnmpClient> SnmpPoller<C> {
@@ -350,6 +353,7 @@ impl<C: SnmpClient> SnmpPoller<C> {
             client,
             resolver,
             lookups: None,
+            shape: None,
         }
     }
 
@@ -416,6 +420,8 @@ impl<C: SnmpClient> SnmpPoller<C> {
             .iter()
             .flat_map(|p| p.evaluate(&varbinds))
             .collect();
+        let samples = Samples::pack(samples, self.shape.as_ref());
+        self.shape = samples.shape().cloned();
         Polled {
             failure: None,
             samples,
@@ -439,7 +445,7 @@ impl<C: SnmpClient> Probe for SnmpPoller<C> {
             round,
             failure: polled.failure.map(|f| f.as_str()),
             readings: Readings {
-                samples: polled.samples.into(),
+                samples: polled.samples,
                 rebooted: polled.rebooted,
                 ..Readings::default()
             },

@@ -35,6 +35,9 @@ use crate::diag::Diagnostic;
 use crate::energy::EnergySpec;
 
 mod parse;
+mod samples;
+
+pub use samples::{SampleRef, Samples, Shape};
 
 #[cfg(test)]
 pub(crate) mod golden;
@@ -116,10 +119,10 @@ pub struct Family {
 /// labels share one set.
 pub type Labels = Arc<[(Arc<str>, Arc<str>)]>;
 
-/// One value a poll read. Compact, since the latest samples of every device
-/// are kept (10,000 24-port switches: 2.4 million samples): the metric's
+/// One value a poll read, as [`Profile::evaluate`] gives it: the metric's
 /// name, type and help are shared with its definition, the labels with the
-/// other metrics of the row.
+/// other metrics of the row. What a device keeps of its round is packed
+/// ([`Samples`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
     pub family: Arc<Family>,

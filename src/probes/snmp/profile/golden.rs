@@ -849,7 +849,7 @@ fn output_power_from_the_recordings() {
         let spec = profile.energy.as_ref().expect("[energy]");
         let rec = load_recording(recording);
         let samples = profile.evaluate(&answer(&rec, &profile.requests()));
-        let got = power(spec, &samples).unwrap_or_else(|| panic!("{name} x {recording}"));
+        let got = power(spec, &samples.into()).unwrap_or_else(|| panic!("{name} x {recording}"));
         assert!(
             (got.watts - watts).abs() < 1e-9 && got.apparent == apparent,
             "{name} x {recording}: {got:?}, want {:?}",
