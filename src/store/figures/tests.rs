@@ -85,6 +85,19 @@ fn assert_same(resumed: &Board, rebuilt: &Board, context: &str) {
     );
 }
 
+/// Runs `t` through the engine and commits it with the changes it made,
+/// as the writer does.
+fn commit_transition(store: &mut Store, engine: &mut Incidents, t: &Transition, terms: &Terms) {
+    let changes = engine.apply(t, terms);
+    store
+        .commit(&Commit {
+            transitions: std::slice::from_ref(t),
+            incidents: &changes,
+            ..Commit::default()
+        })
+        .unwrap();
+}
+
 const TARGETS: [(&str, TargetKind); 5] = [
     ("core", TargetKind::Device),
     ("acc-1", TargetKind::Device),
@@ -138,14 +151,7 @@ fn stored_figures_equal_a_rebuild_from_every_incident() {
                         state: if down[n] { State::Down } else { State::Up },
                         cause,
                     };
-                    let changes = engine.apply(&t, &terms);
-                    store
-                        .commit(&Commit {
-                            transitions: std::slice::from_ref(&t),
-                            incidents: &changes,
-                            ..Commit::default()
-                        })
-                        .unwrap();
+                    commit_transition(&mut store, &mut engine, &t, &terms);
                     continue;
                 }
                 6 | 7 => {
@@ -311,14 +317,7 @@ fn the_migration_counts_the_incidents_already_there() {
                     state,
                     cause: None,
                 };
-                let changes = engine.apply(&t, &terms);
-                store
-                    .commit(&Commit {
-                        transitions: std::slice::from_ref(&t),
-                        incidents: &changes,
-                        ..Commit::default()
-                    })
-                    .unwrap();
+                commit_transition(&mut store, &mut engine, &t, &terms);
             }
         }
         // Still open: judged at the migration's time.
@@ -329,14 +328,7 @@ fn the_migration_counts_the_incidents_already_there() {
             state: State::Down,
             cause: None,
         };
-        let changes = engine.apply(&t, &terms);
-        store
-            .commit(&Commit {
-                transitions: std::slice::from_ref(&t),
-                incidents: &changes,
-                ..Commit::default()
-            })
-            .unwrap();
+        commit_transition(&mut store, &mut engine, &t, &terms);
     }
     // Back to the schema before the figures.
     let path = tmp.path().join(DB_FILE);
