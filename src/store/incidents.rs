@@ -552,6 +552,7 @@ mod tests {
     use super::*;
     use crate::incidents::{Incidents, Terms};
     use crate::model::{State, Transition};
+    use crate::store::figures::tests::commit_transition;
     use crate::store::Commit;
 
     fn ts(s: i64) -> Timestamp {
@@ -587,14 +588,7 @@ mod tests {
     /// changes, as the writer does.
     fn commit_all(store: &mut Store, engine: &mut Incidents, transitions: &[Transition]) {
         for t in transitions {
-            let changes = engine.apply(t, &TERMS);
-            store
-                .commit(&Commit {
-                    transitions: std::slice::from_ref(t),
-                    incidents: &changes,
-                    ..Commit::default()
-                })
-                .unwrap();
+            commit_transition(store, engine, t, &TERMS);
         }
     }
 

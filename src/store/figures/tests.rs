@@ -87,7 +87,12 @@ fn assert_same(resumed: &Board, rebuilt: &Board, context: &str) {
 
 /// Runs `t` through the engine and commits it with the changes it made,
 /// as the writer does.
-fn commit_transition(store: &mut Store, engine: &mut Incidents, t: &Transition, terms: &Terms) {
+pub(in crate::store) fn commit_transition(
+    store: &mut Store,
+    engine: &mut Incidents,
+    t: &Transition,
+    terms: &Terms,
+) {
     let changes = engine.apply(t, terms);
     store
         .commit(&Commit {
