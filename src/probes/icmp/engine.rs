@@ -284,12 +284,12 @@ impl Engine {
             let Some(p) = self.core.sink(done.target) else {
                 continue;
             };
-            // The stamp is when the round was due, as a task per target
-            // stamped it: a failed round's stamp is the outage's start.
-            let ago = SignedDuration::try_from(now.saturating_duration_since(done.scheduled))
+            // The stamp is when the round's first echo went out: a failed
+            // round's stamp is the outage's start.
+            let ago = SignedDuration::try_from(now.saturating_duration_since(done.started))
                 .unwrap_or(SignedDuration::ZERO);
             let at = wall.checked_sub(ago).unwrap_or(wall);
-            let duration = done.finished.saturating_duration_since(done.scheduled);
+            let duration = done.finished.saturating_duration_since(done.started);
             let taken = taken(&done.round, p.degraded_loss);
             let input = p.sink.publish(Prober::Icmp, at, duration, taken);
             let tx = &p.sink.observations;

@@ -11,7 +11,7 @@
 //! * Replies are read in batches with `recvmmsg`, stamped on arrival and
 //!   matched to their echo by sequence number in a preallocated table
 //!   (`table.rs`), without allocation. A round reaches the ledger once, when
-//!   it is complete, with the stamp of the time it was due.
+//!   it is complete, stamped with the time its first echo went out.
 //! * The engine task (`engine.rs`) does all the I/O; the tests, some in
 //!   private network namespaces, are in `tests.rs`.
 //! * Entries stay in the table after their answer or timeout, so a duplicate

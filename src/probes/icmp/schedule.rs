@@ -109,8 +109,11 @@ enum Owner2<S> {
 #[derive(Debug)]
 pub(super) struct Done {
     pub target: usize,
-    /// When the round was due: the stamp the ledger gives it.
-    pub scheduled: Instant,
+    /// When its first echo went out (or, when none could, when it was
+    /// tried): the stamp the ledger gives it. Not the time it was due: an
+    /// echo leaves up to a wake after that, and a round stamped before its
+    /// first echo left could date an outage before the fault.
+    pub started: Instant,
     pub finished: Instant,
     pub round: IcmpRound,
 }
@@ -510,7 +513,7 @@ impl<S> Core<S> {
                 },
             };
             let Some(addr) = addr else {
-                self.finish(i, start, now, Some(IcmpRound::resolve_failed()));
+                self.finish(i, start, now, now, Some(IcmpRound::resolve_failed()));
                 return None;
             };
             let family = family_of(addr);
@@ -535,7 +538,7 @@ impl<S> Core<S> {
                     r.sent = count;
                 }
                 IcmpStats::add(&self.stats.send_errors, u64::from(count));
-                self.finish(i, start, now, None);
+                self.finish(i, start, now, now, None);
                 return None;
             }
         }
@@ -603,8 +606,8 @@ impl<S> Core<S> {
             return;
         };
         if t.complete(now) {
-            let start = r.start;
-            self.finish(i, start, now, None);
+            let (start, first_out) = (r.start, r.first_out);
+            self.finish(i, start, first_out, now, None);
             return;
         }
         let at = if r.sent < t.plan.count {
@@ -617,8 +620,16 @@ impl<S> Core<S> {
     }
 
     /// Ends target `i`'s round (`round` given, or summarised from its
-    /// outcomes), delivers it and arms the next.
-    fn finish(&mut self, i: usize, start: Instant, now: Instant, round: Option<IcmpRound>) {
+    /// outcomes), delivers it stamped `started` and arms the next an
+    /// interval after `start`, when it was due.
+    fn finish(
+        &mut self,
+        i: usize,
+        start: Instant,
+        started: Instant,
+        now: Instant,
+        round: Option<IcmpRound>,
+    ) {
         let Some(t) = self.targets[i].as_mut() else {
             return;
         };
@@ -646,7 +657,7 @@ impl<S> Core<S> {
                 t.next_start = next;
                 self.done.push(Done {
                     target: i,
-                    scheduled: start,
+                    started,
                     finished: now,
                     round,
                 });
