@@ -108,9 +108,10 @@ pub struct Board {
 }
 
 impl Board {
-    /// From the store at start: every incident, and every restoration's
-    /// kind, planned flag and time to restore (see [`Board::add_past`] and
-    /// [`Board::add_restoration`], which do the same one at a time).
+    /// From every incident and every restoration's kind, planned flag and
+    /// time to restore (see [`Board::add_past`] and
+    /// [`Board::add_restoration`], which do the same one at a time): the
+    /// reference the figures the store keeps must equal ([`Board::resume`]).
     pub fn rebuild(
         all: impl IntoIterator<Item = Incident>,
         restorations: impl IntoIterator<Item = (TargetKind, bool, std::time::Duration)>,
@@ -157,7 +158,7 @@ impl Board {
         &self.figures
     }
 
-    /// Counts a restoration read from the store at start.
+    /// Counts a restoration read from the store, for [`Board::rebuild`].
     pub fn add_restoration(&mut self, kind: TargetKind, planned: bool, d: std::time::Duration) {
         if !planned {
             let d = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
@@ -165,7 +166,7 @@ impl Board {
         }
     }
 
-    /// Counts an incident read from the store at start (oldest first), and
+    /// Counts an incident read from the store (oldest first), and
     /// keeps it on the board while it is open or recently restored.
     pub fn add_past(&mut self, i: Incident, now: Timestamp) {
         *self.figures.opened.entry((i.kind, i.severity)).or_default() += 1;

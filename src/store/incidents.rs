@@ -262,7 +262,8 @@ impl Store {
     }
 
     /// Hands every incident to `f`, oldest first, one at a time: the figures
-    /// rebuilt at start read years of incidents without holding them all.
+    /// rebuilt from scratch (the check on the figures the store keeps) read
+    /// years of incidents without holding them all.
     pub fn each_incident(&self, f: impl FnMut(Incident)) -> Result<(), StoreError> {
         self.for_each_incident(
             &format!("SELECT {COLUMNS} FROM incidents ORDER BY id"),
