@@ -34,6 +34,7 @@ use crate::config::builtin::BUILTIN_PROFILES;
 use crate::diag::Diagnostic;
 use crate::energy::EnergySpec;
 
+mod intern;
 mod parse;
 mod samples;
 

@@ -11,12 +11,13 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::{Family, Labels, Sample, SampleKind};
+use super::{intern, Family, Labels, Sample, SampleKind};
 
 /// What each value of a round is: its metric (family) and its labels, in
 /// the order the profile evaluated them. Families and label sets are kept
-/// once each (the metrics of one row share a label set) and each value
-/// names its label set by position: 4 bytes a value instead of 24.
+/// once each (the metrics of one row share a label set, and equal sets of
+/// different devices are one, see [`intern`]) and each value names its
+/// label set by position: 4 bytes a value instead of 24.
 #[derive(Debug)]
 pub struct Shape {
     /// Distinct families (by identity), in order of first use.
@@ -57,7 +58,7 @@ impl Shape {
             }
             let key = Arc::as_ptr(&s.labels) as *const ();
             let l = *label_index.entry(key).or_insert_with(|| {
-                labels.push(s.labels.clone());
+                labels.push(intern::labels(&s.labels));
                 labels.len() as u32 - 1
             });
             entries.push(l);
