@@ -5,6 +5,10 @@
 # incident), then the time and peak RSS of the release `netkpi report
 # --year` writing JSON, CSV, Markdown, XLSX and HTML from it. Run from
 # the repository: bench/report.sh
+#
+# Environment (optional): NETKPI_BENCH_ONLY=province runs the province
+# alone; NETKPI_BENCH_DIR=DIR keeps each size's year under DIR and reuses
+# it on the next run (writing the province's takes minutes).
 set -eu
 cd "$(dirname "$0")/.."
 exec cargo test --release --locked --test report_bench -- --ignored --nocapture

@@ -160,10 +160,34 @@ fn time_report(dir: &std::path::Path, format: &str, out: &str) -> (f64, f64) {
 fn report_a_year_at_scale() {
     // A city; a larger region; the province: 10,000 targets with 50
     // outages and 50 incidents each.
-    for (devices, outages) in [(290, 50), (2_000, 25), (4_995, 50)] {
-        let dir = tempfile::tempdir().unwrap();
+    // NETKPI_BENCH_ONLY=province runs the last size alone; NETKPI_BENCH_DIR
+    // keeps its year there and reuses it on the next run (writing it takes
+    // minutes).
+    let sizes: &[(usize, usize)] = match std::env::var("NETKPI_BENCH_ONLY").as_deref() {
+        Ok("province") => &[(4_995, 50)],
+        _ => &[(290, 50), (2_000, 25), (4_995, 50)],
+    };
+    let kept = std::env::var_os("NETKPI_BENCH_DIR").map(std::path::PathBuf::from);
+    for &(devices, outages) in sizes {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = match &kept {
+            Some(kept) => kept.join(format!("{devices}x{outages}")),
+            None => tmp.path().to_path_buf(),
+        };
+        let dir = dir.as_path();
         let started = Instant::now();
-        let (targets, incidents) = write_year(dir.path(), devices, outages);
+        let (targets, incidents) = match std::fs::read_to_string(dir.join("written")) {
+            Ok(counts) => {
+                let (t, i) = counts.trim().split_once(' ').unwrap();
+                (t.parse().unwrap(), i.parse().unwrap())
+            }
+            Err(_) => {
+                std::fs::create_dir_all(dir).unwrap();
+                let (t, i) = write_year(dir, devices, outages);
+                std::fs::write(dir.join("written"), format!("{t} {i}")).unwrap();
+                (t, i)
+            }
+        };
         let written = started.elapsed().as_secs_f64();
         let transitions = targets * outages * 2;
         let mut figures = Vec::new();
@@ -174,16 +198,15 @@ fn report_a_year_at_scale() {
             ("xlsx", "r.xlsx"),
             ("html", "r.html"),
         ] {
-            let (secs, rss) = time_report(dir.path(), format, out);
-            let size = match std::fs::metadata(dir.path().join(out)) {
+            let (secs, rss) = time_report(dir, format, out);
+            let size = match std::fs::metadata(dir.join(out)) {
                 Ok(m) if m.is_file() => format!(", {:.1} MB", m.len() as f64 / 1e6),
                 _ => String::new(),
             };
             figures.push(format!("{format} {secs:.2} s ({rss:.0} MB RSS{size})"));
         }
         let r: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap())
-                .unwrap();
+            serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
         assert_eq!(r["incidents"].as_array().unwrap().len(), incidents);
         let outages_seen: u64 = r["lines"]
             .as_array()

@@ -105,7 +105,6 @@ fn build(
         ..IncidentQuery::default()
     })?;
     incidents.reverse();
-    let incident_rows = incident_rows(store, &incidents, now, tz)?;
 
     let energy = energy(store, &months, tz)?;
     let head = store.ledger_head()?;
@@ -129,6 +128,7 @@ fn build(
     };
     let form = form::evaluate(&config.report, &facts);
     let monthly = monthly(&facts, &months, &per_month, tz);
+    let incident_rows = incident_rows(store, incidents, now, tz)?;
 
     Ok(Report {
         lang: lang.as_str(),
@@ -334,22 +334,33 @@ fn monthly(
     }
 }
 
+/// The table's rows of `incidents` (oldest first), built a chunk at a
+/// time: each chunk's records are read for it alone and the incidents are
+/// given back as their rows are made, so a province's year (half a million
+/// incidents) never holds its incidents, their records and their rows at
+/// once.
 fn incident_rows(
     store: &Store,
-    incidents: &[Incident],
+    mut incidents: Vec<Incident>,
     now: Timestamp,
     tz: &jiff::tz::TimeZone,
 ) -> Result<Vec<IncidentEntry>, StoreError> {
-    let ids: Vec<u64> = incidents.iter().map(|i| i.id).collect();
-    let affected = store.affected(&ids)?;
-    let (first, last) = (
-        ids.iter().copied().min().unwrap_or(1),
-        ids.iter().copied().max().unwrap_or(0),
-    );
-    let events = store.incident_events_between(first, last)?;
-    Ok(incidents
-        .iter()
-        .map(|i| {
+    const CHUNK: usize = 10_000;
+    let mut rows = Vec::with_capacity(incidents.len());
+    // Newest first, so that each chunk of the oldest is split off the end.
+    incidents.reverse();
+    while !incidents.is_empty() {
+        let mut chunk = incidents.split_off(incidents.len().saturating_sub(CHUNK));
+        incidents.shrink_to_fit();
+        chunk.reverse();
+        let ids: Vec<u64> = chunk.iter().map(|i| i.id).collect();
+        let affected = store.affected(&ids)?;
+        let (first, last) = (
+            ids.iter().copied().min().unwrap_or(1),
+            ids.iter().copied().max().unwrap_or(0),
+        );
+        let events = store.incident_events_between(first, last)?;
+        rows.extend(chunk.iter().map(|i| {
             IncidentEntry::new(
                 i,
                 affected.get(&i.id).copied().unwrap_or(0),
@@ -357,8 +368,9 @@ fn incident_rows(
                 now,
                 tz,
             )
-        })
-        .collect())
+        }));
+    }
+    Ok(rows)
 }
 
 /// The config's windows and the declared ones that overlap `[from, to)`,

@@ -2,10 +2,11 @@
 //! with a comma, quote or line break quoted, quotes doubled, CRLF line
 //! ends).
 
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::table::{tables, Table};
-use super::{write_atomic, WriteError};
+use super::table::{names, table, Table};
+use super::{write_atomic_with, WriteError};
 use crate::report::{Lang, Report};
 
 /// The byte order mark Excel needs to read a CSV file as UTF-8.
@@ -13,13 +14,30 @@ pub const BOM: &str = "\u{feff}";
 
 /// `table` as CSV text, with the byte order mark.
 pub fn render(table: &Table) -> String {
-    let mut out = String::from(BOM);
-    for row in std::iter::once(&table.header).chain(&table.rows) {
-        let fields: Vec<String> = row.iter().map(|f| field(f)).collect();
-        out.push_str(&fields.join(","));
-        out.push_str("\r\n");
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write(table, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `table` as CSV to `w`, with the byte order mark, a row at a time.
+pub fn write(table: &Table, w: &mut impl Write) -> io::Result<()> {
+    w.write_all(BOM.as_bytes())?;
+    write_row(&table.header, w)?;
+    for row in table.rows.iter() {
+        write_row(&row, w)?;
     }
-    out
+    Ok(())
+}
+
+fn write_row(row: &[String], w: &mut impl Write) -> io::Result<()> {
+    for (i, f) in row.iter().enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        w.write_all(field(f).as_bytes())?;
+    }
+    w.write_all(b"\r\n")
 }
 
 /// One field, quoted when RFC 4180 requires it.
@@ -38,9 +56,16 @@ pub fn write_dir(report: &Report, lang: Lang, dir: &Path) -> Result<Vec<PathBuf>
         source,
     })?;
     let mut written = Vec::new();
-    for table in tables(report, lang) {
+    for name in names(report) {
+        let Some(table) = table(report, name, lang) else {
+            continue;
+        };
         let path = dir.join(format!("{}.csv", table.name));
-        write_atomic(&path, render(&table).as_bytes())?;
+        write_atomic_with(&path, |file| {
+            let mut w = BufWriter::new(file);
+            write(&table, &mut w)?;
+            w.flush()
+        })?;
         written.push(path);
     }
     Ok(written)
@@ -59,7 +84,8 @@ mod tests {
             rows: vec![
                 vec!["say \"hi\"".into(), "line\nbreak".into()],
                 vec!["中文".into(), String::new()],
-            ],
+            ]
+            .into(),
         };
         assert_eq!(
             render(&t),

@@ -175,7 +175,7 @@ fn render_table(out: &mut String, table: &Table, w: &mut impl io::Write) -> io::
         } else {
             "<tr>"
         });
-        for cell in row {
+        for cell in row.iter() {
             let numeric = !cell.is_empty() && cell.parse::<f64>().is_ok();
             let _ = write!(
                 out,

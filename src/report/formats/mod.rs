@@ -79,9 +79,10 @@ pub fn json(report: &Report) -> String {
 /// xlsx (`-`: standard output), a directory of one file per table for csv
 /// (created if missing). Returns what was written.
 ///
-/// JSON, HTML and XLSX files are written as they are rendered (not built
-/// whole in memory first), so a province's year of incidents costs the
-/// report model and one table at a time.
+/// Files are written as they are rendered (not built whole in memory
+/// first), and the incidents table's rows are made one at a time
+/// ([`table::Rows`]), so a province's year of incidents costs the report
+/// model and a row.
 pub fn write(
     report: &Report,
     format: Format,
@@ -124,7 +125,11 @@ pub fn write(
             w.write_all(b"\n")?;
             w.flush()
         })?,
-        Format::Md => write_atomic(out, md::render(report, lang).as_bytes())?,
+        Format::Md => write_atomic_with(out, |file| {
+            let mut w = BufWriter::new(file);
+            md::write(report, lang, &mut w)?;
+            w.flush()
+        })?,
         Format::Csv => return csv::write_dir(report, lang, out),
     }
     Ok(vec![out.to_path_buf()])

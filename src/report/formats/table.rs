@@ -6,6 +6,8 @@
 //! (4 decimals), durations in minutes (2 decimals) except incidents' times,
 //! which are seconds as in the API.
 
+use std::borrow::Cow;
+
 use crate::availability::Figures;
 use crate::config::report::Unit;
 use crate::report::form::trim_number;
@@ -14,13 +16,56 @@ use crate::report::Lang;
 
 /// One table: a stable English name (the CSV file's stem, the API's
 /// `table=`), translated headers, rows of cells.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Table {
+pub struct Table<'a> {
     pub name: &'static str,
     /// The i18n key of its title.
     pub title: &'static str,
     pub header: Vec<String>,
-    pub rows: Vec<Vec<String>>,
+    pub rows: Rows<'a>,
+}
+
+/// A table's rows: kept (the small tables) or made one at a time from the
+/// report when a renderer asks for them (the incidents: half a million
+/// rows of fourteen cells in a province's year, which as text would weigh
+/// more than the report itself).
+pub enum Rows<'a> {
+    Kept(Vec<Vec<String>>),
+    Made {
+        len: usize,
+        row: Box<dyn Fn(usize) -> Vec<String> + 'a>,
+    },
+}
+
+impl<'a> Rows<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::Kept(rows) => rows.len(),
+            Rows::Made { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `i`'s cells (`i` < [`Rows::len`]).
+    pub fn get(&self, i: usize) -> Cow<'_, [String]> {
+        match self {
+            Rows::Kept(rows) => Cow::Borrowed(&rows[i]),
+            Rows::Made { row, .. } => Cow::Owned(row(i)),
+        }
+    }
+
+    /// Every row in order.
+    pub fn iter(&self) -> impl Iterator<Item = Cow<'_, [String]>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+impl From<Vec<Vec<String>>> for Rows<'_> {
+    fn from(rows: Vec<Vec<String>>) -> Self {
+        Rows::Kept(rows)
+    }
 }
 
 /// Every table's name, in the report's order.
@@ -36,15 +81,6 @@ pub const NAMES: [&str; 9] = [
     "method",
 ];
 
-/// All the report's tables, in [`NAMES`] order; the energy table only when
-/// the period has energy figures.
-pub fn tables(report: &Report, lang: Lang) -> Vec<Table> {
-    names(report)
-        .into_iter()
-        .filter_map(|name| table(report, name, lang))
-        .collect()
-}
-
 /// The names of the report's tables ([`NAMES`], `energy` only when the
 /// period has energy figures), for renderers that make one table at a
 /// time with [`table`].
@@ -56,7 +92,7 @@ pub fn names(report: &Report) -> Vec<&'static str> {
 }
 
 /// One table by name; `None` for a name not in [`NAMES`].
-pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
+pub fn table<'a>(report: &'a Report, name: &str, lang: Lang) -> Option<Table<'a>> {
     let h = |keys: &[&str]| keys.iter().map(|k| lang.t(k).to_string()).collect();
     Some(match name {
         "form" => Table {
@@ -76,7 +112,7 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                 "col.basis",
                 "col.deviation",
             ]),
-            rows: form_rows(report, lang),
+            rows: form_rows(report, lang).into(),
         },
         "lines" => Table {
             name: "lines",
@@ -115,7 +151,8 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                     row.push(yes_no(l.met_target, lang));
                     row
                 })
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
         },
         "devices" => Table {
             name: "devices",
@@ -154,7 +191,8 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                     row.push(yes_no(d.met_target, lang));
                     row
                 })
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
         },
         "monthly" | "monthly_downtime" => {
             let downtime = name == "monthly_downtime";
@@ -193,7 +231,8 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                         row.push(cell(&r.total));
                         row
                     })
-                    .collect(),
+                    .collect::<Vec<_>>()
+                    .into(),
             }
         }
         "incidents" => Table {
@@ -215,10 +254,10 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                 "col.root",
                 "col.cause",
             ]),
-            rows: report
-                .incidents
-                .iter()
-                .map(|i| {
+            rows: Rows::Made {
+                len: report.incidents.len(),
+                row: Box::new(move |n| {
+                    let i = &report.incidents[n];
                     vec![
                         i.id.to_string(),
                         i.target.clone(),
@@ -235,8 +274,8 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                         i.root_id.map(|r| r.to_string()).unwrap_or_default(),
                         i.cause.clone().unwrap_or_default(),
                     ]
-                })
-                .collect(),
+                }),
+            },
         },
         "maintenance" => Table {
             name: "maintenance",
@@ -268,7 +307,8 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                         yes_no(Some(w.reclassifies), lang),
                     ]
                 })
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
         },
         "energy" => Table {
             name: "energy",
@@ -284,7 +324,8 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                         .chain([(lang.t("total").to_string(), e.total_kwh, e.coverage)])
                 })
                 .map(|(label, kwh, coverage)| vec![label, format!("{kwh:.3}"), percent(coverage)])
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
         },
         "method" => {
             let m = &report.method;
@@ -320,7 +361,7 @@ pub fn table(report: &Report, name: &str, lang: Lang) -> Option<Table> {
                 name: "method",
                 title: "section.method",
                 header: h(&["col.figure", "col.definition"]),
-                rows,
+                rows: rows.into(),
             }
         }
         _ => return None,

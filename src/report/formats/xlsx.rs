@@ -73,6 +73,8 @@ const COLUMN_KINDS: &[(&str, Kind)] = &[
 /// The widest a column gets (characters); longer text wraps.
 const MAX_WIDTH: usize = 60;
 const MIN_WIDTH: usize = 6;
+/// How many rows a column's width is taken from.
+const WIDTH_ROWS: usize = 20_000;
 
 /// The report as a workbook, ready to save. Each table is made, written
 /// to its constant-memory sheet and dropped before the next.
@@ -189,14 +191,16 @@ fn layout(
     kinds: &[Kind],
     formats: &Formats,
 ) -> Result<(), XlsxError> {
+    // Each column's widest cell among the first rows (a table of half a
+    // million incidents is not rendered twice for its widths).
+    let mut widths = vec![0; table.header.len()];
+    for row in table.rows.iter().take(WIDTH_ROWS) {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(display_width(cell));
+        }
+    }
     for (col, header) in table.header.iter().enumerate() {
-        let widest = table
-            .rows
-            .iter()
-            .filter_map(|r| r.get(col))
-            .map(|c| display_width(c))
-            .max()
-            .unwrap_or(0);
+        let widest = widths[col];
         // A header may wrap onto two lines rather than widen a column of
         // short numbers.
         let header_width = display_width(header).div_ceil(2).max(MIN_WIDTH);
