@@ -1,8 +1,11 @@
 //! `netkpi verify` on a ledger the real daemon wrote (lab namespace, an
 //! outage so that incidents exist): intact, then edited behind its back
 //! with the `sqlite3` shell as someone with the file would: a transition's
-//! state changed, a transition deleted, an incident event slipped in. Each
-//! is named. A `netkpi backup` copy verifies with the same head, and the
+//! state changed, a transition's time moved (an outage made shorter), a
+//! transition deleted, an incident event slipped in, an incident row
+//! slipped in, an incident's deadline stretched and its restore time moved
+//! (a column the chain does not hold, checked against its chained events).
+//! Each is named. A `netkpi backup` copy verifies with the same head, and the
 //! head Prometheus scraped during the run is on the chain.
 
 mod common;
@@ -222,6 +225,61 @@ fn verify_finds_every_edit_of_a_real_ledger() {
         problem.starts_with(&format!("incidents row {incident} (device acc-002, "))
             && problem.contains(", opened at 20")
             && problem.contains(") was altered: it no longer matches its chain record"),
+        "{problem}"
+    );
+
+    // ... an incident restored a minute after it opened (the report's
+    // restore share, MTTR and SLA read that column) ...
+    std::fs::copy(&pristine, &copy).expect("copy");
+    let restored = query_i64(
+        &copy,
+        &format!("SELECT restored_ms FROM incidents WHERE id = {incident}"),
+    );
+    sqlite3(
+        &copy,
+        &format!("UPDATE incidents SET restored_ms = opened_ms + 60000 WHERE id = {incident}"),
+    );
+    let problem = altered(&verify(&[copy.to_str().unwrap()]));
+    assert!(
+        problem.starts_with(&format!("incidents row {incident} (device acc-002, "))
+            && problem.contains(") was altered: its restored_ms is 20")
+            && problem.ends_with(&format!("but its chained events give {}", {
+                let t = jiff::Timestamp::from_millisecond(restored).unwrap();
+                format!("{t} ({restored})")
+            })),
+        "{problem}"
+    );
+
+    // ... the outage made a minute shorter: its down transition moved ...
+    std::fs::copy(&pristine, &copy).expect("copy");
+    sqlite3(
+        &copy,
+        &format!("UPDATE transitions SET at_ms = at_ms + 60000 WHERE id = {down_id}"),
+    );
+    let problem = altered(&verify(&[copy.to_str().unwrap()]));
+    assert!(
+        problem.starts_with(&format!("transitions row {down_id} (acc-002 down at 20"))
+            && problem.contains(") was altered: it no longer matches its chain record"),
+        "{problem}"
+    );
+
+    // ... an incident nobody had slipped in ...
+    std::fs::copy(&pristine, &copy).expect("copy");
+    let next_incident = query_i64(&copy, "SELECT MAX(id) + 1 FROM incidents");
+    sqlite3(
+        &copy,
+        &format!(
+            "INSERT INTO incidents (id, kind, target, severity, opened_ms, restored_ms, flaps, \
+             planned, respond_within_ms, restore_within_ms) \
+             SELECT {next_incident}, kind, target, severity, opened_ms + 1000, opened_ms + 2000, 0, \
+             0, respond_within_ms, restore_within_ms FROM incidents WHERE id = {incident}"
+        ),
+    );
+    let problem = altered(&verify(&[copy.to_str().unwrap()]));
+    assert!(
+        problem.starts_with(&format!("incidents row {next_incident} (device acc-002, "))
+            && problem
+                .ends_with("has no chain record: it was inserted, or its chain record removed"),
         "{problem}"
     );
 

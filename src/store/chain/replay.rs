@@ -115,18 +115,17 @@ pub(super) fn incidents(
     )?;
     let mut events = events.query([])?;
     // The next event not yet folded: its incident and its values.
-    let next_event =
-        |events: &mut rusqlite::Rows| -> rusqlite::Result<Option<(i64, [Value; 6])>> {
-            let Some(e) = events.next()? else {
-                return Ok(None);
-            };
-            let incident = match e.get_ref(0)? {
-                ValueRef::Integer(i) => i,
-                _ => i64::MIN,
-            };
-            let v = |i: usize| e.get::<_, Value>(i);
-            Ok(Some((incident, [v(1)?, v(2)?, v(3)?, v(4)?, v(5)?, v(6)?])))
+    let next_event = |events: &mut rusqlite::Rows| -> rusqlite::Result<Option<(i64, [Value; 6])>> {
+        let Some(e) = events.next()? else {
+            return Ok(None);
         };
+        let incident = match e.get_ref(0)? {
+            ValueRef::Integer(i) => i,
+            _ => i64::MIN,
+        };
+        let v = |i: usize| e.get::<_, Value>(i);
+        Ok(Some((incident, [v(1)?, v(2)?, v(3)?, v(4)?, v(5)?, v(6)?])))
+    };
     let mut pending = next_event(&mut events)?;
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
