@@ -180,6 +180,12 @@ fn report(
     let (Some(format), Some(lang)) = (Format::parse(format), Lang::parse(lang)) else {
         return fail(EXIT_CONFIG, "unknown --format or --lang".to_string());
     };
+    if format == Format::Csv && out == std::path::Path::new("-") {
+        return fail(
+            EXIT_CONFIG,
+            format!("{}; no report written", formats::CSV_TO_STDOUT),
+        );
+    }
     let now = jiff::Timestamp::now();
     let period = match period
         .resolve(tz, now)
