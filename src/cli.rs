@@ -305,7 +305,10 @@ fn verify(
             }
             if let Some(g) = genesis {
                 println!(
-                    "note: the chain began at {}, when this store was migrated to a netkpi that                      keeps it: its first {} records were chained then, in table and row order,                      not as each was committed; a change made to them before then cannot be detected",
+                    "note: the chain began at {}, when this store was migrated to a netkpi that \
+                     keeps it: its first {} records were chained then, in table and row order, \
+                     not as each was committed; a change made to them before then cannot be \
+                     detected",
                     time(g.at),
                     g.records
                 );
