@@ -69,6 +69,14 @@ fn sqlite3(db: &Path, sql: &str) {
     assert!(out.status.success(), "sqlite3 {sql}: {}", text(&out));
 }
 
+/// The problem `verify` names in a fresh copy of `pristine` at `copy`
+/// after `sql`.
+fn edited(pristine: &Path, copy: &Path, sql: &str) -> String {
+    std::fs::copy(pristine, copy).expect("copy");
+    sqlite3(copy, sql);
+    altered(&verify(&[copy.to_str().expect("utf-8 path")]))
+}
+
 fn query_i64(db: &Path, sql: &str) -> i64 {
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .unwrap_or_else(|e| panic!("open {}: {e}", db.display()));
@@ -183,12 +191,11 @@ fn verify_finds_every_edit_of_a_real_ledger() {
 
     // On fresh copies of the untouched ledger: a transition deleted ...
     let copy = dir.path().join("copy.sqlite");
-    std::fs::copy(&pristine, &copy).expect("copy");
-    sqlite3(
+    let problem = edited(
+        &pristine,
         &copy,
         &format!("DELETE FROM transitions WHERE id = {down_id}"),
     );
-    let problem = altered(&verify(&[copy.to_str().unwrap()]));
     assert!(
         problem.starts_with(&format!("transitions row {down_id}, chained as record "))
             && problem.ends_with("was deleted"),
@@ -196,17 +203,13 @@ fn verify_finds_every_edit_of_a_real_ledger() {
     );
 
     // ... an incident event inserted (an acknowledgement nobody made) ...
-    std::fs::copy(&pristine, &copy).expect("copy");
-    let incident = query_i64(&copy, "SELECT MIN(incident) FROM incident_events");
-    let next_event = query_i64(&copy, "SELECT MAX(id) + 1 FROM incident_events");
-    sqlite3(
-        &copy,
-        &format!(
-            "INSERT INTO incident_events (incident, at_ms, event, by) \
-             VALUES ({incident}, (SELECT MIN(at_ms) FROM incident_events) + 1000, 'acknowledged', 'noc')"
-        ),
+    let incident = query_i64(&pristine, "SELECT MIN(incident) FROM incident_events");
+    let next_event = query_i64(&pristine, "SELECT MAX(id) + 1 FROM incident_events");
+    let sql = format!(
+        "INSERT INTO incident_events (incident, at_ms, event, by) \
+         VALUES ({incident}, (SELECT MIN(at_ms) FROM incident_events) + 1000, 'acknowledged', 'noc')"
     );
-    let problem = altered(&verify(&[copy.to_str().unwrap()]));
+    let problem = edited(&pristine, &copy, &sql);
     assert!(
         problem.starts_with(&format!(
             "incident_events row {next_event} (incident {incident} acknowledged at 20"
@@ -215,12 +218,11 @@ fn verify_finds_every_edit_of_a_real_ledger() {
     );
 
     // ... an incident's deadline stretched so that it meets its SLA ...
-    std::fs::copy(&pristine, &copy).expect("copy");
-    sqlite3(
+    let problem = edited(
+        &pristine,
         &copy,
         &format!("UPDATE incidents SET restore_within_ms = 864000000 WHERE id = {incident}"),
     );
-    let problem = altered(&verify(&[copy.to_str().unwrap()]));
     assert!(
         problem.starts_with(&format!("incidents row {incident} (device acc-002, "))
             && problem.contains(", opened at 20")
@@ -230,16 +232,15 @@ fn verify_finds_every_edit_of_a_real_ledger() {
 
     // ... an incident restored a minute after it opened (the report's
     // restore share, MTTR and SLA read that column) ...
-    std::fs::copy(&pristine, &copy).expect("copy");
     let restored = query_i64(
-        &copy,
+        &pristine,
         &format!("SELECT restored_ms FROM incidents WHERE id = {incident}"),
     );
-    sqlite3(
+    let problem = edited(
+        &pristine,
         &copy,
         &format!("UPDATE incidents SET restored_ms = opened_ms + 60000 WHERE id = {incident}"),
     );
-    let problem = altered(&verify(&[copy.to_str().unwrap()]));
     assert!(
         problem.starts_with(&format!("incidents row {incident} (device acc-002, "))
             && problem.contains(") was altered: its restored_ms is 20")
@@ -251,12 +252,11 @@ fn verify_finds_every_edit_of_a_real_ledger() {
     );
 
     // ... the outage made a minute shorter: its down transition moved ...
-    std::fs::copy(&pristine, &copy).expect("copy");
-    sqlite3(
+    let problem = edited(
+        &pristine,
         &copy,
         &format!("UPDATE transitions SET at_ms = at_ms + 60000 WHERE id = {down_id}"),
     );
-    let problem = altered(&verify(&[copy.to_str().unwrap()]));
     assert!(
         problem.starts_with(&format!("transitions row {down_id} (acc-002 down at 20"))
             && problem.contains(") was altered: it no longer matches its chain record"),
@@ -264,18 +264,14 @@ fn verify_finds_every_edit_of_a_real_ledger() {
     );
 
     // ... an incident nobody had slipped in ...
-    std::fs::copy(&pristine, &copy).expect("copy");
-    let next_incident = query_i64(&copy, "SELECT MAX(id) + 1 FROM incidents");
-    sqlite3(
-        &copy,
-        &format!(
-            "INSERT INTO incidents (id, kind, target, severity, opened_ms, restored_ms, flaps, \
-             planned, respond_within_ms, restore_within_ms) \
-             SELECT {next_incident}, kind, target, severity, opened_ms + 1000, opened_ms + 2000, 0, \
-             0, respond_within_ms, restore_within_ms FROM incidents WHERE id = {incident}"
-        ),
+    let next_incident = query_i64(&pristine, "SELECT MAX(id) + 1 FROM incidents");
+    let sql = format!(
+        "INSERT INTO incidents (id, kind, target, severity, opened_ms, restored_ms, flaps, \
+         planned, respond_within_ms, restore_within_ms) \
+         SELECT {next_incident}, kind, target, severity, opened_ms + 1000, opened_ms + 2000, 0, \
+         0, respond_within_ms, restore_within_ms FROM incidents WHERE id = {incident}"
     );
-    let problem = altered(&verify(&[copy.to_str().unwrap()]));
+    let problem = edited(&pristine, &copy, &sql);
     assert!(
         problem.starts_with(&format!("incidents row {next_incident} (device acc-002, "))
             && problem
@@ -284,9 +280,11 @@ fn verify_finds_every_edit_of_a_real_ledger() {
     );
 
     // ... and a hash of the chain itself overwritten.
-    std::fs::copy(&pristine, &copy).expect("copy");
-    sqlite3(&copy, "UPDATE chain SET hash = zeroblob(32) WHERE seq = 1");
-    let problem = altered(&verify(&[copy.to_str().unwrap()]));
+    let problem = edited(
+        &pristine,
+        &copy,
+        "UPDATE chain SET hash = zeroblob(32) WHERE seq = 1",
+    );
     assert!(
         problem.starts_with("chain record 1 (for transitions row 1) was altered"),
         "{problem}"
