@@ -180,6 +180,12 @@ fn report(
     let (Some(format), Some(lang)) = (Format::parse(format), Lang::parse(lang)) else {
         return fail(EXIT_CONFIG, "unknown --format or --lang".to_string());
     };
+    if format == Format::Csv && out == std::path::Path::new("-") {
+        return fail(
+            EXIT_CONFIG,
+            format!("{}; no report written", formats::CSV_TO_STDOUT),
+        );
+    }
     let now = jiff::Timestamp::now();
     let period = match period
         .resolve(tz, now)
@@ -299,7 +305,10 @@ fn verify(
             }
             if let Some(g) = genesis {
                 println!(
-                    "note: the chain began at {}, when this store was migrated to a netkpi that                      keeps it: its first {} records were chained then, in table and row order,                      not as each was committed; a change made to them before then cannot be detected",
+                    "note: the chain began at {}, when this store was migrated to a netkpi that \
+                     keeps it: its first {} records were chained then, in table and row order, \
+                     not as each was committed; a change made to them before then cannot be \
+                     detected",
                     time(g.at),
                     g.records
                 );

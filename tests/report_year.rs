@@ -718,6 +718,26 @@ fn bad_periods_and_outputs_are_refused_with_a_message() {
         csv_bad.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1));
+    // CSV is a directory of files: standard output is refused before
+    // anything is read, and no directory named "-" appears.
+    let o = netkpi()
+        .current_dir(setup.dir.path())
+        .args(["report", "--config"])
+        .arg(setup.config())
+        .args(["--year", "2020", "--format", "csv", "--out", "-"])
+        .output()
+        .expect("run netkpi report");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "netkpi: --format csv writes a directory of files, one per table, and cannot go to \
+             standard output (--out -)"
+        ) && stderr(&o).contains("; no report written"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+    assert!(!setup.dir.path().join("-").exists());
     // A directory where the file should be: the rename fails, no temp file stays.
     let dir_out = setup.dir.path().join("taken");
     std::fs::create_dir(&dir_out).unwrap();

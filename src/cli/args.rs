@@ -69,8 +69,9 @@ pub enum Command {
         out: PathBuf,
     },
     /// Recompute the ledger's hash chain from its records and compare it
-    /// with the stored one: exit 0 when intact, 1 naming the first record
-    /// altered, deleted or inserted, 2 when the store cannot be checked.
+    /// with the stored one, then each incident's row with its chained
+    /// events: exit 0 when intact, 1 naming the first record altered,
+    /// deleted or inserted, 2 when the store cannot be checked.
     Verify {
         #[command(flatten)]
         config: ConfigFile,

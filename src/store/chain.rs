@@ -19,9 +19,11 @@
 //! Not chained, because the figures are not read from them or they are
 //! rebuilt from what is: the other columns of `incidents` (acknowledged,
 //! restored, flaps, root, cause, planned: folded from its chained events in
-//! the same transaction; `netkpi verify` does not replay the events to
-//! check them, and an incident opened inside a window is planned from the
-//! start with no event saying so), `tallies` (running totals rebuilt from the
+//! the same transaction; `netkpi verify` folds the events again and names
+//! the first incident whose row differs (`replay.rs`); planned from the
+//! start is the text of its `opened` event), the `missed` column of
+//! `incidents` (which deadlines the metrics' running totals count, judged
+//! at each commit; not checked), `tallies` (running totals rebuilt from the
 //! transitions), `heartbeat` and `meta` (operational), and `daemon_runs`
 //! (the figures never read it: a stop is recorded as `unknown` transitions
 //! with cause `daemon_stopped`, and a crash as the gap closed at the next
@@ -742,6 +744,25 @@ pub(super) fn verify(conn: &Connection, expected: &[Vec<u8>]) -> rusqlite::Resul
             intact,
         ));
     }
+    let meta = |key: &str| -> rusqlite::Result<Option<i64>> {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()
+        .map(|v| v.and_then(|v| v.parse().ok()))
+    };
+    let genesis_records = meta("chain_genesis")?.filter(|&n| n > 0);
+    let pre_chain_last: Option<i64> = match genesis_records {
+        Some(n) => conn.query_row(
+            "SELECT MAX(ref) FROM chain WHERE source = 'incidents' AND seq <= ?1",
+            [n],
+            |r| r.get(0),
+        )?,
+        None => None,
+    };
+    if let Some(p) = replay::incidents(conn, pre_chain_last)? {
+        return Ok(altered(p, intact));
+    }
     for (want, slot) in expected.iter().zip(&seen) {
         if slot.is_none() {
             return Ok(altered(
@@ -753,15 +774,8 @@ pub(super) fn verify(conn: &Connection, expected: &[Vec<u8>]) -> rusqlite::Resul
             ));
         }
     }
-    let meta = |key: &str| -> rusqlite::Result<Option<i64>> {
-        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
-            r.get::<_, String>(0)
-        })
-        .optional()
-        .map(|v| v.and_then(|v| v.parse().ok()))
-    };
-    let genesis = match meta("chain_genesis")? {
-        Some(n) if n > 0 => Some(Genesis {
+    let genesis = match genesis_records {
+        Some(n) => Some(Genesis {
             at: meta("chain_started_ms")?.and_then(|ms| Timestamp::from_millisecond(ms).ok()),
             records: n as u64,
         }),
@@ -782,6 +796,8 @@ pub(super) fn verify(conn: &Connection, expected: &[Vec<u8>]) -> rusqlite::Resul
             .collect(),
     })
 }
+
+mod replay;
 
 #[cfg(test)]
 mod tests;

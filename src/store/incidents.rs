@@ -20,6 +20,11 @@ pub(super) const COLUMNS: &str = "id, kind, target, severity, cause, opened_ms, 
      acknowledged_by, restored_ms, root_id, flaps, planned, respond_within_ms, restore_within_ms,
      alarm";
 
+/// The text of the `opened` event of an incident opened inside a
+/// maintenance window (planned from the start): what `netkpi verify` folds
+/// the `planned` column from.
+pub(super) const PLANNED_AT_OPENING: &str = "planned: opened inside a maintenance window";
+
 /// One entry of an incident's record, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IncidentEvent {
@@ -138,8 +143,7 @@ pub(super) fn write_changes(
                     "opened",
                     None,
                     // Planned from the start is part of the record too.
-                    i.planned
-                        .then_some("planned: opened inside a maintenance window"),
+                    i.planned.then_some(PLANNED_AT_OPENING),
                     i.root_id,
                     i.cause.as_deref(),
                 )?;

@@ -62,12 +62,19 @@ impl Format {
 pub enum WriteError {
     #[error("cannot make the XLSX workbook: {0}")]
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("{CSV_TO_STDOUT}")]
+    CsvToStdout,
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
 }
+
+/// Why `--format csv --out -` is refused.
+pub const CSV_TO_STDOUT: &str = "--format csv writes a directory of files, one per table, \
+     and cannot go to standard output (--out -): give a directory, or take one table \
+     from GET /api/v1/report?format=csv&table=NAME";
 
 /// The JSON text of the report (pretty, as the CLI writes it).
 pub fn json(report: &Report) -> String {
@@ -77,7 +84,8 @@ pub fn json(report: &Report) -> String {
 
 /// Writes `report` to `out` in `format`: a file for json, md, html and
 /// xlsx (`-`: standard output), a directory of one file per table for csv
-/// (created if missing). Returns what was written.
+/// (created if missing; `-` is refused, [`CSV_TO_STDOUT`]). Returns what
+/// was written.
 ///
 /// Files are written as they are rendered (not built whole in memory
 /// first), and the incidents table's rows are made one at a time
@@ -95,7 +103,7 @@ pub fn write(
             Format::Html => html::render(report, lang).into_bytes(),
             Format::Md => md::render(report, lang).into_bytes(),
             Format::Json => json(report).into_bytes(),
-            Format::Csv => return csv::write_dir(report, lang, out),
+            Format::Csv => return Err(WriteError::CsvToStdout),
         };
         std::io::stdout()
             .write_all(&bytes)

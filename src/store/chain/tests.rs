@@ -406,6 +406,164 @@ fn heads_copied_elsewhere_must_be_on_the_chain() {
     assert!(parse_head("zz23456789abcdef").is_err());
 }
 
+/// A store whose incidents went through every change that rewrites their
+/// row: 1 acknowledged, restored, reopened with another cause, restored
+/// again; 2 opened inside a window (planned from the start); 3 declared
+/// planned later.
+fn incidents_store(dir: &Path) {
+    let mut store = Store::open(dir).unwrap();
+    let mut planned_from_start = opened(2, 1_500);
+    if let Change::Opened(i) = &mut planned_from_start {
+        i.planned = true;
+        i.target = "L-002".into();
+    }
+    let changes = [
+        opened(1, 1_000),
+        planned_from_start,
+        Change::Acknowledged {
+            id: 1,
+            at: ts(1_200),
+            by: "alice".into(),
+            via: None,
+        },
+        Change::Restored {
+            id: 1,
+            at: ts(2_000),
+        },
+        Change::Reopened {
+            id: 1,
+            at: ts(2_500),
+        },
+        Change::Relinked {
+            id: 1,
+            at: ts(2_500),
+            root_id: Some(2),
+            cause: Some("device:acc-001".into()),
+        },
+        Change::Restored {
+            id: 1,
+            at: ts(3_000),
+        },
+        opened(3, 4_000),
+        Change::Planned {
+            id: 3,
+            at: ts(5_000),
+            window: 1,
+            by: "bob".into(),
+            reason: "fibre works".into(),
+        },
+    ];
+    for change in changes {
+        store
+            .commit(&Commit {
+                incidents: &[change],
+                ..Commit::default()
+            })
+            .unwrap();
+    }
+}
+
+#[test]
+fn each_incident_column_the_figures_read_is_folded_from_its_events() {
+    let cases: &[(&str, &str, u64, &str)] = &[
+        (
+            "a restore time moved",
+            "UPDATE incidents SET restored_ms = 1060 WHERE id = 1",
+            1,
+            "its restored_ms is 1970-01-01T00:00:01.06Z (1060), but its chained events give \
+             1970-01-01T00:00:03Z (3000)",
+        ),
+        (
+            "an open incident restored",
+            "UPDATE incidents SET restored_ms = 4100 WHERE id = 3",
+            3,
+            "its restored_ms is 1970-01-01T00:00:04.1Z (4100), but its chained events give none",
+        ),
+        (
+            "an acknowledgement moved",
+            "UPDATE incidents SET acknowledged_ms = 1001 WHERE id = 1",
+            1,
+            "its acknowledged_ms is 1970-01-01T00:00:01.001Z (1001)",
+        ),
+        (
+            "an acknowledgement invented",
+            "UPDATE incidents SET acknowledged_ms = 4001, acknowledged_by = 'noc' WHERE id = 3",
+            3,
+            "its acknowledged_ms is 1970-01-01T00:00:04.001Z (4001), but its chained events give none",
+        ),
+        (
+            "who acknowledged changed",
+            "UPDATE incidents SET acknowledged_by = 'carol' WHERE id = 1",
+            1,
+            "its acknowledged_by is \"carol\", but its chained events give \"alice\"",
+        ),
+        (
+            "an unplanned incident made planned",
+            "UPDATE incidents SET planned = 1 WHERE id = 1",
+            1,
+            "its planned is 1, but its chained events give 0",
+        ),
+        (
+            "a planned incident made unplanned",
+            "UPDATE incidents SET planned = 0 WHERE id = 2",
+            2,
+            "its planned is 0, but its chained events give 1",
+        ),
+        (
+            "declared planned, then not",
+            "UPDATE incidents SET planned = 0 WHERE id = 3",
+            3,
+            "its planned is 0",
+        ),
+        (
+            "a flap forgotten",
+            "UPDATE incidents SET flaps = 0 WHERE id = 1",
+            1,
+            "its flaps is 0, but its chained events give 1",
+        ),
+        (
+            "the root unlinked",
+            "UPDATE incidents SET root_id = NULL WHERE id = 1",
+            1,
+            "its root_id is none, but its chained events give 2",
+        ),
+        (
+            "the cause rewritten",
+            "UPDATE incidents SET cause = 'power' WHERE id = 1",
+            1,
+            "its cause is \"power\", but its chained events give \"device:acc-001\"",
+        ),
+        (
+            "a time stored as another type",
+            "UPDATE incidents SET restored_ms = 3000.5 WHERE id = 1",
+            1,
+            "its restored_ms is 3000.5, but its chained events give 1970-01-01T00:00:03Z (3000)",
+        ),
+    ];
+    let opened = ["01Z", "01.5Z", "04Z"];
+    for (what, sql, id, want) in cases {
+        let line = if *id == 2 { "L-002" } else { "L-001" };
+        let want = format!(
+            "incidents row {id} (line {line}, critical, opened at 1970-01-01T00:00:{}) \
+             was altered: {want}",
+            opened[*id as usize - 1]
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        incidents_store(tmp.path());
+        assert!(
+            matches!(verify(tmp.path()), Verification::Intact { records: 12, .. }),
+            "{what}: untouched: {:?}",
+            verify(tmp.path())
+        );
+        raw(tmp.path()).execute_batch(sql).unwrap();
+        let got = match verify(tmp.path()) {
+            Verification::Altered { problem, .. } => problem,
+            intact => panic!("{what}: not found: {intact:?}"),
+        };
+        assert!(got.starts_with(&want), "{what}: got {got:?}, want {want:?}");
+    }
+}
+
 /// A ledger as schema v4 left it, with rows in every chained table.
 fn v4_store(dir: &Path) {
     let conn = Connection::open(dir.join(DB_FILE)).unwrap();
@@ -420,8 +578,12 @@ fn v4_store(dir: &Path) {
              ('acc-001', 'device', 3000, 'up', NULL);
          INSERT INTO incidents (id, kind, target, severity, cause, opened_ms, restored_ms, flaps,
                                 planned, respond_within_ms, restore_within_ms)
-             VALUES (1, 'device', 'acc-001', 'major', 'icmp:timeout', 2000, 3000, 0, 0, 1800000, 14400000);
-         INSERT INTO incident_events (incident, at_ms, event) VALUES (1, 2000, 'opened'), (1, 3000, 'restored');
+             VALUES (1, 'device', 'acc-001', 'major', 'icmp:timeout', 2000, 3000, 0, 0, 1800000, 14400000),
+                    (2, 'line', 'L-001', 'major', NULL, 5000, 6000, 0, 1, 1800000, 14400000);
+         -- As v4 wrote them: an opened event says nothing of a window.
+         INSERT INTO incident_events (incident, at_ms, event, cause)
+             VALUES (1, 2000, 'opened', 'icmp:timeout'), (1, 3000, 'restored', NULL),
+                    (2, 5000, 'opened', NULL), (2, 6000, 'restored', NULL);
          INSERT INTO maintenance_windows (id, created_ms, created_by, reason, start_ms, end_ms)
              VALUES (1, 5000, 'bob', 'works', 4000, 9000);
          INSERT INTO maintenance_targets (window, target) VALUES (1, 'acc-001');",
@@ -443,8 +605,11 @@ fn migrating_a_v4_store_chains_its_rows() {
         ("transitions", 2),
         ("transitions", 3),
         ("incidents", 1),
+        ("incidents", 2),
         ("incident_events", 1),
         ("incident_events", 2),
+        ("incident_events", 3),
+        ("incident_events", 4),
         ("maintenance_windows", 1),
     ]
     .iter()
@@ -456,7 +621,7 @@ fn migrating_a_v4_store_chains_its_rows() {
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .unwrap()
     };
-    assert_eq!(meta("chain_genesis"), "7");
+    assert_eq!(meta("chain_genesis"), "10");
     let started: i64 = meta("chain_started_ms").parse().unwrap();
     // New commits continue the chain.
     store
@@ -469,12 +634,12 @@ fn migrating_a_v4_store_chains_its_rows() {
         Verification::Intact {
             records, genesis, ..
         } => {
-            assert_eq!(records, 8);
+            assert_eq!(records, 11);
             assert_eq!(
                 genesis,
                 Some(Genesis {
                     at: Some(ts(started)),
-                    records: 7
+                    records: 10
                 })
             );
         }
@@ -488,6 +653,27 @@ fn migrating_a_v4_store_chains_its_rows() {
     let got = problem(tmp.path());
     assert!(
         got.starts_with("transitions row 2 (acc-001 down at 1970-01-01T00:00:02Z) was altered"),
+        "{got}"
+    );
+    // Incident 2, planned when it opened before the chain (no event says
+    // so), verifies as it is; its restore time, edited now, does not.
+    raw(tmp.path())
+        .execute(
+            "UPDATE transitions SET cause = 'icmp:timeout' WHERE id = 2",
+            [],
+        )
+        .unwrap();
+    assert!(matches!(verify(tmp.path()), Verification::Intact { .. }));
+    raw(tmp.path())
+        .execute("UPDATE incidents SET restored_ms = 5001 WHERE id = 2", [])
+        .unwrap();
+    let got = problem(tmp.path());
+    assert!(
+        got.starts_with(
+            "incidents row 2 (line L-001, major, opened at 1970-01-01T00:00:05Z) was altered: \
+             its restored_ms is 1970-01-01T00:00:05.001Z (5001), but its chained events give \
+             1970-01-01T00:00:06Z (6000)"
+        ),
         "{got}"
     );
 }
