@@ -524,3 +524,35 @@ fn init_logging(format: LogFormat, level: Option<&str>, tz: jiff::tz::TimeZone) 
         LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every subcommand and every argument (options and positionals, at every
+    /// depth) says what it is in `--help`, and so in the man pages and the
+    /// completions generated from the same definitions.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        let mut cli = Cli::command();
+        cli.build();
+        let mut missing = Vec::new();
+        let mut stack = vec![(String::from("netkpi"), &cli)];
+        while let Some((path, cmd)) = stack.pop() {
+            if cmd.get_about().is_none() && cmd.get_long_about().is_none() {
+                missing.push(path.clone());
+            }
+            for arg in cmd.get_arguments() {
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} <{}>", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                stack.push((format!("{path} {}", sub.get_name()), sub));
+            }
+        }
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+}

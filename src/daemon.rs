@@ -71,16 +71,17 @@ const SNMP_POLLS_IN_FLIGHT: usize = 256;
 /// dropped (informs are then not acknowledged, so the sender retries).
 const TRAP_QUEUE: usize = 1024;
 
-/// Recomputes the 1d/30d/ytd availability figures from the store.
+/// Recomputes the availability figures of every window of [`WINDOWS`] from
+/// the store.
 fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
     let now = Timestamp::now();
     let config = shared.config();
     let tz = &config.daemon.timezone;
-    let starts = WINDOWS.map(|w| availability::window_start(w, now, tz));
+    let periods = WINDOWS.map(|w| availability::window_period(w, now, tz));
     let reader = Store::open_reader(&config.daemon.data_dir)?;
     let inventory = shared.live.inventory();
     let mut ratios = ByTarget::default();
-    for t in availability::availability_since(&reader, &inventory, starts, now, now)? {
+    for t in availability::availability_over(&reader, &inventory, periods, now)? {
         let figures = t.figures.map(|f| WindowFigures {
             availability: f.availability,
             coverage: f.coverage,

@@ -119,9 +119,9 @@ impl<V> ByTarget<V> {
 }
 
 /// Availability per window of [`crate::availability::WINDOWS`].
-pub type WindowRatios = [WindowFigures; 3];
+pub type WindowRatios = [WindowFigures; crate::availability::WINDOWS.len()];
 
-/// A target's figures over one rolling window.
+/// A target's figures over one window.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct WindowFigures {
     /// `None` when nothing was observed in the window.

@@ -476,6 +476,28 @@ fn error_of(daemon: &Daemon, path: &str, expect_status: u16) -> String {
     message.to_string()
 }
 
+/// Log lines are stamped as the API's times are (README "Command line"):
+/// RFC 3339 in daemon.timezone with its offset, to the millisecond.
+fn log_lines_carry_the_offset(log: &str) {
+    let stamps: Vec<String> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| v["timestamp"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(!stamps.is_empty(), "no JSON log line:\n{log}");
+    for stamp in &stamps {
+        assert!(
+            stamp.ends_with(OFFSET) && stamp.parse::<Timestamp>().is_ok(),
+            "log timestamp {stamp:?} is not RFC 3339 with the offset of daemon.timezone ({OFFSET}):\n{log}"
+        );
+        let (_, fraction) = stamp
+            .trim_end_matches(OFFSET)
+            .rsplit_once('.')
+            .unwrap_or_default();
+        assert_eq!(fraction.len(), 3, "{stamp:?}: milliseconds");
+    }
+}
+
 #[test]
 fn api_shapes_errors_and_a_degraded_device() {
     let ns = NetNs::new();
@@ -484,6 +506,7 @@ fn api_shapes_errors_and_a_degraded_device() {
     let started = Timestamp::now();
     let daemon = Daemon::start(&ns, &config, listen(), dir.path().join("run.log"));
     wait_all_up(&daemon);
+    log_lines_carry_the_offset(&daemon.log_text());
     // When acc-002 and its line became up (the first answered round).
     let up = daemon.get_json("/api/v1/devices");
     let acc_up_at = api_time(record(&up, "devices", "name", "acc-002"), "since");

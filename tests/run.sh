@@ -60,13 +60,33 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-if [ ! -x "$LAB_VENV/bin/snmpsim-command-responder" ]; then
+# The venv holds exactly tests/lab-requirements.txt (every package, the
+# transitive ones too): one that differs, from an older run.sh or changed by
+# hand, is made again. One that matches is left alone, so a re-run needs no
+# network.
+LAB_PINS=tests/lab-requirements.txt
+pinned() { grep -E '^[A-Za-z0-9]' "$LAB_PINS" | tr 'A-Z_' 'a-z-' | sort; }
+installed() { "$LAB_VENV/bin/python" -m pip freeze 2>/dev/null | tr 'A-Z_' 'a-z-' | sort; }
+if [ ! -x "$LAB_VENV/bin/snmpsim-command-responder" ] ||
+  [ "$(installed)" != "$(pinned)" ]; then
+  if [ -e "$LAB_VENV" ]; then
+    echo "--- $LAB_VENV differs from $LAB_PINS; making it again:"
+    diff <(installed) <(pinned) | grep '^[<>]' | sed 's/^</  has/; s/^>/  wants/' || true
+    rm -rf "$LAB_VENV"
+  fi
   echo "--- creating the snmpsim venv in $LAB_VENV"
   /usr/bin/python3 -m venv "$LAB_VENV"
-  # The versions the tests were written against (cryptography: SNMPv3 AES/DES).
-  "$LAB_VENV/bin/pip" install -q \
-    snmpsim==1.2.2 pysnmp==7.1.30 pyasn1==0.6.5 \
-    cryptography==50.0.2 cffi==2.1.1 pycparser==3.12
+  "$LAB_VENV/bin/pip" install -q --no-deps -r "$LAB_PINS"
+  if ! broken=$("$LAB_VENV/bin/python" -m pip check); then
+    echo "tests/run.sh: $LAB_PINS misses a dependency:" >&2
+    echo "$broken" >&2
+    exit 1
+  fi
+  if [ "$(installed)" != "$(pinned)" ]; then
+    echo "tests/run.sh: $LAB_VENV still differs from $LAB_PINS:" >&2
+    diff <(installed) <(pinned) >&2 || true
+    exit 1
+  fi
 fi
 
 # cargo-deb builds the package in tests/package_e2e.rs, at the version the

@@ -14,9 +14,9 @@ pub mod period;
 pub mod targets;
 
 pub use period::{
-    parse_instant, window_start, year_start, Period, PeriodArgs, PeriodKind, WINDOWS,
+    month_start, parse_instant, window_period, year_start, Period, PeriodArgs, PeriodKind, WINDOWS,
 };
-pub use targets::{availability, availability_each, availability_since, TargetFigures};
+pub use targets::{availability, availability_each, availability_over, TargetFigures};
 
 use jiff::Timestamp;
 use serde::Serialize;

@@ -7,9 +7,10 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 
-/// The rolling windows `netkpi_availability_ratio` is published for (the
-/// `window` label).
-pub const WINDOWS: [&str; 3] = ["1d", "30d", "ytd"];
+/// The windows `netkpi_availability_ratio` is published for (the `window`
+/// label): three rolling ones ending now, and two calendar months in the
+/// configured time zone for the monthly figures managers ask for.
+pub const WINDOWS: [&str; 5] = ["1d", "30d", "ytd", "mtd", "last_month"];
 
 /// Jan 1 00:00 of `now`'s year in `tz`, as an instant.
 ///
@@ -17,30 +18,47 @@ pub const WINDOWS: [&str; 3] = ["1d", "30d", "ytd"];
 /// just after the gap is used (jiff's "compatible" disambiguation). Falls back
 /// to `now` only at the edge of the representable range.
 pub fn year_start(now: Timestamp, tz: &TimeZone) -> Timestamp {
-    now.to_zoned_datetime(tz.clone())
-        .date()
-        .first_of_year()
-        .to_zoned_datetime(tz.clone())
-        .map(|zdt| zdt.timestamp())
-        .unwrap_or(now)
+    let first = now.to_zoned_datetime(tz.clone()).date().first_of_year();
+    local_midnight(first, tz).unwrap_or(now)
 }
 
-/// Start of a rolling window ending at `now`: `"1d"` is the last 24 h,
-/// `"30d"` the last 30 × 24 h (fixed lengths, not calendar days, so a DST
-/// change does not make a window longer), `"ytd"` is [`year_start`].
+/// The 1st 00:00 of `now`'s month in `tz`, as an instant (the same
+/// disambiguation and fallback as [`year_start`]).
+pub fn month_start(now: Timestamp, tz: &TimeZone) -> Timestamp {
+    let first = now.to_zoned_datetime(tz.clone()).date().first_of_month();
+    local_midnight(first, tz).unwrap_or(now)
+}
+
+/// The period `[from, to)` a window of [`WINDOWS`] covers at `now`:
+/// - `"1d"` is the last 24 h and `"30d"` the last 30 × 24 h (fixed lengths,
+///   not calendar days, so a DST change does not make a window longer);
+/// - `"ytd"` runs from [`year_start`] and `"mtd"` from [`month_start`] to now;
+/// - `"last_month"` is the whole calendar month before `now`'s, in `tz`.
 ///
-/// Any other name (see [`WINDOWS`]) gives `now`, an empty window whose figures
-/// are all `None`, rather than a plausible but wrong number.
-pub fn window_start(window: &str, now: Timestamp, tz: &TimeZone) -> Timestamp {
+/// Any other name gives `[now, now)`, an empty window whose figures are all
+/// `None`, rather than a plausible but wrong number.
+pub fn window_period(window: &str, now: Timestamp, tz: &TimeZone) -> (Timestamp, Timestamp) {
     let back = |hours: i64| {
         now.checked_sub(SignedDuration::from_hours(hours))
             .unwrap_or(Timestamp::MIN)
     };
     match window {
-        "1d" => back(24),
-        "30d" => back(30 * 24),
-        "ytd" => year_start(now, tz),
-        _ => now,
+        "1d" => (back(24), now),
+        "30d" => (back(30 * 24), now),
+        "ytd" => (year_start(now, tz), now),
+        "mtd" => (month_start(now, tz), now),
+        "last_month" => {
+            let this = now.to_zoned_datetime(tz.clone()).date().first_of_month();
+            let from = this
+                .checked_sub(1.month())
+                .ok()
+                .and_then(|d| local_midnight(d, tz).ok());
+            match (from, local_midnight(this, tz)) {
+                (Some(from), Ok(to)) => (from, to),
+                _ => (now, now),
+            }
+        }
+        _ => (now, now),
     }
 }
 
@@ -308,7 +326,56 @@ mod tests {
         let now: Timestamp = "2025-12-31T23:59:59+08:00".parse().unwrap();
         let want: Timestamp = "2024-12-31T16:00:00Z".parse().unwrap();
         assert_eq!(year_start(now, &tz), want);
-        assert_eq!(window_start("ytd", now, &tz), want);
+        assert_eq!(window_period("ytd", now, &tz), (want, now));
+    }
+
+    #[test]
+    fn month_windows_in_shanghai() {
+        let tz = TimeZone::get("Asia/Shanghai").unwrap();
+        let ts = |s: &str| s.parse::<Timestamp>().unwrap();
+        // Just after local midnight on the 1st: a new month in Shanghai, while
+        // it is still the last day of the previous one in UTC.
+        let now = ts("2026-03-01T00:00:01+08:00");
+        assert_eq!(month_start(now, &tz), ts("2026-02-28T16:00:00Z"));
+        assert_eq!(
+            window_period("mtd", now, &tz),
+            (ts("2026-02-28T16:00:00Z"), now)
+        );
+        assert_eq!(
+            window_period("last_month", now, &tz),
+            (ts("2026-01-31T16:00:00Z"), ts("2026-02-28T16:00:00Z")),
+            "February 2026, 28 days"
+        );
+        // One second before local midnight: still February.
+        let now = ts("2026-02-28T23:59:59+08:00");
+        assert_eq!(
+            window_period("mtd", now, &tz),
+            (ts("2026-01-31T16:00:00Z"), now)
+        );
+        assert_eq!(
+            window_period("last_month", now, &tz),
+            (ts("2025-12-31T16:00:00Z"), ts("2026-01-31T16:00:00Z"))
+        );
+        // January: last month is December of the year before, and the month
+        // to date starts where the year to date does.
+        let now = ts("2026-01-15T12:00:00+08:00");
+        assert_eq!(
+            window_period("last_month", now, &tz),
+            (ts("2025-11-30T16:00:00Z"), ts("2025-12-31T16:00:00Z"))
+        );
+        assert_eq!(
+            window_period("mtd", now, &tz),
+            window_period("ytd", now, &tz)
+        );
+        // A leap February.
+        let now = ts("2028-03-10T08:00:00+08:00");
+        assert_eq!(
+            window_period("last_month", now, &tz),
+            (ts("2028-01-31T16:00:00Z"), ts("2028-02-29T16:00:00Z"))
+        );
+        // The same calendar as the `month=` of reports.
+        let feb = Period::month(2028, 2, &tz).unwrap();
+        assert_eq!(window_period("last_month", now, &tz), (feb.from, feb.to));
     }
 
     #[test]
@@ -317,11 +384,12 @@ mod tests {
         let now: Timestamp = "2026-03-10T12:00:00Z".parse().unwrap();
         let day: Timestamp = "2026-03-09T12:00:00Z".parse().unwrap();
         let month: Timestamp = "2026-02-08T12:00:00Z".parse().unwrap();
-        assert_eq!(window_start("1d", now, &tz), day);
-        assert_eq!(window_start("30d", now, &tz), month);
-        assert_eq!(window_start("7y", now, &tz), now);
+        assert_eq!(window_period("1d", now, &tz), (day, now));
+        assert_eq!(window_period("30d", now, &tz), (month, now));
+        assert_eq!(window_period("7y", now, &tz), (now, now));
         for w in WINDOWS {
-            assert!(window_start(w, now, &tz) < now, "{w}");
+            let (from, to) = window_period(w, now, &tz);
+            assert!(from < to && to <= now, "{w}");
         }
     }
 

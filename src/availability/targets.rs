@@ -10,7 +10,7 @@ use crate::model::{Span, State, TargetKind};
 use crate::store::{Histories, Store, StoreError};
 
 /// One target's figures: [`Figures`] over one period, or one `[Figures; N]`
-/// per period for [`availability_since`].
+/// per period for [`availability_over`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct TargetFigures<F = Figures> {
     pub kind: TargetKind,
@@ -39,19 +39,20 @@ pub fn availability(
     }))
 }
 
-/// Like [`availability`] for several periods that all end at `to`, from one
-/// read of the store: `figures[i]` is over `[starts[i], to)`.
-pub fn availability_since<const N: usize>(
+/// Like [`availability`] for a fixed number of periods, from one read of
+/// the store covering them all: `figures[i]` is over `periods[i]` (the
+/// windows of the availability gauges).
+pub fn availability_over<const N: usize>(
     store: &Store,
     inventory: &Inventory,
-    starts: [Timestamp; N],
-    to: Timestamp,
+    periods: [(Timestamp, Timestamp); N],
     now: Timestamp,
 ) -> Result<Vec<TargetFigures<[Figures; N]>>, StoreError> {
-    let earliest = starts.iter().copied().min().unwrap_or(to);
-    let histories = store.histories(earliest, to)?;
+    let earliest = periods.iter().map(|p| p.0).min().unwrap_or(now);
+    let latest = periods.iter().map(|p| p.1).max().unwrap_or(now);
+    let histories = store.histories(earliest, latest)?;
     Ok(per_target(&histories, inventory, |history, maintenance| {
-        starts.map(|from| compute(history, from, to, now, maintenance))
+        periods.map(|(from, to)| compute(history, from, to, now, maintenance))
     }))
 }
 
@@ -238,19 +239,25 @@ reason = "test"
         let tmp = tempfile::tempdir().unwrap();
         let store = store(tmp.path());
         let inventory = inventory();
-        let starts = [t(35), t(0), t(-100), t(60)];
-        let (to, now) = (t(60), t(60));
-        let all = availability_since(&store, &inventory, starts, to, now).unwrap();
+        let now = t(60);
+        let periods = [
+            (t(35), now),
+            (t(0), now),
+            (t(-100), now),
+            (t(10), t(30)),
+            (now, now),
+        ];
+        let all = availability_over(&store, &inventory, periods, now).unwrap();
         assert_eq!(all.len(), 3);
-        for (i, from) in starts.into_iter().enumerate() {
+        for (i, (from, to)) in periods.into_iter().enumerate() {
             let one = availability(&store, &inventory, from, to, now).unwrap();
             for (a, b) in all.iter().zip(&one) {
                 assert_eq!((a.kind, &a.target), (b.kind, &b.target));
-                assert_eq!(a.figures[i], b.figures, "{} from {from}", a.target);
+                assert_eq!(a.figures[i], b.figures, "{} over {from}..{to}", a.target);
             }
         }
         // The empty period [60, 60) has no figures.
-        assert!(all.iter().all(|f| f.figures[3] == Figures::default()));
+        assert!(all.iter().all(|f| f.figures[4] == Figures::default()));
     }
 
     #[test]

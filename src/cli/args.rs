@@ -169,12 +169,15 @@ pub enum IncidentAction {
     },
     /// One incident with its notes, what it explains and its whole record.
     Show {
+        /// The incident's number (the `id` column of `incident list`).
         id: u64,
+        /// Print the API's JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Acknowledge an open incident: you are on it (time to respond stops).
     Ack {
+        /// The incident's number (the `id` column of `incident list`).
         id: u64,
         /// Who acknowledges (default: the login name).
         #[arg(long)]
@@ -185,6 +188,7 @@ pub enum IncidentAction {
     },
     /// Append a note to an incident (open or restored).
     Note {
+        /// The incident's number (the `id` column of `incident list`).
         id: u64,
         /// The note.
         text: String,

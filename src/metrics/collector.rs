@@ -281,7 +281,7 @@ fn encode_energy(
     Ok(())
 }
 
-/// Availability per rolling window, as last recomputed from the store.
+/// Availability per window (rolling, year and month to date, last month), as last recomputed from the store.
 fn encode_availability(
     encoder: &mut DescriptorEncoder,
     live: &Live,

@@ -210,6 +210,14 @@ availability_target = 0.99
                     availability: Some(0.75),
                     coverage: Some(1.0),
                 },
+                WindowFigures {
+                    availability: Some(0.5),
+                    coverage: Some(1.0),
+                },
+                WindowFigures {
+                    availability: Some(1.0),
+                    coverage: Some(0.125),
+                },
             ],
         );
         live.set_availability(ratios);
@@ -257,6 +265,9 @@ availability_target = 0.99
             r#"netkpi_state_seconds_total{target="core-r1",kind="device",state="down"} 0.25"#,
             r#"netkpi_availability_ratio{target="L-001",kind="line",window="30d"} 0.25"#,
             r#"netkpi_availability_ratio{target="L-001",kind="line",window="ytd"} 0.75"#,
+            r#"netkpi_availability_ratio{target="L-001",kind="line",window="mtd"} 0.5"#,
+            r#"netkpi_availability_ratio{target="L-001",kind="line",window="last_month"} 1.0"#,
+            r#"netkpi_coverage_ratio{target="L-001",kind="line",window="last_month"} 0.125"#,
             r#"netkpi_coverage_ratio{target="L-001",kind="line",window="30d"} 0.5"#,
             r#"netkpi_availability_target_ratio{target="L-001",kind="line"} 0.999"#,
             r#"netkpi_availability_target_ratio{target="L-002",kind="line"} 0.99"#,

@@ -25,7 +25,7 @@ pub fn form_year_to_date(
     now: Timestamp,
 ) -> Result<Form, StoreError> {
     let tz = &config.daemon.timezone;
-    let from = availability::window_start("ytd", now, tz);
+    let from = availability::year_start(now, tz);
     // Figures and incidents from one snapshot, as the report reads them.
     let (figures, incidents, energy) = store.snapshot(|store| {
         let figures = availability::availability(store, inventory, from, now, now)?;

@@ -19,10 +19,16 @@ pub const FILES: &[&str] = &[
 /// What each dashboard's template variables must include (besides
 /// `datasource`, which every one has).
 pub const VARIABLES: &[(&str, &[&str])] = &[
-    ("netkpi-duty.json", &["site", "role", "unit", "carrier"]),
+    (
+        "netkpi-duty.json",
+        &["site", "role", "unit", "carrier", "line"],
+    ),
     ("netkpi-lines.json", &["unit", "carrier", "line"]),
     ("netkpi-machine-room.json", &["site"]),
-    ("netkpi-indicators.json", &[]),
+    (
+        "netkpi-indicators.json",
+        &["site", "role", "unit", "carrier"],
+    ),
     ("netkpi-self.json", &[]),
 ];
 
