@@ -856,6 +856,7 @@ fn shipped_full_config_loads() {
             hold: Duration::from_secs(60),
             devices: vec!["ups-1".into()],
             labels: Vec::new(),
+            trap: None,
         }
     );
     assert_eq!(c.alarms[1].labels, [("ups_input_line".into(), "1".into())]);
