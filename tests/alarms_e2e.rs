@@ -51,7 +51,8 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn write_config(dir: &Path) -> std::path::PathBuf {
+/// Writes the config: the daemon, the UPS polled each second, and `rest`.
+fn write_config_with(dir: &Path, rest: &str) -> std::path::PathBuf {
     let text = format!(
         r#"[daemon]
 listen = "{listen}"
@@ -68,7 +69,19 @@ role = "ups"
 address = "{UPS}"
 icmp = {{}}
 snmp = {{ community = "ups-1", profiles = ["system", "ups_mib"] }}
+{rest}"#,
+        listen = common::LISTEN
+    );
+    let path = dir.join("netkpi.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
 
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    write_config_with(
+        dir,
+        &format!(
+            r#"
 [[alarm]]
 name = "{ALARM}"
 metric = "ups_on_battery"
@@ -76,12 +89,9 @@ op = "=="
 value = 1
 severity = "major"
 hold = "2s"
-"#,
-        listen = common::LISTEN
-    );
-    let path = dir.join("netkpi.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+"#
+        ),
+    )
 }
 
 fn time(v: &Value, key: &str) -> Timestamp {
@@ -135,6 +145,17 @@ fn wait_device_up(daemon: &Daemon) {
                 .is_some_and(|d| d["state"] == "up")
         },
     );
+}
+
+/// Waits until alarm `alarm`'s incident is restored, and asserts it is
+/// incident `id`, restored at a time in `[from, to]`, and seen restored
+/// only once its hold had passed since.
+fn wait_restored(daemon: &Daemon, alarm: &str, id: u64, from: Timestamp, to: Timestamp) {
+    let (restored, seen) = wait_incident(daemon, alarm, "restored", Duration::from_secs(15));
+    assert_eq!(restored["id"], id, "the same incident: {restored}");
+    let at = time(&restored, "restored_at");
+    within(&format!("{alarm} restored_at"), at, from, to);
+    assert!(seen >= at + HOLD, "restored at {seen}, before its hold");
 }
 
 /// Asserts `at` lies in `[from, to]`, with what it is for the message.
@@ -216,16 +237,13 @@ fn an_alarm_on_a_polled_value_opens_and_restores_an_incident_of_its_own() {
 
     // Mains back: restored after the hold, at the first poll that read it.
     let (before, after) = set(NORMAL);
-    let (restored, seen) = wait_alarm(&daemon, "restored", Duration::from_secs(15));
-    assert_eq!(restored["id"], id);
-    let at = time(&restored, "restored_at");
-    within(
-        "restored_at",
-        at,
+    wait_restored(
+        &daemon,
+        ALARM,
+        id,
         before - ROUND_MAX,
         after + INTERVAL + ROUND_MAX,
     );
-    assert!(seen >= at + HOLD, "restored at {seen}, before its hold");
 
     // Mains fail again within the flap window: the same incident, reopened.
     set(BATTERY);
@@ -251,16 +269,13 @@ fn an_alarm_on_a_polled_value_opens_and_restores_an_incident_of_its_own() {
     set(NORMAL);
     let restarted = Timestamp::now();
     let daemon = Daemon::start(&ns, &config, listen(), log);
-    let (restored, seen) = wait_alarm(&daemon, "restored", Duration::from_secs(15));
-    assert_eq!(restored["id"], id, "the same incident");
-    let at = time(&restored, "restored_at");
-    within(
-        "restored_at",
-        at,
+    wait_restored(
+        &daemon,
+        ALARM,
+        id,
         restarted,
         restarted + SignedDuration::from_secs(10),
     );
-    assert!(seen >= at + HOLD, "restored at {seen}, before its hold");
     assert_eq!(incidents(&daemon).len(), 1, "no new incident");
     let log = daemon.log_text();
     assert!(!log.contains("panicked"), "netkpi panicked; log:\n{log}");
@@ -275,33 +290,20 @@ const UPS_TRAP: &str = "ups-on-battery-trap";
 const LINK_TRAP: &str = "gi0-49-down";
 
 fn write_trap_config(dir: &Path) -> std::path::PathBuf {
-    let text = format!(
-        r#"[daemon]
-listen = "{listen}"
-data_dir = "data"
-timezone = "UTC"
-
-[defaults]
-icmp = {{ interval = "1s", timeout = "300ms", count = 3, down_after = 2, up_after = 2 }}
-snmp = {{ interval = "1s", timeout = "300ms", retries = 1, port = {SIM_PORT} }}
-
-[traps]
-listen = "127.0.0.1:{TRAP_PORT}"
-communities = ["trapcomm"]
-
-[[device]]
-name = "ups-1"
-role = "ups"
-address = "{UPS}"
-icmp = {{}}
-snmp = {{ community = "ups-1", profiles = ["system", "ups_mib"] }}
-
+    write_config_with(
+        dir,
+        &format!(
+            r#"
 [[device]]
 name = "sw-1"
 role = "core_switch"
 address = "{SWITCH}"
 icmp = {{}}
 snmp = {{ community = "sw-1", profiles = ["system", "if_mib"] }}
+
+[traps]
+listen = "127.0.0.1:{TRAP_PORT}"
+communities = ["trapcomm"]
 
 [[alarm]]
 name = "{UPS_TRAP}"
@@ -315,12 +317,23 @@ trap = "link_down"
 labels = {{ if_name = "Gi0/49" }}
 hold = "2s"
 devices = ["sw-1"]
-"#,
-        listen = common::LISTEN
+"#
+        ),
+    )
+}
+
+/// Waits until alarm `alarm`'s incident is open, and asserts it was opened
+/// when the trap sent between `before` and `after` came, and seen open
+/// before a hold had passed (a trap alarm does not wait its hold to fire).
+fn wait_opened_by_trap(daemon: &Daemon, alarm: &str, before: Timestamp, after: Timestamp) -> Value {
+    let (incident, seen) = wait_incident(daemon, alarm, "open", Duration::from_secs(5));
+    let opened = time(&incident, "opened_at");
+    within(&format!("{alarm} opened_at"), opened, before, after);
+    assert!(
+        seen < opened + HOLD,
+        "{alarm} open at {seen}, not at the trap ({opened})"
     );
-    let path = dir.join("netkpi.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+    incident
 }
 
 /// Sends a v2c trap `oid` with `varbinds` from `from` to the daemon, with
@@ -432,13 +445,7 @@ fn a_trap_alarm_opens_an_incident_at_the_trap_and_clears_after_the_hold() {
 
     // upsTrapOnBattery: open at once, stamped when the trap came.
     let (before, after) = send_trap(&ns, UPS, "1.3.6.1.2.1.33.2.1", &[]);
-    let (incident, seen) = wait_incident(&daemon, UPS_TRAP, "open", Duration::from_secs(5));
-    let opened = time(&incident, "opened_at");
-    within("opened_at", opened, before, after);
-    assert!(
-        seen < opened + HOLD,
-        "open at {seen}: a trap alarm does not wait its hold to fire ({opened})"
-    );
+    let incident = wait_opened_by_trap(&daemon, UPS_TRAP, before, after);
     assert_eq!(incident["kind"], "device");
     assert_eq!(incident["target"], "ups-1");
     assert_eq!(incident["severity"], "critical");
@@ -454,16 +461,13 @@ fn a_trap_alarm_opens_an_incident_at_the_trap_and_clears_after_the_hold() {
     let before = Timestamp::now();
     sim.set_integer(&ups, "ups-1", OUTPUT_SOURCE, NORMAL);
     let after = Timestamp::now();
-    let (restored, seen) = wait_incident(&daemon, UPS_TRAP, "restored", Duration::from_secs(15));
-    assert_eq!(restored["id"], id);
-    let at = time(&restored, "restored_at");
-    within(
-        "restored_at",
-        at,
+    wait_restored(
+        &daemon,
+        UPS_TRAP,
+        id,
         before - ROUND_MAX,
         after + INTERVAL + ROUND_MAX,
     );
-    assert!(seen >= at + HOLD, "restored at {seen}, before its hold");
 
     // A linkDown of another interface: nothing.
     let other = [
@@ -478,13 +482,7 @@ fn a_trap_alarm_opens_an_incident_at_the_trap_and_clears_after_the_hold() {
     // Gi0/49 goes down and says so.
     sim.set_integer(&switch, "sw-1", GI0_49_OPER, 2);
     let (before, after) = send_trap(&ns, SWITCH, "1.3.6.1.6.3.1.1.5.3", &link_varbinds("2"));
-    let (link, seen) = wait_incident(&daemon, LINK_TRAP, "open", Duration::from_secs(5));
-    let opened = time(&link, "opened_at");
-    within("linkDown opened_at", opened, before, after);
-    assert!(
-        seen < opened + HOLD,
-        "open at {seen}, not at the trap ({opened})"
-    );
+    let link = wait_opened_by_trap(&daemon, LINK_TRAP, before, after);
     assert_eq!(link["target"], "sw-1");
     assert_eq!(link["severity"], "critical", "a core switch's own severity");
     assert_eq!(link["cause"], "trap link_down{if_name=\"Gi0/49\"}");
@@ -501,11 +499,7 @@ fn a_trap_alarm_opens_an_incident_at_the_trap_and_clears_after_the_hold() {
     let before = Timestamp::now();
     sim.set_integer(&switch, "sw-1", GI0_49_OPER, 1);
     let (_, after) = send_trap(&ns, SWITCH, "1.3.6.1.6.3.1.1.5.4", &link_varbinds("1"));
-    let (restored, seen) = wait_incident(&daemon, LINK_TRAP, "restored", Duration::from_secs(15));
-    assert_eq!(restored["id"], link_id);
-    let at = time(&restored, "restored_at");
-    within("linkUp restored_at", at, before - ROUND_MAX, after);
-    assert!(seen >= at + HOLD, "restored at {seen}, before its hold");
+    wait_restored(&daemon, LINK_TRAP, link_id, before - ROUND_MAX, after);
 
     // Two incidents in all, both alarms', both restored; the devices
     // never went down.

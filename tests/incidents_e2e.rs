@@ -54,6 +54,18 @@ fn open_incidents(daemon: &Daemon) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// Waits until no incident is open.
+fn wait_all_restored(daemon: &Daemon) {
+    daemon.wait_until("everything restored", Duration::from_secs(20), || {
+        let open = open_incidents(daemon);
+        if open.is_empty() {
+            Ok(())
+        } else {
+            Err(open)
+        }
+    });
+}
+
 fn by_target<'v>(incidents: &'v [Value], target: &str) -> Option<&'v Value> {
     incidents.iter().find(|i| i["target"] == target)
 }
@@ -435,14 +447,7 @@ fn a_parent_and_its_children_down_together_are_one_root_incident() {
         for addr in [CORE, ACC1, ACC2] {
             ns.bring_up(addr);
         }
-        daemon.wait_until("everything restored", Duration::from_secs(20), || {
-            let open = open_incidents(&daemon);
-            if open.is_empty() {
-                Ok(())
-            } else {
-                Err(open)
-            }
-        });
+        wait_all_restored(&daemon);
         if n == 0 {
             continue;
         }
@@ -772,14 +777,7 @@ restore_within = "3h"
     for addr in [ACC1, ACC2] {
         ns.bring_up(addr);
     }
-    daemon.wait_until("everything restored", Duration::from_secs(20), || {
-        let open = open_incidents(&daemon);
-        if open.is_empty() {
-            Ok(())
-        } else {
-            Err(open)
-        }
-    });
+    wait_all_restored(&daemon);
 
     // The cursor walks every incident once, newest first, whatever the
     // page size; the last page has no cursor.
