@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alarms::TrapSeen;
 use crate::availability::{self, WINDOWS};
 use crate::config::Config;
 use crate::http::{self, Shared};
@@ -31,6 +32,7 @@ use crate::probes::icmp::IcmpTarget;
 use crate::probes::snmp::client::Snmp2Client;
 use crate::probes::snmp::poller::{SnmpPlan, SnmpPoller};
 use crate::probes::snmp::traps::routes::{route_traps, TrapRoutes};
+use crate::probes::snmp::traps::TrapKind;
 use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver, TrapStats};
 use crate::scheduler::Sink;
 use crate::secret::Secret;
@@ -596,8 +598,21 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
     if let (Some(traps), Some((stats, events_rx))) = (&config.traps, traps) {
         let _ = trap_stats.set(stats);
         let (live, metrics) = (live.clone(), metrics.clone());
+        let ledger_inputs = probing.inputs.clone();
         background.spawn(route_traps(events_rx, trap_routes, move |device, event| {
             metrics.count_trap(event.version.as_str(), event.kind.as_str());
+            // The trap alarms are judged by the ledger task, in order with
+            // the rounds; a trap never changes a target's state.
+            if let Some(device) = device.as_ref().filter(|_| alarm_kind(&event.kind)) {
+                let trap = TrapSeen {
+                    device: device.clone(),
+                    at: event.received_at,
+                    kind: event.kind.clone(),
+                };
+                if ledger_inputs.try_send(Input::Trap(trap)).is_err() {
+                    tracing::warn!(device = %device, kind = event.kind.as_str(), "the ledger is behind: a trap was not judged for alarms (the polls still are)");
+                }
+            }
             live.record_trap(device, event);
         }));
         tracing::info!(listen = %traps.listen, "receiving traps");
@@ -773,4 +788,16 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         tracing::error!("stopped, but the last transitions could not be written; the time since the last heartbeat will read as unknown");
     }
     Ok(())
+}
+
+/// Whether a trap of `kind` can raise or clear a trap alarm.
+fn alarm_kind(kind: &TrapKind) -> bool {
+    matches!(
+        kind,
+        TrapKind::LinkDown { .. }
+            | TrapKind::LinkUp { .. }
+            | TrapKind::UpsOnBattery
+            | TrapKind::UpsAlarmAdded { .. }
+            | TrapKind::UpsAlarmRemoved { .. }
+    )
 }

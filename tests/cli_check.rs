@@ -52,7 +52,7 @@ fn the_shipped_configs_pass_check() {
         (
             "config/full.toml",
             &[
-                "config/full.toml: 8 devices, 4 lines, 1 maintenance window, 2 alarms",
+                "config/full.toml: 8 devices, 4 lines, 1 maintenance window, 3 alarms",
                 "ok: 8 devices, 4 lines, 5 profiles",
             ][..],
         ),

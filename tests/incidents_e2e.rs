@@ -54,6 +54,18 @@ fn open_incidents(daemon: &Daemon) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// Waits until no incident is open.
+fn wait_all_restored(daemon: &Daemon) {
+    daemon.wait_until("everything restored", Duration::from_secs(20), || {
+        let open = open_incidents(daemon);
+        if open.is_empty() {
+            Ok(())
+        } else {
+            Err(open)
+        }
+    });
+}
+
 fn by_target<'v>(incidents: &'v [Value], target: &str) -> Option<&'v Value> {
     incidents.iter().find(|i| i["target"] == target)
 }
@@ -435,14 +447,7 @@ fn a_parent_and_its_children_down_together_are_one_root_incident() {
         for addr in [CORE, ACC1, ACC2] {
             ns.bring_up(addr);
         }
-        daemon.wait_until("everything restored", Duration::from_secs(20), || {
-            let open = open_incidents(&daemon);
-            if open.is_empty() {
-                Ok(())
-            } else {
-                Err(open)
-            }
-        });
+        wait_all_restored(&daemon);
         if n == 0 {
             continue;
         }
@@ -700,4 +705,126 @@ fn maintenance_declared_through_the_api_applies_now_and_after_the_fact() {
         Duration::from_secs(15),
         |doc| state_of(doc, "devices", "name", "acc-001") == "maintenance",
     );
+}
+
+/// Each incident keeps the deadlines the `[[sla.override]]`s give its
+/// target, key by key (a line's own override beats its carrier's, a role's
+/// applies to devices only), and the listing's cursor walks every incident
+/// exactly once.
+#[test]
+fn incidents_get_their_overrides_deadlines_and_the_cursor_walks_every_incident_once() {
+    let ns = NetNs::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(
+        tmp.path(),
+        r#"
+[sla]
+respond_within = "30m"
+restore_within = "4h"
+
+[[sla.override]]
+match = { carrier = "Carrier A" }
+respond_within = "1h"
+restore_within = "6h"
+
+[[sla.override]]
+match = { line = "L-001" }
+respond_within = "5m"
+
+[[sla.override]]
+match = { role = "access_egress" }
+respond_within = "20m"
+restore_within = "3h"
+"#,
+    );
+    let daemon = Daemon::start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
+    for addr in [ACC1, ACC2] {
+        ns.take_down(addr);
+    }
+    let open = daemon.wait_until("four incidents", Duration::from_secs(20), || {
+        let open = open_incidents(&daemon);
+        if open.len() == 4 {
+            Ok(open)
+        } else {
+            Err(open)
+        }
+    });
+    // (respond_within_s, restore_within_s) by target.
+    let expected = [
+        // The line's own respond_within, its carrier's restore_within.
+        ("L-001", 300.0, 21_600.0),
+        // Carrier B has no override: [sla].
+        ("L-002", 1_800.0, 14_400.0),
+        ("acc-001", 1_200.0, 10_800.0),
+        ("acc-002", 1_200.0, 10_800.0),
+    ];
+    for (target, respond, restore) in expected {
+        let i = by_target(&open, target).unwrap_or_else(|| panic!("no {target}: {open:?}"));
+        assert_eq!(
+            (
+                i["respond_within_s"].as_f64(),
+                i["restore_within_s"].as_f64()
+            ),
+            (Some(respond), Some(restore)),
+            "{target}: {i}"
+        );
+        // The one-incident view says the same.
+        let id = i["id"].as_u64().unwrap();
+        let shown = daemon.get_json(&format!("/api/v1/incidents/{id}"));
+        assert_eq!(shown["respond_within_s"].as_f64(), Some(respond), "{shown}");
+        assert_eq!(shown["restore_within_s"].as_f64(), Some(restore), "{shown}");
+    }
+    for addr in [ACC1, ACC2] {
+        ns.bring_up(addr);
+    }
+    wait_all_restored(&daemon);
+
+    // The cursor walks every incident once, newest first, whatever the
+    // page size; the last page has no cursor.
+    let all = daemon.get_json("/api/v1/incidents?state=all");
+    let mut every: Vec<u64> = all["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(every.len(), 4, "{all}");
+    assert_eq!(all["next_cursor"], Value::Null, "{all}");
+    let mut newest_first = every.clone();
+    newest_first.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(every, newest_first, "newest first");
+    every.sort_unstable();
+    for limit in [1, 2, 3] {
+        let mut walked = Vec::new();
+        let mut pages = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                None => format!("/api/v1/incidents?state=all&limit={limit}"),
+                Some(c) => format!("/api/v1/incidents?state=all&limit={limit}&cursor={c}"),
+            };
+            let page = daemon.get_json(&path);
+            let ids = page["incidents"].as_array().unwrap();
+            assert!(ids.len() <= limit, "limit {limit}: {page}");
+            walked.extend(ids.iter().map(|i| i["id"].as_u64().unwrap()));
+            pages += 1;
+            assert!(
+                pages <= 5,
+                "limit {limit}: the cursor does not end: {walked:?}"
+            );
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        let mut sorted = walked.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(walked, sorted, "limit {limit}: newest first across pages");
+        sorted.sort_unstable();
+        assert_eq!(sorted, every, "limit {limit}: each incident exactly once");
+    }
+    // A cursor that is no id is refused.
+    let (status, body) = send(&ns, "GET", "/api/v1/incidents?cursor=abc", &[], "");
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].is_string(), "{body}");
 }

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::config::Config;
+use crate::config::TrapAlarm;
 use crate::probes::snmp::profile::{Family, Sample, SampleKind, Samples};
 
 const CONFIG: &str = r#"
@@ -39,6 +40,31 @@ op = "<"
 value = 200
 labels = { ups_input_line = "1" }
 devices = ["ups-2"]
+
+[[device]]
+name = "sw-1"
+role = "core_switch"
+address = "10.1.0.2"
+snmp = { profiles = ["if_mib"] }
+
+[[alarm]]
+name = "battery-trap"
+trap = "ups_on_battery"
+hold = "2s"
+devices = ["ups-2"]
+
+[[alarm]]
+name = "uplink-down"
+trap = "link_down"
+labels = { if_name = "ge-0/0/1" }
+hold = "2s"
+severity = "critical"
+devices = ["sw-1"]
+
+[[alarm]]
+name = "any-link-down"
+trap = "link_down"
+devices = ["sw-1"]
 "#;
 
 fn config() -> Config {
@@ -271,5 +297,193 @@ fn resumed_alarms_start_raised_and_unwatched_ones_are_cleared() {
     assert_eq!(
         run(&mut again, &[(10, on_battery(1.0)), (20, on_battery(1.0))]),
         []
+    );
+}
+
+fn trap(device: &str, s: i64, kind: TrapKind) -> TrapSeen {
+    TrapSeen {
+        device: device.into(),
+        at: at(s),
+        kind,
+    }
+}
+
+/// Feeds `device` (by name) rounds and traps in order; returns the events
+/// of alarm `name` as (raised, stamp second).
+fn feed(alarms: &mut Alarms, device: &str, name: &str, inputs: Vec<Fed>) -> Vec<(bool, i64)> {
+    let c = config();
+    let d = c.devices.iter().find(|d| d.name == device).expect("device");
+    let mut out = Vec::new();
+    for input in inputs {
+        let events = match input {
+            Fed::Round(s, samples) => alarms.round(d, &c.alarms, at(s), &samples.into()),
+            Fed::Trap(s, kind) => alarms.trap(d, &c.alarms, &trap(device, s, kind)),
+        };
+        for e in events.into_iter().filter(|e| e.alarm == name) {
+            assert_eq!(e.device, device);
+            out.push((e.raised, e.at.as_second() - 1_780_000_000));
+        }
+    }
+    out
+}
+
+enum Fed {
+    Round(i64, Vec<Sample>),
+    Trap(i64, TrapKind),
+}
+
+fn interfaces(ge1: f64, ge2: f64) -> Vec<Sample> {
+    vec![
+        sample(
+            "if_oper_up",
+            &[("if_index", "3"), ("if_name", "ge-0/0/1")],
+            ge1,
+        ),
+        sample(
+            "if_oper_up",
+            &[("if_index", "4"), ("if_name", "ge-0/0/2")],
+            ge2,
+        ),
+    ]
+}
+
+#[test]
+fn a_trap_alarm_is_the_trap_s_condition_and_only_its_trap_raises_it() {
+    let c = config();
+    let battery = c.alarms.iter().find(|a| a.name == "battery-trap").unwrap();
+    assert_eq!(battery.trap, Some(TrapAlarm::UpsOnBattery));
+    assert_eq!(
+        (battery.metric.as_str(), battery.op, battery.value),
+        ("netkpi_ups_on_battery", crate::config::Comparison::Eq, 1.0)
+    );
+    assert_eq!(battery.condition(), "trap ups_on_battery");
+    let uplink = c.alarms.iter().find(|a| a.name == "uplink-down").unwrap();
+    assert_eq!(uplink.metric, "netkpi_if_oper_up");
+    assert_eq!(uplink.condition(), "trap link_down{if_name=\"ge-0/0/1\"}");
+
+    // Polls reading "on battery" for far longer than the hold: nothing.
+    let mut alarms = Alarms::new();
+    let rounds = (0..10).map(|s| Fed::Round(s, on_battery(1.0))).collect();
+    assert_eq!(feed(&mut alarms, "ups-2", "battery-trap", rounds), []);
+    assert!(!alarms.is_raised("ups-2", "battery-trap"));
+    // A trap of another device, or another kind, neither.
+    let other = feed(
+        &mut alarms,
+        "ups-1",
+        "battery-trap",
+        vec![Fed::Trap(10, TrapKind::UpsOnBattery)],
+    );
+    assert_eq!(other, []);
+    let cold = feed(
+        &mut alarms,
+        "ups-2",
+        "battery-trap",
+        vec![Fed::Trap(10, TrapKind::ColdStart)],
+    );
+    assert_eq!(cold, []);
+}
+
+#[test]
+fn a_trap_alarm_fires_at_its_trap_and_clears_once_the_polls_read_it_clear_for_hold() {
+    let mut alarms = Alarms::new();
+    let events = feed(
+        &mut alarms,
+        "ups-2",
+        "battery-trap",
+        vec![
+            Fed::Round(9, on_battery(0.0)),
+            Fed::Trap(10, TrapKind::UpsOnBattery), // at once, no hold
+            // A poll that started before the trap says nothing after it.
+            Fed::Round(9, on_battery(0.0)),
+            Fed::Round(11, on_battery(1.0)),
+            Fed::Round(12, on_battery(0.0)),
+            Fed::Round(13, on_battery(1.0)), // not clear for 2 s: restarts
+            Fed::Round(14, on_battery(0.0)),
+            Fed::Round(15, on_battery(0.0)),
+            Fed::Trap(15, TrapKind::UpsOnBattery), // again: restarts
+            Fed::Round(16, on_battery(0.0)),
+            Fed::Round(17, on_battery(0.0)),
+            Fed::Round(18, on_battery(0.0)), // clear 2 s since 16
+            Fed::Round(19, on_battery(0.0)),
+        ],
+    );
+    assert_eq!(events, [(true, 10), (false, 16)]);
+    assert!(!alarms.is_raised("ups-2", "battery-trap"));
+}
+
+#[test]
+fn a_ups_alarm_entry_of_on_battery_raises_and_its_removal_clears() {
+    let oid = |s: &str| Some(s.parse().unwrap());
+    let on_battery_alarm = || oid("1.3.6.1.2.1.33.1.6.3.2");
+    let mut alarms = Alarms::new();
+    let events = feed(
+        &mut alarms,
+        "ups-2",
+        "battery-trap",
+        vec![
+            // upsAlarmLowBattery: another alarm.
+            Fed::Trap(
+                1,
+                TrapKind::UpsAlarmAdded {
+                    alarm: oid("1.3.6.1.2.1.33.1.6.3.3"),
+                },
+            ),
+            Fed::Trap(
+                2,
+                TrapKind::UpsAlarmAdded {
+                    alarm: on_battery_alarm(),
+                },
+            ),
+            Fed::Trap(
+                3,
+                TrapKind::UpsAlarmRemoved {
+                    alarm: on_battery_alarm(),
+                },
+            ),
+            // The removal is evidence like a clear poll: clear for the hold.
+            Fed::Round(4, on_battery(0.0)),
+            Fed::Round(5, on_battery(0.0)),
+        ],
+    );
+    assert_eq!(events, [(true, 2), (false, 3)]);
+}
+
+#[test]
+fn a_link_down_alarm_follows_its_interface_by_name_and_clears_on_link_up() {
+    let down = |i| TrapKind::LinkDown { if_index: Some(i) };
+    let up = |i| TrapKind::LinkUp { if_index: Some(i) };
+    let mut alarms = Alarms::new();
+    let inputs = || {
+        vec![
+            // Before any poll the name of ifIndex 3 is not known.
+            Fed::Trap(0, down(3)),
+            Fed::Round(1, interfaces(1.0, 1.0)),
+            Fed::Trap(2, down(4)), // another interface
+            Fed::Trap(3, up(3)),   // up while clear: nothing
+            Fed::Trap(5, down(3)),
+            Fed::Trap(6, up(3)),
+            Fed::Round(7, interfaces(0.0, 1.0)), // still down: restarts
+            Fed::Trap(8, up(3)),
+            Fed::Round(9, interfaces(1.0, 0.0)), // the other one is down
+            Fed::Round(10, interfaces(1.0, 1.0)), // clear 2 s since 8
+        ]
+    };
+    let events = feed(&mut alarms, "sw-1", "uplink-down", inputs());
+    assert_eq!(events, [(true, 5), (false, 8)]);
+    // Without labels, any interface; hold 0 clears on the first clear
+    // evidence. The poll at 7 reads ge-0/0/1 down, but a poll never raises
+    // a trap alarm.
+    let mut alarms = Alarms::new();
+    let events = feed(&mut alarms, "sw-1", "any-link-down", inputs());
+    assert_eq!(
+        events,
+        [
+            (true, 0),
+            (false, 1),
+            (true, 2),
+            (false, 3),
+            (true, 5),
+            (false, 6)
+        ]
     );
 }

@@ -403,8 +403,8 @@ impl SlaMatch {
     }
 }
 
-/// One `[[alarm]]`: a threshold on a polled value that opens an incident
-/// on the device while it holds.
+/// One `[[alarm]]`: a threshold on a polled value, or a trap, that opens
+/// an incident on the device while it holds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alarm {
     /// Unique among the alarms; names the incident.
@@ -423,6 +423,47 @@ pub struct Alarm {
     pub devices: Vec<String>,
     /// Only samples with these label values.
     pub labels: Vec<(String, String)>,
+    /// A trap alarm: raised by this trap at once; `metric`, `op` and
+    /// `value` are the polled condition that the trap reports (the polls
+    /// confirm or clear it, they never raise it).
+    pub trap: Option<TrapAlarm>,
+}
+
+/// The traps an `[[alarm]]` can be raised by (`trap = "..."`), each with
+/// the polled condition it reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrapAlarm {
+    /// UPS-MIB upsTrapOnBattery (or upsTrapAlarmEntryAdded of
+    /// upsAlarmOnBattery); cleared by upsTrapAlarmEntryRemoved of it, and
+    /// by polls reading `netkpi_ups_on_battery` 0.
+    UpsOnBattery,
+    /// IF-MIB linkDown of an interface the alarm's labels select; cleared
+    /// by its linkUp, and by polls reading `netkpi_if_oper_up` 1.
+    LinkDown,
+}
+
+impl TrapAlarm {
+    pub const ALL: [TrapAlarm; 2] = [TrapAlarm::UpsOnBattery, TrapAlarm::LinkDown];
+
+    /// The config's name, the trap kind's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrapAlarm::UpsOnBattery => "ups_on_battery",
+            TrapAlarm::LinkDown => "link_down",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TrapAlarm> {
+        TrapAlarm::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The polled condition the trap reports: (metric, op, value).
+    pub fn condition(self) -> (&'static str, Comparison, f64) {
+        match self {
+            TrapAlarm::UpsOnBattery => ("netkpi_ups_on_battery", Comparison::Eq, 1.0),
+            TrapAlarm::LinkDown => ("netkpi_if_oper_up", Comparison::Eq, 0.0),
+        }
+    }
 }
 
 impl Alarm {
@@ -431,10 +472,25 @@ impl Alarm {
         device.snmp.is_some() && (self.devices.is_empty() || self.devices.contains(&device.name))
     }
 
-    /// The condition as text, e.g. `netkpi_ups_on_battery == 1` or
-    /// `netkpi_ups_input_voltage_volts{ups_input_line="1"} < 200`.
+    /// The condition as text, e.g. `netkpi_ups_on_battery == 1`,
+    /// `netkpi_ups_input_voltage_volts{ups_input_line="1"} < 200` or, for a
+    /// trap alarm, `trap link_down{if_name="ge-0/0/1"}`.
     pub fn condition(&self) -> String {
-        let labels = if self.labels.is_empty() {
+        if let Some(trap) = self.trap {
+            return format!("trap {}{}", trap.as_str(), self.labels_text());
+        }
+        format!(
+            "{}{} {} {}",
+            self.metric,
+            self.labels_text(),
+            self.op.as_str(),
+            self.value
+        )
+    }
+
+    /// `{k="v",...}`, or nothing without labels.
+    fn labels_text(&self) -> String {
+        if self.labels.is_empty() {
             String::new()
         } else {
             let pairs: Vec<String> = self
@@ -443,13 +499,7 @@ impl Alarm {
                 .map(|(k, v)| format!("{k}={v:?}"))
                 .collect();
             format!("{{{}}}", pairs.join(","))
-        };
-        format!(
-            "{}{labels} {} {}",
-            self.metric,
-            self.op.as_str(),
-            self.value
-        )
+        }
     }
 }
 

@@ -175,7 +175,8 @@ pub(super) struct RawPlanned {
 }
 
 /// One `[[alarm]]`. `value` is read as a number (an integer converts);
-/// `labels` as a table of strings.
+/// `labels` as a table of strings; `trap` names a trap instead of
+/// `metric`, `op` and `value`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAlarm {
@@ -187,6 +188,7 @@ pub(super) struct RawAlarm {
     pub hold: Option<S<String>>,
     pub devices: Option<S<Vec<S<String>>>>,
     pub labels: Option<S<std::collections::BTreeMap<String, S<String>>>>,
+    pub trap: Option<S<String>>,
 }
 
 /// One `[[inventory]]`: devices or lines read from a CSV file

@@ -62,8 +62,15 @@ const INVALID: &[(&str, &[&str])] = &[
     ("invalid-alarm-op.toml", &[
         "invalid-alarm-op.toml:17:6: alarm[0].op: unknown comparison \"=>\"; expected one of: ==, !=, <, <=, >, >=",
     ]),
+    ("invalid-alarm-trap.toml", &[
+        "invalid-alarm-trap.toml:17:8: alarm[0].trap: unknown trap \"ups_on_batery\"; an alarm can be raised by: ups_on_battery, link_down (did you mean `ups_on_battery`?)",
+        "invalid-alarm-trap.toml:22:6: alarm[1].op: a trap alarm has no `op`: trap \"link_down\" reports netkpi_if_oper_up == 0, which the polls confirm or clear; remove `op` or `trap`",
+        "invalid-alarm-trap.toml:23:9: alarm[1].value: a trap alarm has no `value`: trap \"link_down\" reports netkpi_if_oper_up == 0, which the polls confirm or clear; remove `value` or `trap`",
+        "invalid-alarm-trap.toml:28:12: alarm[2].devices[0]: device \"core-r1\" polls no profile that gives ups_on_battery (it polls if_mib; ups_on_battery comes from apc_powernet, huawei_ups, ups_mib)",
+        "invalid-alarm-trap.toml:33:21: alarm[3].labels.ifname: if_oper_up has no label \"ifname\"; its labels: if_index, if_name, if_alias (did you mean `if_name`?)",
+    ]),
     ("invalid-alarm-unknown-key.toml", &[
-        "invalid-alarm-unknown-key.toml:19:1: alarm[0].treshold: unknown key `treshold` in alarm[0]; expected one of: name, metric, op, value, severity, hold, devices, labels",
+        "invalid-alarm-unknown-key.toml:19:1: alarm[0].treshold: unknown key `treshold` in alarm[0]; expected one of: name, metric, op, value, severity, hold, devices, labels, trap",
     ]),
     ("invalid-alarm-unknown-metric.toml", &[
         "invalid-alarm-unknown-metric.toml:16:10: alarm[0].metric: unknown metric \"netkpi_ups_on_batery\": no profile gives it (did you mean `ups_on_battery`?)",
@@ -856,6 +863,7 @@ fn shipped_full_config_loads() {
             hold: Duration::from_secs(60),
             devices: vec!["ups-1".into()],
             labels: Vec::new(),
+            trap: None,
         }
     );
     assert_eq!(c.alarms[1].labels, [("ups_input_line".into(), "1".into())]);
@@ -864,6 +872,16 @@ fn shipped_full_config_loads() {
         "netkpi_ups_input_voltage_volts{ups_input_line=\"1\"} < 198"
     );
     assert!(c.alarms[1].devices.is_empty() && c.alarms[1].severity.is_none());
+    // And a trap alarm, whose condition is its trap's.
+    assert_eq!(c.alarms[2].trap, Some(crate::config::TrapAlarm::LinkDown));
+    assert_eq!(
+        c.alarms[2].condition(),
+        "trap link_down{if_name=\"GigabitEthernet0/0/1\"}"
+    );
+    assert_eq!(
+        (c.alarms[2].metric.as_str(), c.alarms[2].value),
+        ("netkpi_if_oper_up", 0.0)
+    );
 }
 
 /// Without `daemon.api_token_file` the API must listen on loopback only:

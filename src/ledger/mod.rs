@@ -22,7 +22,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::alarms::{AlarmEvent, Alarms};
+use crate::alarms::{AlarmEvent, Alarms, TrapSeen};
 use crate::config::{builtin, Device, Line};
 use crate::energy::{Days, Meters, MAX_GAP_INTERVALS};
 use crate::inventory::{timing, Inventory};
@@ -35,6 +35,9 @@ use crate::state::{RoundClass, Thresholds, Tracker};
 #[derive(Debug)]
 pub enum Input {
     Observation(Observation),
+    /// A trap from a polled device: trap alarms are judged on it (it
+    /// changes no target's state).
+    Trap(TrapSeen),
     /// A reloaded config is in force from now on.
     Reload {
         inventory: Arc<Inventory>,
@@ -269,6 +272,16 @@ impl Ledger {
         };
         self.alarms
             .round(device, &self.inventory.alarms, obs.at, samples)
+    }
+
+    /// The trap alarms that a trap raised or cleared (see
+    /// [`crate::alarms`]); nothing for a device the config no longer has.
+    pub fn judge_trap(&mut self, trap: &TrapSeen) -> Vec<AlarmEvent> {
+        let inventory = &self.inventory;
+        let Some(device) = inventory.devices.iter().find(|d| d.name == trap.device) else {
+            return Vec::new();
+        };
+        self.alarms.trap(device, &inventory.alarms, trap)
     }
 
     /// Meters the power an SNMP round of the current config read (see
@@ -834,6 +847,7 @@ pub async fn run(
                         ledger.meter_energy(&obs);
                         (ledger.observe(&obs), ledger.judge_alarms(&obs))
                     }
+                    Some(Input::Trap(trap)) => (Vec::new(), ledger.judge_trap(&trap)),
                     Some(Input::Reload { inventory, generation }) => {
                         let at = Timestamp::now();
                         let transitions = ledger.reload(inventory, generation, at);

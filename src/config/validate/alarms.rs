@@ -1,5 +1,7 @@
 //! `[[alarm]]`: thresholds on polled values. Each names a metric that a
-//! profile of the devices it watches gives, a comparison and a finite value.
+//! profile of the devices it watches gives, a comparison and a finite value;
+//! or a trap (`trap`), whose condition is a metric of its own that the
+//! devices' profiles must give likewise (the polls are what clear it).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use super::super::builtin::METRIC_PREFIX;
 use super::super::raw::{RawAlarm, RawConfig, S};
 use super::super::read::did_you_mean;
-use super::super::{Alarm, Comparison, Device, KnownProfiles};
+use super::super::{Alarm, Comparison, Device, KnownProfiles, TrapAlarm};
 use super::fields::{check_name, check_text, duration, required, severity};
 use crate::diag::{Diags, Shown};
 
@@ -69,7 +71,105 @@ fn alarm<'r>(
         }
     });
 
-    let op = required(
+    // A trap alarm's condition is the one its trap reports: no `metric`,
+    // `op` or `value` of its own.
+    let trap = a.trap.as_ref().map(|t| trap_kind(a, t, path, diags));
+    let (op, value) = match trap {
+        Some(t) => (t.map(|t| t.condition().1), t.map(|t| t.condition().2)),
+        None => (
+            comparison(a, span, path, diags),
+            threshold(a, span, path, diags),
+        ),
+    };
+
+    let severity = match &a.severity {
+        None => Some(None),
+        Some(s) => severity(s, &format!("{path}.severity"), diags).map(Some),
+    };
+    let hold = match &a.hold {
+        None => Some(Duration::ZERO),
+        Some(h) => duration(h, &format!("{path}.hold"), diags),
+    };
+
+    let listed = listed_devices(raw, a, path, devices, diags);
+    let labels = labels(a, path, diags);
+
+    let metric = match (&a.trap, trap) {
+        (Some(t), Some(kind)) => kind.map(|k| (t, k.condition().0.to_string())),
+        _ => polled_metric(a, span, path, diags),
+    };
+    let key = if a.trap.is_some() { "trap" } else { "metric" };
+
+    if let (Some((m, full)), Some(known)) = (&metric, known) {
+        let catalog = Catalog { known };
+        let ok = check_metric(raw, a, path, (m, key), full, &catalog, devices, diags);
+        if let (true, Some(labels)) = (ok, &labels) {
+            check_labels(a, path, full, labels, &catalog, diags);
+        }
+    }
+
+    Some(Alarm {
+        name: name?.get_ref().clone(),
+        metric: metric?.1,
+        op: op?,
+        value: value?,
+        severity: severity?,
+        hold: hold?,
+        devices: listed?,
+        labels: labels?,
+        trap: trap.flatten(),
+    })
+}
+
+/// `trap`: a trap alarms can be raised by; `metric`, `op` and `value` are
+/// refused beside it. `None` when it is not one.
+fn trap_kind(a: &RawAlarm, t: &S<String>, path: &str, diags: &mut Diags<'_>) -> Option<TrapAlarm> {
+    let kind = TrapAlarm::parse(t.get_ref().trim());
+    match kind {
+        None => {
+            let all: Vec<&str> = TrapAlarm::ALL.iter().map(|t| t.as_str()).collect();
+            diags.at(
+                t.span(),
+                format!("{path}.trap"),
+                format!(
+                    "unknown trap {:?}; an alarm can be raised by: {}{}",
+                    Shown(t.get_ref()),
+                    all.join(", "),
+                    did_you_mean(t.get_ref().trim(), &all)
+                ),
+            );
+        }
+        Some(k) => {
+            let (metric, op, value) = k.condition();
+            for (key, span) in [
+                ("metric", a.metric.as_ref().map(|m| m.span())),
+                ("op", a.op.as_ref().map(|o| o.span())),
+                ("value", a.value.as_ref().map(|v| v.span())),
+            ] {
+                if let Some(span) = span {
+                    diags.at(
+                        span,
+                        format!("{path}.{key}"),
+                        format!(
+                            "a trap alarm has no `{key}`: trap {:?} reports {metric} {} {value}, which the polls confirm or clear; remove `{key}` or `trap`",
+                            k.as_str(),
+                            op.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    kind.filter(|_| a.metric.is_none() && a.op.is_none() && a.value.is_none())
+}
+
+fn comparison(
+    a: &RawAlarm,
+    span: &Range<usize>,
+    path: &str,
+    diags: &mut Diags<'_>,
+) -> Option<Comparison> {
+    required(
         &a.op,
         span,
         path,
@@ -92,9 +192,11 @@ fn alarm<'r>(
             );
         }
         op
-    });
+    })
+}
 
-    let value = required(
+fn threshold(a: &RawAlarm, span: &Range<usize>, path: &str, diags: &mut Diags<'_>) -> Option<f64> {
+    required(
         &a.value,
         span,
         path,
@@ -114,21 +216,17 @@ fn alarm<'r>(
             );
             None
         }
-    });
+    })
+}
 
-    let severity = match &a.severity {
-        None => Some(None),
-        Some(s) => severity(s, &format!("{path}.severity"), diags).map(Some),
-    };
-    let hold = match &a.hold {
-        None => Some(Duration::ZERO),
-        Some(h) => duration(h, &format!("{path}.hold"), diags),
-    };
-
-    let listed = listed_devices(raw, a, path, devices, diags);
-    let labels = labels(a, path, diags);
-
-    let metric = required(
+/// `metric`: the polled value, with the prefix added.
+fn polled_metric<'r>(
+    a: &'r RawAlarm,
+    span: &Range<usize>,
+    path: &str,
+    diags: &mut Diags<'_>,
+) -> Option<(&'r S<String>, String)> {
+    required(
         &a.metric,
         span,
         path,
@@ -154,25 +252,6 @@ fn alarm<'r>(
             return None;
         }
         Some((m, format!("{METRIC_PREFIX}{short}")))
-    });
-
-    if let (Some((m, full)), Some(known)) = (&metric, known) {
-        let catalog = Catalog { known };
-        let ok = check_metric(raw, a, path, m, full, &catalog, devices, diags);
-        if let (true, Some(labels)) = (ok, &labels) {
-            check_labels(a, path, full, labels, &catalog, diags);
-        }
-    }
-
-    Some(Alarm {
-        name: name?.get_ref().clone(),
-        metric: metric?.1,
-        op: op?,
-        value: value?,
-        severity: severity?,
-        hold: hold?,
-        devices: listed?,
-        labels: labels?,
     })
 }
 
@@ -339,13 +418,13 @@ fn check_metric(
     raw: &RawConfig,
     a: &RawAlarm,
     path: &str,
-    m: &S<String>,
+    (m, key): (&S<String>, &str),
     full: &str,
     catalog: &Catalog<'_>,
     devices: &[Device],
     diags: &mut Diags<'_>,
 ) -> bool {
-    let metric_path = format!("{path}.metric");
+    let metric_path = format!("{path}.{key}");
     let short = full.strip_prefix(METRIC_PREFIX).unwrap_or(full);
     let giving = catalog.giving(full);
     if giving.is_empty() {

@@ -15,7 +15,9 @@
 //!   datagram's community field is ever logged, formatted or forwarded.
 //!
 //! A trap is a hint, not a verdict: the daemon uses it to poll at once, so a
-//! lost linkUp cannot hold a line down (issue 3, part 5).
+//! lost linkUp cannot hold a line down (issue 3, part 5). A trap alarm
+//! (`[[alarm]] trap = ...`) is raised by its trap and cleared by the polls
+//! or its clearing trap; it opens an incident, never changes a state.
 
 mod datagram;
 pub mod routes;

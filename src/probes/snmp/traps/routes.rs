@@ -1,6 +1,9 @@
 //! Which device sent a trap, and what a trap does: it makes that device poll
-//! at once. A trap never changes a state by itself (a lost linkUp must not
-//! hold a line down forever); only the poll it triggers does.
+//! at once, and the daemon hands it to the ledger task, where it may raise
+//! or clear a trap alarm of the device (`[[alarm]] trap = ...`, see
+//! [`crate::alarms`]). A trap never changes a target's state by itself (a
+//! lost linkUp must not hold a line down forever); only the poll it
+//! triggers does.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
