@@ -6,8 +6,9 @@
 //!   (an unprivileged user with `ping_group_range` closed): exit non-zero
 //!   with a clear message; every file in the data dir is byte-identical and
 //!   no -wal/-shm appears;
-//! * an empty file or a text file where the store should be: an error that
-//!   names the file and what to do; the file is left alone.
+//! * an empty file, a text file or another program's SQLite database where
+//!   the store should be: an error that names the file and what to do; the
+//!   file is left alone.
 
 mod common;
 
@@ -201,20 +202,48 @@ fn an_empty_or_foreign_store_file_is_refused_and_left_alone() {
     for (case, problem) in [
         ("empty", "is empty (0 bytes)"),
         ("text", "is not an SQLite database"),
+        (
+            "sqlite",
+            "is an SQLite database of another program (tables: moz_places, notes)",
+        ),
     ] {
-        if case == "empty" {
-            std::fs::write(&store, "").expect("create the store file");
-            let out = Command::new("truncate")
-                .args(["-s", "0"])
-                .arg(&store)
-                .status()
-                .expect("run truncate");
-            assert!(out.success());
-        } else {
-            std::fs::write(&store, "# my notes about the ledger\nnothing to see\n")
-                .expect("write a text file");
+        match case {
+            "empty" => {
+                std::fs::write(&store, "").expect("create the store file");
+                let out = Command::new("truncate")
+                    .args(["-s", "0"])
+                    .arg(&store)
+                    .status()
+                    .expect("run truncate");
+                assert!(out.success());
+            }
+            "text" => std::fs::write(&store, "# my notes about the ledger\nnothing to see\n")
+                .expect("write a text file"),
+            _ => {
+                // Another program's database: SQLite header, user_version 0.
+                std::fs::remove_file(&store).expect("remove the text file");
+                rusqlite::Connection::open(&store)
+                    .and_then(|c| {
+                        c.execute_batch(
+                            "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine');
+                             CREATE TABLE moz_places (url TEXT);",
+                        )
+                    })
+                    .expect("write another program's database");
+            }
         }
         let before = snapshot(&data);
+        // The read-only paths refuse it too (verify, like report and backup).
+        let verify = Command::new(netkpi_bin())
+            .arg("verify")
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("run netkpi verify");
+        let verify_err = String::from_utf8_lossy(&verify.stderr);
+        assert_eq!(verify.status.code(), Some(2), "{case}: {verify_err}");
+        assert!(verify_err.contains(problem), "{case}: {verify_err}");
+        assert_eq!(snapshot(&data), before, "{case}: verify touched the file");
         let (_, stderr) = failed_start(
             run_cmd(&ns, &config),
             &dir.path().join(format!("{case}.log")),
@@ -223,6 +252,7 @@ fn an_empty_or_foreign_store_file_is_refused_and_left_alone() {
         for part in [
             store.to_str().unwrap(),
             problem,
+            "netkpi never takes over a file",
             "restore the ledger from a backup",
             "move the file away",
         ] {

@@ -153,14 +153,15 @@ pub enum StoreError {
     )]
     Missing { path: PathBuf },
     #[error(
-        "store {} {problem}; it is not a netkpi ledger and was left as it is: restore the ledger \
-         from a backup (netkpi backup, see README \"Backup\") to that path, or move the file away \
-         to start a new, empty ledger there",
+        "store {} {problem}; netkpi never takes over a file, it was left as it is: restore the \
+         ledger from a backup (netkpi backup, see README \"Backup\") to that path, or move the \
+         file away to start a new, empty ledger there",
         path.display()
     )]
     NotALedger {
         path: PathBuf,
-        /// "is empty (0 bytes)", "is not an SQLite database".
+        /// "is empty (0 bytes)", "is not an SQLite database", "is an SQLite
+        /// database of another program (tables: ...)".
         problem: String,
     },
     #[error("store {} is damaged: {detail}; restore it from a backup", path.display())]
@@ -374,6 +375,9 @@ impl Store {
                 known: schema::VERSION,
             });
         }
+        if found == 0 {
+            check_holds_nothing(&store.conn, &path)?;
+        }
         if found < schema::VERSION {
             return Err(StoreError::NotMigrated {
                 path,
@@ -418,6 +422,11 @@ impl Store {
                 found,
                 known: schema::VERSION,
             });
+        }
+        if found == 0 {
+            // Never netkpi's (its first commit sets the version): only an
+            // SQLite file with nothing in it may become the ledger.
+            check_holds_nothing(&tx, path)?;
         }
         let now_ms = ms_floor(Timestamp::now());
         for (from, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
@@ -942,6 +951,49 @@ fn check_is_ledger(path: &Path) -> Result<bool, StoreError> {
         )),
         Ok(_) => Ok(true),
     }
+}
+
+/// Refuses an SQLite database at `path` that netkpi never initialised
+/// (`user_version` 0) but that holds tables, views or the like: another
+/// program's file, never to be migrated into a ledger.
+fn check_holds_nothing(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    /// Names listed in the message; the rest are counted.
+    const SHOWN: usize = 8;
+    let names = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+             ORDER BY type <> 'table', name",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| StoreError::sqlite(path, "read the schema", e))?;
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut listed: Vec<String> = names
+        .iter()
+        .take(SHOWN)
+        .map(|name| {
+            // Another program's names: short and printable in a log line.
+            let mut shown: String = name.chars().take(64).flat_map(char::escape_debug).collect();
+            if name.chars().count() > 64 {
+                shown.push('…');
+            }
+            shown
+        })
+        .collect();
+    if names.len() > SHOWN {
+        listed.push(format!("and {} more", names.len() - SHOWN));
+    }
+    Err(StoreError::NotALedger {
+        path: path.to_path_buf(),
+        problem: format!(
+            "is an SQLite database of another program (tables: {})",
+            listed.join(", ")
+        ),
+    })
 }
 
 /// Whether a failed open of `path` was for want of a file descriptor: the

@@ -79,23 +79,25 @@ fn reopen_keeps_data_and_stamps_meta() {
 }
 
 #[test]
-fn migrates_a_version_0_database_in_place() {
-    // A file created by SQLite but never by netkpi (user_version 0) with
-    // unrelated content: migration adds the schema and keeps the content.
+fn an_sqlite_database_with_nothing_in_it_becomes_the_ledger() {
+    // `sqlite3 FILE VACUUM` makes a valid database that holds nothing: no
+    // one's data is lost by initialising it.
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join(DB_FILE);
     Connection::open(&path)
         .unwrap()
-        .execute_batch("CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('kept');")
+        .execute_batch("VACUUM")
         .unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() > 0);
+    assert!(matches!(
+        Store::open_reader(tmp.path()).unwrap_err(),
+        StoreError::NotMigrated { found: 0, .. }
+    ));
     let store = Store::open(tmp.path()).unwrap();
     assert_eq!(user_version(&path), schema::VERSION);
-    let kept: String = store
-        .conn
-        .query_row("SELECT x FROM notes", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(kept, "kept");
     assert!(store.latest().unwrap().is_empty());
+    drop(store);
+    Store::open_reader(tmp.path()).unwrap();
 }
 
 #[test]
@@ -414,14 +416,15 @@ fn a_snapshot_does_not_see_what_commits_during_it() {
 
 #[test]
 fn reader_refuses_an_unmigrated_file() {
+    // A ledger of schema version 1, as the first netkpi left it.
     let tmp = tempfile::tempdir().unwrap();
-    Connection::open(tmp.path().join(DB_FILE))
-        .unwrap()
-        .execute_batch("CREATE TABLE x (y)")
-        .unwrap();
+    let conn = Connection::open(tmp.path().join(DB_FILE)).unwrap();
+    conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    drop(conn);
     let err = Store::open_reader(tmp.path()).unwrap_err();
     assert!(
-        matches!(err, StoreError::NotMigrated { found: 0, .. }),
+        matches!(err, StoreError::NotMigrated { found: 1, .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains("netkpi run"), "{err}");
@@ -535,13 +538,28 @@ fn cannot_open_for_want_of_descriptors_says_too_many_open_files() {
     assert!(matches!(err, StoreError::NotWritable { .. }), "{err:?}");
 }
 
-/// An empty or foreign file where the ledger should be is an error naming
-/// the file and the remedies, and is left byte for byte as it was.
+/// An empty or foreign file where the ledger should be, another program's
+/// SQLite database (user_version 0, with tables) included, is an error
+/// naming the file and the remedies, and is left byte for byte as it was.
 #[test]
 fn an_empty_or_foreign_file_is_never_taken_over() {
+    let other = tempfile::tempdir().unwrap();
+    let other_db = other.path().join("places.sqlite");
+    Connection::open(&other_db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('kept');
+             CREATE TABLE bookmarks (url TEXT); CREATE INDEX by_url ON bookmarks (url);",
+        )
+        .unwrap();
+    let other_db = std::fs::read(&other_db).unwrap();
     for (content, problem) in [
         (&b""[..], "is empty (0 bytes)"),
         (&b"these are my notes\n"[..], "is not an SQLite database"),
+        (
+            &other_db[..],
+            "is an SQLite database of another program (tables: bookmarks, notes, by_url)",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DB_FILE);
@@ -549,13 +567,15 @@ fn an_empty_or_foreign_file_is_never_taken_over() {
         for err in [
             Store::open(dir.path()).unwrap_err(),
             Store::open_reader(dir.path()).unwrap_err(),
+            Store::open_file_reader(&path).unwrap_err(),
         ] {
             assert!(matches!(err, StoreError::NotALedger { .. }), "{err:?}");
             let text = err.to_string();
             for part in [
                 &path.display().to_string(),
                 problem,
-                "backup",
+                "netkpi never takes over a file",
+                "restore the ledger from a backup",
                 "move the file away",
             ] {
                 assert!(text.contains(part), "{part:?} missing from: {text}");
@@ -566,7 +586,7 @@ fn an_empty_or_foreign_file_is_never_taken_over() {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, [DB_FILE], "no -wal or -shm beside it");
+        assert_eq!(names, [DB_FILE], "no journal, -wal or -shm beside it");
     }
 }
 
