@@ -98,6 +98,7 @@ fn a_backup_taken_during_a_burst_holds_every_committed_transition() {
         std::thread::sleep(Duration::from_millis(250));
     };
 
+    let backup_began = Instant::now();
     let backup = Command::new(netkpi_bin())
         .args(["backup", "--config"])
         .arg(&config)
@@ -105,6 +106,7 @@ fn a_backup_taken_during_a_burst_holds_every_committed_transition() {
         .arg(&out)
         .output()
         .expect("run netkpi backup");
+    let backup_took = backup_began.elapsed();
     let after_backup = rows(&db);
     // Keep flapping a little while after, then stop.
     std::thread::sleep(Duration::from_secs(3));
@@ -118,7 +120,6 @@ fn a_backup_taken_during_a_burst_holds_every_committed_transition() {
     );
     let stdout = String::from_utf8_lossy(&backup.stdout);
     assert!(stdout.starts_with("ok: "), "{stdout}");
-
     let copy = Connection::open_with_flags(&out, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .expect("open the backup");
     let check: String = copy
@@ -127,6 +128,19 @@ fn a_backup_taken_during_a_burst_holds_every_committed_transition() {
     assert_eq!(check, "ok");
     drop(copy);
     let copied = rows(&out);
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let wal = db.with_extension("sqlite-wal");
+    eprintln!(
+        "backup: `netkpi backup` took {:.0} ms (the whole command) during the burst; copy {} bytes, \
+         {} transitions; ledger {} bytes + WAL {} bytes; {}",
+        backup_took.as_secs_f64() * 1000.0,
+        size(&out),
+        copied.len(),
+        size(&db),
+        size(&wal),
+        stdout.trim()
+    );
+
     assert!(
         copied.len() >= before.len() && copied[..before.len()] == before[..],
         "the backup must hold every transition committed before it began: {} before, {} in the copy",

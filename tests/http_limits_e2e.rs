@@ -90,10 +90,18 @@ fn a_flood_of_idle_connections_leaves_healthz_and_metrics_answering() {
         "opening {FLOOD} connections took {opened:?}"
     );
 
+    eprintln!(
+        "flood: {FLOOD} connections (half with a partial header) opened in {:.2} s, cap {MAX_CONNECTIONS}",
+        opened.as_secs_f64()
+    );
     for path in ["/healthz", "/metrics", "/healthz"] {
         let asked = Instant::now();
         let (status, body) = daemon.get(path);
         let took = asked.elapsed();
+        eprintln!(
+            "flood: GET {path} under the flood answered {status} in {:.1} ms",
+            took.as_secs_f64() * 1000.0
+        );
         assert_eq!(status, 200, "GET {path} under the flood: {body}");
         assert!(
             took < Duration::from_secs(1),
@@ -106,6 +114,11 @@ fn a_flood_of_idle_connections_leaves_healthz_and_metrics_answering() {
         "open files must stay bounded by the connection cap: {fds_before} before, {fds} now"
     );
     let rss = rss_kib(pid);
+    eprintln!(
+        "flood: RSS {:.1} MiB before, {:.1} MiB under the flood; open fds {fds_before} before, {fds} under the flood",
+        rss_before as f64 / 1024.0,
+        rss as f64 / 1024.0
+    );
     assert!(
         rss <= rss_before + 64 * 1024,
         "RSS grew from {rss_before} KiB to {rss} KiB under the flood"
@@ -136,6 +149,11 @@ fn a_flood_of_idle_connections_leaves_healthz_and_metrics_answering() {
         "closed before the header timeout: the check above proved nothing"
     );
     let fds_after = open_fds(pid);
+    eprintln!(
+        "flood: every connection closed {:.1} s after the flood began; open fds {fds_after} after, RSS {:.1} MiB",
+        opening.elapsed().as_secs_f64(),
+        rss_kib(pid) as f64 / 1024.0
+    );
     assert!(
         fds_after <= fds_before + 8,
         "the connections' files are released: {fds_before} before, {fds_after} after"

@@ -4,8 +4,10 @@
 //! commit nor fail. `/healthz` must answer 503 naming the stall once a write
 //! has waited past `daemon.store_stall_after` (10 s by default),
 //! `netkpi_store_healthy` must be 0 and the wait visible, and the API must
-//! show the outage as observed but not yet recorded; after the thaw the
-//! outage is recorded with its original stamp.
+//! show the outage (of the device and of the line behind it) as observed but
+//! not yet recorded; after the thaw the outage is recorded with its original
+//! stamp. With `--nocapture` it prints the seconds from freeze to 503 and
+//! from thaw to 200.
 //!
 //! Needs root, `mkfs.ext4`, `fsfreeze`, `unshare` and `nsenter`.
 
@@ -13,7 +15,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{lab_config, listen, netkpi_bin, sample, state_of, Daemon, NetNs, DEVICES};
 use jiff::Timestamp;
@@ -54,11 +56,24 @@ impl Drop for Frozen {
     }
 }
 
-fn device<'v>(doc: &'v Value, name: &str) -> &'v Value {
-    doc["devices"]
+/// The entry of `name` in the API's `list` ("devices" or "lines").
+fn entry<'v>(doc: &'v Value, list: &str, name: &str) -> &'v Value {
+    let key = if list == "lines" { "id" } else { "name" };
+    doc[list]
         .as_array()
-        .and_then(|a| a.iter().find(|d| d["name"] == name))
+        .and_then(|a| a.iter().find(|e| e[key] == name))
         .unwrap_or_else(|| panic!("{name} missing: {doc}"))
+}
+
+/// Waits (up to 10 s) until `name` of `list` has `field` ("state",
+/// "pending_state") "down"; returns the API's answer.
+fn wait_down(daemon: &Daemon, list: &str, name: &str, field: &str) -> Value {
+    daemon.wait_for(
+        &format!("/api/v1/{list}"),
+        &format!("{name}'s {field} down"),
+        Duration::from_secs(10),
+        |doc| entry(doc, list, name)[field] == "down",
+    )
 }
 
 #[test]
@@ -127,16 +142,12 @@ fn a_frozen_disk_shows_within_the_stall_threshold_and_nothing_is_lost() {
     assert_eq!(daemon.get("/healthz").0, 200);
 
     let frozen = Frozen::freeze(pid, &mount);
+    let frozen_at = Instant::now();
     let dropped = Timestamp::now();
     ns.take_down("127.0.20.1");
     // Observed within a few rounds, shown as pending, not recorded.
-    let doc = daemon.wait_for(
-        "/api/v1/devices",
-        "acc-001's outage observed, pending",
-        Duration::from_secs(8),
-        |doc| device(doc, "acc-001")["pending_state"] == "down",
-    );
-    let acc = device(&doc, "acc-001");
+    let doc = wait_down(&daemon, "devices", "acc-001", "pending_state");
+    let acc = entry(&doc, "devices", "acc-001");
     assert_eq!(
         acc["state"], "up",
         "nothing recorded while the disk is frozen: {acc}"
@@ -150,6 +161,16 @@ fn a_frozen_disk_shows_within_the_stall_threshold_and_nothing_is_lost() {
             && pending_since <= dropped + jiff::SignedDuration::from_secs(2),
         "{acc}"
     );
+    // L-001 hangs off acc-001: its outage is observed and pending too.
+    let doc = wait_down(&daemon, "lines", "L-001", "pending_state");
+    let l001 = entry(&doc, "lines", "L-001");
+    assert_eq!(l001["state"], "up", "nothing recorded: {l001}");
+    assert!(l001["pending_since"].is_string(), "{l001}");
+    assert_eq!(entry(&doc, "lines", "L-002")["pending_state"], Value::Null);
+    eprintln!(
+        "stall: acc-001 and L-001 shown as pending_state \"down\" {:.1} s after the freeze",
+        frozen_at.elapsed().as_secs_f64()
+    );
     // Past the threshold: /healthz names the stall, the metrics show it.
     let body = daemon.wait_until("/healthz 503", Duration::from_secs(20), || {
         match daemon.get("/healthz") {
@@ -157,6 +178,10 @@ fn a_frozen_disk_shows_within_the_stall_threshold_and_nothing_is_lost() {
             other => Err(other),
         }
     });
+    eprintln!(
+        "stall: /healthz 503 {:.1} s after the freeze (store_stall_after 10 s): {body}",
+        frozen_at.elapsed().as_secs_f64()
+    );
     assert!(body.contains("has not committed for"), "{body}");
     let m = daemon.metrics();
     assert_eq!(sample(&m, "netkpi_store_healthy", &[]), Some(0.0), "{m}");
@@ -170,6 +195,7 @@ fn a_frozen_disk_shows_within_the_stall_threshold_and_nothing_is_lost() {
 
     // The thaw: the outage is recorded with its first failed round.
     drop(frozen);
+    let thawed_at = Instant::now();
     daemon.wait_until(
         "/healthz 200 again",
         Duration::from_secs(15),
@@ -178,13 +204,13 @@ fn a_frozen_disk_shows_within_the_stall_threshold_and_nothing_is_lost() {
             other => Err(other),
         },
     );
-    let doc = daemon.wait_for(
-        "/api/v1/devices",
-        "acc-001 down, recorded",
-        Duration::from_secs(10),
-        |doc| device(doc, "acc-001")["state"] == "down",
+    eprintln!(
+        "stall: /healthz 200 again {:.2} s after the thaw (frozen {:.1} s in all)",
+        thawed_at.elapsed().as_secs_f64(),
+        (thawed_at - frozen_at).as_secs_f64()
     );
-    let acc = device(&doc, "acc-001");
+    let doc = wait_down(&daemon, "devices", "acc-001", "state");
+    let acc = entry(&doc, "devices", "acc-001");
     let since: Timestamp = acc["since"]
         .as_str()
         .and_then(|t| t.parse().ok())
@@ -194,6 +220,9 @@ fn a_frozen_disk_shows_within_the_stall_threshold_and_nothing_is_lost() {
         "recorded with the stamp it was observed with: {acc}"
     );
     assert!(acc["pending_state"].is_null(), "{acc}");
+    let doc = wait_down(&daemon, "lines", "L-001", "state");
+    let l001 = entry(&doc, "lines", "L-001");
+    assert!(l001["pending_state"].is_null(), "{l001}");
     let m = daemon.metrics();
     assert_eq!(
         sample(&m, "netkpi_store_oldest_uncommitted_seconds", &[]),
