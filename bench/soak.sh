@@ -14,6 +14,12 @@
 #   bench/soak.sh [DURATION_S=60] [SEED]
 #
 # The seed is printed; passing it again replays the same schedule of faults.
+#
+# NETKPI_SOAK_KILL_SPACING="MIN,MAX" sets the seconds between two kill -9s
+# (default 12,30 up to 120 s, 40,160 beyond; MIN >= 1), e.g.
+#   NETKPI_SOAK_KILL_SPACING=900,1200 bench/soak.sh 3600
+# shows RSS over runs of 15-20 minutes; a MIN past DURATION_S kills nothing.
+# A replay needs the same spacing as well as the seed.
 # Run as root (namespaces, nftables), from anywhere; it shares the machine
 # politely under `nice`. CI runs the same test for 60 s in debug
 # (`cargo test --test soak_e2e`).

@@ -96,9 +96,23 @@ pub struct Record {
     pub clean_exit: bool,
 }
 
-/// Mean seconds between two kill -9s: a few in a CI minute, a few dozen in
-/// half an hour.
-fn kill_spacing(duration: f64) -> (f64, f64) {
+/// The variable that sets [`kill_spacing`].
+pub const KILL_SPACING_VAR: &str = "NETKPI_SOAK_KILL_SPACING";
+
+/// The range, in seconds, of the wait between two kill -9s: a few in a CI
+/// minute, a few dozen in half an hour by default. `NETKPI_SOAK_KILL_SPACING
+/// ="MIN,MAX"` sets it, so a long run can go long stretches (or, with MIN
+/// past the duration, the whole run) without a kill and show RSS over them.
+pub fn kill_spacing(duration: f64) -> (f64, f64) {
+    if let Ok(v) = std::env::var(KILL_SPACING_VAR) {
+        let parsed = v.split_once(',').and_then(|(lo, hi)| {
+            let (lo, hi): (f64, f64) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
+            (lo.is_finite() && hi.is_finite() && 1.0 <= lo && lo <= hi).then_some((lo, hi))
+        });
+        return parsed.unwrap_or_else(|| {
+            panic!("{KILL_SPACING_VAR}={v:?}: want \"MIN,MAX\" in seconds, 1 <= MIN <= MAX (e.g. \"600,900\")")
+        });
+    }
     if duration <= 120.0 {
         (12.0, 30.0)
     } else {

@@ -21,7 +21,9 @@
 //! over time) and fails naming every violation.
 //!
 //! Duration `NETKPI_SOAK_SECONDS` (60 by default: the CI run), seed
-//! `NETKPI_SOAK_SEED` (printed; the same seed replays the same schedule).
+//! `NETKPI_SOAK_SEED` (printed; the same seed replays the same schedule),
+//! the wait between kill -9s `NETKPI_SOAK_KILL_SPACING="MIN,MAX"` seconds
+//! (12-30 up to 120 s, 40-160 beyond; part of the schedule a seed replays).
 //! `bench/soak.sh DURATION_S [SEED]` runs it in release for longer.
 //!
 //! Needs what the full lab needs: root, `nftables`, `snmpd`, `snmp` (the
@@ -71,6 +73,9 @@ fn soak_under_every_fault_at_once_keeps_the_ledger_whole() {
             .as_nanos() as u64
     });
     println!("soak: {duration} s, seed {seed} (NETKPI_SOAK_SEED={seed} replays this schedule)");
+    // Read (and refused if malformed) before the lab starts.
+    let (kill_min, kill_max) = chaos::kill_spacing(duration as f64);
+    println!("soak: kill -9 every {kill_min}-{kill_max} s (NETKPI_SOAK_KILL_SPACING=\"{kill_min},{kill_max}\")");
     let mut rng = rng::Rng::new(seed);
 
     let ns = NetNs::new();
