@@ -2,7 +2,8 @@
 //! in a private namespace serving HTTPS with a certificate made here, curl
 //! as a client, a real Prometheus scraping it with `scheme: https`,
 //! `tls_config` and `basic_auth`, then a new certificate and new users put
-//! in force by SIGHUP.
+//! in force by SIGHUP: Prometheus's scrapes with the old CA and user fail,
+//! and succeed again (up == 1) once its config names the new ones.
 //!
 //! Needs root, `nftables`, `curl` and `prometheus` (tests/run.sh installs
 //! them).
@@ -181,6 +182,48 @@ impl Prometheus {
             lines[from..].join("\n")
         )
     }
+}
+
+/// A Prometheus config that scrapes netkpi every second over HTTPS,
+/// trusting `ca` and logging in as `user`.
+fn prometheus_config(ca: &Path, user: &str, password: &str) -> String {
+    format!(
+        r#"
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: netkpi
+    scrape_interval: 1s
+    scrape_timeout: 1s
+    scheme: https
+    tls_config:
+      ca_file: {ca}
+    basic_auth:
+      username: {user}
+      password: {password}
+    static_configs:
+      - targets: ["{LISTEN}"]
+"#,
+        ca = ca.display()
+    )
+}
+
+/// Waits until Prometheus's latest `up` of the netkpi job is `want` ("1"
+/// or "0").
+fn wait_up(ns: &NetNs, want: &str, what: &str, within: Duration, context: &dyn Fn() -> String) {
+    wait(what, within, context, &mut || {
+        let (status, body) = ns
+            .http_get(
+                PROMETHEUS.parse().unwrap(),
+                "/api/v1/query?query=up%7Bjob%3D%22netkpi%22%7D",
+            )
+            .map_err(|e| e.to_string())?;
+        let v: Value = serde_json::from_str(&body).map_err(|e| format!("{status}: {e}"))?;
+        match v["data"]["result"][0]["value"][1].as_str() {
+            Some(up) if up == want => Ok(()),
+            other => Err(format!("up = {other:?}: {body}")),
+        }
+    });
 }
 
 impl Drop for Prometheus {
@@ -393,25 +436,7 @@ fn https_with_basic_auth_is_scraped_by_prometheus_and_reloaded_by_sighup() {
     let prometheus_yml = dir.join("prometheus.yml");
     std::fs::write(
         &prometheus_yml,
-        format!(
-            r#"
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: netkpi
-    scrape_interval: 1s
-    scrape_timeout: 1s
-    scheme: https
-    tls_config:
-      ca_file: {ca}
-    basic_auth:
-      username: prometheus
-      password: scrape-pw-1
-    static_configs:
-      - targets: ["{LISTEN}"]
-"#,
-            ca = dir.join("ca-one.crt").display()
-        ),
+        prometheus_config(&dir.join("ca-one.crt"), "prometheus", "scrape-pw-1"),
     )
     .unwrap();
     let prometheus = Prometheus::start(&ns, dir, &prometheus_yml);
@@ -428,20 +453,12 @@ scrape_configs:
             daemon.log_text()
         )
     };
-    wait(
+    wait_up(
+        &ns,
+        "1",
         "Prometheus to scrape netkpi over HTTPS (up == 1)",
         Duration::from_secs(30),
         &context,
-        &mut || {
-            let (status, body) = ns
-                .http_get(prom_addr, "/api/v1/query?query=up%7Bjob%3D%22netkpi%22%7D")
-                .map_err(|e| e.to_string())?;
-            let v: Value = serde_json::from_str(&body).map_err(|e| format!("{status}: {e}"))?;
-            match v["data"]["result"][0]["value"][1].as_str() {
-                Some("1") => Ok(()),
-                other => Err(format!("up = {other:?}: {body}")),
-            }
-        },
     );
     // And it got the data, not only an answer.
     wait(
@@ -463,7 +480,6 @@ scrape_configs:
             }
         },
     );
-    drop(prometheus);
 
     // A new certificate (from another CA) and new users, put in force by
     // SIGHUP: new connections get them, without a restart.
@@ -505,6 +521,33 @@ scrape_configs:
         "the old certificate is no longer served: {old_ca:?}"
     );
     assert!(daemon.log_text().contains("config reloaded"));
+
+    // Prometheus, still with the old CA and user, now fails to scrape ...
+    wait_up(
+        &ns,
+        "0",
+        "Prometheus's scrape with the old CA and user to fail (up == 0)",
+        Duration::from_secs(15),
+        &context,
+    );
+    // ... and scrapes again once its config names the new CA and user,
+    // reloaded by SIGHUP as an operator would after a rotation.
+    std::fs::write(
+        &prometheus_yml,
+        prometheus_config(&dir.join("ca-two.crt"), "grafana", "view-pw-2"),
+    )
+    .unwrap();
+    // SAFETY: signalling our own child process.
+    let rc = unsafe { libc::kill(prometheus.child.id() as i32, libc::SIGHUP) };
+    assert_eq!(rc, 0, "SIGHUP to prometheus");
+    wait_up(
+        &ns,
+        "1",
+        "Prometheus to scrape the new certificate over HTTPS (up == 1)",
+        Duration::from_secs(30),
+        &context,
+    );
+    drop(prometheus);
 
     // A broken web config is refused at reload, and the one in force stays.
     std::fs::write(
