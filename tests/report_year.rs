@@ -753,7 +753,7 @@ fn bad_periods_and_outputs_are_refused_with_a_message() {
 }
 
 #[test]
-fn an_empty_store_reports_so_and_a_missing_one_is_an_error() {
+fn an_empty_store_and_a_missing_one_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let y = year();
     std::fs::write(dir.path().join("netkpi.toml"), y.config("data", "")).unwrap();
@@ -772,18 +772,38 @@ fn an_empty_store_reports_so_and_a_missing_one_is_an_error() {
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
     assert!(!out.exists());
 
+    // A store with nothing recorded for the period: every figure would be
+    // unknown. Refused like a missing store (exit 1), naming the period and
+    // the store, and no file is written, in any format.
     drop(netkpi::store::Store::open(&dir.path().join("data")).unwrap());
     let o = run();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert!(
-        r["notice"].as_str().unwrap().contains("no record"),
-        "{}",
-        r["notice"]
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let want = format!(
+        "netkpi: nothing was recorded for 2020 (2020-01-01T00:00:00.000+08:00 to \
+         2021-01-01T00:00:00.000+08:00) in the store {}; no report written",
+        dir.path().join("data").join("netkpi.sqlite").display()
     );
-    assert!(r["lines"][0]["availability"].is_null());
-    assert_eq!(r["lines"][0]["unknown_s"], 366.0 * 86400.0);
-    assert_eq!(r["form"]["rows"].as_array().unwrap().len(), 0);
+    assert!(stderr(&o).contains(&want), "{}\nwant {want}", stderr(&o));
+    assert!(!out.exists());
+    for format in ["csv", "md", "xlsx", "html"] {
+        let path = dir.path().join(format!("r-{format}"));
+        let o = netkpi()
+            .args(["report", "--config"])
+            .arg(dir.path().join("netkpi.toml"))
+            .args(["--year", "2020", "--format", format, "--out"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{format}: {}", stderr(&o));
+        assert!(!path.exists(), "{format}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "netkpi.toml" && n != "data")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
