@@ -1086,3 +1086,39 @@ fn energy_days_fall_in_their_months_and_coverage_counts_every_ups() {
         "energy section"
     );
 }
+
+/// Progress is what the README says: on a terminal, one stderr line
+/// rewritten in place with the two steps, cleared before `wrote PATH`; in
+/// a pipe, only `wrote PATH`. `script(1)` gives the report a terminal.
+#[test]
+fn progress_on_a_terminal_shows_the_steps_the_readme_names() {
+    let setup = Setup::new();
+    let out = setup.dir.path().join("tty.json");
+    for (lang, steps) in [
+        ("en", ["reading the ledger", "incidents"]),
+        ("zh", ["读取台账", "故障事件"]),
+    ] {
+        let command = format!(
+            "{} report --config {} --year 2020 --lang {lang} --out {}",
+            env!("CARGO_BIN_EXE_netkpi"),
+            setup.config().display(),
+            out.display()
+        );
+        let o = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("run script(1)");
+        assert!(o.status.success(), "{}", stderr(&o));
+        let seen = String::from_utf8_lossy(&o.stdout).into_owned();
+        let want = format!(
+            "\r\x1b[2Kreport: {}\r\x1b[2Kreport: {}\r\x1b[2Kwrote {}",
+            steps[0],
+            steps[1],
+            out.display()
+        );
+        assert!(seen.contains(&want), "{lang}: {seen:?}\nwant {want:?}");
+    }
+    let o = setup.report(&["--year", "2020", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), format!("wrote {}\n", out.display()));
+}
