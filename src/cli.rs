@@ -215,9 +215,10 @@ fn report(
         Err(e) => return fail(1, format!("cannot read the store: {e}")),
     };
     progress.done();
-    if report.notice.is_some() {
-        // Unknown figures for every row are no report: the same exit as a
-        // store that cannot be read, and no file.
+    if report.notice.is_some() && report.energy.is_none() {
+        // No transition, no incident and no energy in the period: unknown
+        // figures for every row are no report. The same exit as a store
+        // that cannot be read, and no file.
         return fail(
             1,
             format!(
