@@ -142,7 +142,8 @@ fn backup(path: &std::path::Path, out: &std::path::Path) -> ExitCode {
 const EXIT_ALTERED: u8 = 1;
 
 /// `netkpi report`: exit 0 when written, 2 for a bad config or period, 1
-/// when the store cannot be read or the output cannot be written.
+/// when the store cannot be read, holds nothing recorded for the period, or
+/// the output cannot be written.
 fn report(
     config: &std::path::Path,
     period: crate::availability::PeriodArgs,
@@ -202,6 +203,10 @@ fn report(
         Ok(store) => store,
         Err(e) => return fail(1, format!("cannot read the store: {e}")),
     };
+    let store_path = match store_file {
+        Some(file) => file.to_path_buf(),
+        None => config.daemon.data_dir.join(crate::store::DB_FILE),
+    };
     let mut progress = StderrProgress {
         on: std::io::stderr().is_terminal(),
     };
@@ -210,6 +215,21 @@ fn report(
         Err(e) => return fail(1, format!("cannot read the store: {e}")),
     };
     progress.done();
+    if report.notice.is_some() && report.energy.is_none() {
+        // No transition, no incident and no energy in the period: unknown
+        // figures for every row are no report. The same exit as a store
+        // that cannot be read, and no file.
+        return fail(
+            1,
+            format!(
+                "nothing was recorded for {} ({} to {}) in the store {}; no report written",
+                report.period.label,
+                report.period.from,
+                report.period.to,
+                store_path.display()
+            ),
+        );
+    }
     match formats::write(&report, format, lang, out) {
         Ok(written) => {
             for path in written {

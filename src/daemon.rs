@@ -662,6 +662,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         writer: writer.clone(),
         api_token: RwLock::new(api_token),
         basic_auth: Default::default(),
+        report_builds: Default::default(),
     });
 
     let ledger_task = {

@@ -753,7 +753,7 @@ fn bad_periods_and_outputs_are_refused_with_a_message() {
 }
 
 #[test]
-fn an_empty_store_reports_so_and_a_missing_one_is_an_error() {
+fn an_empty_store_and_a_missing_one_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let y = year();
     std::fs::write(dir.path().join("netkpi.toml"), y.config("data", "")).unwrap();
@@ -772,18 +772,38 @@ fn an_empty_store_reports_so_and_a_missing_one_is_an_error() {
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
     assert!(!out.exists());
 
+    // A store with nothing recorded for the period: every figure would be
+    // unknown. Refused like a missing store (exit 1), naming the period and
+    // the store, and no file is written, in any format.
     drop(netkpi::store::Store::open(&dir.path().join("data")).unwrap());
     let o = run();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let r: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert!(
-        r["notice"].as_str().unwrap().contains("no record"),
-        "{}",
-        r["notice"]
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let want = format!(
+        "netkpi: nothing was recorded for 2020 (2020-01-01T00:00:00.000+08:00 to \
+         2021-01-01T00:00:00.000+08:00) in the store {}; no report written",
+        dir.path().join("data").join("netkpi.sqlite").display()
     );
-    assert!(r["lines"][0]["availability"].is_null());
-    assert_eq!(r["lines"][0]["unknown_s"], 366.0 * 86400.0);
-    assert_eq!(r["form"]["rows"].as_array().unwrap().len(), 0);
+    assert!(stderr(&o).contains(&want), "{}\nwant {want}", stderr(&o));
+    assert!(!out.exists());
+    for format in ["csv", "md", "xlsx", "html"] {
+        let path = dir.path().join(format!("r-{format}"));
+        let o = netkpi()
+            .args(["report", "--config"])
+            .arg(dir.path().join("netkpi.toml"))
+            .args(["--year", "2020", "--format", format, "--out"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{format}: {}", stderr(&o));
+        assert!(!path.exists(), "{format}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "netkpi.toml" && n != "data")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -1065,4 +1085,40 @@ fn energy_days_fall_in_their_months_and_coverage_counts_every_ups() {
         section.contains("2020-02") && section.contains("18.000"),
         "energy section"
     );
+}
+
+/// Progress is what the README says: on a terminal, one stderr line
+/// rewritten in place with the two steps, cleared before `wrote PATH`; in
+/// a pipe, only `wrote PATH`. `script(1)` gives the report a terminal.
+#[test]
+fn progress_on_a_terminal_shows_the_steps_the_readme_names() {
+    let setup = Setup::new();
+    let out = setup.dir.path().join("tty.json");
+    for (lang, steps) in [
+        ("en", ["reading the ledger", "incidents"]),
+        ("zh", ["读取台账", "故障事件"]),
+    ] {
+        let command = format!(
+            "{} report --config {} --year 2020 --lang {lang} --out {}",
+            env!("CARGO_BIN_EXE_netkpi"),
+            setup.config().display(),
+            out.display()
+        );
+        let o = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("run script(1)");
+        assert!(o.status.success(), "{}", stderr(&o));
+        let seen = String::from_utf8_lossy(&o.stdout).into_owned();
+        let want = format!(
+            "\r\x1b[2Kreport: {}\r\x1b[2Kreport: {}\r\x1b[2Kwrote {}",
+            steps[0],
+            steps[1],
+            out.display()
+        );
+        assert!(seen.contains(&want), "{lang}: {seen:?}\nwant {want:?}");
+    }
+    let o = setup.report(&["--year", "2020", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), format!("wrote {}\n", out.display()));
 }

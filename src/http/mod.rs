@@ -28,7 +28,7 @@ pub mod serve;
 mod state;
 pub mod targets;
 
-pub use state::Shared;
+pub use state::{ReportGate, Shared};
 
 use std::sync::Arc;
 

@@ -73,9 +73,18 @@ pub(super) async fn report(
         )));
     }
 
+    // One build at a time (a build holds the period's figures in memory):
+    // wait a little for the one before, else 503. The permit goes into the
+    // blocking task so that it is held until the build ends, even when this
+    // request is abandoned first.
+    let permit = match shared.report_builds.enter().await {
+        Ok(permit) => permit,
+        Err(busy) => return Ok(busy),
+    };
     let data_dir = config.daemon.data_dir.clone();
     let build_config = config.clone();
     let report = tokio::task::spawn_blocking(move || -> Result<Report, String> {
+        let _permit = permit;
         let reader = Store::open_reader(&data_dir).map_err(|e| e.to_string())?;
         Report::build(&reader, &build_config, &period, now, lang, &mut Silent)
             .map_err(|e| e.to_string())
