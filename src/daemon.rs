@@ -391,6 +391,20 @@ async fn reload(path: &Path, shared: &Shared, probing: &mut Probing, next_genera
         lines = inventory.lines.len(),
         "config reloaded"
     );
+    release_freed_memory();
+}
+
+/// Gives the heap memory freed since the config was read back to the
+/// system. Reading a large config and starting on it (100,000 devices)
+/// peaks at a few hundred MB of short-lived values, which glibc's allocator
+/// would otherwise keep in the process for its whole life.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer; it only hands glibc's free
+    // pages back to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Says how the HTTP server is protected by `daemon.web_config_file` (at
@@ -748,6 +762,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         data_dir = %data_dir.display(),
         "netkpi is running"
     );
+    release_freed_memory();
     {
         let cancel = cancel.clone();
         let shared = shared.clone();
