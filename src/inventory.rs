@@ -2,6 +2,7 @@
 //! the maintenance windows that apply to each target, and each target's SLA.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
@@ -12,8 +13,8 @@ use crate::probes::Prober;
 
 #[derive(Clone, Debug)]
 pub struct Inventory {
-    pub devices: Vec<Device>,
-    pub lines: Vec<Line>,
+    pub devices: Arc<Vec<Device>>,
+    pub lines: Arc<Vec<Line>>,
     /// Quantities from the evaluation table, compared with what is configured.
     pub planned: Planned,
     /// `sla.availability_target`: the share of time a target should deliver
@@ -126,14 +127,14 @@ impl Inventory {
         let sla_config = &config.sla;
         let overrides = &sla_config.overrides;
         let mut sla: [HashMap<String, TargetSla>; 2] = Default::default();
-        for d in &devices {
+        for d in devices.iter() {
             let resolved = TargetSla::global(sla_config, Severity::of_role(d.role)).with_overrides(
                 overrides.iter().filter(|o| o.applies_to.selects_device(d)),
                 None,
             );
             sla[TargetKind::Device as usize].insert(d.name.clone(), resolved);
         }
-        for l in &lines {
+        for l in lines.iter() {
             let resolved = TargetSla::global(sla_config, LINE_SEVERITY).with_overrides(
                 overrides.iter().filter(|o| o.applies_to.selects_line(l)),
                 l.severity,

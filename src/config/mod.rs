@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
@@ -89,8 +90,8 @@ pub struct Config {
     pub source: PathBuf,
     pub daemon: Daemon,
     pub defaults: Defaults,
-    pub devices: Vec<Device>,
-    pub lines: Vec<Line>,
+    pub devices: Arc<Vec<Device>>,
+    pub lines: Arc<Vec<Line>>,
     pub maintenance: Vec<Maintenance>,
     pub sla: Sla,
     pub planned: Planned,
@@ -109,7 +110,7 @@ impl Config {
     /// Every profile some device polls, each once, in the order first named.
     pub fn profiles_in_use(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for d in &self.devices {
+        for d in self.devices.iter() {
             for p in d.snmp.iter().flat_map(|s| &s.profiles) {
                 if !out.contains(&p.as_str()) {
                     out.push(p);

@@ -361,7 +361,7 @@ impl Ledger {
                 ));
             }
         }
-        for l in &old.lines {
+        for l in old.lines.iter() {
             if self.inventory.line(&l.id).is_none() {
                 let since = old.device_index(&l.device).and_then(unresolved_at);
                 out.push(unknown(
@@ -400,7 +400,7 @@ impl Ledger {
                     .map_or((State::Unknown, None), |i| old_lines[i].clone())
             })
             .collect();
-        for d in &self.inventory.devices {
+        for d in self.inventory.devices.iter() {
             if old.device(&d.name).is_none() {
                 out.push(unknown(
                     TargetKind::Device,
@@ -794,7 +794,7 @@ impl Ledger {
             .zip(&pending)
             .map(|(d, &p)| transition(TargetKind::Device, &d.name, p))
             .collect();
-        for l in &inventory.lines {
+        for l in inventory.lines.iter() {
             let p = inventory.device_index(&l.device).and_then(|i| pending[i]);
             out.push(transition(TargetKind::Line, &l.id, p));
         }

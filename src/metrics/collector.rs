@@ -184,7 +184,7 @@ fn encode_up(
         "Whether the device answers (1 up or degraded, 0 down); absent while unknown",
         MetricType::Gauge,
     )?;
-    for d in &inventory.devices {
+    for d in inventory.devices.iter() {
         if let Some(v) = up_value(live, TargetKind::Device, &d.name) {
             let labels = [
                 ("device", d.name.as_str()),
@@ -201,7 +201,7 @@ fn encode_up(
         MetricType::Gauge,
     )?;
     let mut connected = 0usize;
-    for l in &inventory.lines {
+    for l in inventory.lines.iter() {
         if let Some(v) = up_value(live, TargetKind::Line, &l.id) {
             connected += (v > 0.0) as usize;
             let labels = [
@@ -439,7 +439,7 @@ fn encode_inventory_info(
         None,
         MetricType::Info,
     )?;
-    for d in &inventory.devices {
+    for d in inventory.devices.iter() {
         let labels = [
             ("device", d.name.as_str()),
             ("parent", d.parent.as_deref().unwrap_or("")),
@@ -454,7 +454,7 @@ fn encode_inventory_info(
         None,
         MetricType::Info,
     )?;
-    for l in &inventory.lines {
+    for l in inventory.lines.iter() {
         let labels = [
             ("line", l.id.as_str()),
             ("device", l.device.as_str()),
@@ -487,7 +487,7 @@ fn encode_poll_last_duration(
         "Wall time of each device's latest round, by prober: which device is slow",
         MetricType::Gauge,
     )?;
-    for d in &inventory.devices {
+    for d in inventory.devices.iter() {
         for prober in Prober::ALL.into_iter().filter(|&p| timing(d, p).is_some()) {
             if let Some(v) = live.round(&d.name, prober).duration_seconds {
                 f.sample(

@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
@@ -102,8 +103,8 @@ pub(super) fn resolve(
         source: path.to_path_buf(),
         daemon: daemon?,
         defaults: Defaults { icmp: default_icmp },
-        devices,
-        lines,
+        devices: Arc::new(devices),
+        lines: Arc::new(lines),
         maintenance,
         sla,
         planned,

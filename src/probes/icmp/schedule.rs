@@ -358,6 +358,12 @@ impl<S> Core<S> {
         now: Instant,
     ) {
         self.clear_scheduled();
+        // Grown once to the size needed, not by doubling: with 100,000
+        // targets a doubling holds both the old table and one twice its need.
+        let targets = targets.into_iter();
+        let free = self.free.len();
+        self.targets
+            .reserve_exact(targets.size_hint().0.saturating_sub(free));
         let mut rate = 0.0; // echoes per second
         for (address, plan, interval, phase, sink) in targets {
             rate += f64::from(plan.count) / interval.as_secs_f64().max(1e-3);
