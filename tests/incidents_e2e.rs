@@ -351,17 +351,23 @@ fn writes_need_the_token_when_one_is_configured() {
     std::fs::write(&config, text).unwrap();
     let daemon = Daemon::start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
     ns.take_down(ACC1);
-    let id = daemon.wait_until("acc-001's incident", Duration::from_secs(15), || {
+    let incident = daemon.wait_until("acc-001's incident", Duration::from_secs(15), || {
         by_target(&open_incidents(&daemon), "acc-001")
-            .and_then(|i| i["id"].as_u64())
+            .cloned()
             .ok_or(())
     });
+    let id = incident["id"].as_u64().unwrap();
+    let opened = time(&incident, "opened_at");
     let path = format!("/api/v1/incidents/{id}/ack");
     let body = r#"{"by": "duty"}"#;
     let (status, doc) = send(&ns, "POST", &path, &[], body);
     assert_eq!((status, doc["error"].is_string()), (401, true), "{doc}");
     let (status, _) = send(&ns, "POST", &path, &["Authorization: Bearer wrong"], body);
     assert_eq!(status, 401);
+    // Acknowledged straight through the API a little later: response_s is
+    // the time from opening to that request, as for `netkpi incident ack`.
+    std::thread::sleep(Duration::from_secs(2));
+    let before_ack = Timestamp::now();
     let (status, _) = send(
         &ns,
         "POST",
@@ -369,7 +375,16 @@ fn writes_need_the_token_when_one_is_configured() {
         &["Authorization: Bearer sentinel-token-4711"],
         body,
     );
+    let after_ack = Timestamp::now();
     assert_eq!(status, 200);
+    let shown = daemon.get_json(&format!("/api/v1/incidents/{id}"));
+    assert_eq!(shown["acknowledged_by"], "duty");
+    let response = shown["response_s"].as_f64().unwrap();
+    assert!(
+        response >= seconds_between(opened, before_ack) - 0.01
+            && response <= seconds_between(opened, after_ack) + 0.01,
+        "response_s {response} is the time from opening to the API acknowledgement"
+    );
     // The CLI reads the token from --token-file.
     let out = cli(
         &ns,
