@@ -532,7 +532,10 @@ fn an_incident_open_at_a_crash_stays_open_and_closes_on_recovery() {
 }
 
 /// An outage inside a maintenance window is planned: never judged against
-/// the deadlines, left out of the response and restore figures.
+/// the deadlines (no breach counted, never overdue), left out of the
+/// response and restore figures. An outage beside it outside the window,
+/// left unacknowledged past a 2 s respond_within, is scraped as overdue
+/// and counts one respond breach per incident.
 #[test]
 fn an_outage_inside_maintenance_is_planned() {
     let ns = NetNs::new();
@@ -543,7 +546,11 @@ fn an_outage_inside_maintenance_is_planned() {
         now - jiff::SignedDuration::from_hours(1),
         now + jiff::SignedDuration::from_hours(1)
     );
-    let config = write_config(tmp.path(), &window);
+    // A seconds-scale response deadline, so that one passes in the test.
+    let config = write_config(
+        tmp.path(),
+        &format!("[sla]\nrespond_within = \"2s\"\n{window}"),
+    );
     let daemon = Daemon::start(&ns, &config, listen(), tmp.path().join("netkpi.log"));
     daemon.wait_for(
         "/api/v1/devices",
@@ -551,11 +558,13 @@ fn an_outage_inside_maintenance_is_planned() {
         Duration::from_secs(15),
         |doc| state_of(doc, "devices", "name", "acc-002") == "maintenance",
     );
+    // acc-001, outside any window, goes down with it as the contrast.
     ns.take_down(ACC2);
+    ns.take_down(ACC1);
     let open = daemon.wait_until("acc-002's incident", Duration::from_secs(15), || {
         let open = open_incidents(&daemon);
         match (by_target(&open, "acc-002"), by_target(&open, "L-002")) {
-            (Some(d), Some(l)) => Ok((d.clone(), l.clone())),
+            (Some(d), Some(l)) if open.len() == 4 => Ok((d.clone(), l.clone())),
             _ => Err(open),
         }
     });
@@ -565,6 +574,68 @@ fn an_outage_inside_maintenance_is_planned() {
         "the window on the device covers its line"
     );
     let id = open.0["id"].as_u64().unwrap();
+    let unplanned = by_target(&open_incidents(&daemon), "acc-001")
+        .cloned()
+        .expect("acc-001's incident");
+    assert_eq!(unplanned["planned"], false);
+    let unplanned_id = unplanned["id"].as_u64().unwrap();
+
+    // Nobody acknowledges: past respond_within, acc-001 and L-001 show as
+    // overdue and count one respond breach each; the planned acc-002 and
+    // L-002 count none.
+    let overdue = |scrape: &str, kind: &str, severity: &str| {
+        sample(
+            scrape,
+            "netkpi_incidents_unacknowledged_overdue",
+            &[("kind", kind), ("severity", severity)],
+        )
+    };
+    let breaches = |scrape: &str, kind: &str, deadline: &str| {
+        sample(
+            scrape,
+            "netkpi_incident_sla_breaches_total",
+            &[("kind", kind), ("deadline", deadline)],
+        )
+    };
+    let deadline = time(&unplanned, "opened_at") + jiff::SignedDuration::from_secs(2);
+    let scrape = daemon.metrics();
+    if Timestamp::now() < deadline {
+        assert_eq!(overdue(&scrape, "device", "minor"), Some(0.0), "{scrape}");
+        assert_eq!(breaches(&scrape, "device", "respond"), Some(0.0));
+    }
+    let scrape = daemon.wait_until("acc-001 overdue", Duration::from_secs(10), || {
+        let scrape = daemon.metrics();
+        match overdue(&scrape, "device", "minor") {
+            Some(n) if n > 0.0 => Ok(scrape),
+            _ => Err(scrape),
+        }
+    });
+    assert!(
+        Timestamp::now() >= deadline,
+        "overdue only past the deadline"
+    );
+    assert_eq!(overdue(&scrape, "device", "minor"), Some(1.0), "{scrape}");
+    assert_eq!(overdue(&scrape, "line", "major"), Some(1.0), "{scrape}");
+    assert_eq!(breaches(&scrape, "device", "respond"), Some(1.0));
+    assert_eq!(breaches(&scrape, "line", "respond"), Some(1.0));
+    for kind in ["device", "line"] {
+        assert_eq!(breaches(&scrape, kind, "restore"), Some(0.0), "{scrape}");
+    }
+    // A late acknowledgement of acc-001 (which acknowledges L-001 behind
+    // it too) ends the overdue state but not the breaches, counted once.
+    let (status, _) = send(
+        &ns,
+        "POST",
+        &format!("/api/v1/incidents/{unplanned_id}/ack"),
+        &[],
+        r#"{"by": "duty"}"#,
+    );
+    assert_eq!(status, 200);
+    let scrape = daemon.metrics();
+    assert_eq!(overdue(&scrape, "device", "minor"), Some(0.0), "{scrape}");
+    assert_eq!(overdue(&scrape, "line", "major"), Some(0.0), "{scrape}");
+    assert_eq!(breaches(&scrape, "device", "respond"), Some(1.0));
+    assert_eq!(breaches(&scrape, "line", "respond"), Some(1.0));
     let (status, _) = send(
         &ns,
         "POST",
@@ -574,6 +645,7 @@ fn an_outage_inside_maintenance_is_planned() {
     );
     assert_eq!(status, 200);
     ns.bring_up(ACC2);
+    ns.bring_up(ACC1);
     let restored = daemon.wait_for(
         &format!("/api/v1/incidents/{id}"),
         "restored",
@@ -581,6 +653,9 @@ fn an_outage_inside_maintenance_is_planned() {
         |i| i["state"] == "restored",
     );
     assert_eq!(restored["sla_met"], Value::Null, "planned: not judged");
+    wait_all_restored(&daemon);
+    let late = daemon.get_json(&format!("/api/v1/incidents/{unplanned_id}"));
+    assert_eq!(late["sla_met"], false, "acknowledged late: {late}");
     let scrape = daemon.metrics();
     assert_eq!(
         sample(
@@ -588,7 +663,8 @@ fn an_outage_inside_maintenance_is_planned() {
             "netkpi_incident_response_seconds_count",
             &[("kind", "device")]
         ),
-        Some(0.0)
+        Some(1.0),
+        "acc-001's acknowledgement only; the planned one is left out"
     );
     assert_eq!(
         sample(
@@ -596,9 +672,19 @@ fn an_outage_inside_maintenance_is_planned() {
             "netkpi_incidents_total",
             &[("kind", "device"), ("severity", "minor")]
         ),
-        Some(1.0),
-        "still counted as an incident"
+        Some(2.0),
+        "the planned incident is still counted as an incident"
     );
+    for kind in ["device", "line"] {
+        assert_eq!(overdue(&scrape, kind, "minor"), Some(0.0), "{scrape}");
+        assert_eq!(overdue(&scrape, kind, "major"), Some(0.0), "{scrape}");
+        assert_eq!(
+            breaches(&scrape, kind, "respond"),
+            Some(1.0),
+            "acc-001 and L-001 only, once each: {scrape}"
+        );
+        assert_eq!(breaches(&scrape, kind, "restore"), Some(0.0));
+    }
 }
 
 /// A window declared through the API: in force at once (the device reads
