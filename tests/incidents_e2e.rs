@@ -415,22 +415,30 @@ fn writes_need_the_token_when_one_is_configured() {
 }
 
 /// A core router with two access devices and their lines, all silent at
-/// once, at several phase offsets from the probe rounds: one root incident,
-/// every other incident linked to it; then a flap inside the flap window
-/// reopens the same root incident.
+/// once, at several phase offsets from the core's probe rounds, each drop
+/// after the flap window has passed: every incident opens fresh (new ids,
+/// no flap) and every child's incident links to the core's, one root; then
+/// a drop inside the flap window reopens the same incidents.
 #[test]
 fn a_parent_and_its_children_down_together_are_one_root_incident() {
+    const FLAP_WINDOW_S: i64 = 4;
     let ns = NetNs::new();
     let tmp = tempfile::tempdir().unwrap();
-    let config = write_config(tmp.path(), "");
+    let config = write_config(
+        tmp.path(),
+        &format!("[sla]\nflap_window = \"{FLAP_WINDOW_S}s\"\n"),
+    );
+    let data = tmp.path().join("data");
     let daemon = Daemon::start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
-    let mut roots = Vec::new();
-    for (n, offset_ms) in [0u64, 350, 700].into_iter().enumerate() {
-        std::thread::sleep(Duration::from_millis(offset_ms));
+    let targets = ["core-r1", "acc-001", "acc-002", "L-001", "L-002"];
+    let children = &targets[1..];
+    let drop_all = || {
         for addr in [CORE, ACC1, ACC2] {
             ns.take_down(addr);
         }
-        let open = daemon.wait_until("five incidents", Duration::from_secs(20), || {
+    };
+    let five_linked = || {
+        daemon.wait_until("five incidents", Duration::from_secs(20), || {
             let open = open_incidents(&daemon);
             let linked = open.iter().filter(|i| !i["root_id"].is_null()).count();
             if open.len() == 5 && linked == 4 {
@@ -438,7 +446,35 @@ fn a_parent_and_its_children_down_together_are_one_root_incident() {
             } else {
                 Err(open)
             }
-        });
+        })
+    };
+    let bring_all_up = || {
+        for addr in [CORE, ACC1, ACC2] {
+            ns.bring_up(addr);
+        }
+        wait_all_restored(&daemon);
+    };
+    let mut seen = Vec::new();
+    let mut last = Vec::new();
+    for offset_ms in [150i64, 500, 850] {
+        // The core's rounds fall on whole seconds from its last up row (or
+        // its first, at the start); drop everything offset_ms after one of
+        // them, past the flap window of every restoration so far.
+        let phase = last_row_at(&data, "core-r1", "up");
+        let settled = targets
+            .iter()
+            .map(|t| last_row_at(&data, t, "up"))
+            .max()
+            .unwrap()
+            + jiff::SignedDuration::from_secs(FLAP_WINDOW_S)
+            + jiff::SignedDuration::from_millis(300);
+        let mut at = phase + jiff::SignedDuration::from_millis(offset_ms);
+        while at < settled.max(Timestamp::now()) {
+            at += jiff::SignedDuration::from_secs(1);
+        }
+        std::thread::sleep(Duration::try_from(at.duration_since(Timestamp::now())).unwrap());
+        drop_all();
+        let open = five_linked();
         let core = by_target(&open, "core-r1").expect("the core's incident");
         assert_eq!(
             core["root_id"],
@@ -446,38 +482,56 @@ fn a_parent_and_its_children_down_together_are_one_root_incident() {
             "offset {offset_ms} ms: {open:?}"
         );
         assert_eq!(core["severity"], "critical");
-        for t in ["acc-001", "acc-002", "L-001", "L-002"] {
-            assert_eq!(
-                by_target(&open, t).unwrap()["root_id"],
-                core["id"],
-                "offset {offset_ms} ms: {t} behind the core: {open:?}"
+        let ids: Vec<u64> = targets
+            .iter()
+            .map(|t| by_target(&open, t).unwrap()["id"].as_u64().unwrap())
+            .collect();
+        for (t, id) in targets.iter().zip(&ids) {
+            let shown = daemon.get_json(&format!("/api/v1/incidents/{id}"));
+            let events: Vec<&str> = shown["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["event"].as_str().unwrap())
+                .collect();
+            assert!(
+                !seen.contains(id) && shown["flaps"] == 0 && !events.contains(&"reopened"),
+                "offset {offset_ms} ms: {t} opened fresh, not reopened: {shown}"
             );
+            if children.contains(t) {
+                assert_eq!(
+                    shown["root_id"], core["id"],
+                    "offset {offset_ms} ms: {t} behind the core: {shown}"
+                );
+            }
         }
-        let id = core["id"].as_u64().unwrap();
         assert_eq!(
-            daemon.get_json(&format!("/api/v1/incidents/{id}"))["affected"],
+            daemon.get_json(&format!("/api/v1/incidents/{}", ids[0]))["affected"],
             4
         );
-        roots.push(id);
-        for addr in [CORE, ACC1, ACC2] {
-            ns.bring_up(addr);
-        }
-        wait_all_restored(&daemon);
-        if n == 0 {
-            continue;
-        }
-        assert_eq!(
-            roots[n], roots[0],
-            "down again within the flap window: the same incident"
-        );
+        seen.extend_from_slice(&ids);
+        last = ids;
+        bring_all_up();
     }
-    let core = daemon.get_json(&format!("/api/v1/incidents/{}", roots[0]));
-    assert_eq!(core["flaps"], 2, "{core}");
-    let all = daemon.get_json("/api/v1/incidents?state=all");
+
+    // Down again at once, inside the flap window: the same incidents,
+    // reopened, still one root.
+    drop_all();
+    let open = five_linked();
+    for (t, id) in targets.iter().zip(&last) {
+        let i = by_target(&open, t).unwrap();
+        assert_eq!(i["id"], *id, "{t} reopened: {open:?}");
+        assert_eq!(i["flaps"], 1, "{t}: {i}");
+        if children.contains(t) {
+            assert_eq!(i["root_id"], last[0], "{t}: {i}");
+        }
+    }
+    bring_all_up();
+    let all = daemon.get_json("/api/v1/incidents?state=all&limit=100");
     assert_eq!(
         all["incidents"].as_array().unwrap().len(),
-        5,
-        "each target has one incident, reopened on each flap: {all}"
+        15,
+        "five fresh incidents per drop, none for the flap: {all}"
     );
 }
 
