@@ -88,6 +88,16 @@ fn last_row_at(data_dir: &Path, target: &str, state: &str) -> Timestamp {
         .at
 }
 
+/// The names of an incident's events, oldest first.
+fn event_names(shown: &Value) -> Vec<&str> {
+    shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect()
+}
+
 /// Runs `netkpi incident ARGS` inside the namespace.
 fn cli(ns: &NetNs, args: &[&str]) -> std::process::Output {
     let url = format!("http://{}", listen());
@@ -260,14 +270,8 @@ fn an_outage_is_one_incident_acknowledged_and_restored_with_its_times_measured()
         texts,
         ["on my way", "carrier ticket 4711", "fibre cut at km 12"]
     );
-    let events: Vec<&str> = restored["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        events,
+        event_names(&restored),
         ["opened", "acknowledged", "note", "note", "note", "restored"]
     );
     let (status, body) = send(&ns, "POST", &ack_path, &[], r#"{"by": "late"}"#);
@@ -418,7 +422,9 @@ fn writes_need_the_token_when_one_is_configured() {
 /// once, at several phase offsets from the core's probe rounds, each drop
 /// after the flap window has passed: every incident opens fresh (new ids,
 /// no flap) and every child's incident links to the core's, one root; then
-/// a drop inside the flap window reopens the same incidents.
+/// a drop inside the flap window reopens the same incidents, and a child
+/// back before its root is still counted in the API's `affected` but not
+/// in `affected_open` nor on the status page.
 #[test]
 fn a_parent_and_its_children_down_together_are_one_root_incident() {
     const FLAP_WINDOW_S: i64 = 4;
@@ -488,12 +494,7 @@ fn a_parent_and_its_children_down_together_are_one_root_incident() {
             .collect();
         for (t, id) in targets.iter().zip(&ids) {
             let shown = daemon.get_json(&format!("/api/v1/incidents/{id}"));
-            let events: Vec<&str> = shown["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["event"].as_str().unwrap())
-                .collect();
+            let events = event_names(&shown);
             assert!(
                 !seen.contains(id) && shown["flaps"] == 0 && !events.contains(&"reopened"),
                 "offset {offset_ms} ms: {t} opened fresh, not reopened: {shown}"
@@ -526,7 +527,57 @@ fn a_parent_and_its_children_down_together_are_one_root_incident() {
             assert_eq!(i["root_id"], last[0], "{t}: {i}");
         }
     }
-    bring_all_up();
+
+    // acc-001 answers again while the core stays down: its incident and
+    // L-001's are restored. The API's `affected` still counts all four
+    // behind the root, `affected_open` the two still open, and the status
+    // page shows that second count.
+    ns.bring_up(ACC1);
+    let root = last[0];
+    let shown = daemon.wait_for(
+        &format!("/api/v1/incidents/{root}"),
+        "acc-001 and L-001 restored behind the core",
+        Duration::from_secs(15),
+        |i| i["affected_open"] == 2,
+    );
+    assert_eq!(shown["state"], "open");
+    assert_eq!(shown["affected"], 4, "{shown}");
+    let mut behind: Vec<(&str, &str)> = shown["affected_targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["target"].as_str().unwrap(), a["state"].as_str().unwrap()))
+        .collect();
+    behind.sort_unstable();
+    assert_eq!(
+        behind,
+        [
+            ("L-001", "restored"),
+            ("L-002", "open"),
+            ("acc-001", "restored"),
+            ("acc-002", "open")
+        ]
+    );
+    let listed = by_target(&open_incidents(&daemon), "core-r1")
+        .cloned()
+        .expect("the core's incident listed");
+    assert_eq!(
+        (&listed["affected"], &listed["affected_open"]),
+        (&json!(4), &json!(2))
+    );
+    let (status, page) = daemon.get("/");
+    assert_eq!(status, 200);
+    let row = page
+        .split("<tr ")
+        .find(|r| r.starts_with(&format!("id=\"incident-{root}\"")))
+        .unwrap_or_else(|| panic!("no row for incident {root}: {page}"));
+    assert!(
+        row.contains("root, 2 open behind it"),
+        "the page counts the open ones: {row}"
+    );
+    ns.bring_up(CORE);
+    ns.bring_up(ACC2);
+    wait_all_restored(&daemon);
     let all = daemon.get_json("/api/v1/incidents?state=all&limit=100");
     assert_eq!(
         all["incidents"].as_array().unwrap().len(),
@@ -677,27 +728,18 @@ fn an_outage_inside_maintenance_is_planned() {
     }
     // A late acknowledgement of acc-001 (which acknowledges L-001 behind
     // it too) ends the overdue state but not the breaches, counted once.
-    let (status, _) = send(
-        &ns,
-        "POST",
-        &format!("/api/v1/incidents/{unplanned_id}/ack"),
-        &[],
-        r#"{"by": "duty"}"#,
-    );
-    assert_eq!(status, 200);
+    let ack = |id: u64| {
+        let path = format!("/api/v1/incidents/{id}/ack");
+        let (status, body) = send(&ns, "POST", &path, &[], r#"{"by": "duty"}"#);
+        assert_eq!(status, 200, "{path}: {body}");
+    };
+    ack(unplanned_id);
     let scrape = daemon.metrics();
     assert_eq!(overdue(&scrape, "device", "minor"), Some(0.0), "{scrape}");
     assert_eq!(overdue(&scrape, "line", "major"), Some(0.0), "{scrape}");
     assert_eq!(breaches(&scrape, "device", "respond"), Some(1.0));
     assert_eq!(breaches(&scrape, "line", "respond"), Some(1.0));
-    let (status, _) = send(
-        &ns,
-        "POST",
-        &format!("/api/v1/incidents/{id}/ack"),
-        &[],
-        r#"{"by": "duty"}"#,
-    );
-    assert_eq!(status, 200);
+    ack(id);
     ns.bring_up(ACC2);
     ns.bring_up(ACC1);
     let restored = daemon.wait_for(
