@@ -88,6 +88,24 @@ fn last_row_at(data_dir: &Path, target: &str, state: &str) -> Timestamp {
         .at
 }
 
+/// Checks that `shown` was acknowledged by `by`, with a `response_s` from
+/// `opened` to a moment between `before` and `after` the acknowledgement.
+fn assert_response_measured(
+    shown: &Value,
+    by: &str,
+    opened: Timestamp,
+    before: Timestamp,
+    after: Timestamp,
+) {
+    assert_eq!(shown["acknowledged_by"], by, "{shown}");
+    let response = shown["response_s"].as_f64().unwrap();
+    assert!(
+        response >= seconds_between(opened, before) - 0.01
+            && response <= seconds_between(opened, after) + 0.01,
+        "response_s {response} is the time from opening to the acknowledgement"
+    );
+}
+
 /// The names of an incident's events, oldest first.
 fn event_names(shown: &Value) -> Vec<&str> {
     shown["events"]
@@ -176,13 +194,7 @@ fn an_outage_is_one_incident_acknowledged_and_restored_with_its_times_measured()
         String::from_utf8_lossy(&out.stderr)
     );
     let shown = daemon.get_json(&format!("/api/v1/incidents/{id}"));
-    assert_eq!(shown["acknowledged_by"], "duty-wang");
-    let response = shown["response_s"].as_f64().unwrap();
-    assert!(
-        response >= seconds_between(opened, before_ack) - 0.01
-            && response <= seconds_between(opened, after_ack) + 0.01,
-        "response_s {response} is the time from opening to the acknowledgement"
-    );
+    assert_response_measured(&shown, "duty-wang", opened, before_ack, after_ack);
     assert_eq!(shown["notes"][0]["text"], "on my way");
 
     // Refused, with a JSON error and nothing changed.
@@ -382,13 +394,7 @@ fn writes_need_the_token_when_one_is_configured() {
     let after_ack = Timestamp::now();
     assert_eq!(status, 200);
     let shown = daemon.get_json(&format!("/api/v1/incidents/{id}"));
-    assert_eq!(shown["acknowledged_by"], "duty");
-    let response = shown["response_s"].as_f64().unwrap();
-    assert!(
-        response >= seconds_between(opened, before_ack) - 0.01
-            && response <= seconds_between(opened, after_ack) + 0.01,
-        "response_s {response} is the time from opening to the API acknowledgement"
-    );
+    assert_response_measured(&shown, "duty", opened, before_ack, after_ack);
     // The CLI reads the token from --token-file.
     let out = cli(
         &ns,
