@@ -88,6 +88,34 @@ fn last_row_at(data_dir: &Path, target: &str, state: &str) -> Timestamp {
         .at
 }
 
+/// Checks that `shown` was acknowledged by `by`, with a `response_s` from
+/// `opened` to a moment between `before` and `after` the acknowledgement.
+fn assert_response_measured(
+    shown: &Value,
+    by: &str,
+    opened: Timestamp,
+    before: Timestamp,
+    after: Timestamp,
+) {
+    assert_eq!(shown["acknowledged_by"], by, "{shown}");
+    let response = shown["response_s"].as_f64().unwrap();
+    assert!(
+        response >= seconds_between(opened, before) - 0.01
+            && response <= seconds_between(opened, after) + 0.01,
+        "response_s {response} is the time from opening to the acknowledgement"
+    );
+}
+
+/// The names of an incident's events, oldest first.
+fn event_names(shown: &Value) -> Vec<&str> {
+    shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect()
+}
+
 /// Runs `netkpi incident ARGS` inside the namespace.
 fn cli(ns: &NetNs, args: &[&str]) -> std::process::Output {
     let url = format!("http://{}", listen());
@@ -166,13 +194,7 @@ fn an_outage_is_one_incident_acknowledged_and_restored_with_its_times_measured()
         String::from_utf8_lossy(&out.stderr)
     );
     let shown = daemon.get_json(&format!("/api/v1/incidents/{id}"));
-    assert_eq!(shown["acknowledged_by"], "duty-wang");
-    let response = shown["response_s"].as_f64().unwrap();
-    assert!(
-        response >= seconds_between(opened, before_ack) - 0.01
-            && response <= seconds_between(opened, after_ack) + 0.01,
-        "response_s {response} is the time from opening to the acknowledgement"
-    );
+    assert_response_measured(&shown, "duty-wang", opened, before_ack, after_ack);
     assert_eq!(shown["notes"][0]["text"], "on my way");
 
     // Refused, with a JSON error and nothing changed.
@@ -260,14 +282,8 @@ fn an_outage_is_one_incident_acknowledged_and_restored_with_its_times_measured()
         texts,
         ["on my way", "carrier ticket 4711", "fibre cut at km 12"]
     );
-    let events: Vec<&str> = restored["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        events,
+        event_names(&restored),
         ["opened", "acknowledged", "note", "note", "note", "restored"]
     );
     let (status, body) = send(&ns, "POST", &ack_path, &[], r#"{"by": "late"}"#);
@@ -351,17 +367,23 @@ fn writes_need_the_token_when_one_is_configured() {
     std::fs::write(&config, text).unwrap();
     let daemon = Daemon::start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
     ns.take_down(ACC1);
-    let id = daemon.wait_until("acc-001's incident", Duration::from_secs(15), || {
+    let incident = daemon.wait_until("acc-001's incident", Duration::from_secs(15), || {
         by_target(&open_incidents(&daemon), "acc-001")
-            .and_then(|i| i["id"].as_u64())
+            .cloned()
             .ok_or(())
     });
+    let id = incident["id"].as_u64().unwrap();
+    let opened = time(&incident, "opened_at");
     let path = format!("/api/v1/incidents/{id}/ack");
     let body = r#"{"by": "duty"}"#;
     let (status, doc) = send(&ns, "POST", &path, &[], body);
     assert_eq!((status, doc["error"].is_string()), (401, true), "{doc}");
     let (status, _) = send(&ns, "POST", &path, &["Authorization: Bearer wrong"], body);
     assert_eq!(status, 401);
+    // Acknowledged straight through the API a little later: response_s is
+    // the time from opening to that request, as for `netkpi incident ack`.
+    std::thread::sleep(Duration::from_secs(2));
+    let before_ack = Timestamp::now();
     let (status, _) = send(
         &ns,
         "POST",
@@ -369,7 +391,10 @@ fn writes_need_the_token_when_one_is_configured() {
         &["Authorization: Bearer sentinel-token-4711"],
         body,
     );
+    let after_ack = Timestamp::now();
     assert_eq!(status, 200);
+    let shown = daemon.get_json(&format!("/api/v1/incidents/{id}"));
+    assert_response_measured(&shown, "duty", opened, before_ack, after_ack);
     // The CLI reads the token from --token-file.
     let out = cli(
         &ns,
@@ -400,22 +425,32 @@ fn writes_need_the_token_when_one_is_configured() {
 }
 
 /// A core router with two access devices and their lines, all silent at
-/// once, at several phase offsets from the probe rounds: one root incident,
-/// every other incident linked to it; then a flap inside the flap window
-/// reopens the same root incident.
+/// once, at several phase offsets from the core's probe rounds, each drop
+/// after the flap window has passed: every incident opens fresh (new ids,
+/// no flap) and every child's incident links to the core's, one root; then
+/// a drop inside the flap window reopens the same incidents, and a child
+/// back before its root is still counted in the API's `affected` but not
+/// in `affected_open` nor on the status page.
 #[test]
 fn a_parent_and_its_children_down_together_are_one_root_incident() {
+    const FLAP_WINDOW_S: i64 = 4;
     let ns = NetNs::new();
     let tmp = tempfile::tempdir().unwrap();
-    let config = write_config(tmp.path(), "");
+    let config = write_config(
+        tmp.path(),
+        &format!("[sla]\nflap_window = \"{FLAP_WINDOW_S}s\"\n"),
+    );
+    let data = tmp.path().join("data");
     let daemon = Daemon::start_all_up(&ns, &config, &tmp.path().join("netkpi.log"));
-    let mut roots = Vec::new();
-    for (n, offset_ms) in [0u64, 350, 700].into_iter().enumerate() {
-        std::thread::sleep(Duration::from_millis(offset_ms));
+    let targets = ["core-r1", "acc-001", "acc-002", "L-001", "L-002"];
+    let children = &targets[1..];
+    let drop_all = || {
         for addr in [CORE, ACC1, ACC2] {
             ns.take_down(addr);
         }
-        let open = daemon.wait_until("five incidents", Duration::from_secs(20), || {
+    };
+    let five_linked = || {
+        daemon.wait_until("five incidents", Duration::from_secs(20), || {
             let open = open_incidents(&daemon);
             let linked = open.iter().filter(|i| !i["root_id"].is_null()).count();
             if open.len() == 5 && linked == 4 {
@@ -423,7 +458,35 @@ fn a_parent_and_its_children_down_together_are_one_root_incident() {
             } else {
                 Err(open)
             }
-        });
+        })
+    };
+    let bring_all_up = || {
+        for addr in [CORE, ACC1, ACC2] {
+            ns.bring_up(addr);
+        }
+        wait_all_restored(&daemon);
+    };
+    let mut seen = Vec::new();
+    let mut last = Vec::new();
+    for offset_ms in [150i64, 500, 850] {
+        // The core's rounds fall on whole seconds from its last up row (or
+        // its first, at the start); drop everything offset_ms after one of
+        // them, past the flap window of every restoration so far.
+        let phase = last_row_at(&data, "core-r1", "up");
+        let settled = targets
+            .iter()
+            .map(|t| last_row_at(&data, t, "up"))
+            .max()
+            .unwrap()
+            + jiff::SignedDuration::from_secs(FLAP_WINDOW_S)
+            + jiff::SignedDuration::from_millis(300);
+        let mut at = phase + jiff::SignedDuration::from_millis(offset_ms);
+        while at < settled.max(Timestamp::now()) {
+            at += jiff::SignedDuration::from_secs(1);
+        }
+        std::thread::sleep(Duration::try_from(at.duration_since(Timestamp::now())).unwrap());
+        drop_all();
+        let open = five_linked();
         let core = by_target(&open, "core-r1").expect("the core's incident");
         assert_eq!(
             core["root_id"],
@@ -431,38 +494,101 @@ fn a_parent_and_its_children_down_together_are_one_root_incident() {
             "offset {offset_ms} ms: {open:?}"
         );
         assert_eq!(core["severity"], "critical");
-        for t in ["acc-001", "acc-002", "L-001", "L-002"] {
-            assert_eq!(
-                by_target(&open, t).unwrap()["root_id"],
-                core["id"],
-                "offset {offset_ms} ms: {t} behind the core: {open:?}"
+        let ids: Vec<u64> = targets
+            .iter()
+            .map(|t| by_target(&open, t).unwrap()["id"].as_u64().unwrap())
+            .collect();
+        for (t, id) in targets.iter().zip(&ids) {
+            let shown = daemon.get_json(&format!("/api/v1/incidents/{id}"));
+            let events = event_names(&shown);
+            assert!(
+                !seen.contains(id) && shown["flaps"] == 0 && !events.contains(&"reopened"),
+                "offset {offset_ms} ms: {t} opened fresh, not reopened: {shown}"
             );
+            if children.contains(t) {
+                assert_eq!(
+                    shown["root_id"], core["id"],
+                    "offset {offset_ms} ms: {t} behind the core: {shown}"
+                );
+            }
         }
-        let id = core["id"].as_u64().unwrap();
         assert_eq!(
-            daemon.get_json(&format!("/api/v1/incidents/{id}"))["affected"],
+            daemon.get_json(&format!("/api/v1/incidents/{}", ids[0]))["affected"],
             4
         );
-        roots.push(id);
-        for addr in [CORE, ACC1, ACC2] {
-            ns.bring_up(addr);
-        }
-        wait_all_restored(&daemon);
-        if n == 0 {
-            continue;
-        }
-        assert_eq!(
-            roots[n], roots[0],
-            "down again within the flap window: the same incident"
-        );
+        seen.extend_from_slice(&ids);
+        last = ids;
+        bring_all_up();
     }
-    let core = daemon.get_json(&format!("/api/v1/incidents/{}", roots[0]));
-    assert_eq!(core["flaps"], 2, "{core}");
-    let all = daemon.get_json("/api/v1/incidents?state=all");
+
+    // Down again at once, inside the flap window: the same incidents,
+    // reopened, still one root.
+    drop_all();
+    let open = five_linked();
+    for (t, id) in targets.iter().zip(&last) {
+        let i = by_target(&open, t).unwrap();
+        assert_eq!(i["id"], *id, "{t} reopened: {open:?}");
+        assert_eq!(i["flaps"], 1, "{t}: {i}");
+        if children.contains(t) {
+            assert_eq!(i["root_id"], last[0], "{t}: {i}");
+        }
+    }
+
+    // acc-001 answers again while the core stays down: its incident and
+    // L-001's are restored. The API's `affected` still counts all four
+    // behind the root, `affected_open` the two still open, and the status
+    // page shows that second count.
+    ns.bring_up(ACC1);
+    let root = last[0];
+    let shown = daemon.wait_for(
+        &format!("/api/v1/incidents/{root}"),
+        "acc-001 and L-001 restored behind the core",
+        Duration::from_secs(15),
+        |i| i["affected_open"] == 2,
+    );
+    assert_eq!(shown["state"], "open");
+    assert_eq!(shown["affected"], 4, "{shown}");
+    let mut behind: Vec<(&str, &str)> = shown["affected_targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["target"].as_str().unwrap(), a["state"].as_str().unwrap()))
+        .collect();
+    behind.sort_unstable();
+    assert_eq!(
+        behind,
+        [
+            ("L-001", "restored"),
+            ("L-002", "open"),
+            ("acc-001", "restored"),
+            ("acc-002", "open")
+        ]
+    );
+    let listed = by_target(&open_incidents(&daemon), "core-r1")
+        .cloned()
+        .expect("the core's incident listed");
+    assert_eq!(
+        (&listed["affected"], &listed["affected_open"]),
+        (&json!(4), &json!(2))
+    );
+    let (status, page) = daemon.get("/");
+    assert_eq!(status, 200);
+    let row = page
+        .split("<tr ")
+        .find(|r| r.starts_with(&format!("id=\"incident-{root}\"")))
+        .unwrap_or_else(|| panic!("no row for incident {root}: {page}"));
+    assert!(
+        row.contains("root, 2 open behind it"),
+        "the page counts the open ones: {row}"
+    );
+    ns.bring_up(CORE);
+    ns.bring_up(ACC2);
+    wait_all_restored(&daemon);
+    let all = daemon.get_json("/api/v1/incidents?state=all&limit=100");
     assert_eq!(
         all["incidents"].as_array().unwrap().len(),
-        5,
-        "each target has one incident, reopened on each flap: {all}"
+        15,
+        "five fresh incidents per drop, none for the flap: {all}"
     );
 }
 
@@ -517,7 +643,10 @@ fn an_incident_open_at_a_crash_stays_open_and_closes_on_recovery() {
 }
 
 /// An outage inside a maintenance window is planned: never judged against
-/// the deadlines, left out of the response and restore figures.
+/// the deadlines (no breach counted, never overdue), left out of the
+/// response and restore figures. An outage beside it outside the window,
+/// left unacknowledged past a 2 s respond_within, is scraped as overdue
+/// and counts one respond breach per incident.
 #[test]
 fn an_outage_inside_maintenance_is_planned() {
     let ns = NetNs::new();
@@ -528,7 +657,11 @@ fn an_outage_inside_maintenance_is_planned() {
         now - jiff::SignedDuration::from_hours(1),
         now + jiff::SignedDuration::from_hours(1)
     );
-    let config = write_config(tmp.path(), &window);
+    // A seconds-scale response deadline, so that one passes in the test.
+    let config = write_config(
+        tmp.path(),
+        &format!("[sla]\nrespond_within = \"2s\"\n{window}"),
+    );
     let daemon = Daemon::start(&ns, &config, listen(), tmp.path().join("netkpi.log"));
     daemon.wait_for(
         "/api/v1/devices",
@@ -536,11 +669,13 @@ fn an_outage_inside_maintenance_is_planned() {
         Duration::from_secs(15),
         |doc| state_of(doc, "devices", "name", "acc-002") == "maintenance",
     );
+    // acc-001, outside any window, goes down with it as the contrast.
     ns.take_down(ACC2);
+    ns.take_down(ACC1);
     let open = daemon.wait_until("acc-002's incident", Duration::from_secs(15), || {
         let open = open_incidents(&daemon);
         match (by_target(&open, "acc-002"), by_target(&open, "L-002")) {
-            (Some(d), Some(l)) => Ok((d.clone(), l.clone())),
+            (Some(d), Some(l)) if open.len() == 4 => Ok((d.clone(), l.clone())),
             _ => Err(open),
         }
     });
@@ -550,15 +685,69 @@ fn an_outage_inside_maintenance_is_planned() {
         "the window on the device covers its line"
     );
     let id = open.0["id"].as_u64().unwrap();
-    let (status, _) = send(
-        &ns,
-        "POST",
-        &format!("/api/v1/incidents/{id}/ack"),
-        &[],
-        r#"{"by": "duty"}"#,
+    let unplanned = by_target(&open_incidents(&daemon), "acc-001")
+        .cloned()
+        .expect("acc-001's incident");
+    assert_eq!(unplanned["planned"], false);
+    let unplanned_id = unplanned["id"].as_u64().unwrap();
+
+    // Nobody acknowledges: past respond_within, acc-001 and L-001 show as
+    // overdue and count one respond breach each; the planned acc-002 and
+    // L-002 count none.
+    let overdue = |scrape: &str, kind: &str, severity: &str| {
+        sample(
+            scrape,
+            "netkpi_incidents_unacknowledged_overdue",
+            &[("kind", kind), ("severity", severity)],
+        )
+    };
+    let breaches = |scrape: &str, kind: &str, deadline: &str| {
+        sample(
+            scrape,
+            "netkpi_incident_sla_breaches_total",
+            &[("kind", kind), ("deadline", deadline)],
+        )
+    };
+    let deadline = time(&unplanned, "opened_at") + jiff::SignedDuration::from_secs(2);
+    let scrape = daemon.metrics();
+    if Timestamp::now() < deadline {
+        assert_eq!(overdue(&scrape, "device", "minor"), Some(0.0), "{scrape}");
+        assert_eq!(breaches(&scrape, "device", "respond"), Some(0.0));
+    }
+    let scrape = daemon.wait_until("acc-001 overdue", Duration::from_secs(10), || {
+        let scrape = daemon.metrics();
+        match overdue(&scrape, "device", "minor") {
+            Some(n) if n > 0.0 => Ok(scrape),
+            _ => Err(scrape),
+        }
+    });
+    assert!(
+        Timestamp::now() >= deadline,
+        "overdue only past the deadline"
     );
-    assert_eq!(status, 200);
+    assert_eq!(overdue(&scrape, "device", "minor"), Some(1.0), "{scrape}");
+    assert_eq!(overdue(&scrape, "line", "major"), Some(1.0), "{scrape}");
+    assert_eq!(breaches(&scrape, "device", "respond"), Some(1.0));
+    assert_eq!(breaches(&scrape, "line", "respond"), Some(1.0));
+    for kind in ["device", "line"] {
+        assert_eq!(breaches(&scrape, kind, "restore"), Some(0.0), "{scrape}");
+    }
+    // A late acknowledgement of acc-001 (which acknowledges L-001 behind
+    // it too) ends the overdue state but not the breaches, counted once.
+    let ack = |id: u64| {
+        let path = format!("/api/v1/incidents/{id}/ack");
+        let (status, body) = send(&ns, "POST", &path, &[], r#"{"by": "duty"}"#);
+        assert_eq!(status, 200, "{path}: {body}");
+    };
+    ack(unplanned_id);
+    let scrape = daemon.metrics();
+    assert_eq!(overdue(&scrape, "device", "minor"), Some(0.0), "{scrape}");
+    assert_eq!(overdue(&scrape, "line", "major"), Some(0.0), "{scrape}");
+    assert_eq!(breaches(&scrape, "device", "respond"), Some(1.0));
+    assert_eq!(breaches(&scrape, "line", "respond"), Some(1.0));
+    ack(id);
     ns.bring_up(ACC2);
+    ns.bring_up(ACC1);
     let restored = daemon.wait_for(
         &format!("/api/v1/incidents/{id}"),
         "restored",
@@ -566,6 +755,9 @@ fn an_outage_inside_maintenance_is_planned() {
         |i| i["state"] == "restored",
     );
     assert_eq!(restored["sla_met"], Value::Null, "planned: not judged");
+    wait_all_restored(&daemon);
+    let late = daemon.get_json(&format!("/api/v1/incidents/{unplanned_id}"));
+    assert_eq!(late["sla_met"], false, "acknowledged late: {late}");
     let scrape = daemon.metrics();
     assert_eq!(
         sample(
@@ -573,7 +765,8 @@ fn an_outage_inside_maintenance_is_planned() {
             "netkpi_incident_response_seconds_count",
             &[("kind", "device")]
         ),
-        Some(0.0)
+        Some(1.0),
+        "acc-001's acknowledgement only; the planned one is left out"
     );
     assert_eq!(
         sample(
@@ -581,9 +774,19 @@ fn an_outage_inside_maintenance_is_planned() {
             "netkpi_incidents_total",
             &[("kind", "device"), ("severity", "minor")]
         ),
-        Some(1.0),
-        "still counted as an incident"
+        Some(2.0),
+        "the planned incident is still counted as an incident"
     );
+    for kind in ["device", "line"] {
+        assert_eq!(overdue(&scrape, kind, "minor"), Some(0.0), "{scrape}");
+        assert_eq!(overdue(&scrape, kind, "major"), Some(0.0), "{scrape}");
+        assert_eq!(
+            breaches(&scrape, kind, "respond"),
+            Some(1.0),
+            "acc-001 and L-001 only, once each: {scrape}"
+        );
+        assert_eq!(breaches(&scrape, kind, "restore"), Some(0.0));
+    }
 }
 
 /// A window declared through the API: in force at once (the device reads

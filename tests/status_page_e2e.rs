@@ -223,7 +223,7 @@ fn the_status_page_shows_an_outage_first_and_takes_an_acknowledgement() {
     let line_row = row_with(incidents, &format!("id=\"incident-{line_id}\"")).unwrap_or_default();
     check(
         root_row.contains("<b>acc-002</b>")
-            && root_row.contains("root of 1 affected")
+            && root_row.contains("root, 1 open behind it")
             && root_row.contains("not acknowledged")
             && root_row.contains(&format!("action=\"/ack/{id}\"")),
         &format!("the root incident row: {root_row}"),

@@ -21,7 +21,7 @@ use super::api::{bad_request, clip, parse_time, ApiError, MAX_ECHO_CHARS};
 use super::{AppState, Shared};
 use crate::incidents::{AckError, Incident};
 use crate::model::format_time;
-use crate::store::{IncidentEvent, IncidentQuery, Request, RequestError, Store};
+use crate::store::{Affected, IncidentEvent, IncidentQuery, Request, RequestError, Store};
 
 /// Incidents per page unless `limit` says otherwise, and the most it may say.
 const DEFAULT_LIMIT: usize = 100;
@@ -54,8 +54,11 @@ pub struct IncidentEntry {
     pub restore_s: Option<f64>,
     /// The incident at the root of this one (null: it is a root).
     pub root_id: Option<u64>,
-    /// How many incidents have this one as their root.
+    /// How many incidents have this one as their root, restored ones
+    /// included: the reach of the outage.
     pub affected: u64,
+    /// How many of those are still open (the status page's count).
+    pub affected_open: u64,
     pub planned: bool,
     pub flaps: u32,
     pub respond_within_s: f64,
@@ -114,7 +117,7 @@ fn seconds(d: Option<jiff::SignedDuration>) -> Option<f64> {
 impl IncidentEntry {
     pub fn new(
         i: &Incident,
-        affected: u64,
+        affected: Affected,
         events: &[IncidentEvent],
         now: Timestamp,
         tz: &TimeZone,
@@ -139,7 +142,8 @@ impl IncidentEntry {
             response_s: seconds(i.response()),
             restore_s: seconds(i.restore()),
             root_id: i.root_id,
-            affected,
+            affected: affected.linked,
+            affected_open: affected.open,
             planned: i.planned,
             flaps: i.flaps,
             respond_within_s: i.respond_within.as_secs_f64(),
@@ -193,7 +197,7 @@ pub(super) fn incident_entries(
         .iter()
         .map(|i| {
             let events = reader.incident_events(i.id).map_err(store_error)?;
-            let n = affected.get(&i.id).copied().unwrap_or(0);
+            let n = affected.get(&i.id).copied().unwrap_or_default();
             Ok(IncidentEntry::new(i, n, &events, now, tz))
         })
         .collect()

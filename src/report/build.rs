@@ -363,7 +363,7 @@ fn incident_rows(
         rows.extend(chunk.iter().map(|i| {
             IncidentEntry::new(
                 i,
-                affected.get(&i.id).copied().unwrap_or(0),
+                affected.get(&i.id).copied().unwrap_or_default(),
                 events.get(&i.id).map(Vec::as_slice).unwrap_or(&[]),
                 now,
                 tz,

@@ -38,6 +38,15 @@ pub struct IncidentEvent {
 }
 
 /// Which incidents a listing returns, newest (highest id) first.
+/// The incidents that have one as their root: every one linked to it,
+/// restored ones included (the reach of the outage, which stays after it),
+/// and those of them still open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Affected {
+    pub linked: u64,
+    pub open: u64,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct IncidentQuery {
     /// Only those not restored.
@@ -309,10 +318,12 @@ impl Store {
         self.query_incidents(&sql, rusqlite::params_from_iter(args))
     }
 
-    /// For each of `ids`, how many incidents have it as their root (one
-    /// query over their range, whatever their number).
-    pub fn affected(&self, ids: &[u64]) -> Result<HashMap<u64, u64>, StoreError> {
-        let mut out: HashMap<u64, u64> = ids.iter().map(|&id| (id, 0)).collect();
+    /// For each of `ids`, how many incidents have it as their root, and
+    /// how many of those are open (one query over their range, whatever
+    /// their number).
+    pub fn affected(&self, ids: &[u64]) -> Result<HashMap<u64, Affected>, StoreError> {
+        let mut out: HashMap<u64, Affected> =
+            ids.iter().map(|&id| (id, Affected::default())).collect();
         let (Some(&first), Some(&last)) = (ids.iter().min(), ids.iter().max()) else {
             return Ok(out);
         };
@@ -320,13 +331,20 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT root_id, COUNT(*) FROM incidents
+                "SELECT root_id, COUNT(*), COUNT(*) - COUNT(restored_ms) FROM incidents
                  WHERE root_id BETWEEN ?1 AND ?2 GROUP BY root_id",
             )
             .map_err(self.err("count affected incidents"))?;
         let rows = stmt
             .query_map([clamp(first), clamp(last)], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+                let n = |i| r.get::<_, i64>(i).map(|v| v as u64);
+                Ok((
+                    n(0)?,
+                    Affected {
+                        linked: n(1)?,
+                        open: n(2)?,
+                    },
+                ))
             })
             .map_err(self.err("count affected incidents"))?;
         for row in rows {
@@ -710,7 +728,11 @@ mod tests {
         );
         assert_eq!(
             store.affected(&[1, 2]).unwrap(),
-            HashMap::from([(1, 2), (2, 0)])
+            HashMap::from([
+                // acc and L-1 are still open.
+                (1, Affected { linked: 2, open: 2 }),
+                (2, Affected::default())
+            ])
         );
         assert_eq!(store.incidents_behind(1).unwrap().len(), 2);
         let mut restorations = 0;

@@ -42,7 +42,7 @@ mod writer;
 pub use crate::energy::EnergyDay;
 pub use backup::{backup, BackupReport};
 pub use chain::{hex, parse_head, Genesis, HeadSeen, LedgerHead, Verification};
-pub use incidents::{IncidentEvent, IncidentQuery};
+pub use incidents::{Affected, IncidentEvent, IncidentQuery};
 pub use maintenance::Window;
 pub use writer::{
     spawn_writer, Announce, Counting, NoPolicy, Policy, Replied, Request, RequestError, StoreStats,

@@ -147,8 +147,10 @@ fn incident_row(
         cause = Esc(i.cause.as_deref().unwrap_or("")),
     );
     match i.root_id {
+        // The incidents behind it still open: the API's `affected_open`
+        // (its `affected` counts the restored ones too).
         None if affected > 0 => {
-            let _ = write!(out, "root of {affected} affected");
+            let _ = write!(out, "root, {affected} open behind it");
         }
         None => out.push_str("root"),
         Some(r) => {

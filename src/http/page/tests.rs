@@ -180,7 +180,7 @@ fn problems_come_first_then_incidents_roots_before_what_they_explain() {
         incidents < root && root < child,
         "the root first, what it explains under it"
     );
-    assert!(page[root..child].contains("root of 1 affected"));
+    assert!(page[root..child].contains("root, 1 open behind it"));
     assert!(page[root..child].contains("12 min"));
     assert!(page[child..].contains("behind #7 acc-002"));
     assert!(page[root..].contains("<form class=\"ack\" method=\"post\" action=\"/ack/7\">"));
