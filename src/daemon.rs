@@ -82,7 +82,7 @@ fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
     let periods = WINDOWS.map(|w| availability::window_period(w, now, tz));
     let reader = Store::open_reader(&config.daemon.data_dir)?;
     let inventory = shared.live.inventory();
-    let mut ratios = ByTarget::default();
+    let mut ratios = ByTarget::with_capacity(inventory.devices.len(), inventory.lines.len());
     for t in availability::availability_over(&reader, &inventory, periods, now)? {
         let figures = t.figures.map(|f| WindowFigures {
             availability: f.availability,

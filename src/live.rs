@@ -87,6 +87,15 @@ impl<V> Default for ByTarget<V> {
 }
 
 impl<V> ByTarget<V> {
+    /// Empty, with room for `devices` and `lines` entries (a table of
+    /// 100,000 targets grown by doubling holds the old and the new at once).
+    pub fn with_capacity(devices: usize, lines: usize) -> Self {
+        let mut maps = [HashMap::new(), HashMap::new()];
+        maps[TargetKind::Device as usize].reserve(devices);
+        maps[TargetKind::Line as usize].reserve(lines);
+        ByTarget(maps)
+    }
+
     pub fn get(&self, kind: TargetKind, name: &str) -> Option<&V> {
         self.0[kind as usize].get(name)
     }
@@ -166,7 +175,7 @@ impl Live {
     /// The view at start: each target's latest ledger entry and the tallies
     /// the store writer starts from.
     pub fn new(inventory: Arc<Inventory>, latest: &[Transition], tallies: &Tallies) -> Live {
-        let mut targets = ByTarget::default();
+        let mut targets = ByTarget::with_capacity(inventory.devices.len(), inventory.lines.len());
         for t in latest {
             targets.insert(
                 t.kind,
