@@ -56,6 +56,21 @@ pub struct TrapSeen {
     pub kind: TrapKind,
 }
 
+impl TrapSeen {
+    /// Whether a trap of `kind` can raise or clear a trap alarm (the kinds
+    /// [`Alarms::trap`] reads): the others need not reach the alarms.
+    pub fn concerns_alarms(kind: &TrapKind) -> bool {
+        matches!(
+            kind,
+            TrapKind::LinkDown { .. }
+                | TrapKind::LinkUp { .. }
+                | TrapKind::UpsOnBattery
+                | TrapKind::UpsAlarmAdded { .. }
+                | TrapKind::UpsAlarmRemoved { .. }
+        )
+    }
+}
+
 /// An alarm fired (raised) or cleared on a device.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlarmEvent {

@@ -32,7 +32,6 @@ use crate::probes::icmp::IcmpTarget;
 use crate::probes::snmp::client::Snmp2Client;
 use crate::probes::snmp::poller::{SnmpPlan, SnmpPoller};
 use crate::probes::snmp::traps::routes::{route_traps, TrapRoutes};
-use crate::probes::snmp::traps::TrapKind;
 use crate::probes::snmp::traps::{TrapConfig, TrapEvent, TrapReceiver, TrapStats};
 use crate::scheduler::Sink;
 use crate::secret::Secret;
@@ -617,7 +616,7 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
             metrics.count_trap(event.version.as_str(), event.kind.as_str());
             // The trap alarms are judged by the ledger task, in order with
             // the rounds; a trap never changes a target's state.
-            if let Some(device) = device.as_ref().filter(|_| alarm_kind(&event.kind)) {
+            if let Some(device) = device.as_ref().filter(|_| TrapSeen::concerns_alarms(&event.kind)) {
                 let trap = TrapSeen {
                     device: device.clone(),
                     at: event.received_at,
@@ -804,16 +803,4 @@ pub async fn run(config_path: &Path, loaded: Loaded) -> anyhow::Result<()> {
         tracing::error!("stopped, but the last transitions could not be written; the time since the last heartbeat will read as unknown");
     }
     Ok(())
-}
-
-/// Whether a trap of `kind` can raise or clear a trap alarm.
-fn alarm_kind(kind: &TrapKind) -> bool {
-    matches!(
-        kind,
-        TrapKind::LinkDown { .. }
-            | TrapKind::LinkUp { .. }
-            | TrapKind::UpsOnBattery
-            | TrapKind::UpsAlarmAdded { .. }
-            | TrapKind::UpsAlarmRemoved { .. }
-    )
 }
