@@ -23,7 +23,7 @@ use crate::incidents::board::Board;
 use crate::incidents::{Change, Incidents, Terms};
 use crate::inventory::Inventory;
 use crate::ledger::{self, Input, Ledger};
-use crate::live::{ByTarget, Live, WindowFigures};
+use crate::live::{AvailabilityTable, Live, WindowFigures};
 use crate::loader::{self, Loaded, ProfileSet};
 use crate::metrics::{Metrics, Sources};
 use crate::model::{Span, TargetKind, Transition};
@@ -81,15 +81,15 @@ fn refresh_availability(shared: &Shared) -> anyhow::Result<()> {
     let periods = WINDOWS.map(|w| availability::window_period(w, now, tz));
     let reader = Store::open_reader(&config.daemon.data_dir)?;
     let inventory = shared.live.inventory();
-    let mut ratios = ByTarget::with_capacity(inventory.devices.len(), inventory.lines.len());
-    for t in availability::availability_over(&reader, &inventory, periods, now)? {
-        let figures = t.figures.map(|f| WindowFigures {
+    let mut table = AvailabilityTable::new(inventory.clone());
+    availability::availability_over(&reader, &inventory, periods, now, |kind, name, figures| {
+        let ratios = figures.map(|f| WindowFigures {
             availability: f.availability,
             coverage: f.coverage,
         });
-        ratios.insert(t.kind, t.target, figures);
-    }
-    shared.live.set_availability(ratios);
+        table.set(kind, name, ratios);
+    })?;
+    shared.live.set_availability(table);
     Ok(())
 }
 

@@ -40,20 +40,43 @@ pub fn availability(
 }
 
 /// Like [`availability`] for a fixed number of periods, from one read of
-/// the store covering them all: `figures[i]` is over `periods[i]` (the
-/// windows of the availability gauges).
+/// the store covering them all: `each(kind, name, figures)` for every
+/// target in order, `figures[i]` over `periods[i]` (the windows of the
+/// availability gauges). Handed over one target at a time, not as a list:
+/// the daemon keeps them packed, and a list of 100,000 targets' figures
+/// over five windows was 47 MB.
 pub fn availability_over<const N: usize>(
     store: &Store,
     inventory: &Inventory,
     periods: [(Timestamp, Timestamp); N],
     now: Timestamp,
-) -> Result<Vec<TargetFigures<[Figures; N]>>, StoreError> {
+    mut each: impl FnMut(TargetKind, &str, [Figures; N]),
+) -> Result<(), StoreError> {
     let earliest = periods.iter().map(|p| p.0).min().unwrap_or(now);
     let latest = periods.iter().map(|p| p.1).max().unwrap_or(now);
     let histories = store.histories(earliest, latest)?;
-    Ok(per_target(&histories, inventory, |history, maintenance| {
-        periods.map(|(from, to)| compute(history, from, to, now, maintenance))
-    }))
+    for (kind, name) in inventory.targets() {
+        let history = history_of(&histories, kind, name);
+        let maintenance = inventory.maintenance(kind, name);
+        each(
+            kind,
+            name,
+            periods.map(|(from, to)| compute(history, from, to, now, maintenance)),
+        );
+    }
+    Ok(())
+}
+
+/// A target's history; empty when the store holds none.
+fn history_of<'a>(
+    histories: &'a Histories,
+    kind: TargetKind,
+    name: &str,
+) -> &'a [(Timestamp, State)] {
+    histories
+        .get(&(kind, name.to_string()))
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// Like [`availability`] for any number of periods, from one read of the
@@ -89,16 +112,13 @@ fn per_target<F>(
 ) -> Vec<TargetFigures<F>> {
     inventory
         .targets()
-        .map(|(kind, name)| {
-            let history = histories
-                .get(&(kind, name.to_string()))
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            TargetFigures {
-                kind,
-                target: name.to_string(),
-                figures: figures(history, inventory.maintenance(kind, name)),
-            }
+        .map(|(kind, name)| TargetFigures {
+            kind,
+            target: name.to_string(),
+            figures: figures(
+                history_of(histories, kind, name),
+                inventory.maintenance(kind, name),
+            ),
         })
         .collect()
 }
@@ -247,7 +267,15 @@ reason = "test"
             (t(10), t(30)),
             (now, now),
         ];
-        let all = availability_over(&store, &inventory, periods, now).unwrap();
+        let mut all = Vec::new();
+        availability_over(&store, &inventory, periods, now, |kind, target, figures| {
+            all.push(TargetFigures {
+                kind,
+                target: target.to_string(),
+                figures,
+            })
+        })
+        .unwrap();
         assert_eq!(all.len(), 3);
         for (i, (from, to)) in periods.into_iter().enumerate() {
             let one = availability(&store, &inventory, from, to, now).unwrap();

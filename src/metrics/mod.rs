@@ -122,7 +122,7 @@ mod tests {
 
     use super::*;
     use crate::inventory::Inventory;
-    use crate::live::{ByTarget, Live, RoundStatus, WindowFigures};
+    use crate::live::{AvailabilityTable, Live, RoundStatus, WindowFigures};
     use crate::model::{State, TargetKind, Transition};
     use crate::probes::{Prober, Readings};
     use crate::store::StoreStats;
@@ -195,11 +195,11 @@ availability_target = 0.99
                 },
             );
         }
-        let live = Arc::new(Live::new(inventory, &latest, &tallies));
-        let mut ratios = ByTarget::default();
-        ratios.insert(
+        let live = Arc::new(Live::new(inventory.clone(), &latest, &tallies));
+        let mut ratios = AvailabilityTable::new(inventory);
+        ratios.set(
             TargetKind::Line,
-            "L-001".into(),
+            "L-001",
             [
                 WindowFigures::default(),
                 WindowFigures {
