@@ -7,6 +7,9 @@
 #   SKIP_REFERENCE=1 INTERVAL_S=60 bench/icmp.sh 100000 130   (100,000 targets)
 #   NETKPI_BIN=/path/to/netkpi bench/icmp.sh 2000    (another build, e.g. a
 #                                                     before figure; no cargo)
+#   SCRAPE_EVERY_S=15 ...  a concurrent scraper reads /metrics every 15 s
+#                       through the run, as Prometheus would: its cost is in
+#                       netkpi's CPU figures (compare with a run without)
 #   INVENTORY=csv ...   the devices come from a CSV inventory (devices.csv,
 #                       one row each) instead of one [[device]] table each:
 #                       how a config of 100,000 devices is written, and
@@ -22,8 +25,11 @@
 #     answers, reported as the startup cost, and per thread name);
 #   - peak RSS: VmHWM from /proc/PID/status;
 #   - echoes sent, replies received, packets ignored: the daemon's /metrics;
-#     replies lost = sent - received (a reply later than the timeout counts
-#     as lost, and shows as ignored "late");
+#     replies lost = the echoes that timed out (a reply later than the
+#     timeout counts as lost, and shows as ignored "late"); sent - received
+#     - lost is what was in flight as the scrape read the counters (a build
+#     without the timed-out counter: lost = sent - received, in flight
+#     included);
 #   - kernel drops on the daemon's raw sockets: /proc/net/raw{,6};
 #   - one /metrics scrape: wall time (curl) and the daemon's CPU for it.
 # Then, after netkpi has exited (so that neither sees the other's replies on
@@ -71,7 +77,12 @@ ip link set lo up
 TCK=$(getconf CLK_TCK)
 work=$(mktemp -d)
 pid=
+scraper=
+stop_scraper() {
+    if [ -n "$scraper" ]; then kill "$scraper" 2>/dev/null || true; wait "$scraper" 2>/dev/null || true; scraper=; fi
+}
 cleanup() {
+    stop_scraper
     if [ -n "$pid" ] && [ -e "/proc/$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
     rm -rf "$work"
 }
@@ -99,6 +110,19 @@ fi
 
 # --- netkpi -----------------------------------------------------------------
 start_netkpi
+SCRAPE_EVERY=${SCRAPE_EVERY_S:-0}
+case $SCRAPE_EVERY in '' | *[!0-9]*) echo "bench/icmp.sh: SCRAPE_EVERY_S must be a number" >&2; exit 2 ;; esac
+: > "$work/scrapes"
+if [ "$SCRAPE_EVERY" -gt 0 ]; then
+    # Bounded: at most one scrape per SCRAPE_EVERY_S seconds, for the run.
+    (
+        while :; do
+            curl -fsS -o /dev/null --max-time 30 "http://$LISTEN/metrics" && echo ok >> "$work/scrapes"
+            sleep "$SCRAPE_EVERY"
+        done
+    ) &
+    scraper=$!
+fi
 
 # Steady state: from WARM seconds on, when every device has had its first
 # round (phase < INTERVAL, a round lasts < 4 s) and its first transition
@@ -117,6 +141,8 @@ if [ "$DURATION" -ge $((WARM + INTERVAL)) ]; then
 fi
 
 sleep_until "$DURATION"
+stop_scraper
+scrapes=$(wc -l < "$work/scrapes")
 # Just before SIGTERM: CPU first (so that the scrape below is not counted in
 # the per-echo figure), then per-thread CPU, kernel drops, the scrape, RSS.
 end=$(now)
@@ -144,6 +170,11 @@ pid=
 
 nk_sent=$(metric netkpi_icmp_echoes_sent_total "$work/metrics.txt")
 nk_recv=$(metric netkpi_icmp_replies_received_total "$work/metrics.txt")
+if grep -q '^netkpi_icmp_echoes_timed_out_total ' "$work/metrics.txt"; then
+    nk_lost=$(metric netkpi_icmp_echoes_timed_out_total "$work/metrics.txt")
+else
+    nk_lost=$((nk_sent - nk_recv))
+fi
 ignored=$(awk -F'[{}" ]+' '/^netkpi_icmp_packets_ignored_total\{/ { for (i = 1; i < NF; i++) if ($i == "reason=") r = $(i + 1); printf "%s%s=%d", sep, r, $NF; sep = " " }' "$work/metrics.txt")
 timeouts=$(awk '/^netkpi_poll_errors_total\{/ && /prober="icmp"/ && /reason="timeout"/ { v = $NF } END { printf "%d", v }' "$work/metrics.txt")
 scrape_lines=$(wc -l < "$work/metrics.txt")
@@ -181,9 +212,9 @@ awk -v n="$N" -v d="$DURATION" -v interval="$INTERVAL" -v count="$COUNT" -v time
     -v ready_ticks="$ready_ticks" -v end_ticks="$end_ticks" -v scrape_ticks="$scrape_ticks" \
     -v warm="$warm" -v warm_ticks="${warm_ticks:-0}" -v warm_ticks_after="${warm_ticks_after:-0}" -v warm_sent="${warm_sent:-0}" \
     -v ready_rss="$ready_rss_kb" -v warm_rss="${warm_rss_kb:-0}" -v end_rss="$end_rss_kb" -v hwm_kb="$hwm_kb" \
-    -v nk_sent="$nk_sent" -v nk_recv="$nk_recv" -v nthreads="$threads" -v log_warnings="$log_warnings" \
+    -v nk_sent="$nk_sent" -v nk_recv="$nk_recv" -v nk_lost="$nk_lost" -v nthreads="$threads" -v log_warnings="$log_warnings" \
     -v ignored="$ignored" -v timeouts="$timeouts" -v raw_drops="$raw_drops" \
-    -v scrape_s="$scrape_s" -v scrape_lines="$scrape_lines" -v scrape_bytes="$scrape_bytes" \
+    -v scrape_every="$SCRAPE_EVERY" -v scrapes="$scrapes" -v scrape_s="$scrape_s" -v scrape_lines="$scrape_lines" -v scrape_bytes="$scrape_bytes" \
     -v fp_echoes="$ECHOES" -v fp_period="$PERIOD_MS" -v fp_sent="$fp_sent" -v fp_lost="$fp_lost" -v fp_wall="$(awk -v a="$fp_start" -v b="$fp_end" 'BEGIN { print b - a }')" \
     -v fp_time="$(cat "$work/fping.time")" -v threads_end="$work/threads" -v threads_warm="$work/threads.warm" '
     function by_name(title, with_warm, echoes,   line, f, tid, name, t, c, w, wc, by, nt, cs, out) {
@@ -208,8 +239,10 @@ awk -v n="$N" -v d="$DURATION" -v interval="$INTERVAL" -v count="$COUNT" -v time
         fp_per = fp_sent ? fp_cpu / fp_sent * 1000 : 0
         if (fp_sent > 0) printf "fping reference: fping -q -C %d -i 0 -p %d -t %d (burst mode)\n", fp_echoes, fp_period, timeout
         printf "netkpi ICMP benchmark: N=%d devices, %d s, interval %ds, count %d, timeout %dms, private netns, loopback\n", n, d, interval, count, timeout
+        if (scrape_every > 0) printf "concurrent scrape of /metrics every %d s: %d scrapes during the run, their CPU counted in netkpi'"'"'s figures\n", scrape_every, scrapes
+        else print "no concurrent scrape (SCRAPE_EVERY_S=15 adds one)"
         printf "%-7s %11s %13s %12s %7s %17s %11s\n", "", "echoes_sent", "echoes/target", "replies_lost", "cpu_s", "cpu_s_per_1k_echo", "peak_rss_mb"
-        printf "%-7s %11d %13.1f %12d %7.2f %17.4f %11.1f\n", "netkpi", nk_sent, nk_sent / n, nk_sent - nk_recv, nk_cpu, nk_per, hwm_kb / 1024
+        printf "%-7s %11d %13.1f %12d %7.2f %17.4f %11.1f\n", "netkpi", nk_sent, nk_sent / n, nk_lost, nk_cpu, nk_per, hwm_kb / 1024
         if (fp_sent > 0) printf "%-7s %11d %13.1f %12d %7.2f %17.4f %11.1f\n", "fping", fp_sent, fp_sent / n, fp_lost, fp_cpu, fp_per, ft[3] / 1024
         if (fp_per > 0) printf "cpu per echo, netkpi/fping: %.2f (whole run up to SIGTERM, startup included)\n", nk_per / fp_per
         if (warm != "" && nk_sent > warm_sent && fp_per > 0) {
@@ -221,6 +254,7 @@ awk -v n="$N" -v d="$DURATION" -v interval="$INTERVAL" -v count="$COUNT" -v time
         if (warm != "") printf ", %.1f MB at %.0f s", warm_rss / 1024, warm - t0
         printf ", %.1f MB at %.0f s before the scrape, peak (VmHWM) %.1f MB after it\n", end_rss / 1024, end - t0, hwm_kb / 1024
         printf "netkpi /metrics scrape at N=%d: %.3f s wall, %.2f s daemon CPU, %d lines, %.2f MB\n", n, scrape_s, (scrape_ticks - end_ticks) / tck, scrape_lines, scrape_bytes / 1e6
+        printf "netkpi echoes in flight as the counters were read: %d (sent - received - lost)\n", nk_sent - nk_recv - nk_lost
         printf "netkpi ignored packets: %s; failed rounds (timeout): %d; kernel drops on its raw sockets: %d\n", ignored, timeouts, raw_drops
         by_name("whole run", 0, nk_sent)
         if (warm != "") by_name("steady state", 1, nk_sent - warm_sent)

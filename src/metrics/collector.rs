@@ -541,6 +541,13 @@ fn encode_icmp_socket(
         MetricType::Counter,
     )?
     .sample(&[], icmp.replies_received.load(Ordering::Relaxed) as f64)?;
+    family(
+        encoder,
+        "netkpi_icmp_echoes_timed_out",
+        "ICMP echo requests sent that got neither a reply nor an error within their timeout (replies lost)",
+        MetricType::Counter,
+    )?
+    .sample(&[], icmp.echoes_timed_out.load(Ordering::Relaxed) as f64)?;
     let mut f = family(
         encoder,
         "netkpi_icmp_packets_ignored",

@@ -177,6 +177,9 @@ pub struct IcmpStats {
     pub echoes_sent: AtomicU64,
     /// Echo replies matched to a waiting request within its timeout.
     pub replies_received: AtomicU64,
+    /// Echo requests sent whose round ended with neither a reply nor an
+    /// error in their timeout: the replies lost.
+    pub echoes_timed_out: AtomicU64,
     /// ICMP errors (unreachable, time exceeded) matched to a waiting request.
     pub errors_received: AtomicU64,
     /// `sendto` failures (no route, local firewall, no socket for the family).

@@ -641,10 +641,12 @@ impl<S> Core<S> {
         let Some(t) = self.targets[i].as_mut() else {
             return;
         };
+        let stats = &self.stats;
         let round = round.unwrap_or_else(|| {
             for o in &mut t.outcomes {
                 if *o == EchoOutcome::Pending {
                     *o = EchoOutcome::TimedOut;
+                    IcmpStats::bump(&stats.echoes_timed_out);
                 }
             }
             IcmpRound::from_outcomes(&t.outcomes)

@@ -124,6 +124,14 @@ fn no_slot_holds_more_than_its_share_and_failed_rounds_carry_their_first_send() 
         assert_eq!(d.round.failure, Some(FailureKind::Timeout));
         assert!(d.finished >= d.started + 2 * SEC + plan.timeout);
     }
+    // Every echo of those rounds counts as a reply lost, and only those.
+    let lost: u64 = done.iter().map(|d| u64::from(d.round.sent)).sum();
+    assert_eq!(
+        core.stats
+            .echoes_timed_out
+            .load(std::sync::atomic::Ordering::Relaxed),
+        lost
+    );
 }
 
 #[test]
@@ -241,7 +249,11 @@ fn replies_complete_their_round_and_every_ignored_packet_is_counted_by_reason() 
 
     let s = &core.stats;
     let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    assert_eq!((n(&s.echoes_sent), n(&s.replies_received)), (2, 1));
+    assert_eq!(
+        (n(&s.echoes_sent), n(&s.replies_received), n(&s.echoes_timed_out)),
+        (2, 1, 1),
+        "sent, answered, lost"
+    );
     assert_eq!(
         [n(&s.duplicate), n(&s.foreign), n(&s.unsolicited), n(&s.malformed), n(&s.late)],
         [1, 1, 2, 2, 1],
