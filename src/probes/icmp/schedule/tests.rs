@@ -250,7 +250,11 @@ fn replies_complete_their_round_and_every_ignored_packet_is_counted_by_reason() 
     let s = &core.stats;
     let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     assert_eq!(
-        (n(&s.echoes_sent), n(&s.replies_received), n(&s.echoes_timed_out)),
+        (
+            n(&s.echoes_sent),
+            n(&s.replies_received),
+            n(&s.echoes_timed_out)
+        ),
         (2, 1, 1),
         "sent, answered, lost"
     );
