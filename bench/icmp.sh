@@ -56,6 +56,7 @@ if [ "${NETKPI_BENCH_NETNS:-}" != 1 ]; then
     case $N in '' | *[!0-9]*) echo "bench/icmp.sh: N must be a number" >&2; exit 2 ;; esac
     case $DURATION in '' | *[!0-9]*) echo "bench/icmp.sh: DURATION_S must be a number" >&2; exit 2 ;; esac
     case $INTERVAL in '' | *[!0-9]*) echo "bench/icmp.sh: INTERVAL_S must be a number" >&2; exit 2 ;; esac
+    case ${SCRAPE_EVERY_S:-0} in '' | *[!0-9]*) echo "bench/icmp.sh: SCRAPE_EVERY_S must be a number" >&2; exit 2 ;; esac
     if [ "$N" -lt 1 ] || [ "$N" -gt 250000 ] || [ "$INTERVAL" -lt 2 ] || [ "$INTERVAL" -gt 600 ] \
         || [ "$DURATION" -lt "$INTERVAL" ] || [ "$DURATION" -gt 3600 ]; then
         echo "bench/icmp.sh: need 1 <= N <= 250000, 2 <= INTERVAL_S <= 600 and INTERVAL_S <= DURATION_S <= 3600" >&2
@@ -74,6 +75,7 @@ if [ "${NETKPI_BENCH_NETNS:-}" != 1 ]; then
 fi
 
 ip link set lo up
+SCRAPE_EVERY=${SCRAPE_EVERY_S:-0}
 TCK=$(getconf CLK_TCK)
 work=$(mktemp -d)
 pid=
@@ -110,8 +112,6 @@ fi
 
 # --- netkpi -----------------------------------------------------------------
 start_netkpi
-SCRAPE_EVERY=${SCRAPE_EVERY_S:-0}
-case $SCRAPE_EVERY in '' | *[!0-9]*) echo "bench/icmp.sh: SCRAPE_EVERY_S must be a number" >&2; exit 2 ;; esac
 : > "$work/scrapes"
 if [ "$SCRAPE_EVERY" -gt 0 ]; then
     # Bounded: at most one scrape per SCRAPE_EVERY_S seconds, for the run.

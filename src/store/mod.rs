@@ -844,26 +844,14 @@ impl Store {
         Ok(out)
     }
 
+    /// Runs a query selecting `id, target, kind, at_ms, state, cause`.
     fn query_transitions<P: rusqlite::Params>(
         &self,
         sql: &str,
         params: P,
     ) -> Result<Vec<Transition>, StoreError> {
-        Ok(self
-            .query_rows(sql, params)?
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect())
-    }
-
-    /// Runs a query selecting `id, target, kind, at_ms, state, cause`.
-    fn query_rows<P: rusqlite::Params>(
-        &self,
-        sql: &str,
-        params: P,
-    ) -> Result<Vec<(i64, Transition)>, StoreError> {
         let mut out = Vec::new();
-        self.for_each_row(sql, params, |id, t| out.push((id, t)))?;
+        self.for_each_row(sql, params, |_, t| out.push(t))?;
         Ok(out)
     }
 
